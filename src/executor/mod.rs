@@ -1,0 +1,1 @@
+//! The executor: runs plays over hosts in parallel (linear or free strategy).

@@ -1,0 +1,18 @@
+//! rdeploy: agentless configuration, deploy and provisioning over SSH.
+//!
+//! Layout (see ARCHITECTURE.md): [`cli`] parses, [`inventory`] and [`playbook`] load and
+//! validate, [`executor`] runs tasks through [`modules`] over [`ssh`] connections,
+//! [`output`] renders events, [`provision`] talks to AWS, [`template`] renders Jinja.
+
+pub mod cli;
+pub mod error;
+pub mod executor;
+pub mod inventory;
+pub mod modules;
+pub mod output;
+pub mod playbook;
+pub mod provision;
+pub mod shell;
+pub mod ssh;
+pub mod template;
+pub mod yaml;

@@ -1,0 +1,295 @@
+//! Modules: what a task does. Each module lives in its own file and implements
+//! [`Module`]; adding one touches that file and one line of [`registry`].
+//!
+//! A module runs on the controller and talks to the host only through
+//! [`ModuleCtx::run`] (a shell script, optionally with stdin). It first queries the
+//! host, decides, and acts only when needed: it reports `changed` truthfully, and in
+//! check mode it predicts the change without acting. Every user value that goes into a
+//! script is quoted with [`crate::shell`].
+
+pub mod args;
+pub mod util;
+
+pub mod apt;
+pub mod apt_key;
+pub mod apt_repository;
+pub mod assert;
+pub mod blockinfile;
+pub mod command;
+pub mod copy;
+pub mod debug;
+pub mod docker_compose;
+pub mod docker_login;
+pub mod fail;
+pub mod fetch;
+pub mod file;
+pub mod get_url;
+pub mod getent;
+pub mod git;
+pub mod group;
+pub mod ini_file;
+pub mod lineinfile;
+pub mod package;
+pub mod pause;
+pub mod pip;
+pub mod replace;
+pub mod script;
+pub mod service;
+pub mod setup;
+pub mod slurp;
+pub mod stat;
+pub mod template;
+pub mod uri;
+pub mod user;
+pub mod wait_for;
+
+pub use args::Args;
+
+use crate::output::FileDiff;
+use crate::ssh::{Become, Connection, ExecOutput, ExecRequest, TransportError};
+use crate::template::Templar;
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a module reports.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub changed: bool,
+    pub failed: bool,
+    pub skipped: bool,
+    pub msg: Option<String>,
+    /// Return values, as Ansible modules return them (`rc`, `stdout`, `path`, ...).
+    pub data: Map<String, Value>,
+    /// Per-file diffs, shown with `--diff`.
+    pub diff: Vec<FileDiff>,
+    /// Facts to set on the host (`ansible_facts`), e.g. from setup or set_fact.
+    pub facts: Map<String, Value>,
+}
+
+impl Outcome {
+    pub fn ok() -> Self {
+        Outcome::default()
+    }
+    pub fn changed(changed: bool) -> Self {
+        Outcome { changed, ..Default::default() }
+    }
+    pub fn failed(msg: impl Into<String>) -> Self {
+        Outcome { failed: true, msg: Some(msg.into()), ..Default::default() }
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
+        self.msg = Some(msg.into());
+        self
+    }
+    pub fn with_diff(mut self, path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
+        self.diff.push(FileDiff { path: path.to_string(), before: before.into(), after: after.into() });
+        self
+    }
+}
+
+/// Why a module could not produce an [`Outcome`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModuleError {
+    /// The host cannot be talked to: it is marked unreachable.
+    #[error(transparent)]
+    Unreachable(#[from] TransportError),
+    /// The task fails on this host with this message (bad arguments, a failing command).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ModuleError {
+    pub fn failed(msg: impl Into<String>) -> Self {
+        ModuleError::Failed(msg.into())
+    }
+}
+
+pub type ModuleResult = Result<Outcome, ModuleError>;
+
+/// Where a module looks for local files: `files/`, `templates/` of the current role,
+/// then the playbook's directory, as Ansible does.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPaths {
+    /// Role directory, if the task comes from a role.
+    pub role_dir: Option<PathBuf>,
+    /// Directory of the playbook (or of the included task file's playbook).
+    pub playbook_dir: PathBuf,
+}
+
+impl SearchPaths {
+    /// Finds `src` for a module; `kind` is `"files"` or `"templates"`.
+    pub fn find(&self, src: &str, kind: &str) -> Option<PathBuf> {
+        let p = Path::new(src);
+        if p.is_absolute() {
+            return p.exists().then(|| p.to_path_buf());
+        }
+        let mut candidates = Vec::new();
+        if let Some(role) = &self.role_dir {
+            candidates.push(role.join(kind).join(p));
+            candidates.push(role.join(p));
+            candidates.push(role.join("tasks").join(p));
+        }
+        candidates.push(self.playbook_dir.join(kind).join(p));
+        candidates.push(self.playbook_dir.join(p));
+        candidates.into_iter().find(|c| c.exists())
+    }
+}
+
+/// What a module gets to work with on one host.
+pub struct ModuleCtx<'a> {
+    /// Inventory name of the host.
+    pub host: &'a str,
+    pub conn: Arc<dyn Connection>,
+    pub become_: Option<&'a Become>,
+    /// Task `environment:` (exported before every script).
+    pub environment: &'a [(String, String)],
+    pub check_mode: bool,
+    pub diff_mode: bool,
+    pub templar: &'a Templar,
+    /// All variables of the host for this task (for the template module).
+    pub vars: &'a minijinja::Value,
+    pub search: &'a SearchPaths,
+    pub timeout: Option<Duration>,
+}
+
+impl ModuleCtx<'_> {
+    /// Runs a script on the host (with become and environment applied).
+    pub async fn run(&self, script: &str) -> Result<ExecOutput, ModuleError> {
+        self.run_stdin(script, None).await
+    }
+
+    /// Runs a script with bytes on its stdin (file contents are streamed this way).
+    pub async fn run_stdin(&self, script: &str, stdin: Option<Vec<u8>>) -> Result<ExecOutput, ModuleError> {
+        let mut full = String::new();
+        for (k, v) in self.environment {
+            if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !k.is_empty() {
+                let mut s = crate::shell::Script::new();
+                s.raw("export ").assign(k, v).raw("\n");
+                full.push_str(s.as_str());
+            }
+        }
+        full.push_str(script);
+        let (command, mut prefix) = crate::ssh::wrap_become(&full, self.become_);
+        let stdin = match (prefix.is_empty(), stdin) {
+            (true, s) => s,
+            (false, Some(s)) => {
+                prefix.extend_from_slice(&s);
+                Some(prefix)
+            }
+            (false, None) => Some(prefix),
+        };
+        Ok(self.conn.exec(ExecRequest { script: command, stdin, timeout: self.timeout }).await?)
+    }
+
+    /// Runs a script and fails the task when it exits non-zero.
+    pub async fn run_ok(&self, script: &str) -> Result<ExecOutput, ModuleError> {
+        let out = self.run(script).await?;
+        if out.rc != 0 {
+            return Err(ModuleError::Failed(format!(
+                "command failed (rc={}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// A module. Implementations are stateless; one instance serves every host.
+#[async_trait]
+pub trait Module: Send + Sync {
+    /// The short name (`copy`); `ansible.builtin.copy` and other FQCNs resolve to it.
+    fn name(&self) -> &'static str;
+    /// Other names for the same module (e.g. `systemd` for service).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether the module takes a free-form string (`command: ls -l`), passed as
+    /// the `_raw_params` argument.
+    fn free_form(&self) -> bool {
+        false
+    }
+    /// Argument names the module accepts (for `--syntax-check` and clear errors);
+    /// `None` accepts anything.
+    fn params(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+    /// Does the work on one host.
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult;
+}
+
+/// The registry: every module rdeploy knows, by every name it answers to.
+pub struct Registry {
+    modules: std::collections::HashMap<&'static str, Arc<dyn Module>>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Module>> {
+        let short = short_name(name);
+        self.modules.get(short).cloned()
+    }
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<_> = self.modules.keys().copied().collect();
+        v.sort();
+        v
+    }
+}
+
+/// `ansible.builtin.copy` -> `copy`, `community.docker.docker_compose` -> `docker_compose`.
+pub fn short_name(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+/// Builds the registry of all modules.
+pub fn registry() -> Registry {
+    let all: Vec<Arc<dyn Module>> = vec![
+        Arc::new(apt::Apt),
+        Arc::new(apt_key::AptKey),
+        Arc::new(apt_repository::AptRepository),
+        Arc::new(assert::Assert),
+        Arc::new(blockinfile::BlockInFile),
+        Arc::new(command::Command),
+        Arc::new(command::Shell),
+        Arc::new(command::Raw),
+        Arc::new(copy::Copy),
+        Arc::new(debug::Debug),
+        Arc::new(docker_compose::DockerCompose),
+        Arc::new(docker_login::DockerLogin),
+        Arc::new(fail::Fail),
+        Arc::new(fetch::Fetch),
+        Arc::new(file::File),
+        Arc::new(get_url::GetUrl),
+        Arc::new(getent::Getent),
+        Arc::new(git::Git),
+        Arc::new(group::Group),
+        Arc::new(ini_file::IniFile),
+        Arc::new(lineinfile::LineInFile),
+        Arc::new(package::Package),
+        Arc::new(pause::Pause),
+        Arc::new(pip::Pip),
+        Arc::new(replace::Replace),
+        Arc::new(script::Script),
+        Arc::new(service::Service),
+        Arc::new(setup::Setup),
+        Arc::new(slurp::Slurp),
+        Arc::new(stat::Stat),
+        Arc::new(template::Template),
+        Arc::new(uri::Uri),
+        Arc::new(user::User),
+        Arc::new(wait_for::WaitFor),
+    ];
+    let mut modules = std::collections::HashMap::new();
+    for m in all {
+        modules.insert(m.name(), m.clone());
+        for a in m.aliases() {
+            modules.insert(*a, m.clone());
+        }
+    }
+    Registry { modules }
+}

@@ -1,0 +1,1 @@
+//! known_hosts parsing and host key verification (not implemented yet).

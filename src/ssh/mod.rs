@@ -1,0 +1,142 @@
+//! The transport: how rdeploy runs commands on a host. The engine only sees the
+//! [`Connection`] trait; [`russh_conn`] implements it over one long-lived SSH connection
+//! per host (russh), [`local`] runs on the controller (`connection: local`,
+//! `delegate_to: localhost`).
+//!
+//! A request is one shell script plus optional stdin bytes. Privilege escalation
+//! (become) is applied in one place, [`wrap_become`], so that modules never build sudo
+//! command lines themselves and a sudo password only ever travels on stdin.
+
+pub mod known_hosts;
+pub mod local;
+pub mod russh_conn;
+pub mod ssh_config;
+
+use crate::shell;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// What to run: a POSIX `sh` script and the bytes to feed its stdin.
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    pub script: String,
+    pub stdin: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
+/// The result of one script run.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Why a host could not be reached or talked to. Any of these marks the host unreachable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    #[error("connect to {addr} failed: {msg}")]
+    Connect { addr: String, msg: String },
+    #[error("host key verification failed for {host}: {msg}")]
+    HostKey { host: String, msg: String },
+    #[error("authentication failed for {user}@{host}: {msg}")]
+    Auth { user: String, host: String, msg: String },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection lost: {0}")]
+    Lost(String),
+}
+
+/// How host keys are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostKeyPolicy {
+    /// Refuse unknown and changed keys (default).
+    #[default]
+    Strict,
+    /// Accept and record unknown keys, refuse changed ones.
+    AcceptNew,
+    /// No checking (only when the user asks).
+    Off,
+}
+
+/// Everything needed to open a connection to one host.
+#[derive(Debug, Clone)]
+pub struct ConnectSpec {
+    /// Inventory name of the host (for messages).
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub private_keys: Vec<std::path::PathBuf>,
+    pub password: Option<String>,
+    pub known_hosts: Vec<std::path::PathBuf>,
+    pub host_key_policy: HostKeyPolicy,
+    pub connect_timeout: Duration,
+    /// A bastion to jump through (ProxyJump), itself fully described.
+    pub jump: Option<Box<ConnectSpec>>,
+}
+
+/// A connection to one host. Cheap to share; every task of a run on that host uses it.
+#[async_trait]
+pub trait Connection: Send + Sync {
+    /// Runs a script with `/bin/sh`; returns its exit status and output.
+    async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError>;
+    /// Closes the connection (best effort).
+    async fn close(&self) {}
+}
+
+/// How to become another user on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Become {
+    pub method: BecomeMethod,
+    pub user: String,
+    /// Password for sudo/su; sent on stdin only, never on a command line.
+    pub password: Option<String>,
+    pub flags: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BecomeMethod {
+    Sudo,
+    Su,
+}
+
+/// Builds the command line sent to the SSH server for a script, with privilege
+/// escalation applied, and the stdin prefix (the become password) to send first.
+///
+/// sudo reads the password from stdin byte by byte up to the newline (`-S`), so the
+/// bytes that follow stay for the script itself.
+pub fn wrap_become(script: &str, become_: Option<&Become>) -> (String, Vec<u8>) {
+    let inner = format!("/bin/sh -c {}", shell::quote(script));
+    match become_ {
+        None => (inner, vec![]),
+        Some(b) => match b.method {
+            BecomeMethod::Sudo => {
+                let flags = b.flags.clone().unwrap_or_else(|| "-H".to_string());
+                let flags: Vec<String> = shell::split(&flags).unwrap_or_default();
+                match &b.password {
+                    None => (format!("sudo {} -n -u {} {}", shell::join(&flags), shell::quote(&b.user), inner), vec![]),
+                    Some(pw) => {
+                        let mut prefix = pw.clone().into_bytes();
+                        prefix.push(b'\n');
+                        (format!("sudo {} -S -p '' -u {} {}", shell::join(&flags), shell::quote(&b.user), inner), prefix)
+                    }
+                }
+            }
+            BecomeMethod::Su => {
+                // su reads the password from the terminal only; without a password we
+                // can only use su when already root.
+                (format!("su -s /bin/sh {} -c {}", shell::quote(&b.user), shell::quote(&inner)), vec![])
+            }
+        },
+    }
+}

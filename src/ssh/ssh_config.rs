@@ -1,0 +1,1 @@
+//! ~/.ssh/config lookups: HostName, User, Port, IdentityFile, ProxyJump (not implemented yet).

@@ -1,0 +1,219 @@
+//! Templating: minijinja set up the way Ansible renders (strict undefined variables,
+//! `trim_blocks`, trailing newline kept), with Ansible's filters ([`filters`]), tests
+//! ([`tests`]) and lookups ([`lookup`]).
+//!
+//! A string that is exactly one `{{ expression }}` keeps the expression's native type
+//! (`"{{ ports }}"` is a list, as in Ansible); anything else renders to a string.
+
+pub mod filters;
+pub mod lookup;
+pub mod tests;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The value Ansible's `omit` variable holds; module arguments equal to it are dropped.
+pub const OMIT: &str = "__omit_place_holder__8c7b7a36d2b1";
+
+/// A template or expression error, with the template's own position when it has one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    pub message: String,
+    /// 1-based line inside the template text, when minijinja knows it.
+    pub line: Option<usize>,
+}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(e: minijinja::Error) -> Self {
+        let mut message = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            message.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        TemplateError { message, line: e.line() }
+    }
+}
+
+/// The template engine. One per run; shared by every host task.
+#[derive(Clone)]
+pub struct Templar {
+    env: Arc<Environment<'static>>,
+}
+
+impl Default for Templar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templar {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("valid syntax config"),
+        );
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        minijinja_contrib::add_to_environment(&mut env);
+        filters::register(&mut env);
+        tests::register(&mut env);
+        lookup::register(&mut env);
+        Templar { env: Arc::new(env) }
+    }
+
+    /// Whether a string contains template syntax.
+    pub fn is_template(s: &str) -> bool {
+        s.contains("{{") || s.contains("{%") || s.contains("{#")
+    }
+
+    /// Renders a string; a lone `{{ expr }}` keeps its native type.
+    pub fn render_str(&self, s: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        if !Self::is_template(s) {
+            return Ok(Value::from(s));
+        }
+        if let Some(expr) = single_expression(s) {
+            return self.eval_expr(expr, ctx);
+        }
+        Ok(Value::from(self.render_string(s, ctx)?))
+    }
+
+    /// Renders a string to a string.
+    pub fn render_string(&self, s: &str, ctx: &Value) -> Result<String, TemplateError> {
+        if !Self::is_template(s) {
+            return Ok(s.to_string());
+        }
+        Ok(self.env.render_str(s, ctx)?)
+    }
+
+    /// Renders every string inside a value (lists and mappings recursively).
+    pub fn render_value(&self, v: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+        use minijinja::value::ValueKind;
+        match v.kind() {
+            ValueKind::String => self.render_str(v.as_str().unwrap_or_default(), ctx),
+            ValueKind::Seq => {
+                let mut out = Vec::new();
+                for item in v.try_iter().map_err(TemplateError::from)? {
+                    out.push(self.render_value(&item, ctx)?);
+                }
+                Ok(Value::from(out))
+            }
+            ValueKind::Map => {
+                let mut out = indexmap::IndexMap::new();
+                for key in v.try_iter().map_err(TemplateError::from)? {
+                    let val = v.get_item(&key).map_err(TemplateError::from)?;
+                    let k = match key.as_str() {
+                        Some(s) => self.render_string(s, ctx)?,
+                        None => key.to_string(),
+                    };
+                    out.insert(k, self.render_value(&val, ctx)?);
+                }
+                Ok(Value::from_iter(out))
+            }
+            _ => Ok(v.clone()),
+        }
+    }
+
+    /// Evaluates an expression (`when:`, `changed_when:`, `loop:` ...).
+    pub fn eval_expr(&self, expr: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        let e = self.env.compile_expression(expr.trim())?;
+        Ok(e.eval(ctx)?)
+    }
+
+    /// Evaluates a condition. Ansible accepts a bare expression or `{{ expr }}`.
+    pub fn eval_condition(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
+        let t = expr.trim();
+        let v = match single_expression(t) {
+            Some(inner) => self.eval_expr(inner, ctx)?,
+            None if Self::is_template(t) => Value::from(self.render_string(t, ctx)?),
+            None => self.eval_expr(t, ctx)?,
+        };
+        Ok(truthy(&v))
+    }
+
+    /// Renders a template file (the template module, lookup('template')).
+    pub fn render_file(&self, path: &Path, ctx: &Value) -> Result<String, TemplateError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TemplateError { message: format!("cannot read {}: {e}", path.display()), line: None })?;
+        let mut env = (*self.env).clone();
+        let name = path.display().to_string();
+        env.add_template_owned(name.clone(), text)?;
+        let t = env.get_template(&name)?;
+        Ok(t.render(ctx)?)
+    }
+
+    /// The underlying environment (for the lookup plugins and tests).
+    pub fn env(&self) -> &Environment<'static> {
+        &self.env
+    }
+}
+
+/// Python/Ansible truthiness, plus Ansible's string booleans (`"yes"`, `"False"`).
+pub fn truthy(v: &Value) -> bool {
+    if let Some(s) = v.as_str() {
+        return match s.trim().to_ascii_lowercase().as_str() {
+            "" | "false" | "no" | "off" | "0" | "n" | "none" => false,
+            _ => true,
+        };
+    }
+    v.is_true()
+}
+
+/// If `s` is exactly one `{{ ... }}` (and nothing else), returns the expression inside.
+pub fn single_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Converts a template value to JSON (for module arguments and registered results).
+pub fn to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Converts JSON to a template value.
+pub fn from_json(v: &serde_json::Value) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn native_types_for_single_expressions() {
+        let t = Templar::new();
+        let ctx = context! { ports => vec![80, 443], name => "web" };
+        let v = t.render_str("{{ ports }}", &ctx).unwrap();
+        assert_eq!(v.len(), Some(2));
+        assert_eq!(t.render_str("host-{{ name }}", &ctx).unwrap().as_str(), Some("host-web"));
+    }
+
+    #[test]
+    fn strict_undefined() {
+        let t = Templar::new();
+        assert!(t.render_str("{{ nope }}", &context! {}).is_err());
+        assert!(!t.eval_condition("nope is defined", &context! {}).unwrap());
+        assert_eq!(t.render_str("{{ nope | default('x') }}", &context! {}).unwrap().as_str(), Some("x"));
+    }
+
+    #[test]
+    fn pycompat_methods() {
+        let t = Templar::new();
+        let ctx = context! { s => "a,b" };
+        assert_eq!(t.render_string("{{ s.split(',') | join('-') }}", &ctx).unwrap(), "a-b");
+    }
+}

@@ -1,0 +1,165 @@
+//! Test harness: starts the container fleet once (tests/fleet/fleet.sh up N) and gives
+//! tests what they need to reach it: inventory, key, known_hosts, `docker exec` checks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Number of fleet hosts the tests use.
+pub const FLEET_SIZE: usize = 6;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One host of the fleet.
+#[derive(Debug, Clone)]
+pub struct FleetHost {
+    pub name: String,
+    pub port: u16,
+    pub container: String,
+}
+
+/// The running fleet.
+#[derive(Debug)]
+pub struct Fleet {
+    pub hosts: Vec<FleetHost>,
+    pub dir: PathBuf,
+}
+
+impl Fleet {
+    pub fn inventory(&self) -> PathBuf {
+        self.dir.join("inventory.ini")
+    }
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+    pub fn host(&self, name: &str) -> &FleetHost {
+        self.hosts.iter().find(|h| h.name == name).expect("fleet host")
+    }
+}
+
+static FLEET: OnceLock<Fleet> = OnceLock::new();
+
+/// Starts (or reuses) the fleet. Panics with the script's output when it cannot.
+pub fn fleet() -> &'static Fleet {
+    FLEET.get_or_init(|| {
+        let root = repo_root();
+        let out = Command::new("bash")
+            .arg(root.join("tests/fleet/fleet.sh"))
+            .arg("up")
+            .arg(FLEET_SIZE.to_string())
+            .current_dir(&root)
+            .output()
+            .expect("run tests/fleet/fleet.sh");
+        assert!(
+            out.status.success(),
+            "fleet.sh up failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = root.join("target/fleet");
+        let hosts_json = std::fs::read_to_string(dir.join("hosts.json")).expect("hosts.json");
+        let v: serde_json::Value = serde_json::from_str(&hosts_json).expect("hosts.json is JSON");
+        let hosts = v
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|h| FleetHost {
+                name: h["name"].as_str().unwrap().to_string(),
+                port: h["port"].as_u64().unwrap() as u16,
+                container: h["container"].as_str().unwrap().to_string(),
+            })
+            .collect();
+        Fleet { hosts, dir }
+    })
+}
+
+/// Runs a shell command inside a fleet container (independent of rdeploy).
+pub fn docker_sh(container: &str, script: &str) -> Output {
+    Command::new("docker").args(["exec", container, "sh", "-c", script]).output().expect("docker exec")
+}
+
+/// Like [`docker_sh`] but returns trimmed stdout and asserts success.
+pub fn docker_out(container: &str, script: &str) -> String {
+    let o = docker_sh(container, script);
+    assert!(o.status.success(), "docker exec {container} {script:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The rdeploy binary built by cargo for these tests.
+pub fn rdeploy_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rdeploy"))
+}
+
+/// The result of running the rdeploy binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Runs rdeploy with arguments, in `cwd`.
+pub fn rdeploy(cwd: &Path, args: &[&str]) -> Run {
+    rdeploy_env(cwd, args, &[])
+}
+
+pub fn rdeploy_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(rdeploy_bin());
+    c.args(args).current_dir(cwd);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run rdeploy");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A scratch directory removed at drop.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// A [`rdeploy::ssh::Connection`] that runs scripts in a fleet container with
+/// `docker exec` — for module-level tests only; end-to-end tests go through SSH.
+pub struct DockerConn {
+    pub container: String,
+}
+
+#[async_trait::async_trait]
+impl rdeploy::ssh::Connection for DockerConn {
+    async fn exec(&self, req: rdeploy::ssh::ExecRequest) -> Result<rdeploy::ssh::ExecOutput, rdeploy::ssh::TransportError> {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new("docker")
+            .args(["exec", "-i", &self.container, "/bin/sh", "-c", &req.script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| rdeploy::ssh::TransportError::Lost(e.to_string()))?;
+        let mut stdin = child.stdin.take().unwrap();
+        let data = req.stdin.unwrap_or_default();
+        let w = async move {
+            let _ = stdin.write_all(&data).await;
+            let _ = stdin.shutdown().await;
+        };
+        let (_, out) = tokio::join!(w, child.wait_with_output());
+        let out = out.map_err(|e| rdeploy::ssh::TransportError::Lost(e.to_string()))?;
+        Ok(rdeploy::ssh::ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+    }
+}

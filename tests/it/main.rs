@@ -1,0 +1,4 @@
+//! rdeploy's integration tests: one test binary, real OpenSSH hosts in Debian
+//! containers (tests/fleet/fleet.sh), real moto server for AWS.
+
+mod harness;
