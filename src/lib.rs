@@ -4,10 +4,13 @@
 //! validate, [`executor`] runs tasks through [`modules`] over [`ssh`] connections,
 //! [`output`] renders events, [`provision`] talks to AWS, [`template`] renders Jinja.
 
+pub mod app;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod executor;
 pub mod inventory;
+pub mod logging;
 pub mod modules;
 pub mod output;
 pub mod playbook;

@@ -1,1 +1,681 @@
-//! The executor: runs plays over hosts in parallel (linear or free strategy).
+//! The executor: runs plays over hosts. Linear strategy by default (each task runs on
+//! every host of the batch, `forks` at a time, before the next task starts); `free` lets
+//! each host run ahead. One SSH connection per host, opened on first use and reused.
+//! A failing or unreachable host is recorded and leaves the play; the others go on; the
+//! exit status is decided at the end.
+
+pub mod host;
+
+pub mod task;
+pub mod vars;
+
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+use crate::modules::Registry;
+use crate::output::{Event, HostStats, Reporter};
+use crate::playbook::{Become, Play, Playbook, RawVars, Serial, Task, TaskKind};
+use crate::ssh::HostKeyPolicy;
+use crate::template::Templar;
+use futures::StreamExt;
+use host::HostRt;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use vars::Layer;
+
+/// Settings of a run, validated from the command line and config.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub start_at_task: Option<String>,
+    pub limit: Option<String>,
+    pub extra_vars: IndexMap<String, Value>,
+    pub become_: Become,
+    pub become_password: Option<String>,
+    pub remote_user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    pub known_hosts: Vec<PathBuf>,
+    pub host_key_policy: HostKeyPolicy,
+    pub connect_timeout: Duration,
+    pub task_timeout: Option<Duration>,
+    pub retry_file: Option<PathBuf>,
+    pub verbosity: u8,
+    pub roles_path: Vec<PathBuf>,
+}
+
+/// What a run ends with.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub stats: IndexMap<String, HostStats>,
+    pub exit_code: i32,
+}
+
+/// Keywords inherited from enclosing blocks (and roles, and includes).
+#[derive(Clone, Default)]
+pub struct Inherit {
+    pub when: Vec<String>,
+    pub become_: Become,
+    pub vars: IndexMap<String, Value>,
+    pub include_params: IndexMap<String, Value>,
+    pub environment: Vec<Value>,
+    pub tags: Vec<String>,
+    pub ignore_errors: Option<Value>,
+    pub check_mode: Option<bool>,
+    pub notify: Vec<String>,
+    pub remote_user: Option<String>,
+    pub no_log: bool,
+    pub any_errors_fatal: bool,
+    pub delegate_to: Option<String>,
+    pub run_once: bool,
+}
+
+impl Inherit {
+    fn child(&self, t: &Task) -> Inherit {
+        let mut c = self.clone();
+        c.when.extend(t.when.iter().cloned());
+        c.become_ = t.become_.over(&self.become_);
+        for (k, v) in &t.vars {
+            c.vars.insert(k.clone(), v.clone());
+        }
+        if let Some(e) = &t.environment {
+            c.environment.push(e.clone());
+        }
+        c.tags.extend(t.tags.iter().cloned());
+        if t.ignore_errors.is_some() {
+            c.ignore_errors = t.ignore_errors.clone();
+        }
+        if t.check_mode.is_some() {
+            c.check_mode = t.check_mode;
+        }
+        c.notify.extend(t.notify.iter().cloned());
+        if t.remote_user.is_some() {
+            c.remote_user = t.remote_user.clone();
+        }
+        c.no_log |= t.no_log;
+        c.any_errors_fatal |= t.any_errors_fatal;
+        if t.delegate_to.is_some() {
+            c.delegate_to = t.delegate_to.clone();
+        }
+        c.run_once |= t.run_once;
+        c
+    }
+}
+
+/// The current play, as the variable layers see it.
+#[derive(Clone, Default)]
+pub struct PlayCtx {
+    pub play_vars: Layer,
+    pub role_defaults_all: Layer,
+    pub role_vars_all: Layer,
+    pub play_hosts: Vec<String>,
+    pub batch: Vec<String>,
+    pub become_: Become,
+    pub remote_user: Option<String>,
+    pub connection: Option<String>,
+    pub environment: Option<Value>,
+    pub check_mode: Option<bool>,
+    pub ignore_errors: bool,
+    pub any_errors_fatal: bool,
+    pub playbook_dir: PathBuf,
+    pub handlers: Arc<Vec<Task>>,
+    pub play_name: String,
+}
+
+/// Runs playbooks.
+pub struct Executor {
+    pub inv: RwLock<Inventory>,
+    pub templar: Templar,
+    pub registry: Registry,
+    pub opts: RunOptions,
+    pub reporter: Arc<dyn Reporter>,
+    pub hosts: RwLock<IndexMap<String, Arc<HostRt>>>,
+    pub play: RwLock<PlayCtx>,
+    pub extra_layer: Layer,
+    pub started: Instant,
+    pub roles_path: Vec<PathBuf>,
+    pub(crate) start_at_reached: std::sync::atomic::AtomicBool,
+    pub(crate) delegated: tokio::sync::Mutex<IndexMap<String, Arc<dyn crate::ssh::Connection>>>,
+    pub(crate) abort_play: std::sync::atomic::AtomicBool,
+    /// A weak handle on itself (for `hostvars`, which outlives a borrow).
+    pub(crate) me: std::sync::Weak<Executor>,
+}
+
+impl Executor {
+    pub fn new(inv: Inventory, opts: RunOptions, reporter: Arc<dyn Reporter>) -> Arc<Executor> {
+        let templar = Templar::new();
+        let mut hosts = IndexMap::new();
+        for name in inv.hosts.keys() {
+            hosts.insert(name.clone(), Arc::new(HostRt::new(name)));
+        }
+        let extra_layer: Layer = Arc::new(opts.extra_vars.clone());
+        let start_reached = opts.start_at_task.is_none();
+        Arc::new_cyclic(|me| Executor {
+            me: me.clone(),
+            inv: RwLock::new(inv),
+            templar,
+            registry: crate::modules::registry(),
+            roles_path: opts.roles_path.clone(),
+            opts,
+            reporter,
+            hosts: RwLock::new(hosts),
+            play: RwLock::new(PlayCtx::default()),
+            extra_layer,
+            started: Instant::now(),
+            start_at_reached: std::sync::atomic::AtomicBool::new(start_reached),
+            delegated: tokio::sync::Mutex::new(IndexMap::new()),
+            abort_play: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    pub fn host_rt(&self, name: &str) -> Option<Arc<HostRt>> {
+        self.hosts.read().unwrap().get(name).cloned()
+    }
+
+    pub fn emit(&self, ev: Event) {
+        self.reporter.event(&ev);
+    }
+
+    /// Selects the hosts of a play: its pattern, then `--limit`.
+    pub fn select_hosts(&self, pattern: &str) -> Result<Vec<String>> {
+        let inv = self.inv.read().unwrap();
+        let mut hosts = inv.select(pattern)?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed: HashSet<String> = inv.select(limit)?.into_iter().collect();
+            hosts.retain(|h| allowed.contains(h));
+        }
+        Ok(hosts)
+    }
+
+    /// Runs every play of a playbook; returns the summary (recap is emitted).
+    pub async fn run_playbook(self: &Arc<Self>, pb: &Playbook) -> Result<RunSummary> {
+        self.emit(Event::PlaybookStart { path: pb.path.display().to_string(), check: self.opts.check });
+        for play in &pb.plays {
+            if !self.tags_match(&play.tags, true) && play_has_no_tagged_tasks(play, self) {
+                continue;
+            }
+            self.run_play(play).await?;
+        }
+        Ok(self.finish(Some(&pb.path)))
+    }
+
+    /// Emits the recap, writes the retry file, and computes the exit status.
+    pub fn finish(&self, playbook: Option<&std::path::Path>) -> RunSummary {
+        let mut stats = IndexMap::new();
+        let mut failed = Vec::new();
+        let mut any_unreachable = false;
+        let mut any_failed = false;
+        for (name, h) in self.hosts.read().unwrap().iter() {
+            let st = h.st.lock().unwrap();
+            if st.touched {
+                stats.insert(name.clone(), st.stats.clone());
+            }
+            if st.stats.unreachable > 0 {
+                any_unreachable = true;
+            }
+            if st.stats.failed > 0 {
+                any_failed = true;
+            }
+            if st.stats.unreachable > 0 || st.stats.failed > 0 {
+                failed.push(name.clone());
+            }
+        }
+        self.emit(Event::Recap { stats: stats.clone(), elapsed_secs: self.started.elapsed().as_secs_f64() });
+        if !failed.is_empty() {
+            let path = self.opts.retry_file.clone().or_else(|| playbook.map(|p| p.with_extension("retry")));
+            if let Some(path) = path {
+                let mut text = failed.join("\n");
+                text.push('\n');
+                if let Err(e) = host::write_atomic(&path, text.as_bytes()) {
+                    self.emit(Event::Warning { msg: format!("could not write retry file {}: {e}", path.display()) });
+                }
+            }
+        }
+        let exit_code = if any_unreachable {
+            4
+        } else if any_failed {
+            2
+        } else {
+            0
+        };
+        RunSummary { stats, exit_code }
+    }
+
+    /// Whether a task (or play) with these tags runs under --tags/--skip-tags.
+    pub fn tags_match(&self, tags: &[String], for_play: bool) -> bool {
+        let has = |t: &str| tags.iter().any(|x| x == t);
+        if self.opts.skip_tags.iter().any(|s| has(s) || (s == "all" && !has("always"))) {
+            return false;
+        }
+        if has("always") {
+            return true;
+        }
+        if self.opts.tags.is_empty() || self.opts.tags.iter().any(|t| t == "all") {
+            return !has("never") || for_play;
+        }
+        if self.opts.tags.iter().any(|t| t == "tagged") && !tags.is_empty() {
+            return true;
+        }
+        if self.opts.tags.iter().any(|t| t == "untagged") && tags.is_empty() {
+            return true;
+        }
+        self.opts.tags.iter().any(|t| has(t))
+    }
+
+    async fn run_play(self: &Arc<Self>, play: &Play) -> Result<()> {
+        let hosts = self.select_hosts(&play.hosts)?;
+        self.emit(Event::PlayStart { name: play.name.clone(), hosts: hosts.clone() });
+        if hosts.is_empty() {
+            self.emit(Event::Warning { msg: format!("no hosts matched `{}`: skipping play", play.hosts) });
+            return Ok(());
+        }
+        self.abort_play.store(false, std::sync::atomic::Ordering::SeqCst);
+        // Play-level variable layers.
+        let mut role_defaults = IndexMap::new();
+        let mut role_vars = IndexMap::new();
+        for r in &play.roles {
+            for (k, v) in &r.defaults {
+                role_defaults.insert(k.clone(), v.clone());
+            }
+            for (k, v) in &r.vars {
+                role_vars.insert(k.clone(), v.clone());
+            }
+        }
+        let mut play_vars: IndexMap<String, Value> = play.vars.clone();
+        {
+            let mut p = self.play.write().unwrap();
+            *p = PlayCtx {
+                play_vars: Arc::new(play_vars.clone()),
+                role_defaults_all: Arc::new(role_defaults),
+                role_vars_all: Arc::new(role_vars),
+                play_hosts: hosts.clone(),
+                batch: hosts.clone(),
+                become_: play.become_.over(&self.opts.become_),
+                remote_user: play.remote_user.clone(),
+                connection: play.connection.clone(),
+                environment: play.environment.clone(),
+                check_mode: play.check_mode,
+                ignore_errors: play.ignore_errors,
+                any_errors_fatal: play.any_errors_fatal,
+                playbook_dir: play.dir.clone(),
+                handlers: Arc::new(play.handlers.clone()),
+                play_name: play.name.clone(),
+            };
+        }
+        // vars_files: templated with play vars and extra vars; relative to the playbook.
+        for vf in &play.vars_files {
+            let scope = vars::Scope::new(vec![self.extra_layer.clone(), Arc::new(play_vars.clone())], self.templar.clone());
+            let mut loaded = false;
+            let mut tried = Vec::new();
+            for alt in vf.split('\u{0}') {
+                let name = self.templar.render_string(alt, &scope.value()).map_err(|e| Error::usage(format!("vars_files entry {alt:?}: {}", e.message)))?;
+                let path = play.dir.join(&name);
+                tried.push(path.display().to_string());
+                if path.is_file() {
+                    let node = crate::yaml::load_file(&path)?;
+                    if let Some(m) = node.as_map() {
+                        for (k, v) in m {
+                            play_vars.insert(k.key_string().unwrap_or_default(), v.to_value());
+                        }
+                    } else if !node.is_null() {
+                        return Err(node.error("a vars file must be a mapping"));
+                    }
+                    loaded = true;
+                    break;
+                }
+            }
+            if !loaded {
+                return Err(Error::usage(format!("vars file not found: {}", tried.join(" or "))));
+            }
+        }
+        self.play.write().unwrap().play_vars = Arc::new(play_vars);
+        for h in &hosts {
+            if let Some(rt) = self.host_rt(h) {
+                let mut st = rt.st.lock().unwrap();
+                st.touched = true;
+                st.failed_in_play = false;
+                st.ended = false;
+                st.notified.clear();
+            }
+        }
+        for batch in batches(&hosts, &play.serial) {
+            self.play.write().unwrap().batch = batch.clone();
+            let base = Inherit::default();
+            let mut active: Vec<String> = batch.clone();
+            if play.gather_facts && self.opts.tags.iter().all(|t| t != "never") {
+                self.gather_facts(&active).await;
+                active = self.alive(&active);
+            }
+            for (section, tasks) in [("pre_tasks", &play.pre_tasks), ("tasks", &play.tasks), ("post_tasks", &play.post_tasks)] {
+                let _ = section;
+                if tasks.is_empty() {
+                    continue;
+                }
+                let play_inherit = Inherit { tags: play.tags.clone(), ..base.clone() };
+                self.run_list(tasks, &active, &play_inherit, false).await;
+                active = self.alive(&active);
+                self.run_handlers(&batch).await;
+                active = self.alive(&active);
+                if self.abort_play.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+            }
+            if let Some(pct) = play.max_fail_percentage {
+                let failed = batch.len() - self.alive(&batch).len();
+                if failed as f64 * 100.0 / batch.len() as f64 > pct {
+                    self.emit(Event::Warning { msg: format!("max_fail_percentage {pct}% exceeded: stopping the play") });
+                    break;
+                }
+            }
+            if self.abort_play.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hosts of `hosts` that are still running in this play.
+    pub fn alive(&self, hosts: &[String]) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| self.host_rt(h).map(|rt| rt.is_active()).unwrap_or(false))
+            .cloned()
+            .collect()
+    }
+
+    async fn gather_facts(self: &Arc<Self>, hosts: &[String]) {
+        let task = task::synthetic_task("Gathering Facts", "setup");
+        self.emit(Event::TaskStart { name: "Gathering Facts".into(), action: "setup".into(), hosts: hosts.len(), handler: false });
+        self.run_task_on_hosts(&task, hosts, &Inherit::default(), false).await;
+    }
+
+    /// Runs a list of tasks on hosts (linear). Returns the hosts that failed in it.
+    pub fn run_list<'a>(
+        self: &'a Arc<Self>,
+        tasks: &'a [Task],
+        hosts: &'a [String],
+        inherit: &'a Inherit,
+        handler: bool,
+    ) -> futures::future::BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut failed = Vec::new();
+            let mut active: Vec<String> = hosts.to_vec();
+            for t in tasks {
+                if active.is_empty() || self.abort_play.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let before: HashSet<String> = active.iter().cloned().collect();
+                match &t.kind {
+                    TaskKind::Block { block, rescue, always } => {
+                        let child = inherit.child(t);
+                        let block_failed = self.run_list(block, &active, &child, handler).await;
+                        let mut rescued_ok = HashSet::new();
+                        if !rescue.is_empty() && !block_failed.is_empty() {
+                            for h in &block_failed {
+                                if let Some(rt) = self.host_rt(h) {
+                                    rt.clear_failure_for_rescue();
+                                }
+                            }
+                            let rescue_failed: HashSet<String> = self.run_list(rescue, &block_failed, &child, handler).await.into_iter().collect();
+                            for h in &block_failed {
+                                if !rescue_failed.contains(h) {
+                                    rescued_ok.insert(h.clone());
+                                    if let Some(rt) = self.host_rt(h) {
+                                        rt.st.lock().unwrap().stats.rescued += 1;
+                                    }
+                                }
+                            }
+                        }
+                        if !always.is_empty() {
+                            // always runs on every host that was in the block and is still reachable
+                            let targets: Vec<String> = active
+                                .iter()
+                                .filter(|h| self.host_rt(h).map(|rt| !rt.st.lock().unwrap().unreachable).unwrap_or(false))
+                                .cloned()
+                                .collect();
+                            // Failed hosts (not rescued) still run `always`, then stay failed.
+                            let still_failed: Vec<String> = targets.iter().filter(|h| !self.host_rt(h).unwrap().is_active()).cloned().collect();
+                            for h in &still_failed {
+                                self.host_rt(h).unwrap().st.lock().unwrap().in_always = true;
+                            }
+                            self.run_list(always, &targets, &child, handler).await;
+                            for h in &still_failed {
+                                self.host_rt(h).unwrap().st.lock().unwrap().in_always = false;
+                            }
+                        }
+                    }
+                    TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. } => {
+                        self.run_include(t, &active, inherit, handler).await;
+                    }
+                    TaskKind::Action { module, args } if module == "meta" => {
+                        let child = inherit.child(t);
+                        let what = args.get_attr("_raw_params").ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                        match what.trim() {
+                            "flush_handlers" => self.run_handlers(&active).await,
+                            "end_play" => {
+                                self.abort_play.store(true, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            "end_host" | "end_batch" => {
+                                for h in &active {
+                                    if self.when_ok_for(t, &child, h) {
+                                        if let Some(rt) = self.host_rt(h) {
+                                            rt.st.lock().unwrap().ended = true;
+                                        }
+                                    }
+                                }
+                            }
+                            "clear_host_errors" => {
+                                for h in hosts {
+                                    if let Some(rt) = self.host_rt(h) {
+                                        rt.clear_failure_for_rescue();
+                                    }
+                                }
+                            }
+                            "reset_connection" => {
+                                for h in &active {
+                                    if let Some(rt) = self.host_rt(h) {
+                                        rt.reset_connection().await;
+                                    }
+                                }
+                            }
+                            "clear_facts" => {
+                                for h in &active {
+                                    if let Some(rt) = self.host_rt(h) {
+                                        rt.dynv.write().unwrap().facts.clear();
+                                    }
+                                }
+                            }
+                            "noop" | "refresh_inventory" | "" => {}
+                            other => {
+                                self.emit(Event::Warning { msg: format!("meta: `{other}` is not supported; ignored") });
+                            }
+                        }
+                    }
+                    TaskKind::Action { .. } => {
+                        let eff_tags: Vec<String> = inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
+                        if !self.tags_match(&eff_tags, false) {
+                            continue;
+                        }
+                        if !self.start_at_reached.load(std::sync::atomic::Ordering::SeqCst) {
+                            let name = t.display_name();
+                            let want = self.opts.start_at_task.clone().unwrap_or_default();
+                            if name == want || t.name.as_deref() == Some(want.as_str()) {
+                                self.start_at_reached.store(true, std::sync::atomic::Ordering::SeqCst);
+                            } else {
+                                continue;
+                            }
+                        }
+                        self.emit(Event::TaskStart { name: t.display_name(), action: t.action().to_string(), hosts: active.len(), handler });
+                        self.run_task_on_hosts(t, &active, inherit, handler).await;
+                        let fatal = t.any_errors_fatal || inherit.any_errors_fatal || self.play.read().unwrap().any_errors_fatal;
+                        let now = self.alive(&active);
+                        if fatal && now.len() < active.len() {
+                            let failed_now: Vec<&String> = active.iter().filter(|h| !now.contains(h)).collect();
+                            if failed_now.iter().any(|h| self.host_rt(h).map(|rt| rt.st.lock().unwrap().failed_in_play).unwrap_or(false)) {
+                                self.emit(Event::Warning { msg: "any_errors_fatal: a host failed, stopping all hosts".into() });
+                                self.abort_play.store(true, std::sync::atomic::Ordering::SeqCst);
+                            }
+                        }
+                    }
+                }
+                let now = self.alive(&active);
+                for h in before.iter() {
+                    if !now.contains(h) && !failed.contains(h) {
+                        if self.host_rt(h).map(|rt| rt.st.lock().unwrap().failed_in_play).unwrap_or(false) {
+                            failed.push(h.clone());
+                        }
+                    }
+                }
+                active = now;
+            }
+            failed
+        })
+    }
+
+    /// Runs notified handlers (in the order they are defined) on the hosts that notified them.
+    pub async fn run_handlers(self: &Arc<Self>, hosts: &[String]) {
+        let handlers = self.play.read().unwrap().handlers.clone();
+        for (i, h) in handlers.iter().enumerate() {
+            let names = handler_names(h);
+            let targets: Vec<String> = hosts
+                .iter()
+                .filter(|host| {
+                    self.host_rt(host)
+                        .map(|rt| {
+                            let mut st = rt.st.lock().unwrap();
+                            let hit = names.iter().any(|n| st.notified.contains(n));
+                            if hit {
+                                st.handlers_run.insert(i);
+                            }
+                            hit && !st.unreachable && !st.failed_in_play
+                        })
+                        .unwrap_or(false)
+                })
+                .cloned()
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let one = std::slice::from_ref(h);
+            self.run_list(one, &targets, &Inherit::default(), true).await;
+            // Handlers notified by handlers run later in this same flush (Ansible does too).
+        }
+        for host in hosts {
+            if let Some(rt) = self.host_rt(host) {
+                let mut st = rt.st.lock().unwrap();
+                st.notified.clear();
+                st.handlers_run.clear();
+            }
+        }
+    }
+
+    /// Runs one task on many hosts, `forks` at a time; `run_once` runs on the first.
+    pub async fn run_task_on_hosts(self: &Arc<Self>, t: &Task, hosts: &[String], inherit: &Inherit, handler: bool) {
+        let forks = self.opts.forks.max(1);
+        let run_once = t.run_once || inherit.run_once;
+        let targets: Vec<String> = if run_once { hosts.iter().take(1).cloned().collect() } else { hosts.to_vec() };
+        let results: Vec<(String, Option<task::Registered>)> = futures::stream::iter(targets.iter().cloned())
+            .map(|h| {
+                let this = self.clone();
+                async move {
+                    let r = this.run_task_host(t, &h, inherit, handler).await;
+                    (h, r)
+                }
+            })
+            .buffer_unordered(forks)
+            .collect()
+            .await;
+        if run_once {
+            // The result of a run_once task is registered on every host of the batch.
+            if let Some((_, Some(reg))) = results.into_iter().next() {
+                for h in hosts.iter().skip(1) {
+                    if let Some(rt) = self.host_rt(h) {
+                        let mut d = rt.dynv.write().unwrap();
+                        if let Some(name) = &reg.name {
+                            d.set_facts.insert(name.clone(), reg.value.clone());
+                        }
+                        for (k, v) in &reg.facts {
+                            d.set_facts.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn handler_names(h: &Task) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(n) = &h.name {
+        names.push(n.clone());
+        if let Some(r) = &h.role {
+            names.push(format!("{} : {}", r.name, n));
+        }
+    }
+    names.extend(h.listen.iter().cloned());
+    names
+}
+
+fn play_has_no_tagged_tasks(play: &Play, ex: &Executor) -> bool {
+    fn any(tasks: &[Task], inherited: &[String], ex: &Executor) -> bool {
+        tasks.iter().any(|t| {
+            let tags: Vec<String> = inherited.iter().chain(t.tags.iter()).cloned().collect();
+            match &t.kind {
+                TaskKind::Block { block, rescue, always } => any(block, &tags, ex) || any(rescue, &tags, ex) || any(always, &tags, ex),
+                _ => ex.tags_match(&tags, false) || matches!(t.kind, TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. }),
+            }
+        })
+    }
+    !(any(&play.pre_tasks, &play.tags, ex) || any(&play.tasks, &play.tags, ex) || any(&play.post_tasks, &play.tags, ex))
+}
+
+/// Splits hosts into `serial` batches (the last size repeats).
+pub fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut si = 0;
+    while i < hosts.len() {
+        let s = &serial[si.min(serial.len() - 1)];
+        let n = match s {
+            Serial::Count(n) => *n,
+            Serial::Percent(p) => ((hosts.len() as f64) * p / 100.0).floor() as usize,
+        }
+        .max(1);
+        out.push(hosts[i..(i + n).min(hosts.len())].to_vec());
+        i += n;
+        si += 1;
+    }
+    out
+}
+
+/// Merges raw vars into a fresh map (helper for includes).
+pub fn merge_vars(base: &IndexMap<String, Value>, over: &RawVars) -> IndexMap<String, Value> {
+    let mut m = base.clone();
+    for (k, v) in over {
+        m.insert(k.clone(), v.clone());
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_batches() {
+        let hosts: Vec<String> = (1..=7).map(|i| format!("h{i}")).collect();
+        let b = batches(&hosts, &[Serial::Count(1), Serial::Count(2)]);
+        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![1, 2, 2, 2]);
+        let b = batches(&hosts, &[Serial::Percent(50.0)]);
+        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![3, 3, 1]);
+    }
+}

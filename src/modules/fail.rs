@@ -1,7 +1,8 @@
-//! The `fail` module (not implemented yet).
+//! The `fail` module: fails the task with a message, on the controller.
 
-use super::{Args, Module, ModuleCtx, ModuleError, ModuleResult};
+use super::{Args, Module, ModuleCtx, ModuleResult, Outcome};
 use async_trait::async_trait;
+use serde_json::Value;
 
 pub struct Fail;
 
@@ -10,7 +11,12 @@ impl Module for Fail {
     fn name(&self) -> &'static str {
         "fail"
     }
-    async fn run(&self, _ctx: &ModuleCtx<'_>, _args: &Args) -> ModuleResult {
-        Err(ModuleError::failed("fail: not implemented yet"))
+    fn params(&self) -> Option<&'static [&'static str]> {
+        Some(&["msg"])
+    }
+    async fn run(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
+        let msg = args.get("msg").cloned().unwrap_or_else(|| Value::String("Failed as requested from task".into()));
+        let text = super::debug::display(&msg);
+        Ok(Outcome::failed(text).with("msg", msg))
     }
 }

@@ -1,7 +1,11 @@
-//! The `slurp` module (not implemented yet).
+//! The `slurp` module: returns a remote file's content, base64-encoded (`content`,
+//! `encoding: base64`, `source`). The file travels raw over the channel and is encoded
+//! on the controller; one exchange.
 
-use super::{Args, Module, ModuleCtx, ModuleError, ModuleResult};
+use super::{Args, Module, ModuleCtx, ModuleResult, Outcome};
+use crate::shell::Script;
 use async_trait::async_trait;
+use base64::Engine as _;
 
 pub struct Slurp;
 
@@ -10,7 +14,23 @@ impl Module for Slurp {
     fn name(&self) -> &'static str {
         "slurp"
     }
-    async fn run(&self, _ctx: &ModuleCtx<'_>, _args: &Args) -> ModuleResult {
-        Err(ModuleError::failed("slurp: not implemented yet"))
+    fn params(&self) -> Option<&'static [&'static str]> {
+        Some(&["src", "path"])
+    }
+    async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
+        let src = args.req_str_any(&["src", "path"])?;
+        let mut s = Script::new();
+        s.raw("rd_p=").arg(&src).raw("\n");
+        s.raw("if [ -d \"$rd_p\" ]; then echo \"source is a directory and must be a file\" >&2; exit 4; fi\n");
+        s.raw("if [ ! -e \"$rd_p\" ]; then echo \"file not found: $rd_p\" >&2; exit 4; fi\n");
+        s.raw("if [ ! -r \"$rd_p\" ]; then echo \"file is not readable: $rd_p\" >&2; exit 4; fi\n");
+        s.raw("exec cat -- \"$rd_p\"\n");
+        let out = ctx.run(s.as_str()).await?;
+        if out.rc != 0 {
+            let err = out.stderr_str();
+            return Ok(Outcome::failed(if out.rc == 4 { err.trim().to_string() } else { format!("cannot read {src}: {}", err.trim()) }));
+        }
+        let content = base64::engine::general_purpose::STANDARD.encode(&out.stdout);
+        Ok(Outcome::ok().with("content", content).with("encoding", "base64").with("source", src))
     }
 }

@@ -221,3 +221,424 @@ pub fn file_outcome(dest: &str, r: &PutResult, after: &[u8], ctx: &ModuleCtx<'_>
     }
     o
 }
+
+/// Splits a script's output into sections marked by lines `@@RD NAME` (written by
+/// rdeploy's own scripts): `(NAME, text up to the next marker)`. Text before the first
+/// marker is dropped. A section's text keeps its lines, without the final newline.
+pub fn sections(out: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = Vec::new();
+    let mut cur: Option<(String, Vec<&str>)> = None;
+    for line in out.split('\n') {
+        if let Some(name) = line.strip_prefix("@@RD ") {
+            if let Some((n, lines)) = cur.take() {
+                v.push((n, lines.join("\n")));
+            }
+            cur = Some((name.trim_end().to_string(), Vec::new()));
+        } else if let Some((_, lines)) = cur.as_mut() {
+            lines.push(line);
+        }
+    }
+    if let Some((n, mut lines)) = cur.take() {
+        if lines.last() == Some(&"") {
+            lines.pop();
+        }
+        v.push((n, lines.join("\n")));
+    }
+    v
+}
+
+/// The text of the first section called `name` (see [`sections`]).
+pub fn section<'a>(secs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    secs.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str())
+}
+
+/// Shell code defining `rd_fetch URL OUT`: downloads URL into the file OUT on the host
+/// with curl or wget (whichever exists); returns 127 with a clear message when neither
+/// is installed. `timeout` bounds connecting and stalls, in seconds.
+pub fn fetch_fn(timeout: u64, validate_certs: bool) -> String {
+    let k = if validate_certs { "" } else { " -k" };
+    let nk = if validate_certs { "" } else { " --no-check-certificate" };
+    format!(
+        "rd_fetch() {{\n\
+         \x20 if command -v curl >/dev/null 2>&1; then\n\
+         \x20   curl -fsSL{k} --connect-timeout {timeout} --speed-time {timeout} --speed-limit 1 -o \"$2\" \"$1\"\n\
+         \x20 elif command -v wget >/dev/null 2>&1; then\n\
+         \x20   wget -q{nk} --timeout={timeout} -O \"$2\" \"$1\"\n\
+         \x20 else\n\
+         \x20   echo \"neither curl nor wget is installed on the host: cannot download $1\" >&2; return 127\n\
+         \x20 fi\n\
+         }}\n"
+    )
+}
+
+#[cfg(test)]
+mod sections_tests {
+    use super::*;
+
+    #[test]
+    fn splits_sections() {
+        let s = sections("junk\n@@RD a\nx\ny\n@@RD b 1\n\n@@RD c\nz\n");
+        assert_eq!(s, vec![("a".into(), "x\ny".into()), ("b 1".into(), "".into()), ("c".into(), "z".into())]);
+        assert_eq!(section(&s, "c"), Some("z"));
+        assert_eq!(section(&s, "d"), None);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Additions for the file-editing modules (lineinfile, blockinfile, replace,
+// ini_file, copy, template, file, command). Nothing above this line depends on them.
+// ---------------------------------------------------------------------------
+
+/// SHA-1 of some bytes, hex: the `checksum` Ansible's file modules return.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Sha1;
+    hex::encode(Sha1::digest(data))
+}
+
+/// A copy of `ctx` with diff mode off, for calling [`put_file`] when the caller already
+/// knows the old content (saves the extra exchange `put_file` makes in diff mode).
+pub fn without_diff<'a>(ctx: &ModuleCtx<'a>) -> ModuleCtx<'a> {
+    ModuleCtx {
+        host: ctx.host,
+        conn: ctx.conn.clone(),
+        become_: ctx.become_,
+        environment: ctx.environment,
+        check_mode: ctx.check_mode,
+        diff_mode: false,
+        templar: ctx.templar,
+        vars: ctx.vars,
+        search: ctx.search,
+        timeout: ctx.timeout,
+    }
+}
+
+/// Compiles a Python (`re` module) regular expression for byte strings. The syntax is
+/// mostly shared; the differences real content uses are translated (`\Z` -> `\z`).
+pub fn py_regex(pattern: &str, multiline: bool) -> Result<regex::bytes::Regex, ModuleError> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if !in_class => out.push_str("\\z"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                // `[]abc]` and `[^]abc]`: a leading `]` is literal in both dialects.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap());
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
+                }
+            }
+            '[' if in_class => out.push_str("\\["),
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    regex::bytes::RegexBuilder::new(&out)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| ModuleError::failed(format!("invalid regular expression {pattern:?}: {e}")))
+}
+
+/// Expands a Python replacement template (`\1`, `\g<1>`, `\g<name>`, `\n`, `\\`)
+/// with the captures of a match, as Python's `Match.expand` does. `$` is literal.
+pub fn py_expand(caps: &regex::bytes::Captures<'_>, template: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(template.len());
+    let mut i = 0;
+    let group = |out: &mut Vec<u8>, name: &[u8]| {
+        let s = String::from_utf8_lossy(name);
+        let m = match s.parse::<usize>() {
+            Ok(n) => caps.get(n),
+            Err(_) => caps.name(&s),
+        };
+        if let Some(m) = m {
+            out.extend_from_slice(m.as_bytes());
+        }
+    };
+    while i < template.len() {
+        let c = template[i];
+        if c != b'\\' || i + 1 == template.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let n = template[i + 1];
+        match n {
+            b'0'..=b'9' => {
+                let mut j = i + 1;
+                while j < template.len() && j < i + 3 && template[j].is_ascii_digit() {
+                    j += 1;
+                }
+                group(&mut out, &template[i + 1..j]);
+                i = j;
+            }
+            b'g' if template.get(i + 2) == Some(&b'<') => match template[i + 3..].iter().position(|&b| b == b'>') {
+                Some(end) => {
+                    group(&mut out, &template[i + 3..i + 3 + end]);
+                    i = i + 4 + end;
+                }
+                None => {
+                    out.extend_from_slice(b"\\g");
+                    i += 2;
+                }
+            },
+            b'n' => {
+                out.push(b'\n');
+                i += 2;
+            }
+            b't' => {
+                out.push(b'\t');
+                i += 2;
+            }
+            b'r' => {
+                out.push(b'\r');
+                i += 2;
+            }
+            b'\\' => {
+                out.push(b'\\');
+                i += 2;
+            }
+            _ => {
+                out.push(b'\\');
+                out.push(n);
+                i += 2;
+            }
+        }
+    }
+    out
+}
+
+/// Splits bytes into lines that keep their `\n` (Python's `readlines()`).
+pub fn split_lines(data: &[u8]) -> Vec<Vec<u8>> {
+    data.split_inclusive(|&b| b == b'\n').map(|l| l.to_vec()).collect()
+}
+
+/// A line without its line ending (`\n` or `\r\n`).
+pub fn chomp(line: &[u8]) -> &[u8] {
+    let l = line.strip_suffix(b"\n").unwrap_or(line);
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+/// A glob pattern as a shell word: the literal parts quoted, `*` and `?` (and simple
+/// `[...]` classes) left active, so the shell expands the pattern and nothing else.
+pub fn shell_glob(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut lit = String::new();
+    let flush = |out: &mut String, lit: &mut String| {
+        if !lit.is_empty() {
+            out.push_str(&crate::shell::quote(lit));
+            lit.clear();
+        }
+    };
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '*' || c == '?' {
+            flush(&mut out, &mut lit);
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c == '[' {
+            if let Some(end) = chars[i + 1..].iter().position(|&x| x == ']') {
+                let class: String = chars[i + 1..i + 1 + end].iter().collect();
+                if !class.is_empty() && class.chars().all(|x| x.is_ascii_alphanumeric() || matches!(x, '-' | '!' | '^' | '_' | '.')) {
+                    flush(&mut out, &mut lit);
+                    out.push('[');
+                    out.push_str(&class);
+                    out.push(']');
+                    i += end + 2;
+                    continue;
+                }
+            }
+        }
+        lit.push(c);
+        i += 1;
+    }
+    flush(&mut out, &mut lit);
+    if out.is_empty() {
+        out.push_str("''");
+    }
+    out
+}
+
+/// What [`read_for_edit`] found.
+#[derive(Debug, Clone, Default)]
+pub struct EditTarget {
+    /// The path to write: symlinks resolved, as Ansible's editing modules do.
+    pub real_path: String,
+    /// The current content, `None` when the file does not exist.
+    pub content: Option<Vec<u8>>,
+}
+
+/// Reads a file that a module is about to edit, in one exchange: resolves symlinks
+/// (`follow`), fails on directories, and with `mkdir_parent` creates the missing parent
+/// directory of an absent file (not in check mode), as lineinfile's `create` does.
+pub async fn read_for_edit(ctx: &ModuleCtx<'_>, path: &str, follow: bool, mkdir_parent: bool) -> Result<EditTarget, ModuleError> {
+    let mut s = Script::new();
+    s.raw("rd_p=").arg(path).raw("\n");
+    if follow {
+        s.raw("if [ -L \"$rd_p\" ]; then rd_r=$(readlink -f -- \"$rd_p\") && [ -n \"$rd_r\" ] && rd_p=$rd_r; fi\n");
+    }
+    s.raw("if [ -d \"$rd_p\" ]; then echo \"Path $rd_p is a directory !\" >&2; exit 4; fi\n");
+    s.raw("printf '%s\\n' \"$rd_p\"\n");
+    s.raw("if [ -f \"$rd_p\" ]; then printf Y; exec cat -- \"$rd_p\"; fi\n");
+    s.raw("if [ -e \"$rd_p\" ]; then echo \"$rd_p is not a regular file\" >&2; exit 4; fi\n");
+    if mkdir_parent && !ctx.check_mode {
+        s.raw("rd_d=$(dirname -- \"$rd_p\"); [ -d \"$rd_d\" ] || mkdir -p -- \"$rd_d\" || exit 4\n");
+    }
+    s.raw("printf N\n");
+    let out = ctx.run(s.as_str()).await?;
+    if out.rc != 0 {
+        let err = out.stderr_str();
+        return Err(ModuleError::failed(if out.rc == 4 { err.trim().to_string() } else { format!("cannot read {path} (rc={}): {}", out.rc, err.trim()) }));
+    }
+    let nl = out.stdout.iter().position(|&b| b == b'\n').ok_or_else(|| ModuleError::failed(format!("cannot read {path}: unexpected output")))?;
+    let real_path = String::from_utf8_lossy(&out.stdout[..nl]).into_owned();
+    let rest = &out.stdout[nl + 1..];
+    let content = match rest.first() {
+        Some(b'Y') => Some(rest[1..].to_vec()),
+        _ => None,
+    };
+    Ok(EditTarget { real_path, content })
+}
+
+/// What an editing module (lineinfile, blockinfile, replace, ini_file) wants written.
+#[derive(Debug, Clone)]
+pub struct Edit<'a> {
+    /// The path as the user gave it (for messages and diffs).
+    pub path: &'a str,
+    pub target: &'a EditTarget,
+    pub after: &'a [u8],
+    pub attrs: Attrs,
+    pub backup: bool,
+    pub validate: Option<String>,
+    /// The module's message for a content change (`line added`, `Block inserted` ...).
+    pub msg: String,
+}
+
+/// Writes an edited file when its content or attributes differ, with check and diff
+/// mode handled: one exchange, none when nothing differs and no attributes are asked.
+/// The message follows Ansible (`... and ownership, perms or SE linux context changed`).
+pub async fn apply_edit(ctx: &ModuleCtx<'_>, e: &Edit<'_>) -> Result<Outcome, ModuleError> {
+    if let Some(v) = &e.validate {
+        if !v.contains("%s") {
+            return Err(ModuleError::failed(format!("validate must contain %s: {v}")));
+        }
+    }
+    let before = e.target.content.as_deref();
+    let content_changed = before != Some(e.after);
+    let exists = before.is_some();
+    let mut changed = content_changed;
+    let mut msg = if content_changed { e.msg.clone() } else { String::new() };
+    let mut backup_file = None;
+    if content_changed || (exists && !e.attrs.is_empty()) {
+        if ctx.check_mode && !exists {
+            // Nothing to ask the host: the file would be created.
+        } else {
+            let quiet = without_diff(ctx);
+            let r = put_file(
+                &quiet,
+                &PutFile {
+                    dest: &e.target.real_path,
+                    content: e.after,
+                    attrs: e.attrs.clone(),
+                    backup: e.backup,
+                    validate: e.validate.clone(),
+                    only_if_missing: false,
+                },
+            )
+            .await?;
+            backup_file = r.backup_file;
+            if r.changed && !r.content_changed && !content_changed {
+                changed = true;
+                msg = "ownership, perms or SE linux context changed".into();
+            } else if r.changed && !content_changed {
+                changed = true;
+            }
+            if content_changed && !r.content_changed && !ctx.check_mode {
+                // The host already had the wanted content (changed meanwhile): report it truthfully.
+                changed = r.changed;
+            }
+        }
+    }
+    let mut o = Outcome::changed(changed).with("msg", msg.clone()).with("path", e.path);
+    if !msg.is_empty() {
+        o.msg = Some(msg);
+    }
+    if let Some(b) = backup_file {
+        o = o.with("backup", b.clone()).with("backup_file", b);
+    }
+    if ctx.diff_mode && content_changed {
+        o = o.with_diff(
+            e.path,
+            String::from_utf8_lossy(before.unwrap_or_default()).into_owned(),
+            String::from_utf8_lossy(e.after).into_owned(),
+        );
+    }
+    Ok(o)
+}
+
+/// Appends shell code that predicts (check mode) whether a symbolic `mode` would change
+/// the permissions of the path in shell variable `var`, by applying it to a scratch copy
+/// in a private temporary directory; prints `RD_ATTRS_CHANGED` when it would.
+/// ([`attrs_script`] compares numeric modes only.)
+pub fn symbolic_mode_check_script(s: &mut Script, var: &str, mode: &str, follow: bool) {
+    if mode == "preserve" || mode.bytes().all(|b| b.is_ascii_digit()) {
+        return;
+    }
+    let statf = if follow { "stat -L" } else { "stat" };
+    s.raw(&format!("if [ -e \"${var}\" ]; then rd_cur=$({statf} -c %a \"${var}\"); rd_t=$(mktemp -d) && {{ "));
+    s.raw(&format!("if [ -d \"${var}\" ]; then mkdir \"$rd_t/x\"; else : > \"$rd_t/x\"; fi; chmod \"$rd_cur\" \"$rd_t/x\"; chmod "));
+    s.arg(mode);
+    s.raw(" \"$rd_t/x\"; [ \"$(stat -c %a \"$rd_t/x\")\" = \"$rd_cur\" ] || echo RD_ATTRS_CHANGED; rm -rf \"$rd_t\"; }; fi\n");
+}
+
+#[cfg(test)]
+mod edit_tests {
+    use super::*;
+
+    #[test]
+    fn python_expand() {
+        let re = py_regex(r"^(?P<k>\w+)=(.*)$", false).unwrap();
+        let caps = re.captures(b"host=a").unwrap();
+        assert_eq!(py_expand(&caps, br"\1: \2 \g<k> \g<2> $1\n"), b"host: a host a $1\n".to_vec());
+    }
+
+    #[test]
+    fn python_regex_dialect() {
+        assert!(py_regex(r"abc\Z", false).unwrap().is_match(b"xabc"));
+        assert!(py_regex(r"[]x]", false).unwrap().is_match(b"]"));
+        assert!(py_regex(r"[[]", false).unwrap().is_match(b"["));
+        assert!(py_regex(r"(?P<n>a)", false).is_ok());
+    }
+
+    #[test]
+    fn globs_are_quoted() {
+        assert_eq!(shell_glob("/tmp/a b/*.txt"), "'/tmp/a b/'*.txt");
+        assert_eq!(shell_glob("/x/$(rm)"), "'/x/$(rm)'");
+        assert_eq!(shell_glob("/x/[ab]c"), "/x/[ab]c");
+        assert_eq!(shell_glob("/x/[$(x)]"), "'/x/[$(x)]'");
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(split_lines(b"a\nb"), vec![b"a\n".to_vec(), b"b".to_vec()]);
+        assert_eq!(chomp(b"a\r\n"), b"a");
+    }
+}

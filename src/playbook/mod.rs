@@ -1,2 +1,182 @@
-//! The playbook language: plays, tasks, blocks, roles, handlers, loaded from YAML with
-//! positions and validated before anything runs.
+//! The playbook language: plays, tasks, blocks, roles and handlers, loaded from YAML
+//! with positions ([`loader`]) and validated before anything runs. Static imports
+//! (`import_tasks`, `import_role`, `roles:`, `import_playbook`) are expanded at load
+//! time; dynamic includes are kept as tasks and loaded by the executor.
+
+pub mod kv;
+pub mod loader;
+
+use crate::error::Span;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Raw (untemplated) variables in definition order.
+pub type RawVars = IndexMap<String, Value>;
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+/// `serial:` batch sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serial {
+    Count(usize),
+    Percent(f64),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Become {
+    pub become_: Option<bool>,
+    pub user: Option<String>,
+    pub method: Option<String>,
+    pub flags: Option<String>,
+}
+
+impl Become {
+    /// Inner settings override outer ones.
+    pub fn over(&self, outer: &Become) -> Become {
+        Become {
+            become_: self.become_.or(outer.become_),
+            user: self.user.clone().or_else(|| outer.user.clone()),
+            method: self.method.clone().or_else(|| outer.method.clone()),
+            flags: self.flags.clone().or_else(|| outer.flags.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub name: String,
+    pub span: Span,
+    /// Host pattern (a YAML list is joined with `:`).
+    pub hosts: String,
+    pub dir: PathBuf,
+    pub vars: RawVars,
+    pub vars_files: Vec<String>,
+    pub pre_tasks: Vec<Task>,
+    /// Role tasks, then the play's tasks.
+    pub tasks: Vec<Task>,
+    pub post_tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub roles: Vec<Arc<Role>>,
+    pub become_: Become,
+    pub remote_user: Option<String>,
+    pub connection: Option<String>,
+    pub gather_facts: bool,
+    pub serial: Vec<Serial>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+    pub strategy_free: bool,
+    pub tags: Vec<String>,
+    pub environment: Option<Value>,
+    pub check_mode: Option<bool>,
+    pub force_handlers: bool,
+    pub ignore_errors: bool,
+    pub ignore_unreachable: bool,
+}
+
+/// A role as loaded from its directory.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub path: PathBuf,
+    pub defaults: RawVars,
+    pub vars: RawVars,
+    /// Parameters given where the role is used (`- role: x` + keys, include_role vars).
+    pub params: RawVars,
+}
+
+#[derive(Debug, Clone)]
+pub enum LoopSpec {
+    /// `loop:` (a list or an expression giving one).
+    Loop(Value),
+    /// `with_<lookup>:` with its terms.
+    With(String, Value),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoopControl {
+    pub loop_var: Option<String>,
+    pub index_var: Option<String>,
+    pub label: Option<String>,
+    pub pause: Option<f64>,
+    pub extended: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// A module call. `args` is the raw argument mapping (templated per host).
+    Action { module: String, args: Value },
+    Block { block: Vec<Task>, rescue: Vec<Task>, always: Vec<Task> },
+    /// `include_tasks` (dynamic). `file` may be templated.
+    IncludeTasks { file: String, dir: PathBuf, args: Value },
+    /// `include_role` (dynamic).
+    IncludeRole { name: String, tasks_from: Option<String>, args: Value },
+}
+
+/// One task (or block, or handler).
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: Option<String>,
+    pub span: Span,
+    pub kind: TaskKind,
+    pub when: Vec<String>,
+    pub loop_: Option<LoopSpec>,
+    pub loop_control: LoopControl,
+    pub register: Option<String>,
+    pub notify: Vec<String>,
+    pub listen: Vec<String>,
+    pub changed_when: Option<Vec<String>>,
+    pub failed_when: Option<Vec<String>>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: bool,
+    pub tags: Vec<String>,
+    pub become_: Become,
+    pub remote_user: Option<String>,
+    pub vars: RawVars,
+    pub environment: Option<Value>,
+    pub delegate_to: Option<String>,
+    pub run_once: bool,
+    pub until: Option<Vec<String>>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    pub no_log: bool,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub any_errors_fatal: bool,
+    pub connection: Option<String>,
+    pub timeout: Option<u64>,
+    /// The role this task comes from.
+    pub role: Option<Arc<Role>>,
+    /// Directory relative file lookups start from (playbook dir or included file's dir).
+    pub dir: PathBuf,
+}
+
+impl Task {
+    /// The name shown in output: `role : name`, or the action when unnamed.
+    pub fn display_name(&self) -> String {
+        let base = match (&self.name, &self.kind) {
+            (Some(n), _) if !n.is_empty() => n.clone(),
+            (_, TaskKind::Action { module, .. }) => module.clone(),
+            (_, TaskKind::Block { .. }) => "block".into(),
+            (_, TaskKind::IncludeTasks { file, .. }) => format!("include_tasks {file}"),
+            (_, TaskKind::IncludeRole { name, .. }) => format!("include_role {name}"),
+        };
+        match &self.role {
+            Some(r) => format!("{} : {}", r.name, base),
+            None => base,
+        }
+    }
+    pub fn action(&self) -> &str {
+        match &self.kind {
+            TaskKind::Action { module, .. } => module,
+            TaskKind::Block { .. } => "block",
+            TaskKind::IncludeTasks { .. } => "include_tasks",
+            TaskKind::IncludeRole { .. } => "include_role",
+        }
+    }
+}

@@ -213,8 +213,8 @@ install_key() {
 
 # scan_one PORT OUTFILE: wait until sshd answers (at most 60 tries, ~45 s), save its keys
 scan_one() {
-  local port=$1 out=$2 scan attempt
-  for attempt in $(seq 1 60); do
+  local port=$1 out=$2 scan _
+  for _ in $(seq 1 60); do
     scan="$(ssh-keyscan -T 3 -p "$port" 127.0.0.1 2>/dev/null | grep -v '^#' || true)"
     if [ -n "$scan" ]; then printf '%s\n' "$scan" >"$out.tmp" && mv -f "$out.tmp" "$out"; return 0; fi
     sleep 0.5

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Number of fleet hosts the tests use.
-pub const FLEET_SIZE: usize = 6;
+pub const FLEET_SIZE: usize = 8;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -162,4 +162,73 @@ impl rdeploy::ssh::Connection for DockerConn {
         let out = out.map_err(|e| rdeploy::ssh::TransportError::Lost(e.to_string()))?;
         Ok(rdeploy::ssh::ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
     }
+}
+
+/// Copies a fixture directory (tests/fixtures/NAME) into a fresh temporary directory.
+pub fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempdir();
+    let src = repo_root().join("tests/fixtures").join(name);
+    let st = Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(dir.path()).status().expect("cp");
+    assert!(st.success(), "copy fixture {name}");
+    dir
+}
+
+/// Writes an INI inventory with the given fleet hosts in group `fleet` into `dir`.
+/// Host keys are checked against the fleet's known_hosts (strict, the default).
+pub fn write_inventory(dir: &Path, hosts: &[&str], user: &str) -> PathBuf {
+    let f = fleet();
+    let mut text = String::from("[fleet]\n");
+    for h in hosts {
+        let fh = f.host(h);
+        text.push_str(&format!("{} ansible_host=127.0.0.1 ansible_port={} ansible_user={}\n", fh.name, fh.port, user));
+    }
+    text.push_str(&format!("\n[fleet:vars]\nansible_ssh_private_key_file={}\n", f.key().display()));
+    let path = dir.join("hosts.ini");
+    std::fs::write(&path, text).expect("write inventory");
+    path
+}
+
+/// Standard flags to reach the fleet with strict host key checking.
+pub fn fleet_flags() -> Vec<String> {
+    let f = fleet();
+    vec!["--known-hosts".into(), f.known_hosts().display().to_string()]
+}
+
+/// Parses the PLAY RECAP lines of human output: host -> (ok, changed, unreachable, failed, skipped).
+pub fn recap(stdout: &str) -> std::collections::HashMap<String, [u32; 5]> {
+    let mut out = std::collections::HashMap::new();
+    let mut in_recap = false;
+    for line in stdout.lines() {
+        let plain = strip_ansi(line);
+        if plain.starts_with("PLAY RECAP") {
+            in_recap = true;
+            continue;
+        }
+        if !in_recap || !plain.contains(" : ok=") {
+            continue;
+        }
+        let (host, rest) = plain.split_once(" : ").unwrap();
+        let get = |k: &str| -> u32 {
+            rest.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{k}=")).and_then(|v| v.parse().ok())).unwrap_or(0)
+        };
+        out.insert(host.trim().to_string(), [get("ok"), get("changed"), get("unreachable"), get("failed"), get("skipped")]);
+    }
+    out
+}
+
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for n in chars.by_ref() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -2,3 +2,6 @@
 //! containers (tests/fleet/fleet.sh), real moto server for AWS.
 
 mod harness;
+mod engine;
+mod ssh;
+mod inventory;

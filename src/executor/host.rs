@@ -1,0 +1,83 @@
+//! Per-host runtime state: the connection (opened once, reused), facts and registered
+//! variables, counters for the recap, and notified handlers.
+
+use crate::output::HostStats;
+use crate::ssh::Connection;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Variables a host gains while running.
+#[derive(Default)]
+pub struct HostDyn {
+    pub facts: IndexMap<String, Value>,
+    /// set_fact and register (precedence 19).
+    pub set_facts: IndexMap<String, Value>,
+    /// include_vars (precedence 18).
+    pub include_vars: IndexMap<String, Value>,
+}
+
+#[derive(Default)]
+pub struct HostSt {
+    pub stats: HostStats,
+    /// Appeared in a play of this run (shown in the recap).
+    pub touched: bool,
+    pub unreachable: bool,
+    /// Failed in the current play (leaves the play).
+    pub failed_in_play: bool,
+    /// Running an `always` section after a failure.
+    pub in_always: bool,
+    /// meta: end_host.
+    pub ended: bool,
+    pub notified: HashSet<String>,
+    pub handlers_run: HashSet<usize>,
+}
+
+pub struct HostRt {
+    pub name: String,
+    pub conn: tokio::sync::Mutex<Option<Arc<dyn Connection>>>,
+    pub dynv: RwLock<HostDyn>,
+    pub st: Mutex<HostSt>,
+}
+
+impl HostRt {
+    pub fn new(name: &str) -> Self {
+        HostRt {
+            name: name.to_string(),
+            conn: tokio::sync::Mutex::new(None),
+            dynv: RwLock::new(HostDyn::default()),
+            st: Mutex::new(HostSt::default()),
+        }
+    }
+
+    /// Still running tasks in this play.
+    pub fn is_active(&self) -> bool {
+        let st = self.st.lock().unwrap();
+        !st.unreachable && !st.ended && (!st.failed_in_play || st.in_always)
+    }
+
+    pub fn clear_failure_for_rescue(&self) {
+        let mut st = self.st.lock().unwrap();
+        st.failed_in_play = false;
+    }
+
+    pub async fn reset_connection(&self) {
+        let mut c = self.conn.lock().await;
+        if let Some(conn) = c.take() {
+            conn.close().await;
+        }
+    }
+}
+
+/// Writes a controller file atomically (temporary file in the same directory, then rename).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.flush()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,1217 @@
+//! Running one task on one host: conditionals, loops, templated arguments, the module
+//! call (with retries), `changed_when`/`failed_when`, `register`, `notify`, and the
+//! result event. Also the executor-side actions (set_fact, include_vars, includes).
+
+use super::vars::{Layer, Scope};
+use super::{Executor, Inherit};
+use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
+use crate::output::{Event, HostResult, Status};
+use crate::playbook::{LoopControl, LoopSpec, Task, TaskKind};
+use crate::ssh::{self, Connection, ConnectSpec, TransportError};
+use crate::template::{self, Templar, OMIT};
+use indexmap::IndexMap;
+use minijinja::Value;
+use serde_json::{json, Map};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CENSORED: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// Modules that run entirely on the controller (no connection needed).
+const CONTROLLER_MODULES: &[&str] = &["debug", "assert", "fail", "pause", "set_fact", "include_vars", "add_host", "group_by", "set_stats"];
+
+/// What a task leaves in the host's variables (for run_once propagation).
+pub struct Registered {
+    pub name: Option<String>,
+    pub value: Value,
+    pub facts: IndexMap<String, Value>,
+}
+
+/// A task made by the engine (fact gathering).
+pub fn synthetic_task(name: &str, module: &str) -> Task {
+    Task {
+        name: Some(name.to_string()),
+        span: crate::error::Span::file_start(std::path::Path::new("<internal>")),
+        kind: TaskKind::Action { module: module.to_string(), args: Value::from_iter(IndexMap::<String, Value>::new()) },
+        when: vec![],
+        loop_: None,
+        loop_control: LoopControl::default(),
+        register: None,
+        notify: vec![],
+        listen: vec![],
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: None,
+        ignore_unreachable: false,
+        tags: vec!["always".into()],
+        become_: Default::default(),
+        remote_user: None,
+        vars: Default::default(),
+        environment: None,
+        delegate_to: None,
+        run_once: false,
+        until: None,
+        retries: None,
+        delay: None,
+        no_log: false,
+        check_mode: Some(false),
+        diff: None,
+        any_errors_fatal: false,
+        connection: None,
+        timeout: None,
+        role: None,
+        dir: std::path::PathBuf::from("."),
+    }
+}
+
+/// One item's result.
+struct ItemResult {
+    status: Status,
+    ignored: bool,
+    result: Map<String, serde_json::Value>,
+    changed: bool,
+    failed: bool,
+    unreachable: bool,
+    diff: Vec<crate::output::FileDiff>,
+    facts: IndexMap<String, Value>,
+    msg: Option<String>,
+}
+
+impl Executor {
+    fn magic(&self, host: &str, t: Option<&Task>) -> IndexMap<String, Value> {
+        let play = self.play.read().unwrap();
+        let inv = self.inv.read().unwrap();
+        let mut m = IndexMap::new();
+        m.insert("inventory_hostname".into(), Value::from(host));
+        m.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
+        m.insert("group_names".into(), Value::from(inv.group_names(host)));
+        let groups: IndexMap<String, Vec<String>> = inv.groups_map();
+        m.insert("groups".into(), Value::from_iter(groups.into_iter().map(|(k, v)| (k, Value::from(v)))));
+        m.insert("play_hosts".into(), Value::from(play.batch.clone()));
+        m.insert("ansible_play_hosts".into(), Value::from(play.batch.clone()));
+        m.insert("ansible_play_batch".into(), Value::from(play.batch.clone()));
+        m.insert("ansible_play_hosts_all".into(), Value::from(play.play_hosts.clone()));
+        m.insert("ansible_play_name".into(), Value::from(play.play_name.clone()));
+        m.insert("playbook_dir".into(), Value::from(abs(&play.playbook_dir)));
+        m.insert("omit".into(), Value::from(OMIT));
+        m.insert("ansible_check_mode".into(), Value::from(self.opts.check));
+        m.insert("ansible_diff_mode".into(), Value::from(self.opts.diff));
+        m.insert("ansible_forks".into(), Value::from(self.opts.forks));
+        m.insert("ansible_verbosity".into(), Value::from(self.opts.verbosity));
+        m.insert("ansible_run_tags".into(), Value::from(if self.opts.tags.is_empty() { vec!["all".to_string()] } else { self.opts.tags.clone() }));
+        m.insert("ansible_skip_tags".into(), Value::from(self.opts.skip_tags.clone()));
+        m.insert("ansible_version".into(), Value::from_iter([("full", Value::from("2.16.0")), ("major", Value::from(2)), ("minor", Value::from(16)), ("revision", Value::from(0)), ("string", Value::from("2.16.0"))]));
+        if let Some(r) = t.and_then(|t| t.role.as_ref()) {
+            m.insert("role_path".into(), Value::from(abs(&r.path)));
+            m.insert("role_name".into(), Value::from(r.name.clone()));
+        }
+        let this = self.self_arc();
+        let names: Vec<String> = inv.hosts.keys().cloned().collect();
+        m.insert(
+            "hostvars".into(),
+            Value::from_object(super::vars::HostVars {
+                lookup: Arc::new(move |h: &str| this.upgrade().and_then(|ex| ex.host_base_scope(h)).map(|s| s.value())),
+                names: Arc::new(names),
+            }),
+        );
+        m
+    }
+
+    fn self_arc(&self) -> std::sync::Weak<Executor> {
+        self.me.clone()
+    }
+
+    /// The variables of a host outside any task (for `hostvars[...]`).
+    pub fn host_base_scope(&self, host: &str) -> Option<Arc<Scope>> {
+        let rt = self.host_rt(host)?;
+        let inv_vars = self.inventory_layer(host)?;
+        let play = self.play.read().unwrap().clone();
+        let d = rt.dynv.read().unwrap();
+        let mut magic = IndexMap::new();
+        magic.insert("inventory_hostname".to_string(), Value::from(host));
+        magic.insert("ansible_facts".to_string(), Value::from_iter(strip_facts(&d.facts)));
+        let layers: Vec<Layer> = vec![
+            Arc::new(magic),
+            self.extra_layer.clone(),
+            Arc::new(d.set_facts.clone()),
+            Arc::new(d.include_vars.clone()),
+            play.role_vars_all.clone(),
+            play.play_vars.clone(),
+            Arc::new(d.facts.clone()),
+            inv_vars,
+            play.role_defaults_all.clone(),
+        ];
+        Some(Scope::new(layers, self.templar.clone()))
+    }
+
+    fn inventory_layer(&self, host: &str) -> Option<Layer> {
+        let inv = self.inv.read().unwrap();
+        if !inv.hosts.contains_key(host) {
+            return None;
+        }
+        let mut m: IndexMap<String, Value> = inv.extra_vars_all.iter().map(|(k, v)| (k.clone(), template::from_json(v))).collect();
+        for (k, v) in inv.host_vars(host) {
+            m.insert(k, template::from_json(&v));
+        }
+        Some(Arc::new(m))
+    }
+
+    /// Builds the variable scope of a task on a host (Ansible's precedence, highest first).
+    pub fn scope_for(&self, t: &Task, host: &str, inherit: &Inherit, top: Option<IndexMap<String, Value>>) -> Arc<Scope> {
+        let play = self.play.read().unwrap().clone();
+        let rt = self.host_rt(host);
+        let (facts, set_facts, include_vars) = match &rt {
+            Some(rt) => {
+                let d = rt.dynv.read().unwrap();
+                (d.facts.clone(), d.set_facts.clone(), d.include_vars.clone())
+            }
+            None => Default::default(),
+        };
+        let mut magic = self.magic(host, Some(t));
+        magic.insert("ansible_facts".into(), Value::from_iter(strip_facts(&facts)));
+        let mut layers: Vec<Layer> = Vec::with_capacity(16);
+        if let Some(top) = top {
+            layers.push(Arc::new(top));
+        }
+        layers.push(Arc::new(magic));
+        layers.push(self.extra_layer.clone());
+        if !inherit.include_params.is_empty() {
+            layers.push(Arc::new(inherit.include_params.clone()));
+        }
+        if let Some(r) = &t.role {
+            if !r.params.is_empty() {
+                layers.push(Arc::new(r.params.clone()));
+            }
+        }
+        layers.push(Arc::new(set_facts));
+        layers.push(Arc::new(include_vars));
+        if !t.vars.is_empty() {
+            layers.push(Arc::new(t.vars.clone()));
+        }
+        if !inherit.vars.is_empty() {
+            layers.push(Arc::new(inherit.vars.clone()));
+        }
+        if let Some(r) = &t.role {
+            layers.push(Arc::new(r.vars.clone()));
+        }
+        layers.push(play.role_vars_all.clone());
+        layers.push(play.play_vars.clone());
+        layers.push(Arc::new(facts));
+        if let Some(l) = self.inventory_layer(host) {
+            layers.push(l);
+        }
+        if let Some(r) = &t.role {
+            layers.push(Arc::new(r.defaults.clone()));
+        }
+        layers.push(play.role_defaults_all.clone());
+        let mut base = IndexMap::new();
+        base.insert("ansible_managed".to_string(), Value::from("Ansible managed"));
+        layers.push(Arc::new(base));
+        Scope::new(layers, self.templar.clone())
+    }
+
+    /// Evaluates inherited and own `when:` for a host (no loop item).
+    pub fn when_ok_for(&self, t: &Task, inherit: &Inherit, host: &str) -> bool {
+        let scope = self.scope_for(t, host, inherit, None);
+        let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
+        conds.iter().all(|c| self.templar.eval_condition(c, &scope.value()).unwrap_or(false))
+    }
+
+    /// Runs a task on one host; emits its result; returns what it registered.
+    pub async fn run_task_host(self: &Arc<Self>, t: &Task, host: &str, inherit: &Inherit, handler: bool) -> Option<Registered> {
+        let rt = self.host_rt(host)?;
+        let name = t.display_name();
+        let no_log = t.no_log || inherit.no_log;
+        let scope = self.scope_for(t, host, inherit, None);
+        let module = match &t.kind {
+            TaskKind::Action { module, .. } => module.clone(),
+            _ => return None,
+        };
+        // Inherited conditions (blocks, roles, includes) apply before the loop.
+        for c in &inherit.when {
+            match self.templar.eval_condition(c, &scope.value()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.report_skip(&rt, &name, host);
+                    return None;
+                }
+                Err(e) => {
+                    self.report_fail(&rt, &name, host, format!("The conditional check '{c}' failed: {}", e.message), t, inherit, &scope, no_log);
+                    return None;
+                }
+            }
+        }
+        let items: Option<Vec<Value>> = match &t.loop_ {
+            None => None,
+            Some(spec) => match self.loop_items(spec, &scope) {
+                Ok(items) => Some(items),
+                Err(msg) => {
+                    // A loop over an undefined variable skipped by `when` is not an error.
+                    if !t.when.is_empty() && !t.when.iter().all(|c| self.templar.eval_condition(c, &scope.value()).unwrap_or(true)) {
+                        self.report_skip(&rt, &name, host);
+                        return None;
+                    }
+                    self.report_fail(&rt, &name, host, msg, t, inherit, &scope, no_log);
+                    return None;
+                }
+            },
+        };
+        let mut results: Vec<(Option<String>, ItemResult)> = Vec::new();
+        match &items {
+            None => {
+                let r = self.run_item(t, host, inherit, &scope, &module, None).await;
+                results.push((None, r));
+            }
+            Some(items) => {
+                let lc = &t.loop_control;
+                let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+                for (i, item) in items.iter().enumerate() {
+                    let mut top = IndexMap::new();
+                    top.insert(loop_var.clone(), item.clone());
+                    top.insert("ansible_loop_var".to_string(), Value::from(loop_var.clone()));
+                    if let Some(iv) = &lc.index_var {
+                        top.insert(iv.clone(), Value::from(i));
+                    }
+                    top.insert(
+                        "ansible_loop".to_string(),
+                        Value::from_iter([
+                            ("index", Value::from(i + 1)),
+                            ("index0", Value::from(i)),
+                            ("first", Value::from(i == 0)),
+                            ("last", Value::from(i + 1 == items.len())),
+                            ("length", Value::from(items.len())),
+                            ("revindex", Value::from(items.len() - i)),
+                            ("revindex0", Value::from(items.len() - i - 1)),
+                        ]),
+                    );
+                    let iscope = scope.with_top(top);
+                    let label = match &lc.label {
+                        Some(l) => self.templar.render_string(l, &iscope.value()).unwrap_or_else(|_| l.clone()),
+                        None => label_of(item),
+                    };
+                    let mut r = self.run_item(t, host, inherit, &iscope, &module, Some(&loop_var)).await;
+                    r.result.insert(loop_var.clone(), template::to_json(item));
+                    r.result.insert("ansible_loop_var".into(), json!(loop_var));
+                    let unreachable = r.unreachable;
+                    let label = if no_log { "None".to_string() } else { label };
+                    results.push((Some(label), r));
+                    if unreachable {
+                        break;
+                    }
+                    if let Some(p) = lc.pause {
+                        tokio::time::sleep(Duration::from_secs_f64(p.min(3600.0))).await;
+                    }
+                }
+            }
+        }
+        self.finish_task(t, &rt, host, &name, inherit, handler, no_log, items.is_some(), results)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_task(
+        &self,
+        t: &Task,
+        rt: &Arc<super::host::HostRt>,
+        host: &str,
+        name: &str,
+        inherit: &Inherit,
+        handler: bool,
+        no_log: bool,
+        looped: bool,
+        results: Vec<(Option<String>, ItemResult)>,
+    ) -> Option<Registered> {
+        let _ = handler;
+        let delegated_to = t.delegate_to.clone().or_else(|| inherit.delegate_to.clone());
+        let any_changed = results.iter().any(|(_, r)| r.changed);
+        let any_failed = results.iter().any(|(_, r)| r.failed && !r.ignored);
+        let any_ignored = results.iter().any(|(_, r)| r.failed && r.ignored);
+        let unreachable = results.iter().any(|(_, r)| r.unreachable);
+        let all_skipped = !results.is_empty() && results.iter().all(|(_, r)| r.status == Status::Skipped);
+        let mut facts = IndexMap::new();
+        for (_, r) in &results {
+            for (k, v) in &r.facts {
+                facts.insert(k.clone(), v.clone());
+            }
+        }
+        // Events: one per item (or one).
+        for (label, r) in &results {
+            let result = if no_log { json!({"censored": CENSORED, "changed": r.changed}) } else { serde_json::Value::Object(r.result.clone()) };
+            self.emit(Event::HostResult(HostResult {
+                host: host.to_string(),
+                task: name.to_string(),
+                status: r.status,
+                ignored: r.ignored,
+                item: label.clone(),
+                delegated_to: delegated_to.clone(),
+                msg: if no_log { None } else { r.msg.clone() },
+                result,
+                diff: if no_log { vec![] } else { r.diff.clone() },
+            }));
+        }
+        if looped && results.is_empty() {
+            self.emit(Event::HostResult(HostResult {
+                host: host.to_string(),
+                task: name.to_string(),
+                status: Status::Skipped,
+                ignored: false,
+                item: None,
+                delegated_to: None,
+                msg: Some("No items in the list".into()),
+                result: json!({"skipped": true, "skipped_reason": "No items in the list"}),
+                diff: vec![],
+            }));
+        }
+        // Register value.
+        let reg_value: serde_json::Value = if looped {
+            json!({
+                "changed": any_changed,
+                "failed": any_failed,
+                "skipped": all_skipped || results.is_empty(),
+                "msg": if any_failed { "One or more items failed" } else { "All items completed" },
+                "results": results.iter().map(|(_, r)| serde_json::Value::Object(r.result.clone())).collect::<Vec<_>>(),
+            })
+        } else {
+            results.first().map(|(_, r)| serde_json::Value::Object(r.result.clone())).unwrap_or(json!({}))
+        };
+        let reg_value = template::from_json(&reg_value);
+        {
+            let mut d = rt.dynv.write().unwrap();
+            if let Some(reg) = &t.register {
+                d.set_facts.insert(reg.clone(), reg_value.clone());
+            }
+            for (k, v) in &facts {
+                if let Some(name) = k.strip_prefix("__include_vars__") {
+                    d.include_vars.insert(name.to_string(), v.clone());
+                    continue;
+                }
+                if let Some(f) = k.strip_prefix("__fact__") {
+                    d.facts.insert(f.to_string(), v.clone());
+                } else {
+                    d.set_facts.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        // Stats.
+        {
+            let mut st = rt.st.lock().unwrap();
+            if unreachable {
+                if t.ignore_unreachable {
+                    st.stats.skipped += 1;
+                } else {
+                    st.stats.unreachable += 1;
+                    st.unreachable = true;
+                }
+            } else if any_failed {
+                st.stats.failed += 1;
+                st.failed_in_play = true;
+            } else if all_skipped || (looped && results.is_empty()) {
+                st.stats.skipped += 1;
+            } else {
+                if any_ignored {
+                    st.stats.ignored += 1;
+                }
+                st.stats.ok += 1;
+                if any_changed {
+                    st.stats.changed += 1;
+                }
+            }
+            if any_changed && !any_failed && !unreachable {
+                for n in t.notify.iter().chain(inherit.notify.iter()) {
+                    st.notified.insert(n.clone());
+                }
+            }
+        }
+        Some(Registered { name: t.register.clone(), value: reg_value, facts })
+    }
+
+    fn report_skip(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str) {
+        rt.st.lock().unwrap().stats.skipped += 1;
+        self.emit(Event::HostResult(HostResult {
+            host: host.to_string(),
+            task: name.to_string(),
+            status: Status::Skipped,
+            ignored: false,
+            item: None,
+            delegated_to: None,
+            msg: None,
+            result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}),
+            diff: vec![],
+        }));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report_fail(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str, msg: String, t: &Task, inherit: &Inherit, scope: &Arc<Scope>, no_log: bool) {
+        let ignored = self.ignore_errors(t, inherit, scope);
+        {
+            let mut st = rt.st.lock().unwrap();
+            if ignored {
+                st.stats.ignored += 1;
+                st.stats.ok += 1;
+            } else {
+                st.stats.failed += 1;
+                st.failed_in_play = true;
+            }
+        }
+        self.emit(Event::HostResult(HostResult {
+            host: host.to_string(),
+            task: name.to_string(),
+            status: Status::Failed,
+            ignored,
+            item: None,
+            delegated_to: None,
+            msg: if no_log { None } else { Some(msg.clone()) },
+            result: if no_log { json!({"censored": CENSORED}) } else { json!({"failed": true, "msg": msg}) },
+            diff: vec![],
+        }));
+    }
+
+    fn ignore_errors(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> bool {
+        let v = t.ignore_errors.clone().or_else(|| inherit.ignore_errors.clone());
+        match v {
+            None => self.play.read().unwrap().ignore_errors,
+            Some(v) => match v.as_str() {
+                Some(s) => self.templar.eval_condition(s, &scope.value()).unwrap_or(false),
+                None => v.is_true(),
+            },
+        }
+    }
+
+    fn loop_items(&self, spec: &LoopSpec, scope: &Arc<Scope>) -> Result<Vec<Value>, String> {
+        let ctx = scope.value();
+        let render = |v: &Value| -> Result<Value, String> { self.templar.render_value(v, &ctx).map_err(|e| e.message) };
+        let as_list = |v: Value| -> Result<Vec<Value>, String> {
+            if v.is_undefined() || v.is_none() {
+                return Err("Invalid data passed to 'loop', it requires a list".into());
+            }
+            if let Some(s) = v.as_str() {
+                return Ok(vec![Value::from(s)]);
+            }
+            match v.try_iter() {
+                Ok(it) if v.kind() == minijinja::value::ValueKind::Seq => Ok(it.collect()),
+                _ => Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {v}")),
+            }
+        };
+        match spec {
+            LoopSpec::Loop(v) => as_list(render(v)?),
+            LoopSpec::With(kind, terms) => {
+                let terms = render(terms)?;
+                match kind.as_str() {
+                    "items" => {
+                        let list = if terms.kind() == minijinja::value::ValueKind::Seq { terms.try_iter().map_err(|e| e.to_string())?.collect() } else { vec![terms] };
+                        let mut out = Vec::new();
+                        for i in list {
+                            if i.kind() == minijinja::value::ValueKind::Seq {
+                                out.extend(i.try_iter().map_err(|e| e.to_string())?);
+                            } else {
+                                out.push(i);
+                            }
+                        }
+                        Ok(out)
+                    }
+                    "list" => as_list(terms),
+                    "dict" => {
+                        let mut out = Vec::new();
+                        for k in terms.try_iter().map_err(|e| e.to_string())? {
+                            let v = terms.get_item(&k).map_err(|e| e.to_string())?;
+                            out.push(Value::from_iter([("key", k), ("value", v)]));
+                        }
+                        Ok(out)
+                    }
+                    "indexed_items" => Ok(as_list(terms)?.into_iter().enumerate().map(|(i, v)| Value::from(vec![Value::from(i), v])).collect()),
+                    other => {
+                        let mut top = IndexMap::new();
+                        let args = if terms.kind() == minijinja::value::ValueKind::Seq { terms } else { Value::from(vec![terms]) };
+                        top.insert("__rd_terms".to_string(), args);
+                        let s2 = scope.with_top(top);
+                        let v = self.templar.eval_expr(&format!("query('{other}', *__rd_terms)"), &s2.value()).map_err(|e| format!("with_{other}: {}", e.message))?;
+                        as_list(v)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one (possibly looped) item: when, args, module (with until), changed/failed_when.
+    async fn run_item(self: &Arc<Self>, t: &Task, host: &str, inherit: &Inherit, scope: &Arc<Scope>, module: &str, _loop_var: Option<&String>) -> ItemResult {
+        let mut r = ItemResult { status: Status::Ok, ignored: false, result: Map::new(), changed: false, failed: false, unreachable: false, diff: vec![], facts: IndexMap::new(), msg: None };
+        let ctx = scope.value();
+        for c in &t.when {
+            match self.templar.eval_condition(c, &ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    r.status = Status::Skipped;
+                    r.result.insert("changed".into(), json!(false));
+                    r.result.insert("skipped".into(), json!(true));
+                    r.result.insert("skip_reason".into(), json!("Conditional result was False"));
+                    r.result.insert("false_condition".into(), json!(c));
+                    return r;
+                }
+                Err(e) => return self.item_failed(t, inherit, scope, format!("The conditional check '{c}' failed. The error was: {}", e.message)),
+            }
+        }
+        let args = match &t.kind {
+            TaskKind::Action { args, .. } => args.clone(),
+            _ => Value::from(()),
+        };
+        let rendered = match self.templar.render_value(&args, &ctx) {
+            Ok(v) => v,
+            Err(e) => return self.item_failed(t, inherit, scope, format!("{}: {}", t.span, e.message)),
+        };
+        let mut amap = match template::to_json(&rendered) {
+            serde_json::Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        strip_omit(&mut amap);
+        let args = Args::new(amap);
+        let retries = t.until.as_ref().map(|_| {
+            t.retries.as_ref().and_then(|v| self.templar.render_value(v, &ctx).ok()).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(3).max(0) as usize
+        });
+        let delay = t.delay.as_ref().and_then(|v| self.templar.render_value(v, &ctx).ok()).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(5).max(0) as u64;
+        let mut attempt = 0usize;
+        loop {
+            let outcome = self.call_module(t, host, inherit, scope, module, &args).await;
+            let mut res = match outcome {
+                Err(ModuleError::Unreachable(e)) => {
+                    r.unreachable = true;
+                    r.status = Status::Unreachable;
+                    r.msg = Some(e.to_string());
+                    r.result.insert("unreachable".into(), json!(true));
+                    r.result.insert("msg".into(), json!(e.to_string()));
+                    r.result.insert("changed".into(), json!(false));
+                    return r;
+                }
+                Err(ModuleError::Failed(msg)) => Outcome::failed(msg),
+                Ok(o) => o,
+            };
+            if res.skipped {
+                r.status = Status::Skipped;
+            }
+            // Build the result map.
+            let mut m = std::mem::take(&mut res.data);
+            m.insert("changed".into(), json!(res.changed));
+            if res.failed {
+                m.insert("failed".into(), json!(true));
+            }
+            if res.skipped {
+                m.insert("skipped".into(), json!(true));
+            }
+            if let Some(msg) = &res.msg {
+                m.insert("msg".into(), json!(msg));
+            }
+            if !res.facts.is_empty() {
+                m.insert("ansible_facts".into(), serde_json::Value::Object(res.facts.clone()));
+            }
+            let mut changed = res.changed;
+            let mut failed = res.failed;
+            // changed_when / failed_when / until see the result under the register name.
+            let needs_eval = t.changed_when.is_some() || t.failed_when.is_some() || t.until.is_some();
+            if needs_eval {
+                let mut top = IndexMap::new();
+                let rv = template::from_json(&serde_json::Value::Object(m.clone()));
+                if let Some(reg) = &t.register {
+                    top.insert(reg.clone(), rv.clone());
+                }
+                for (k, v) in m.iter() {
+                    top.entry(k.clone()).or_insert_with(|| template::from_json(v));
+                }
+                let s2 = scope.with_top(top);
+                let c2 = s2.value();
+                if let Some(conds) = &t.changed_when {
+                    match all_true(&self.templar, conds, &c2) {
+                        Ok(v) => changed = v,
+                        Err(e) => return self.item_failed(t, inherit, scope, e),
+                    }
+                }
+                if let Some(conds) = &t.failed_when {
+                    match all_true(&self.templar, conds, &c2) {
+                        Ok(v) => failed = v,
+                        Err(e) => return self.item_failed(t, inherit, scope, e),
+                    }
+                    if !failed {
+                        m.remove("failed");
+                    }
+                }
+                if let Some(conds) = &t.until {
+                    let done = all_true(&self.templar, conds, &c2).unwrap_or(false);
+                    if !done && attempt < retries.unwrap_or(3) {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_secs(delay.min(3600))).await;
+                        continue;
+                    }
+                    m.insert("attempts".into(), json!(attempt + 1));
+                    if !done {
+                        failed = true;
+                        m.insert("msg".into(), json!(format!("Retried {} times; the until condition was never met", attempt)));
+                    }
+                }
+            }
+            m.insert("changed".into(), json!(changed));
+            if failed {
+                m.insert("failed".into(), json!(true));
+            }
+            r.changed = changed && !failed;
+            r.failed = failed;
+            r.msg = m.get("msg").and_then(|v| v.as_str().map(str::to_string));
+            r.diff = res.diff;
+            for (k, v) in res.facts {
+                // set_fact results are variables (precedence 19); setup facts are facts.
+                if module == "set_fact" {
+                    r.facts.insert(k, template::from_json(&v));
+                } else if module == "include_vars" {
+                    r.facts.insert(format!("__include_vars__{k}"), template::from_json(&v));
+                } else {
+                    r.facts.insert(format!("__fact__{k}"), template::from_json(&v));
+                }
+            }
+            r.result = m;
+            r.status = if failed {
+                Status::Failed
+            } else if r.status == Status::Skipped {
+                Status::Skipped
+            } else if changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            if failed {
+                r.ignored = self.ignore_errors(t, inherit, scope);
+            }
+            return r;
+        }
+    }
+
+    fn item_failed(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>, msg: String) -> ItemResult {
+        let mut result = Map::new();
+        result.insert("failed".into(), json!(true));
+        result.insert("changed".into(), json!(false));
+        result.insert("msg".into(), json!(msg));
+        ItemResult {
+            status: Status::Failed,
+            ignored: self.ignore_errors(t, inherit, scope),
+            result,
+            changed: false,
+            failed: true,
+            unreachable: false,
+            diff: vec![],
+            facts: IndexMap::new(),
+            msg: Some(msg),
+        }
+    }
+
+    /// Calls a module (or an executor action) for one item.
+    async fn call_module(self: &Arc<Self>, t: &Task, host: &str, inherit: &Inherit, scope: &Arc<Scope>, module: &str, args: &Args) -> Result<Outcome, ModuleError> {
+        match module {
+            "set_fact" => {
+                let mut o = Outcome::ok();
+                for (k, v) in &args.map {
+                    if k == "cacheable" {
+                        continue;
+                    }
+                    if k == "_raw_params" {
+                        return Err(ModuleError::failed("set_fact takes key=value arguments"));
+                    }
+                    o.facts.insert(k.clone(), v.clone());
+                }
+                return Ok(o);
+            }
+            "include_vars" => return self.include_vars(t, host, args),
+            "add_host" => {
+                let name = args.req_str_any(&["name", "host", "hostname"])?;
+                let groups = args.list("groups").or_else(|| args.list("group")).unwrap_or_default();
+                let mut inv = self.inv.write().unwrap();
+                let mut hv = inv.hosts.get(&name).cloned().unwrap_or_else(|| crate::inventory::Host { name: name.clone(), vars: Default::default() });
+                for (k, v) in &args.map {
+                    if !matches!(k.as_str(), "name" | "host" | "hostname" | "groups" | "group") {
+                        hv.vars.insert(k.clone(), v.clone());
+                    }
+                }
+                inv.hosts.insert(name.clone(), hv);
+                for g in groups.iter().chain(std::iter::once(&"all".to_string())) {
+                    let grp = inv.groups.entry(g.clone()).or_insert_with(|| crate::inventory::Group { name: g.clone(), ..Default::default() });
+                    if !grp.hosts.contains(&name) {
+                        grp.hosts.push(name.clone());
+                    }
+                }
+                drop(inv);
+                self.hosts.write().unwrap().entry(name.clone()).or_insert_with(|| Arc::new(super::host::HostRt::new(&name)));
+                return Ok(Outcome::changed(true).with("add_host", json!({"host_name": name, "groups": groups})));
+            }
+            "group_by" => {
+                let key = args.req_str("key")?;
+                let key: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+                let mut inv = self.inv.write().unwrap();
+                let grp = inv.groups.entry(key.clone()).or_insert_with(|| crate::inventory::Group { name: key.clone(), ..Default::default() });
+                if !grp.hosts.contains(&host.to_string()) {
+                    grp.hosts.push(host.to_string());
+                }
+                if let Some(all) = inv.groups.get_mut("all") {
+                    if !all.children.contains(&key) {
+                        all.children.push(key.clone());
+                    }
+                }
+                return Ok(Outcome::changed(false).with("groups", json!([key])));
+            }
+            _ => {}
+        }
+        let m = self.registry.get(module).ok_or_else(|| ModuleError::failed(format!("unknown module {module}")))?;
+        let check_mode = match t.check_mode.or(inherit.check_mode).or(self.play.read().unwrap().check_mode) {
+            Some(v) => v,
+            None => self.opts.check,
+        };
+        let diff_mode = t.diff.unwrap_or(self.opts.diff);
+        let environment = self.environment(t, inherit, scope)?;
+        let become_ = self.become_for(t, inherit, scope);
+        let conn: Arc<dyn Connection> = if CONTROLLER_MODULES.contains(&m.name()) {
+            Arc::new(ssh::local::LocalConnection)
+        } else {
+            let delegate = t.delegate_to.clone().or_else(|| inherit.delegate_to.clone());
+            match delegate {
+                Some(d) => {
+                    let d = self.templar.render_string(&d, &scope.value()).map_err(|e| ModuleError::failed(e.message))?;
+                    self.delegate_connection(&d).await?
+                }
+                None => self.connection(host, t, inherit, scope).await?,
+            }
+        };
+        let search = SearchPaths { role_dir: t.role.as_ref().map(|r| r.path.clone()), playbook_dir: t.dir.clone() };
+        let vars = scope.value();
+        let timeout = t.timeout.map(Duration::from_secs).or(self.opts.task_timeout);
+        let ctx = ModuleCtx {
+            host,
+            conn,
+            become_: become_.as_ref(),
+            environment: &environment,
+            check_mode,
+            diff_mode,
+            templar: &self.templar,
+            vars: &vars,
+            search: &search,
+            timeout,
+        };
+        m.run(&ctx, args).await
+    }
+
+    fn environment(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Result<Vec<(String, String)>, ModuleError> {
+        let play_env = self.play.read().unwrap().environment.clone();
+        let mut out: IndexMap<String, String> = IndexMap::new();
+        let all: Vec<Value> = play_env.into_iter().chain(inherit.environment.iter().cloned()).chain(t.environment.iter().cloned()).collect();
+        for e in all {
+            let v = self.templar.render_value(&e, &scope.value()).map_err(|e| ModuleError::failed(format!("environment: {}", e.message)))?;
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let val = v.get_item(&k).unwrap_or_default();
+                    let s = match val.as_str() {
+                        Some(s) => s.to_string(),
+                        None => val.to_string(),
+                    };
+                    if s != OMIT {
+                        out.insert(k.to_string(), s);
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    fn var_str(&self, scope: &Arc<Scope>, names: &[&str]) -> Option<String> {
+        for n in names {
+            if let Some(v) = scope.get(n) {
+                if v.is_undefined() || v.is_none() {
+                    continue;
+                }
+                return Some(match v.as_str() {
+                    Some(s) => s.to_string(),
+                    None => v.to_string(),
+                });
+            }
+        }
+        None
+    }
+
+    fn become_for(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Option<ssh::Become> {
+        let play_become = self.play.read().unwrap().become_.clone();
+        let b = t.become_.over(&inherit.become_).over(&play_become);
+        let on = b.become_.or_else(|| self.var_str(scope, &["ansible_become"]).map(|s| crate::template::truthy(&Value::from(s)))).unwrap_or(false);
+        if !on {
+            return None;
+        }
+        let user = b.user.clone().or_else(|| self.var_str(scope, &["ansible_become_user"])).unwrap_or_else(|| "root".into());
+        let user = self.templar.render_string(&user, &scope.value()).unwrap_or(user);
+        let method = b.method.clone().or_else(|| self.var_str(scope, &["ansible_become_method"])).unwrap_or_else(|| "sudo".into());
+        let password = self.opts.become_password.clone().or_else(|| self.var_str(scope, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]));
+        Some(ssh::Become {
+            method: if method == "su" { ssh::BecomeMethod::Su } else { ssh::BecomeMethod::Sudo },
+            user,
+            password,
+            flags: b.flags.clone().or_else(|| self.var_str(scope, &["ansible_become_flags"])),
+        })
+    }
+
+    /// The host's connection, opened on first use.
+    async fn connection(&self, host: &str, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Result<Arc<dyn Connection>, TransportError> {
+        let rt = self.host_rt(host).ok_or_else(|| TransportError::Connect { addr: host.into(), msg: "unknown host".into() })?;
+        let mut guard = rt.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let conn_type = t
+            .connection
+            .clone()
+            .or_else(|| self.play.read().unwrap().connection.clone())
+            .or_else(|| self.var_str(scope, &["ansible_connection"]))
+            .unwrap_or_else(|| "ssh".into());
+        let c: Arc<dyn Connection> = if conn_type == "local" {
+            Arc::new(ssh::local::LocalConnection)
+        } else {
+            let spec = self.connect_spec(host, t, inherit, scope);
+            ssh::russh_conn::connect(&spec).await?
+        };
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn delegate_connection(&self, target: &str) -> Result<Arc<dyn Connection>, TransportError> {
+        let known = self.host_rt(target).is_some();
+        if !known && matches!(target, "localhost" | "127.0.0.1" | "::1") {
+            return Ok(Arc::new(ssh::local::LocalConnection));
+        }
+        let mut cache = self.delegated.lock().await;
+        if let Some(c) = cache.get(target) {
+            return Ok(c.clone());
+        }
+        let t = synthetic_task("delegate", "command");
+        let scope = if known { self.scope_for(&t, target, &Inherit::default(), None) } else { Scope::new(vec![], self.templar.clone()) };
+        let local = self.var_str(&scope, &["ansible_connection"]).as_deref() == Some("local");
+        let c: Arc<dyn Connection> = if local {
+            Arc::new(ssh::local::LocalConnection)
+        } else {
+            let mut spec = self.connect_spec(target, &t, &Inherit::default(), &scope);
+            if !known {
+                spec.address = target.to_string();
+            }
+            ssh::russh_conn::connect(&spec).await?
+        };
+        cache.insert(target.to_string(), c.clone());
+        Ok(c)
+    }
+
+    fn connect_spec(&self, host: &str, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> ConnectSpec {
+        let address = self.var_str(scope, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
+        let port = self.var_str(scope, &["ansible_port", "ansible_ssh_port"]).and_then(|p| p.parse().ok()).unwrap_or(22);
+        let user = t
+            .remote_user
+            .clone()
+            .or_else(|| inherit.remote_user.clone())
+            .or_else(|| self.var_str(scope, &["ansible_user", "ansible_ssh_user"]))
+            .or_else(|| self.play.read().unwrap().remote_user.clone())
+            .or_else(|| self.opts.remote_user.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "root".into());
+        let mut keys = Vec::new();
+        if let Some(k) = &self.opts.private_key {
+            keys.push(k.clone());
+        }
+        if let Some(k) = self.var_str(scope, &["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
+            keys.push(expand_home(&k));
+        }
+        let password = self.var_str(scope, &["ansible_password", "ansible_ssh_pass", "ansible_ssh_password"]);
+        let mut known_hosts = self.opts.known_hosts.clone();
+        if let Some(k) = self.var_str(scope, &["ansible_ssh_known_hosts_file"]) {
+            known_hosts.push(expand_home(&k));
+        }
+        let mut policy = self.opts.host_key_policy;
+        // ssh options users keep in ansible_ssh_common_args / ansible_ssh_extra_args.
+        let mut jump = None;
+        for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            if let Some(a) = self.var_str(scope, &[var]) {
+                let words = crate::shell::split(&a).unwrap_or_default();
+                let mut i = 0;
+                while i < words.len() {
+                    let w = &words[i];
+                    let (flag, val) = if (w == "-o" || w == "-J") && i + 1 < words.len() {
+                        i += 1;
+                        (w.as_str(), words[i].clone())
+                    } else if let Some(v) = w.strip_prefix("-o") {
+                        ("-o", v.to_string())
+                    } else if let Some(v) = w.strip_prefix("-J") {
+                        ("-J", v.to_string())
+                    } else {
+                        i += 1;
+                        continue;
+                    };
+                    i += 1;
+                    if flag == "-J" {
+                        jump = Some(val);
+                        continue;
+                    }
+                    let (k, v) = match val.split_once('=') {
+                        Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim().to_string()),
+                        None => match val.split_once(' ') {
+                            Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim().to_string()),
+                            None => continue,
+                        },
+                    };
+                    match k.as_str() {
+                        "userknownhostsfile" => known_hosts.extend(v.split_whitespace().map(expand_home)),
+                        "stricthostkeychecking" => {
+                            policy = match v.to_ascii_lowercase().as_str() {
+                                "no" | "off" => ssh::HostKeyPolicy::Off,
+                                "accept-new" => ssh::HostKeyPolicy::AcceptNew,
+                                _ => ssh::HostKeyPolicy::Strict,
+                            }
+                        }
+                        "proxyjump" => jump = Some(v),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if let Some(v) = self.var_str(scope, &["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
+            if !crate::template::truthy(&Value::from(v)) {
+                policy = ssh::HostKeyPolicy::Off;
+            }
+        }
+        ConnectSpec {
+            name: host.to_string(),
+            address,
+            port,
+            user,
+            private_keys: keys,
+            password,
+            known_hosts,
+            host_key_policy: policy,
+            connect_timeout: self.opts.connect_timeout,
+            jump: jump.filter(|j| j != "none").map(|j| Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self))))
+        }
+    }
+
+    /// A bastion given as `[user@]host[:port]`.
+    fn jump_spec(&self, j: &str, keys: &[std::path::PathBuf]) -> ConnectSpec {
+        let first = j.split(',').next().unwrap_or(j);
+        let (user, rest) = match first.split_once('@') {
+            Some((u, r)) => (Some(u.to_string()), r),
+            None => (None, first),
+        };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().unwrap()),
+            _ => (rest.to_string(), 22),
+        };
+        ConnectSpec {
+            name: host.clone(),
+            address: host,
+            port,
+            user: user.or_else(|| self.opts.remote_user.clone()).unwrap_or_else(|| "root".into()),
+            private_keys: keys.to_vec(),
+            password: None,
+            known_hosts: self.opts.known_hosts.clone(),
+            host_key_policy: self.opts.host_key_policy,
+            connect_timeout: self.opts.connect_timeout,
+            jump: None,
+        }
+    }
+
+    fn include_vars(&self, t: &Task, _host: &str, args: &Args) -> Result<Outcome, ModuleError> {
+        let file = args.str_any(&["_raw_params", "file", "dir"]).ok_or_else(|| ModuleError::failed("include_vars needs a file"))?;
+        let mut candidates = Vec::new();
+        if let Some(r) = &t.role {
+            candidates.push(r.path.join("vars").join(&file));
+        }
+        candidates.push(t.dir.join(&file));
+        candidates.push(t.dir.join("vars").join(&file));
+        candidates.push(self.play.read().unwrap().playbook_dir.join(&file));
+        let path = candidates.into_iter().find(|p| p.exists()).ok_or_else(|| ModuleError::failed(format!("Could not find or access '{file}'")))?;
+        let mut files = Vec::new();
+        if path.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(&path).map_err(|e| ModuleError::failed(e.to_string()))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            files.extend(entries.into_iter().filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))));
+        } else {
+            files.push(path.clone());
+        }
+        let mut vars = Map::new();
+        for f in files {
+            let node = crate::yaml::load_file(&f).map_err(|e| ModuleError::failed(e.to_string()))?;
+            if let serde_json::Value::Object(m) = node.to_json() {
+                vars.extend(m);
+            }
+        }
+        let mut o = Outcome::ok();
+        match args.str("name") {
+            Some(n) => {
+                o.facts.insert(n, serde_json::Value::Object(vars));
+            }
+            None => o.facts = vars,
+        }
+        o.data.insert("ansible_included_var_files".into(), json!([path.display().to_string()]));
+        Ok(o)
+    }
+
+    /// Runs a dynamic include (tasks or role) for the hosts whose `when` holds, grouped
+    /// by the file each host resolves to.
+    pub async fn run_include(self: &Arc<Self>, t: &Task, hosts: &[String], inherit: &Inherit, handler: bool) {
+        let eff_tags: Vec<String> = inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
+        if !self.tags_match(&eff_tags, false) {
+            return;
+        }
+        let loader = crate::playbook::loader::Loader { registry: &self.registry, roles_path: self.roles_path.clone() };
+        let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> = IndexMap::new();
+        for h in hosts {
+            let scope = self.scope_for(t, h, inherit, None);
+            let ctx = scope.value();
+            let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
+            if !conds.iter().all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false)) {
+                if let Some(rt) = self.host_rt(h) {
+                    self.report_skip(&rt, &t.display_name(), h);
+                }
+                continue;
+            }
+            let (key, load): (String, Result<Vec<Task>, String>) = match &t.kind {
+                TaskKind::IncludeTasks { file, dir, .. } => match self.templar.render_string(file, &ctx) {
+                    Ok(f) => {
+                        let mut cands = vec![dir.join(&f)];
+                        if let Some(r) = &t.role {
+                            cands.push(r.path.join("tasks").join(&f));
+                        }
+                        let p = cands.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| cands[0].clone());
+                        let key = p.display().to_string();
+                        if let Some(g) = groups.get_mut(&key) {
+                            g.0.push(h.clone());
+                            continue;
+                        }
+                        (key, loader.load_task_file(&p, t.role.as_ref()).map_err(|e| e.to_string()))
+                    }
+                    Err(e) => (String::new(), Err(e.message)),
+                },
+                TaskKind::IncludeRole { name, tasks_from, .. } => {
+                    let name = self.templar.render_string(name, &ctx).unwrap_or_else(|_| name.clone());
+                    let key = format!("role:{name}:{}", tasks_from.clone().unwrap_or_default());
+                    if let Some(g) = groups.get_mut(&key) {
+                        g.0.push(h.clone());
+                        continue;
+                    }
+                    let dir = self.play.read().unwrap().playbook_dir.clone();
+                    let node = crate::yaml::Node { kind: crate::yaml::NodeKind::Null, span: t.span.clone() };
+                    let r = loader.load_role(&name, tasks_from.as_deref(), Default::default(), &dir, &node).map(|(role, tasks, handlers)| {
+                        // The role's handlers become available to the play.
+                        if !handlers.is_empty() {
+                            let mut p = self.play.write().unwrap();
+                            let mut hs = (*p.handlers).clone();
+                            hs.extend(handlers);
+                            p.handlers = Arc::new(hs);
+                        }
+                        let _ = role;
+                        tasks
+                    });
+                    (key, r.map_err(|e| e.to_string()))
+                }
+                _ => return,
+            };
+            match load {
+                Ok(tasks) => {
+                    let params = match &t.kind {
+                        TaskKind::IncludeTasks { args, .. } | TaskKind::IncludeRole { args, .. } => {
+                            let mut m = IndexMap::new();
+                            if let Ok(keys) = args.try_iter() {
+                                for k in keys {
+                                    let ks = k.to_string();
+                                    if matches!(ks.as_str(), "name" | "tasks_from" | "apply" | "public" | "role" | "allow_duplicates" | "handlers_from" | "defaults_from" | "vars_from") {
+                                        continue;
+                                    }
+                                    if let Ok(v) = args.get_item(&k) {
+                                        if ks == "vars" {
+                                            if let Ok(vk) = v.try_iter() {
+                                                for k2 in vk {
+                                                    m.insert(k2.to_string(), v.get_item(&k2).unwrap_or_default());
+                                                }
+                                            }
+                                        } else {
+                                            m.insert(ks, v);
+                                        }
+                                    }
+                                }
+                            }
+                            m
+                        }
+                        _ => IndexMap::new(),
+                    };
+                    groups.insert(key, (vec![h.clone()], tasks, params));
+                }
+                Err(msg) => {
+                    if let Some(rt) = self.host_rt(h) {
+                        let scope = self.scope_for(t, h, inherit, None);
+                        self.report_fail(&rt, &t.display_name(), h, msg, t, inherit, &scope, false);
+                    }
+                }
+            }
+        }
+        for (_, (hs, tasks, params)) in groups {
+            let mut child = inherit.clone();
+            for (k, v) in &t.vars {
+                child.vars.insert(k.clone(), v.clone());
+            }
+            for (k, v) in params {
+                child.include_params.insert(k, v);
+            }
+            if let Some(e) = &t.environment {
+                child.environment.push(e.clone());
+            }
+            child.become_ = t.become_.over(&inherit.become_);
+            child.notify.extend(t.notify.iter().cloned());
+            self.run_list(&tasks, &hs, &child, handler).await;
+        }
+    }
+}
+
+
+fn all_true(templar: &Templar, conds: &[String], ctx: &Value) -> Result<bool, String> {
+    for c in conds {
+        match templar.eval_condition(c, ctx) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => return Err(format!("The conditional check '{c}' failed. The error was: {}", e.message)),
+        }
+    }
+    Ok(true)
+}
+
+/// Drops arguments equal to `omit` (recursively in mappings).
+fn strip_omit(m: &mut Map<String, serde_json::Value>) {
+    m.retain(|_, v| v.as_str() != Some(OMIT));
+    for v in m.values_mut() {
+        if let serde_json::Value::Object(inner) = v {
+            strip_omit(inner);
+        }
+    }
+}
+
+fn strip_facts(facts: &IndexMap<String, Value>) -> Vec<(String, Value)> {
+    facts.iter().map(|(k, v)| (k.strip_prefix("ansible_").unwrap_or(k).to_string(), v.clone())).collect()
+}
+
+fn label_of(item: &Value) -> String {
+    match item.as_str() {
+        Some(s) => s.to_string(),
+        None => serde_json::to_string(&template::to_json(item)).unwrap_or_else(|_| item.to_string()),
+    }
+}
+
+fn abs(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+fn keys_for_jump(cli: &Option<std::path::PathBuf>, scope: &Arc<Scope>, ex: &Executor) -> Vec<std::path::PathBuf> {
+    let mut keys: Vec<std::path::PathBuf> = cli.iter().cloned().collect();
+    if let Some(k) = ex.var_str(scope, &["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
+        keys.push(expand_home(&k));
+    }
+    keys
+}
+
+fn expand_home(p: &str) -> std::path::PathBuf {
+    if let Some(rest) = p.strip_prefix("~/") {
+        if let Ok(h) = std::env::var("HOME") {
+            return std::path::PathBuf::from(h).join(rest);
+        }
+    }
+    std::path::PathBuf::from(p)
+}

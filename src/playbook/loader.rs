@@ -1,0 +1,820 @@
+//! Loads playbooks, task files and roles from YAML and validates them: every keyword is
+//! known, every action resolves to a module, and errors point at file:line:col.
+
+use super::kv::parse_kv;
+use super::*;
+use crate::error::{Error, Result};
+use crate::modules::Registry;
+use crate::yaml::{self, Node, NodeKind};
+use std::path::{Path, PathBuf};
+
+/// Actions the executor implements itself (they change variables or control flow).
+pub const EXECUTOR_ACTIONS: &[&str] = &["set_fact", "include_vars", "meta", "add_host", "group_by", "set_stats"];
+
+const TASK_KEYWORDS: &[&str] = &[
+    "name", "when", "loop", "loop_control", "register", "notify", "listen", "changed_when", "failed_when",
+    "ignore_errors", "ignore_unreachable", "tags", "become", "become_user", "become_method", "become_flags",
+    "become_exe", "remote_user", "vars", "environment", "delegate_to", "delegate_facts", "run_once", "until",
+    "retries", "delay", "no_log", "check_mode", "diff", "any_errors_fatal", "connection", "timeout", "args",
+    "action", "local_action", "block", "rescue", "always", "debugger", "throttle", "async", "poll",
+    "collections", "module_defaults", "port", "sudo", "sudo_user",
+];
+
+const PLAY_KEYWORDS: &[&str] = &[
+    "name", "hosts", "vars", "vars_files", "vars_prompt", "roles", "pre_tasks", "tasks", "post_tasks",
+    "handlers", "become", "become_user", "become_method", "become_flags", "remote_user", "user",
+    "gather_facts", "gather_subset", "gather_timeout", "serial", "max_fail_percentage", "any_errors_fatal",
+    "strategy", "tags", "environment", "connection", "check_mode", "diff", "force_handlers", "ignore_errors",
+    "ignore_unreachable", "order", "collections", "module_defaults", "no_log", "timeout", "throttle", "port",
+    "run_once", "debugger", "fact_path",
+];
+
+/// What the loader needs besides the files.
+pub struct Loader<'a> {
+    pub registry: &'a Registry,
+    pub roles_path: Vec<PathBuf>,
+}
+
+fn str_of(n: &Node, what: &str) -> Result<String> {
+    n.scalar_string().ok_or_else(|| n.error(format!("{what} must be a string, not a {}", n.type_name())))
+}
+
+fn bool_of(n: &Node, what: &str) -> Result<bool> {
+    match &n.kind {
+        NodeKind::Bool(b) => Ok(*b),
+        NodeKind::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" | "y" => Ok(true),
+            "no" | "false" | "off" | "0" | "n" => Ok(false),
+            _ => Err(n.error(format!("{what} must be a boolean"))),
+        },
+        NodeKind::Int(i) => Ok(*i != 0),
+        _ => Err(n.error(format!("{what} must be a boolean, not a {}", n.type_name()))),
+    }
+}
+
+fn string_list(n: &Node, what: &str) -> Result<Vec<String>> {
+    match &n.kind {
+        NodeKind::Null => Ok(vec![]),
+        NodeKind::Seq(items) => items.iter().map(|i| str_of(i, what)).collect(),
+        _ => Ok(vec![str_of(n, what)?]),
+    }
+}
+
+fn tags_of(n: &Node) -> Result<Vec<String>> {
+    Ok(string_list(n, "tags")?
+        .into_iter()
+        .flat_map(|t| t.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        .filter(|t| !t.is_empty())
+        .collect())
+}
+
+fn conditions(n: &Node) -> Result<Vec<String>> {
+    match &n.kind {
+        NodeKind::Bool(b) => Ok(vec![if *b { "True".into() } else { "False".into() }]),
+        NodeKind::Seq(items) => items.iter().map(|i| match &i.kind {
+            NodeKind::Bool(b) => Ok(if *b { "True".into() } else { "False".into() }),
+            _ => str_of(i, "condition"),
+        }).collect(),
+        _ => Ok(vec![str_of(n, "condition")?]),
+    }
+}
+
+fn vars_of(n: &Node) -> Result<RawVars> {
+    let mut out = RawVars::new();
+    match &n.kind {
+        NodeKind::Null => {}
+        NodeKind::Map(m) => {
+            for (k, v) in m {
+                let key = k.key_string().ok_or_else(|| k.error("variable names must be strings"))?;
+                out.insert(key, v.to_value());
+            }
+        }
+        NodeKind::Seq(items) => {
+            // Old style: a list of single-key mappings.
+            for i in items {
+                out.extend(vars_of(i)?);
+            }
+        }
+        _ => return Err(n.error(format!("vars must be a mapping, not a {}", n.type_name()))),
+    }
+    Ok(out)
+}
+
+fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
+    fn dist(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    candidates.iter().map(|c| (dist(word, c), *c)).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c.to_string())
+}
+
+impl Loader<'_> {
+    /// Loads a playbook file (with its imported playbooks).
+    pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
+        let mut plays = Vec::new();
+        self.load_playbook_into(path, &mut plays, 0)?;
+        Ok(Playbook { path: path.to_path_buf(), plays })
+    }
+
+    fn load_playbook_into(&self, path: &Path, plays: &mut Vec<Play>, depth: usize) -> Result<()> {
+        if depth > 20 {
+            return Err(Error::usage(format!("{}: import_playbook nested too deep", path.display())));
+        }
+        if !path.exists() {
+            return Err(Error::usage(format!("the playbook {} could not be found", path.display())));
+        }
+        let doc = yaml::load_file(path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let items = match &doc.kind {
+            NodeKind::Seq(items) => items,
+            NodeKind::Null => return Err(doc.error("empty playbook: expected a list of plays")),
+            _ => return Err(doc.error(format!("a playbook must be a list of plays, not a {}", doc.type_name()))),
+        };
+        for item in items {
+            if item.as_map().is_none() {
+                return Err(item.error(format!("a play must be a mapping, not a {}", item.type_name())));
+            }
+            if let Some(imp) = item.get("import_playbook").or_else(|| item.get("include")) {
+                let file = str_of(imp, "import_playbook")?;
+                let start = plays.len();
+                self.load_playbook_into(&dir.join(&file), plays, depth + 1)?;
+                let tags = match item.get("tags") {
+                    Some(t) => tags_of(t)?,
+                    None => vec![],
+                };
+                let vars = match item.get("vars") {
+                    Some(v) => vars_of(v)?,
+                    None => RawVars::new(),
+                };
+                for p in &mut plays[start..] {
+                    p.tags.extend(tags.iter().cloned());
+                    for (k, v) in &vars {
+                        p.vars.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                continue;
+            }
+            plays.push(self.parse_play(item, &dir)?);
+        }
+        Ok(())
+    }
+
+    fn parse_play(&self, node: &Node, dir: &Path) -> Result<Play> {
+        let map = node.as_map().unwrap();
+        let mut play = Play {
+            name: String::new(),
+            span: node.span.clone(),
+            hosts: String::new(),
+            dir: dir.to_path_buf(),
+            vars: RawVars::new(),
+            vars_files: vec![],
+            pre_tasks: vec![],
+            tasks: vec![],
+            post_tasks: vec![],
+            handlers: vec![],
+            roles: vec![],
+            become_: Become::default(),
+            remote_user: None,
+            connection: None,
+            gather_facts: true,
+            serial: vec![],
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+            strategy_free: false,
+            tags: vec![],
+            environment: None,
+            check_mode: None,
+            force_handlers: false,
+            ignore_errors: false,
+            ignore_unreachable: false,
+        };
+        let mut has_hosts = false;
+        let mut role_tasks = Vec::new();
+        let mut tasks = Vec::new();
+        for (k, v) in map {
+            let key = k.key_string().unwrap_or_default();
+            match key.as_str() {
+                "name" => play.name = str_of(v, "name")?,
+                "hosts" => {
+                    has_hosts = true;
+                    play.hosts = string_list(v, "hosts")?.join(":");
+                }
+                "vars" => play.vars = vars_of(v)?,
+                "vars_files" => {
+                    play.vars_files = match &v.kind {
+                        NodeKind::Seq(items) => items
+                            .iter()
+                            .map(|i| match &i.kind {
+                                // A list inside vars_files: first file found wins.
+                                NodeKind::Seq(alts) => Ok(alts.iter().filter_map(|a| a.scalar_string()).collect::<Vec<_>>().join("\u{0}")),
+                                _ => str_of(i, "vars_files entry"),
+                            })
+                            .collect::<Result<_>>()?,
+                        _ => vec![str_of(v, "vars_files")?],
+                    }
+                }
+                "vars_prompt" => {
+                    // Without a terminal, prompts take their defaults (CI-friendly).
+                    if let NodeKind::Seq(items) = &v.kind {
+                        for i in items {
+                            let name = i.get("name").and_then(|n| n.scalar_string()).ok_or_else(|| i.error("vars_prompt entries need a name"))?;
+                            let default = i.get("default").map(|d| d.to_value()).unwrap_or_else(|| minijinja::Value::from(""));
+                            play.vars.insert(name, default);
+                        }
+                    }
+                }
+                "roles" => {
+                    let entries = v.as_seq().ok_or_else(|| v.error("roles must be a list"))?;
+                    for e in entries {
+                        let (role, t, h) = self.load_role_entry(e, dir, &play.roles, 0)?;
+                        if let Some(role) = role {
+                            play.roles.push(role);
+                        }
+                        role_tasks.extend(t);
+                        play.handlers.extend(h);
+                    }
+                }
+                "pre_tasks" => play.pre_tasks = self.parse_tasks(v, dir, None)?,
+                "tasks" => tasks = self.parse_tasks(v, dir, None)?,
+                "post_tasks" => play.post_tasks = self.parse_tasks(v, dir, None)?,
+                "handlers" => {
+                    let h = self.parse_tasks(v, dir, None)?;
+                    play.handlers.extend(h);
+                }
+                "become" => play.become_.become_ = Some(bool_of(v, "become")?),
+                "become_user" => play.become_.user = Some(str_of(v, "become_user")?),
+                "become_method" => play.become_.method = Some(str_of(v, "become_method")?),
+                "become_flags" => play.become_.flags = Some(str_of(v, "become_flags")?),
+                "remote_user" | "user" => play.remote_user = Some(str_of(v, "remote_user")?),
+                "connection" => play.connection = Some(str_of(v, "connection")?),
+                "gather_facts" => play.gather_facts = bool_of(v, "gather_facts")?,
+                "serial" => {
+                    let items = match &v.kind {
+                        NodeKind::Seq(items) => items.clone(),
+                        _ => vec![v.clone()],
+                    };
+                    for i in items {
+                        play.serial.push(match &i.kind {
+                            NodeKind::Int(n) if *n > 0 => Serial::Count(*n as usize),
+                            NodeKind::Str(s) if s.trim().ends_with('%') => Serial::Percent(
+                                s.trim().trim_end_matches('%').trim().parse::<f64>().map_err(|_| i.error("serial percentage must be a number"))?,
+                            ),
+                            NodeKind::Str(s) => Serial::Count(s.trim().parse::<usize>().map_err(|_| i.error("serial must be a number, a percentage or a list"))?),
+                            _ => return Err(i.error("serial must be a positive number, a percentage or a list of them")),
+                        });
+                    }
+                }
+                "max_fail_percentage" => {
+                    play.max_fail_percentage = Some(match &v.kind {
+                        NodeKind::Int(i) => *i as f64,
+                        NodeKind::Float(f) => *f,
+                        NodeKind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| v.error("max_fail_percentage must be a number"))?,
+                        _ => return Err(v.error("max_fail_percentage must be a number")),
+                    })
+                }
+                "any_errors_fatal" => play.any_errors_fatal = bool_of(v, "any_errors_fatal")?,
+                "strategy" => {
+                    let s = str_of(v, "strategy")?;
+                    play.strategy_free = match s.as_str() {
+                        "linear" | "ansible.builtin.linear" => false,
+                        "free" | "ansible.builtin.free" => true,
+                        _ => return Err(v.error(format!("unknown strategy `{s}` (linear or free)"))),
+                    }
+                }
+                "tags" => play.tags = tags_of(v)?,
+                "environment" => play.environment = Some(v.to_value()),
+                "check_mode" => play.check_mode = Some(bool_of(v, "check_mode")?),
+                "force_handlers" => play.force_handlers = bool_of(v, "force_handlers")?,
+                "ignore_errors" => play.ignore_errors = bool_of(v, "ignore_errors")?,
+                "ignore_unreachable" => play.ignore_unreachable = bool_of(v, "ignore_unreachable")?,
+                k if PLAY_KEYWORDS.contains(&k) => {}
+                other => {
+                    let hint = suggest(other, PLAY_KEYWORDS).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                    return Err(k.error(format!("`{other}` is not a valid attribute for a play{hint}")));
+                }
+            }
+        }
+        if !has_hosts {
+            return Err(node.error("this play has no `hosts:`"));
+        }
+        if play.name.is_empty() {
+            play.name = play.hosts.clone();
+        }
+        play.tasks = role_tasks;
+        play.tasks.extend(tasks);
+        Ok(play)
+    }
+
+    /// Parses a list of tasks.
+    pub fn parse_tasks(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
+        let items = match &node.kind {
+            NodeKind::Null => return Ok(vec![]),
+            NodeKind::Seq(items) => items,
+            _ => return Err(node.error(format!("expected a list of tasks, not a {}", node.type_name()))),
+        };
+        let mut out = Vec::new();
+        for item in items {
+            if item.as_map().is_none() {
+                return Err(item.error(format!("a task must be a mapping, not a {}", item.type_name())));
+            }
+            out.extend(self.parse_task(item, dir, role)?);
+        }
+        Ok(out)
+    }
+
+    /// Loads a task file (for import_tasks / include_tasks / roles).
+    pub fn load_task_file(&self, path: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
+        let doc = yaml::load_file(path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.parse_tasks(&doc, &dir, role)
+    }
+
+    fn parse_task(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
+        let map = node.as_map().unwrap();
+        let mut t = Task {
+            name: None,
+            span: node.span.clone(),
+            kind: TaskKind::Action { module: String::new(), args: minijinja::Value::from(()) },
+            when: vec![],
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: None,
+            ignore_unreachable: false,
+            tags: vec![],
+            become_: Become::default(),
+            remote_user: None,
+            vars: RawVars::new(),
+            environment: None,
+            delegate_to: None,
+            run_once: false,
+            until: None,
+            retries: None,
+            delay: None,
+            no_log: false,
+            check_mode: None,
+            diff: None,
+            any_errors_fatal: false,
+            connection: None,
+            timeout: None,
+            role: role.cloned(),
+            dir: dir.to_path_buf(),
+        };
+        let mut action: Option<(String, &Node, &Node)> = None; // (module, key node, value node)
+        let mut extra_args: Option<&Node> = None;
+        let mut block: Option<(&Node, Option<&Node>, Option<&Node>)> = None;
+        for (k, v) in map {
+            let key = k.key_string().unwrap_or_default();
+            match key.as_str() {
+                "name" => t.name = v.scalar_string(),
+                "when" => t.when = conditions(v)?,
+                "loop" => t.loop_ = Some(LoopSpec::Loop(v.to_value())),
+                "loop_control" => {
+                    let m = v.as_map().ok_or_else(|| v.error("loop_control must be a mapping"))?;
+                    for (lk, lv) in m {
+                        match lk.key_string().unwrap_or_default().as_str() {
+                            "loop_var" => t.loop_control.loop_var = Some(str_of(lv, "loop_var")?),
+                            "index_var" => t.loop_control.index_var = Some(str_of(lv, "index_var")?),
+                            "label" => t.loop_control.label = Some(str_of(lv, "label")?),
+                            "pause" => t.loop_control.pause = lv.scalar_string().and_then(|s| s.parse().ok()),
+                            "extended" => t.loop_control.extended = bool_of(lv, "extended")?,
+                            "extended_allitems" | "break_when" => {}
+                            other => return Err(lk.error(format!("`{other}` is not a valid loop_control option"))),
+                        }
+                    }
+                }
+                "register" => t.register = Some(str_of(v, "register")?),
+                "notify" => t.notify = string_list(v, "notify")?,
+                "listen" => t.listen = string_list(v, "listen")?,
+                "changed_when" => t.changed_when = Some(conditions(v)?),
+                "failed_when" => t.failed_when = Some(conditions(v)?),
+                "until" => t.until = Some(conditions(v)?),
+                "ignore_errors" => t.ignore_errors = Some(v.to_value()),
+                "ignore_unreachable" => t.ignore_unreachable = bool_of(v, "ignore_unreachable")?,
+                "tags" => t.tags = tags_of(v)?,
+                "become" => t.become_.become_ = Some(bool_of(v, "become")?),
+                "sudo" => t.become_.become_ = Some(bool_of(v, "sudo")?),
+                "become_user" | "sudo_user" => t.become_.user = Some(str_of(v, "become_user")?),
+                "become_method" => t.become_.method = Some(str_of(v, "become_method")?),
+                "become_flags" => t.become_.flags = Some(str_of(v, "become_flags")?),
+                "remote_user" => t.remote_user = Some(str_of(v, "remote_user")?),
+                "vars" => t.vars = vars_of(v)?,
+                "environment" => t.environment = Some(v.to_value()),
+                "delegate_to" => t.delegate_to = Some(str_of(v, "delegate_to")?),
+                "run_once" => t.run_once = bool_of(v, "run_once")?,
+                "retries" => t.retries = Some(v.to_value()),
+                "delay" => t.delay = Some(v.to_value()),
+                "no_log" => t.no_log = bool_of(v, "no_log")?,
+                "check_mode" => t.check_mode = Some(bool_of(v, "check_mode")?),
+                "diff" => t.diff = Some(bool_of(v, "diff")?),
+                "any_errors_fatal" => t.any_errors_fatal = bool_of(v, "any_errors_fatal")?,
+                "connection" => t.connection = Some(str_of(v, "connection")?),
+                "timeout" => t.timeout = v.scalar_string().and_then(|s| s.parse().ok()),
+                "args" => extra_args = Some(v),
+                "block" => block = Some((v, block.and_then(|b| b.1), block.and_then(|b| b.2))),
+                "rescue" => {
+                    let b = block.unwrap_or((v, None, None));
+                    block = Some((b.0, Some(v), b.2));
+                    if map.iter().all(|(kk, _)| kk.key_string().as_deref() != Some("block")) {
+                        return Err(k.error("`rescue` needs a `block`"));
+                    }
+                }
+                "always" => {
+                    let b = block.unwrap_or((v, None, None));
+                    block = Some((b.0, b.1, Some(v)));
+                    if map.iter().all(|(kk, _)| kk.key_string().as_deref() != Some("block")) {
+                        return Err(k.error("`always` needs a `block`"));
+                    }
+                }
+                "action" | "local_action" => {
+                    if action.is_some() {
+                        return Err(k.error("a task can have only one action"));
+                    }
+                    let module = match &v.kind {
+                        NodeKind::Map(_) => v.get("module").and_then(|m| m.scalar_string()).ok_or_else(|| v.error("action needs a module"))?,
+                        _ => str_of(v, "action")?.split_whitespace().next().unwrap_or_default().to_string(),
+                    };
+                    if key == "local_action" {
+                        t.delegate_to = Some("localhost".into());
+                    }
+                    action = Some((module, k, v));
+                }
+                k2 if TASK_KEYWORDS.contains(&k2) => {}
+                k2 if k2.starts_with("with_") => {
+                    t.loop_ = Some(LoopSpec::With(k2["with_".len()..].to_string(), v.to_value()));
+                }
+                other => {
+                    let short = crate::modules::short_name(other);
+                    let known = self.registry.get(other).is_some()
+                        || EXECUTOR_ACTIONS.contains(&short)
+                        || matches!(short, "include_tasks" | "import_tasks" | "include_role" | "import_role" | "include");
+                    if !known {
+                        let mut cands: Vec<&str> = TASK_KEYWORDS.to_vec();
+                        let names = self.registry.names();
+                        cands.extend(names.iter().copied());
+                        let hint = suggest(other, &cands).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                        return Err(k.error(format!("couldn't resolve module/action `{other}`: not a task keyword nor a known module{hint}")));
+                    }
+                    if let Some((prev, _, _)) = &action {
+                        return Err(k.error(format!("conflicting actions in one task: `{prev}` and `{other}`")));
+                    }
+                    action = Some((other.to_string(), k, v));
+                }
+            }
+        }
+        if let Some((b, r, a)) = block {
+            if action.is_some() {
+                return Err(node.error("a block cannot also have an action"));
+            }
+            let block = self.parse_tasks(b, dir, role)?;
+            let rescue = match r {
+                Some(r) => self.parse_tasks(r, dir, role)?,
+                None => vec![],
+            };
+            let always = match a {
+                Some(a) => self.parse_tasks(a, dir, role)?,
+                None => vec![],
+            };
+            t.kind = TaskKind::Block { block, rescue, always };
+            return Ok(vec![t]);
+        }
+        let (module, knode, vnode) = action.ok_or_else(|| node.error("this task has no action (no module name)"))?;
+        let module_short = crate::modules::short_name(&module).to_string();
+        let free_form = matches!(module_short.as_str(), "include_tasks" | "import_tasks" | "include" | "include_vars" | "meta" | "import_role" | "include_role")
+            || self.registry.get(&module_short).map(|m| m.free_form()).unwrap_or(false);
+        let mut args = self.parse_args(&module_short, vnode, free_form, knode.key_string().as_deref() == Some("action") || knode.key_string().as_deref() == Some("local_action"))?;
+        if let Some(extra) = extra_args {
+            let m = extra.as_map().ok_or_else(|| extra.error("args must be a mapping"))?;
+            for (k, v) in m {
+                args.insert(k.key_string().unwrap_or_default(), v.to_value());
+            }
+        }
+        match module_short.as_str() {
+            "import_tasks" | "include" | "include_tasks" => {
+                let file = args
+                    .get("_raw_params")
+                    .or_else(|| args.get("file"))
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .ok_or_else(|| vnode.error("include_tasks/import_tasks needs a file name"))?;
+                let static_ = module_short == "import_tasks" || (module_short == "include" && !crate::template::Templar::is_template(&file));
+                if static_ {
+                    let path = self.resolve_task_file(&file, dir, role);
+                    if !path.exists() {
+                        return Err(vnode.error(format!("task file {} not found", path.display())));
+                    }
+                    let inner = self.load_task_file(&path, role)?;
+                    return Ok(vec![self.wrap_static(t, inner)]);
+                }
+                args.shift_remove("_raw_params");
+                args.shift_remove("file");
+                t.kind = TaskKind::IncludeTasks { file, dir: dir.to_path_buf(), args: minijinja::Value::from_iter(args) };
+            }
+            "import_role" | "include_role" => {
+                let name = args
+                    .get("name")
+                    .or_else(|| args.get("role"))
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .ok_or_else(|| vnode.error("include_role/import_role needs `name`"))?;
+                let tasks_from = args.get("tasks_from").and_then(|v| v.as_str().map(str::to_string));
+                if module_short == "import_role" {
+                    let params = args.get("vars").map(|v| value_map(v)).unwrap_or_default();
+                    let (role, tasks, _handlers) = self.load_role(&name, tasks_from.as_deref(), params, dir, vnode)?;
+                    let _ = role;
+                    return Ok(vec![self.wrap_static(t, tasks)]);
+                }
+                t.kind = TaskKind::IncludeRole { name, tasks_from, args: minijinja::Value::from_iter(args) };
+            }
+            _ => {
+                if let Some(m) = self.registry.get(&module_short) {
+                    if let Some(params) = m.params() {
+                        for k in args.keys() {
+                            if !k.starts_with('_') && !params.contains(&k.as_str()) {
+                                let hint = suggest(k, params).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                                return Err(vnode.error(format!("unsupported parameter `{k}` for module `{module_short}`{hint}")));
+                            }
+                        }
+                    }
+                }
+                t.kind = TaskKind::Action { module: module_short, args: minijinja::Value::from_iter(args) };
+            }
+        }
+        Ok(vec![t])
+    }
+
+    /// A static import keeps the importing task's keywords by becoming a block.
+    fn wrap_static(&self, mut t: Task, inner: Vec<Task>) -> Task {
+        t.kind = TaskKind::Block { block: inner, rescue: vec![], always: vec![] };
+        if t.name.is_none() {
+            t.name = Some("import".into());
+        }
+        t
+    }
+
+    fn parse_args(&self, module: &str, v: &Node, free_form: bool, from_action: bool) -> Result<IndexMap<String, minijinja::Value>> {
+        let mut out = IndexMap::new();
+        match &v.kind {
+            NodeKind::Null => {}
+            NodeKind::Map(m) => {
+                for (k, val) in m {
+                    let key = k.key_string().unwrap_or_default();
+                    if from_action && key == "module" {
+                        continue;
+                    }
+                    out.insert(key, val.to_value());
+                }
+            }
+            NodeKind::Seq(_) => return Err(v.error(format!("arguments of `{module}` must be a mapping or a string, not a list"))),
+            _ => {
+                let mut s = v.scalar_string().unwrap_or_default();
+                if from_action {
+                    s = s.trim_start().splitn(2, char::is_whitespace).nth(1).unwrap_or("").to_string();
+                }
+                for (k, val) in parse_kv(&s, free_form) {
+                    if k == "_raw_params" && !free_form && module != "set_fact" {
+                        return Err(v.error(format!("`{module}` takes `key=value` arguments; could not parse `{val}`")));
+                    }
+                    out.insert(k, minijinja::Value::from(val));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn resolve_task_file(&self, file: &str, dir: &Path, role: Option<&Arc<Role>>) -> PathBuf {
+        let p = Path::new(file);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        let mut candidates = vec![dir.join(p)];
+        if let Some(r) = role {
+            candidates.push(r.path.join("tasks").join(p));
+            candidates.push(r.path.join(p));
+        }
+        candidates.iter().find(|c| c.exists()).cloned().unwrap_or_else(|| candidates[0].clone())
+    }
+
+    /// Finds a role directory by name.
+    pub fn find_role(&self, name: &str, play_dir: &Path) -> Option<PathBuf> {
+        let p = Path::new(name);
+        if p.is_absolute() || name.contains('/') {
+            let cand = if p.is_absolute() { p.to_path_buf() } else { play_dir.join(p) };
+            return cand.is_dir().then_some(cand);
+        }
+        let short = name.rsplit('.').next().unwrap_or(name);
+        let mut dirs = vec![play_dir.join("roles")];
+        dirs.extend(self.roles_path.iter().cloned());
+        dirs.push(play_dir.to_path_buf());
+        for d in dirs {
+            for n in [name, short] {
+                let c = d.join(n);
+                if c.join("tasks").is_dir() || c.join("meta").is_dir() || c.join("handlers").is_dir() {
+                    return Some(c);
+                }
+            }
+        }
+        None
+    }
+
+    fn load_role_entry(&self, e: &Node, dir: &Path, existing: &[Arc<Role>], depth: usize) -> Result<(Option<Arc<Role>>, Vec<Task>, Vec<Task>)> {
+        let (name, params, when, tags, become_) = match &e.kind {
+            NodeKind::Map(m) => {
+                let mut name = None;
+                let mut params = RawVars::new();
+                let mut when = vec![];
+                let mut tags = vec![];
+                let mut b = Become::default();
+                for (k, v) in m {
+                    match k.key_string().unwrap_or_default().as_str() {
+                        "role" | "name" => name = Some(str_of(v, "role")?),
+                        "vars" => params.extend(vars_of(v)?),
+                        "when" => when = conditions(v)?,
+                        "tags" => tags = tags_of(v)?,
+                        "become" => b.become_ = Some(bool_of(v, "become")?),
+                        "become_user" => b.user = Some(str_of(v, "become_user")?),
+                        "become_method" => b.method = Some(str_of(v, "become_method")?),
+                        other => {
+                            params.insert(other.to_string(), v.to_value());
+                        }
+                    }
+                }
+                (name.ok_or_else(|| e.error("a role entry needs `role:`"))?, params, when, tags, b)
+            }
+            _ => (str_of(e, "role")?, RawVars::new(), vec![], vec![], Become::default()),
+        };
+        // A role runs once per play unless its parameters differ.
+        if existing.iter().any(|r| r.name == name && r.params == params) && depth > 0 {
+            return Ok((None, vec![], vec![]));
+        }
+        let (role, tasks, handlers) = self.load_role(&name, None, params, dir, e)?;
+        let mut out_tasks = Vec::new();
+        if !when.is_empty() || !tags.is_empty() || become_.become_.is_some() || become_.user.is_some() {
+            let mut wrapper = self.empty_task(e, dir, Some(&role));
+            wrapper.name = Some(format!("role {name}"));
+            wrapper.when = when;
+            wrapper.tags = tags;
+            wrapper.become_ = become_;
+            wrapper.kind = TaskKind::Block { block: tasks, rescue: vec![], always: vec![] };
+            out_tasks.push(wrapper);
+        } else {
+            out_tasks = tasks;
+        }
+        Ok((Some(role), out_tasks, handlers))
+    }
+
+    fn empty_task(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Task {
+        let mut t = self.parse_task_stub(node, dir);
+        t.role = role.cloned();
+        t
+    }
+
+    fn parse_task_stub(&self, node: &Node, dir: &Path) -> Task {
+        Task {
+            name: None,
+            span: node.span.clone(),
+            kind: TaskKind::Block { block: vec![], rescue: vec![], always: vec![] },
+            when: vec![],
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: None,
+            ignore_unreachable: false,
+            tags: vec![],
+            become_: Become::default(),
+            remote_user: None,
+            vars: RawVars::new(),
+            environment: None,
+            delegate_to: None,
+            run_once: false,
+            until: None,
+            retries: None,
+            delay: None,
+            no_log: false,
+            check_mode: None,
+            diff: None,
+            any_errors_fatal: false,
+            connection: None,
+            timeout: None,
+            role: None,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Loads a role: defaults, vars, tasks (main or `tasks_from`), handlers, and its
+    /// meta dependencies (whose tasks come first).
+    pub fn load_role(&self, name: &str, tasks_from: Option<&str>, params: RawVars, play_dir: &Path, at: &Node) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+        self.load_role_depth(name, tasks_from, params, play_dir, at, 0)
+    }
+
+    fn load_role_depth(&self, name: &str, tasks_from: Option<&str>, params: RawVars, play_dir: &Path, at: &Node, depth: usize) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+        if depth > 10 {
+            return Err(at.error(format!("role dependencies nested too deep at `{name}`")));
+        }
+        let path = self.find_role(name, play_dir).ok_or_else(|| {
+            let mut searched = vec![play_dir.join("roles").display().to_string()];
+            searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
+            at.error(format!("the role `{name}` was not found in {}", searched.join(":")))
+        })?;
+        let load_vars = |sub: &str| -> Result<RawVars> {
+            for f in ["main.yml", "main.yaml", "main"] {
+                let p = path.join(sub).join(f);
+                if p.is_file() {
+                    let n = yaml::load_file(&p)?;
+                    return vars_of(&n);
+                }
+            }
+            Ok(RawVars::new())
+        };
+        let role = Arc::new(Role {
+            name: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string()),
+            path: path.clone(),
+            defaults: load_vars("defaults")?,
+            vars: load_vars("vars")?,
+            params,
+        });
+        let mut tasks = Vec::new();
+        let mut handlers = Vec::new();
+        // meta/main.yml dependencies
+        for f in ["main.yml", "main.yaml"] {
+            let p = path.join("meta").join(f);
+            if p.is_file() {
+                let meta = yaml::load_file(&p)?;
+                if let Some(deps) = meta.get("dependencies").and_then(|d| d.as_seq()) {
+                    for d in deps {
+                        let (dname, dparams) = match &d.kind {
+                            NodeKind::Map(_) => {
+                                let n = d.get("role").or_else(|| d.get("name")).and_then(|n| n.scalar_string()).ok_or_else(|| d.error("dependency needs `role:`"))?;
+                                let mut ps = RawVars::new();
+                                for (k, v) in d.as_map().unwrap() {
+                                    let key = k.key_string().unwrap_or_default();
+                                    if key != "role" && key != "name" {
+                                        if key == "vars" {
+                                            ps.extend(vars_of(v)?);
+                                        } else {
+                                            ps.insert(key, v.to_value());
+                                        }
+                                    }
+                                }
+                                (n, ps)
+                            }
+                            _ => (str_of(d, "dependency")?, RawVars::new()),
+                        };
+                        let (_r, t, h) = self.load_role_depth(&dname, None, dparams, play_dir, d, depth + 1)?;
+                        tasks.extend(t);
+                        handlers.extend(h);
+                    }
+                }
+                break;
+            }
+        }
+        let tf = tasks_from.unwrap_or("main");
+        let mut found = false;
+        for cand in [tf.to_string(), format!("{tf}.yml"), format!("{tf}.yaml")] {
+            let p = path.join("tasks").join(&cand);
+            if p.is_file() {
+                tasks.extend(self.load_task_file(&p, Some(&role))?);
+                found = true;
+                break;
+            }
+        }
+        if !found && tasks_from.is_some() {
+            return Err(at.error(format!("tasks_from `{tf}` not found in role {}", role.name)));
+        }
+        for cand in ["main.yml", "main.yaml", "main"] {
+            let p = path.join("handlers").join(cand);
+            if p.is_file() {
+                handlers.extend(self.load_task_file(&p, Some(&role))?);
+                break;
+            }
+        }
+        Ok((role, tasks, handlers))
+    }
+}
+
+fn value_map(v: &minijinja::Value) -> RawVars {
+    let mut out = RawVars::new();
+    if let Ok(iter) = v.try_iter() {
+        for k in iter {
+            if let (Some(ks), Ok(val)) = (k.as_str(), v.get_item(&k)) {
+                out.insert(ks.to_string(), val);
+            }
+        }
+    }
+    out
+}
