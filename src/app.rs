@@ -366,7 +366,7 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     let mut task = crate::executor::task::synthetic_task(&format!("{module}"), &module);
     task.tags = vec![];
     task.check_mode = None;
-    task.kind = TaskKind::Action { module: module.clone(), args: Value::from_iter(amap) };
+    task.kind = TaskKind::Action { module: module.clone(), args: Value::from_pairs(amap) };
     task.name = Some(format!("{module} {raw}").trim().to_string());
     let play = crate::playbook::Play {
         name: format!("rdeploy exec {}", args.pattern),

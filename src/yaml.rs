@@ -126,7 +126,7 @@ impl Node {
                 for (k, v) in m {
                     out.insert(k.key_string().unwrap_or_default(), v.to_value());
                 }
-                V::from_iter(out)
+                V::from_pairs(out)
             }
         }
     }
@@ -268,6 +268,9 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map(entries, _, span, anchor)) = self.stack.pop() {
+                    // A block mapping's own marker points after its first key; the first
+                    // key is where users see the mapping start.
+                    let span = entries.first().map(|(k, _)| k.span.clone()).unwrap_or(span);
                     self.push_node(Node { kind: NodeKind::Map(entries), span }, anchor);
                 }
             }

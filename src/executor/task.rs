@@ -32,7 +32,7 @@ pub fn synthetic_task(name: &str, module: &str) -> Task {
     Task {
         name: Some(name.to_string()),
         span: crate::error::Span::file_start(std::path::Path::new("<internal>")),
-        kind: TaskKind::Action { module: module.to_string(), args: Value::from_iter(IndexMap::<String, Value>::new()) },
+        kind: TaskKind::Action { module: module.to_string(), args: Value::from_pairs(IndexMap::<String, Value>::new()) },
         when: vec![],
         loop_: None,
         loop_control: LoopControl::default(),
@@ -86,7 +86,7 @@ impl Executor {
         m.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
         m.insert("group_names".into(), Value::from(inv.group_names(host)));
         let groups: IndexMap<String, Vec<String>> = inv.groups_map();
-        m.insert("groups".into(), Value::from_iter(groups.into_iter().map(|(k, v)| (k, Value::from(v)))));
+        m.insert("groups".into(), Value::from_pairs(groups.into_iter().map(|(k, v)| (k, Value::from(v)))));
         m.insert("play_hosts".into(), Value::from(play.batch.clone()));
         m.insert("ansible_play_hosts".into(), Value::from(play.batch.clone()));
         m.insert("ansible_play_batch".into(), Value::from(play.batch.clone()));
@@ -100,7 +100,7 @@ impl Executor {
         m.insert("ansible_verbosity".into(), Value::from(self.opts.verbosity));
         m.insert("ansible_run_tags".into(), Value::from(if self.opts.tags.is_empty() { vec!["all".to_string()] } else { self.opts.tags.clone() }));
         m.insert("ansible_skip_tags".into(), Value::from(self.opts.skip_tags.clone()));
-        m.insert("ansible_version".into(), Value::from_iter([("full", Value::from("2.16.0")), ("major", Value::from(2)), ("minor", Value::from(16)), ("revision", Value::from(0)), ("string", Value::from("2.16.0"))]));
+        m.insert("ansible_version".into(), Value::from_pairs([("full", Value::from("2.16.0")), ("major", Value::from(2)), ("minor", Value::from(16)), ("revision", Value::from(0)), ("string", Value::from("2.16.0"))]));
         if let Some(r) = t.and_then(|t| t.role.as_ref()) {
             m.insert("role_path".into(), Value::from(abs(&r.path)));
             m.insert("role_name".into(), Value::from(r.name.clone()));
@@ -129,7 +129,7 @@ impl Executor {
         let d = rt.dynv.read().unwrap();
         let mut magic = IndexMap::new();
         magic.insert("inventory_hostname".to_string(), Value::from(host));
-        magic.insert("ansible_facts".to_string(), Value::from_iter(strip_facts(&d.facts)));
+        magic.insert("ansible_facts".to_string(), Value::from_pairs(strip_facts(&d.facts)));
         let layers: Vec<Layer> = vec![
             Arc::new(magic),
             self.extra_layer.clone(),
@@ -168,7 +168,7 @@ impl Executor {
             None => Default::default(),
         };
         let mut magic = self.magic(host, Some(t));
-        magic.insert("ansible_facts".into(), Value::from_iter(strip_facts(&facts)));
+        magic.insert("ansible_facts".into(), Value::from_pairs(strip_facts(&facts)));
         let mut layers: Vec<Layer> = Vec::with_capacity(16);
         if let Some(top) = top {
             layers.push(Arc::new(top));
@@ -274,7 +274,7 @@ impl Executor {
                     }
                     top.insert(
                         "ansible_loop".to_string(),
-                        Value::from_iter([
+                        Value::from_pairs([
                             ("index", Value::from(i + 1)),
                             ("index0", Value::from(i)),
                             ("first", Value::from(i == 0)),
@@ -513,7 +513,7 @@ impl Executor {
                         let mut out = Vec::new();
                         for k in terms.try_iter().map_err(|e| e.to_string())? {
                             let v = terms.get_item(&k).map_err(|e| e.to_string())?;
-                            out.push(Value::from_iter([("key", k), ("value", v)]));
+                            out.push(Value::from_pairs([("key", k), ("value", v)]));
                         }
                         Ok(out)
                     }

@@ -292,11 +292,11 @@ mod tests {
         let t = table(&inv, &inv.group_hosts("all"));
         assert_eq!(
             t,
-            "HOST  ADDRESS          GROUPS      STATE\n\
-             lone  lone             ungrouped   -\n\
-             w2    10.0.0.2:2222    prod,web    -\n\
-             w1    w1               prod,web    -\n\
-             d1    d1               db,prod     running\n"
+            "HOST  ADDRESS        GROUPS     STATE\n\
+             lone  lone           ungrouped  -\n\
+             w2    10.0.0.2:2222  prod,web   -\n\
+             w1    w1             prod,web   -\n\
+             d1    d1             db,prod    running\n"
         );
     }
 }

@@ -42,6 +42,7 @@ struct Pending {
 
 /// Parses an INI inventory into `inv`.
 pub fn parse(text: &str, path: &Path, inv: &mut Inventory) -> Result<()> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let file = Arc::new(path.to_path_buf());
     let err =
         |line: usize, col: usize, msg: String| Error::source_at(&Span::new(&file, line, col), msg);

@@ -165,20 +165,10 @@ impl Inventory {
         match crate::yaml::load_str(&text, path) {
             Ok(doc) if doc.as_map().is_some() => self.load_yaml_doc(path, &doc).await,
             Ok(_) => ini::parse(&text, path, self),
-            Err(yaml_err) => {
-                let mut scratch = self.clone();
-                match ini::parse(&text, path, &mut scratch) {
-                    Ok(()) => {
-                        *self = scratch;
-                        Ok(())
-                    }
-                    Err(ini_err) if looks_like_yaml(&text) => {
-                        drop(ini_err);
-                        Err(yaml_err)
-                    }
-                    Err(ini_err) => Err(ini_err),
-                }
-            }
+            Err(yaml_err) => match ini::parse(&text, path, self) {
+                Err(_) if looks_like_yaml(&text) => Err(yaml_err),
+                other => other,
+            },
         }
     }
 
@@ -280,19 +270,53 @@ impl Inventory {
         for g in orphans {
             self.add_child("all", &g)?;
         }
-        let names: Vec<String> = self
-            .hosts
-            .keys()
-            .filter(|h| !self.is_implicit(h))
-            .cloned()
+        // A host is grouped when a group other than all/ungrouped lists it (its
+        // ancestors then are other groups too).
+        let grouped: HashSet<String> = self
+            .groups
+            .values()
+            .filter(|g| g.name != "all" && g.name != "ungrouped")
+            .flat_map(|g| g.hosts.iter().cloned())
             .collect();
-        for host in names {
-            let groups = self.host_groups(&host);
-            let others = groups.iter().any(|g| g != "all" && g != "ungrouped");
-            if others {
-                self.groups["ungrouped"].hosts.retain(|h| *h != host);
-            } else if !groups.iter().any(|g| g == "ungrouped") {
-                self.groups["ungrouped"].hosts.push(host);
+        let implicit = self.implicit_localhost;
+        let ungrouped = &mut self.groups["ungrouped"];
+        ungrouped.hosts.retain(|h| !grouped.contains(h));
+        let already: HashSet<String> = ungrouped.hosts.iter().cloned().collect();
+        for h in self.hosts.keys() {
+            let skip = (implicit && h == "localhost") || grouped.contains(h) || already.contains(h);
+            if !skip {
+                ungrouped.hosts.push(h.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds (or extends) a host while a play runs (`add_host`, `group_by`): puts it in
+    /// `groups` (created as children of `all`), sets `vars` on it, keeps `ungrouped`
+    /// right, and reads the group_vars/host_vars files of the new host and groups.
+    pub fn add_runtime_host(&mut self, name: &str, groups: &[String], vars: Vars) -> Result<()> {
+        self.add_host(name, None);
+        for g in groups {
+            self.add_host(name, Some(g));
+        }
+        for (k, v) in vars {
+            self.set_host_var(name, &k, v);
+        }
+        self.reconcile()?;
+        for dirs in [&mut self.inventory_vars_dirs, &mut self.playbook_vars_dirs] {
+            for d in dirs.iter_mut() {
+                for g in groups {
+                    if !d.groups.contains_key(g) {
+                        if let Some(v) = vars_files::load_entity(&d.dir.join("group_vars"), g)? {
+                            d.groups.insert(g.clone(), v);
+                        }
+                    }
+                }
+                if !d.hosts.contains_key(name) {
+                    if let Some(v) = vars_files::load_entity(&d.dir.join("host_vars"), name)? {
+                        d.hosts.insert(name.to_string(), v);
+                    }
+                }
             }
         }
         Ok(())
@@ -744,6 +768,28 @@ mod tests {
             .unwrap();
         assert_eq!(inv.group_hosts("ungrouped"), ["a.example.com", "b"]);
         assert_eq!(inv.host_vars("b")["ansible_port"], json!(2222));
+    }
+
+    #[test]
+    fn runtime_hosts_join_groups_and_read_vars_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("group_vars")).unwrap();
+        std::fs::write(d.path().join("group_vars/late.yml"), "from_file: late\n").unwrap();
+        let mut inv = inv_from_ini("[web]\nw1\n");
+        inv.set_playbook_dir(d.path()).unwrap();
+        let mut vars = Vars::new();
+        vars.insert("ansible_host".into(), json!("10.9.9.9"));
+        inv.add_runtime_host("new1", &["late".to_string()], vars)
+            .unwrap();
+        assert_eq!(inv.groups["all"].children.last().unwrap(), "late");
+        assert_eq!(inv.group_names("new1"), ["late"]);
+        assert_eq!(inv.host_vars("new1")["from_file"], json!("late"));
+        assert_eq!(inv.host_vars("new1")["ansible_host"], json!("10.9.9.9"));
+        inv.add_runtime_host("w1", &["late".to_string()], Vars::new())
+            .unwrap();
+        assert_eq!(inv.group_names("w1"), ["late", "web"]);
+        inv.add_runtime_host("solo", &[], Vars::new()).unwrap();
+        assert_eq!(inv.group_names("solo"), ["ungrouped"]);
     }
 
     #[test]

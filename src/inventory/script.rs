@@ -13,6 +13,7 @@
 
 use super::Inventory;
 use crate::error::{Error, Result};
+use indexmap::IndexSet;
 use serde_json::Value;
 use std::path::Path;
 
@@ -34,7 +35,7 @@ pub async fn load(path: &Path, inv: &mut Inventory) -> Result<()> {
         )));
     };
     let bad = |msg: String| Error::usage(format!("inventory script {}: {msg}", path.display()));
-    let mut hosts_seen: Vec<String> = Vec::new();
+    let mut hosts_seen: IndexSet<String> = IndexSet::new();
     for (name, gdata) in &groups {
         if name == "_meta" {
             continue;
@@ -51,9 +52,7 @@ pub async fn load(path: &Path, inv: &mut Inventory) -> Result<()> {
         };
         if old_style {
             inv.add_host(name, Some(name));
-            if !hosts_seen.contains(name) {
-                hosts_seen.push(name.clone());
-            }
+            hosts_seen.insert(name.clone());
         }
         match hosts {
             None | Some(Value::Null) => {}
@@ -63,9 +62,7 @@ pub async fn load(path: &Path, inv: &mut Inventory) -> Result<()> {
                         bad(format!("group `{name}` has a host that is not a name: {h}"))
                     })?;
                     inv.add_host(&h, Some(name));
-                    if !hosts_seen.contains(&h) {
-                        hosts_seen.push(h);
-                    }
+                    hosts_seen.insert(h);
                 }
             }
             Some(other) => {

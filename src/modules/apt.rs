@@ -69,10 +69,15 @@ impl PkgSpec {
             return Err("empty package name".into());
         }
         if s.contains(['<', '>']) {
-            return Err(format!("package {s:?}: version comparisons (<, >) are not supported; use name=version"));
+            return Err(format!(
+                "package {s:?}: version comparisons (<, >) are not supported; use name=version"
+            ));
         }
         let (nm, version) = match s.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v.trim().to_string()).filter(|v| !v.is_empty())),
+            Some((n, v)) => (
+                n.trim(),
+                Some(v.trim().to_string()).filter(|v| !v.is_empty()),
+            ),
             None => (s, None),
         };
         let (name, arch) = match nm.split_once(':') {
@@ -82,7 +87,11 @@ impl PkgSpec {
         if name.is_empty() || name.starts_with('-') {
             return Err(format!("invalid package name {s:?}"));
         }
-        Ok(PkgSpec { name, arch, version })
+        Ok(PkgSpec {
+            name,
+            arch,
+            version,
+        })
     }
     /// The name as apt-get and dpkg-query take it (`name` or `name:arch`).
     pub fn qualified(&self) -> String {
@@ -151,7 +160,12 @@ pub fn parse_policy(text: &str) -> Vec<(String, Option<String>, Option<String>)>
             v.push((line.trim_end_matches(':').to_string(), None, None));
         } else if let Some(last) = v.last_mut() {
             let t = line.trim();
-            let val = |p: &str| t.strip_prefix(p).map(|x| x.trim()).filter(|x| *x != "(none)").map(String::from);
+            let val = |p: &str| {
+                t.strip_prefix(p)
+                    .map(|x| x.trim())
+                    .filter(|x| *x != "(none)")
+                    .map(String::from)
+            };
             if let Some(i) = val("Installed:") {
                 last.1 = Some(i);
             } else if let Some(c) = val("Candidate:") {
@@ -168,7 +182,9 @@ pub fn version_matches(installed: &str, wanted: &str) -> bool {
         return true;
     }
     if wanted.contains(['*', '?', '[']) {
-        return glob::Pattern::new(wanted).map(|p| p.matches(installed)).unwrap_or(false);
+        return glob::Pattern::new(wanted)
+            .map(|p| p.matches(installed))
+            .unwrap_or(false);
     }
     false
 }
@@ -268,17 +284,29 @@ fn bool_any(args: &Args, keys: &[&str], default: bool) -> Result<bool, ModuleErr
 }
 
 pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-    let names: Vec<String> = ["name", "pkg", "package"].iter().find_map(|k| args.list(k)).unwrap_or_default();
+    let names: Vec<String> = ["name", "pkg", "package"]
+        .iter()
+        .find_map(|k| args.list(k))
+        .unwrap_or_default();
     let deb = args.str("deb");
-    let upgrade = args.str("upgrade").map(|u| u.to_lowercase()).filter(|u| !matches!(u.as_str(), "no" | "false" | "0" | "off"));
-    let mut state = args.str("state").unwrap_or_else(|| "present".into()).to_lowercase();
+    let upgrade = args
+        .str("upgrade")
+        .map(|u| u.to_lowercase())
+        .filter(|u| !matches!(u.as_str(), "no" | "false" | "0" | "off"));
+    let mut state = args
+        .str("state")
+        .unwrap_or_else(|| "present".into())
+        .to_lowercase();
     if state == "installed" {
         state = "present".into();
     }
     if state == "removed" {
         state = "absent".into();
     }
-    if !matches!(state.as_str(), "present" | "absent" | "latest" | "build-dep" | "fixed") {
+    if !matches!(
+        state.as_str(),
+        "present" | "absent" | "latest" | "build-dep" | "fixed"
+    ) {
         return Err(ModuleError::failed(format!(
             "apt: value of state must be one of: absent, build-dep, fixed, latest, present, got: {state}"
         )));
@@ -289,21 +317,34 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
     let clean = args.bool_or("clean", false)?;
     let force = args.bool_or("force", false)?;
     let cache_valid_time = args.int("cache_valid_time")?.unwrap_or(0);
-    let update_cache = bool_any(args, &["update_cache", "update-cache"], false)? || cache_valid_time > 0;
+    let update_cache =
+        bool_any(args, &["update_cache", "update-cache"], false)? || cache_valid_time > 0;
     let lock_timeout = args.int("lock_timeout")?.unwrap_or(60).max(0);
     if deb.is_some() && !names.is_empty() {
-        return Err(ModuleError::failed("apt: parameters are mutually exclusive: deb|package|pkg|name"));
+        return Err(ModuleError::failed(
+            "apt: parameters are mutually exclusive: deb|package|pkg|name",
+        ));
     }
-    let specs = names.iter().map(|n| PkgSpec::parse(n)).collect::<Result<Vec<_>, _>>().map_err(|e| ModuleError::failed(format!("apt: {e}")))?;
+    let specs = names
+        .iter()
+        .map(|n| PkgSpec::parse(n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ModuleError::failed(format!("apt: {e}")))?;
     if state == "latest" {
         if let Some(s) = specs.iter().find(|s| s.version.is_some()) {
-            return Err(ModuleError::failed(format!("apt: version number inconsistent with state=latest: {}", s.install_arg())));
+            return Err(ModuleError::failed(format!(
+                "apt: version number inconsistent with state=latest: {}",
+                s.install_arg()
+            )));
         }
     }
 
     // Options shared by every apt-get call.
     let mut common: Vec<String> = vec!["-y".into(), "-q".into()];
-    for o in args.list("dpkg_options").unwrap_or_else(|| vec!["force-confdef".into(), "force-confold".into()]) {
+    for o in args
+        .list("dpkg_options")
+        .unwrap_or_else(|| vec!["force-confdef".into(), "force-confold".into()])
+    {
         let o = o.trim().trim_start_matches('-').to_string();
         if !o.is_empty() {
             common.push("-o".into());
@@ -323,10 +364,27 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         common.push("-t".into());
         common.push(r);
     }
-    if force || bool_any(args, &["allow_unauthenticated", "allow-unauthenticated"], false)? {
+    if force
+        || bool_any(
+            args,
+            &["allow_unauthenticated", "allow-unauthenticated"],
+            false,
+        )?
+    {
         common.push("--allow-unauthenticated".into());
     }
-    if force || bool_any(args, &["allow_downgrade", "allow-downgrade", "allow_downgrades", "allow-downgrades"], false)? {
+    if force
+        || bool_any(
+            args,
+            &[
+                "allow_downgrade",
+                "allow-downgrade",
+                "allow_downgrades",
+                "allow-downgrades",
+            ],
+            false,
+        )?
+    {
         common.push("--allow-downgrades".into());
     }
     if force || args.bool_or("allow_change_held_packages", false)? {
@@ -335,7 +393,10 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
     if force {
         common.push("--allow-remove-essential".into());
     }
-    let opts = AptOpts { lock_timeout, common };
+    let opts = AptOpts {
+        lock_timeout,
+        common,
+    };
     let policy_rc_d = args.int("policy_rc_d")?;
 
     // ---- exchange 1: cache update + query
@@ -361,7 +422,9 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         s.raw("echo '@@RD dpkg'\n");
         s.raw("dpkg-query -W -f='${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}\\n' -- ").args(&quals).raw(" 2>/dev/null\n");
         if state == "latest" {
-            s.raw("echo '@@RD policy'\napt-cache policy -- ").args(&quals).raw(" 2>/dev/null\n");
+            s.raw("echo '@@RD policy'\napt-cache policy -- ")
+                .args(&quals)
+                .raw(" 2>/dev/null\n");
         }
     }
     if let Some(deb) = &deb {
@@ -377,26 +440,45 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
     let secs = sections(&stdout);
     let update_out = section(&secs, "update_output").unwrap_or("").to_string();
     let mut cache_updated = false;
-    let mut cache_time: i64 = section(&secs, "cache_before").and_then(|t| t.lines().next()).and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    let mut cache_time: i64 = section(&secs, "cache_before")
+        .and_then(|t| t.lines().next())
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
     if let Some(t) = section(&secs, "cache_updated") {
         let lines: Vec<&str> = t.lines().collect();
         cache_updated = lines.first() == Some(&"yes");
-        cache_time = lines.last().and_then(|l| l.trim().parse().ok()).unwrap_or(cache_time);
+        cache_time = lines
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(cache_time);
     }
     let would_update = section(&secs, "cache_would_update").is_some();
     if would_update {
         cache_updated = true;
     }
 
-    let base = |o: Outcome| o.with("cache_updated", cache_updated).with("cache_update_time", cache_time);
+    let base = |o: Outcome| {
+        o.with("cache_updated", cache_updated)
+            .with("cache_update_time", cache_time)
+    };
 
     if deb.is_some() {
-        let r = section(&secs, "deb_result").unwrap_or("").trim().to_string();
-        let o = Outcome::ok().with("stdout", stdout.clone()).with("stderr", stderr.clone());
+        let r = section(&secs, "deb_result")
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let o = Outcome::ok()
+            .with("stdout", stdout.clone())
+            .with("stderr", stderr.clone());
         if out.rc != 0 {
             let mut o = base(o);
             o.failed = true;
-            o.msg = Some(format!("apt: installing {} failed (rc={}): {}", deb.unwrap_or_default(), out.rc, last_error(&stderr)));
+            o.msg = Some(format!(
+                "apt: installing {} failed (rc={}): {}",
+                deb.unwrap_or_default(),
+                out.rc,
+                last_error(&stderr)
+            ));
             return Ok(o);
         }
         return Ok(match r.as_str() {
@@ -411,15 +493,28 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         });
     }
     if out.rc != 0 {
-        return Err(ModuleError::failed(format!("apt: query failed (rc={}): {}", out.rc, stderr.trim())));
+        return Err(ModuleError::failed(format!(
+            "apt: query failed (rc={}): {}",
+            out.rc,
+            stderr.trim()
+        )));
     }
 
     // ---- decide
     let installed = parse_dpkg(section(&secs, "dpkg").unwrap_or(""));
     let policy = parse_policy(section(&secs, "policy").unwrap_or(""));
     let matches_spec = |i: &Installed, p: &PkgSpec| -> bool {
-        let name_ok = if p.is_glob() { glob::Pattern::new(&p.name).map(|g| g.matches(&i.name)).unwrap_or(false) } else { i.name == p.name };
-        name_ok && p.arch.as_deref().is_none_or(|a| a == i.arch || i.arch == "all")
+        let name_ok = if p.is_glob() {
+            glob::Pattern::new(&p.name)
+                .map(|g| g.matches(&i.name))
+                .unwrap_or(false)
+        } else {
+            i.name == p.name
+        };
+        name_ok
+            && p.arch
+                .as_deref()
+                .is_none_or(|a| a == i.arch || i.arch == "all")
     };
     let mut actions: Vec<(&str, Vec<String>)> = Vec::new();
     match state.as_str() {
@@ -429,7 +524,11 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
                 .filter(|p| {
                     p.is_glob()
                         || !installed.iter().any(|i| {
-                            matches_spec(i, p) && i.is_installed() && p.version.as_deref().is_none_or(|v| version_matches(&i.version, v))
+                            matches_spec(i, p)
+                                && i.is_installed()
+                                && p.version
+                                    .as_deref()
+                                    .is_none_or(|v| version_matches(&i.version, v))
                         })
                 })
                 .map(|p| p.install_arg())
@@ -441,14 +540,21 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         "latest" => {
             let mut todo = Vec::new();
             for p in &specs {
-                let inst = installed.iter().find(|i| matches_spec(i, p) && i.is_installed());
-                let pol = policy.iter().find(|(n, _, _)| n == &p.name || n == &p.qualified());
+                let inst = installed
+                    .iter()
+                    .find(|i| matches_spec(i, p) && i.is_installed());
+                let pol = policy
+                    .iter()
+                    .find(|(n, _, _)| n == &p.name || n == &p.qualified());
                 let up_to_date = match (inst, pol) {
                     (Some(_), Some((_, Some(iv), Some(cv)))) => iv == cv,
                     (Some(_), Some((_, _, None))) => true, // installed, nothing to upgrade to
                     (Some(_), None) => true,
                     (None, Some((_, _, None))) | (None, None) if !p.is_glob() && !would_update => {
-                        return Err(ModuleError::failed(format!("apt: No package matching '{}' is available", p.name)));
+                        return Err(ModuleError::failed(format!(
+                            "apt: No package matching '{}' is available",
+                            p.name
+                        )));
                     }
                     _ => false,
                 };
@@ -465,7 +571,11 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
                 .iter()
                 .filter(|p| {
                     installed.iter().any(|i| {
-                        matches_spec(i, p) && i.present_for_removal(purge) && p.version.as_deref().is_none_or(|v| version_matches(&i.version, v))
+                        matches_spec(i, p)
+                            && i.present_for_removal(purge)
+                            && p.version
+                                .as_deref()
+                                .is_none_or(|v| version_matches(&i.version, v))
                     })
                 })
                 .map(|p| p.qualified())
@@ -486,7 +596,11 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let verb = match u.as_str() {
             "yes" | "true" | "safe" => "upgrade",
             "full" | "dist" => "dist-upgrade",
-            other => return Err(ModuleError::failed(format!("apt: upgrade must be one of: dist, full, no, safe, yes; got {other}"))),
+            other => {
+                return Err(ModuleError::failed(format!(
+                    "apt: upgrade must be one of: dist, full, no, safe, yes; got {other}"
+                )))
+            }
         };
         actions.push((verb, vec![]));
     }
@@ -514,7 +628,8 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
     s.raw(&env_prelude(opts.lock_timeout));
     let sim: &[&str] = if check { &["-s"] } else { &[] };
     if let (Some(code), false) = (policy_rc_d, check) {
-        s.raw("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit %s\\n' ").arg(&code.to_string());
+        s.raw("if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit %s\\n' ")
+            .arg(&code.to_string());
         s.raw(" > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && trap 'rm -f \"$rd_err\" /usr/sbin/policy-rc.d' EXIT; fi\n");
     }
     s.raw("rd_fail=0\n");
@@ -595,8 +710,17 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
             return Ok(o.with_msg("check mode: package lists not updated; the package(s) would be installed after the update"));
         }
         o.failed = true;
-        let what = actions.iter().map(|(v, p)| format!("{v} {}", p.join(" "))).collect::<Vec<_>>().join("; ");
-        o.msg = Some(format!("apt-get {} failed (rc={}): {}", what.trim(), out2.rc, last_error(&stderr2)));
+        let what = actions
+            .iter()
+            .map(|(v, p)| format!("{v} {}", p.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        o.msg = Some(format!(
+            "apt-get {} failed (rc={}): {}",
+            what.trim(),
+            out2.rc,
+            last_error(&stderr2)
+        ));
         return Ok(o);
     }
     o.changed = summary.changed();
@@ -620,12 +744,22 @@ fn last_error(stderr: &str) -> String {
 }
 
 fn clean_markers(s: &str) -> String {
-    s.lines().filter(|l| !l.starts_with("@@RD ")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .filter(|l| !l.starts_with("@@RD "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `deb:` in one script: fetch when a URL, compare the .deb's version with the
 /// installed one, install with apt-get (resolving dependencies) when different.
-fn deb_script(s: &mut Script, deb: &str, args: &Args, opts: &AptOpts, check: bool, policy_rc_d: Option<i64>) -> Result<(), ModuleError> {
+fn deb_script(
+    s: &mut Script,
+    deb: &str,
+    args: &Args,
+    opts: &AptOpts,
+    check: bool,
+    policy_rc_d: Option<i64>,
+) -> Result<(), ModuleError> {
     let force = args.bool_or("force", false)?;
     let is_url = deb.contains("://");
     if is_url {
@@ -634,8 +768,14 @@ fn deb_script(s: &mut Script, deb: &str, args: &Args, opts: &AptOpts, check: boo
         s.raw("trap 'rm -f \"$rd_err\" \"$rd_deb\"' EXIT\n");
         s.raw("rd_fetch ").arg(deb).raw(" \"$rd_deb\" || exit 92\n");
     } else {
-        let p = if deb.starts_with('/') { deb.to_string() } else { format!("./{deb}") };
-        s.raw("rd_deb=").arg(&p).raw("\n[ -f \"$rd_deb\" ] || { echo \"deb file $rd_deb does not exist\" >&2; exit 93; }\n");
+        let p = if deb.starts_with('/') {
+            deb.to_string()
+        } else {
+            format!("./{deb}")
+        };
+        s.raw("rd_deb=").arg(&p).raw(
+            "\n[ -f \"$rd_deb\" ] || { echo \"deb file $rd_deb does not exist\" >&2; exit 93; }\n",
+        );
     }
     s.raw("rd_pkg=$(dpkg-deb -f \"$rd_deb\" Package) && rd_ver=$(dpkg-deb -f \"$rd_deb\" Version) || { echo 'not a valid .deb file' >&2; exit 93; }\n");
     s.raw("rd_cur=$(dpkg-query -W -f='${Version} ${db:Status-Abbrev}' \"$rd_pkg\" 2>/dev/null)\n");
@@ -647,7 +787,8 @@ fn deb_script(s: &mut Script, deb: &str, args: &Args, opts: &AptOpts, check: boo
     } else {
         s.raw("else echo install; echo '@@RD act'\n");
         if let Some(code) = policy_rc_d {
-            s.raw("  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\\nexit %s\\n' ").arg(&code.to_string());
+            s.raw("  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\\nexit %s\\n' ")
+                .arg(&code.to_string());
             s.raw(" > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; rd_prc=1; }\n");
         }
         let mut argv = opts.common.clone();
@@ -655,7 +796,9 @@ fn deb_script(s: &mut Script, deb: &str, args: &Args, opts: &AptOpts, check: boo
             argv.push("--reinstall".into());
         }
         argv.push("install".into());
-        s.raw("  rd_apt ").args(&argv).raw(" \"$rd_deb\"; rd_rc=$?\n");
+        s.raw("  rd_apt ")
+            .args(&argv)
+            .raw(" \"$rd_deb\"; rd_rc=$?\n");
         s.raw("  [ -n \"${rd_prc:-}\" ] && rm -f /usr/sbin/policy-rc.d\n  [ $rd_rc = 0 ] || exit $rd_rc\n");
     }
     s.raw("fi\n");
@@ -668,7 +811,14 @@ mod tests {
 
     #[test]
     fn specs() {
-        assert_eq!(PkgSpec::parse("nginx").unwrap(), PkgSpec { name: "nginx".into(), arch: None, version: None });
+        assert_eq!(
+            PkgSpec::parse("nginx").unwrap(),
+            PkgSpec {
+                name: "nginx".into(),
+                arch: None,
+                version: None
+            }
+        );
         let p = PkgSpec::parse("libc6:amd64=2.36*").unwrap();
         assert_eq!(p.qualified(), "libc6:amd64");
         assert_eq!(p.install_arg(), "libc6:amd64=2.36*");
@@ -695,8 +845,18 @@ mod tests {
         let p = parse_policy(
             "tree:\n  Installed: (none)\n  Candidate: 2.1.0-1\n  Version table:\n     2.1.0-1 500\n        500 http://deb.debian.org/debian bookworm/main amd64 Packages\nless:\n  Installed: 590-2\n  Candidate: 590-2\n",
         );
-        assert_eq!(p[0], ("tree".to_string(), None, Some("2.1.0-1".to_string())));
-        assert_eq!(p[1], ("less".to_string(), Some("590-2".to_string()), Some("590-2".to_string())));
+        assert_eq!(
+            p[0],
+            ("tree".to_string(), None, Some("2.1.0-1".to_string()))
+        );
+        assert_eq!(
+            p[1],
+            (
+                "less".to_string(),
+                Some("590-2".to_string()),
+                Some("590-2".to_string())
+            )
+        );
     }
 
     #[test]
@@ -706,7 +866,9 @@ mod tests {
         assert_eq!((s.upgraded, s.installed), (1, 2));
         let s = parse_summary("0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n");
         assert!(s.found && !s.changed());
-        let s = parse_summary("0 upgraded, 0 newly installed, 1 downgraded, 0 to remove and 0 not upgraded.\n");
+        let s = parse_summary(
+            "0 upgraded, 0 newly installed, 1 downgraded, 0 to remove and 0 not upgraded.\n",
+        );
         assert!(s.changed());
         let s = parse_summary("0 upgraded, 0 newly installed, 1 to remove and 0 not upgraded.\n");
         assert_eq!(s.removed, 1);

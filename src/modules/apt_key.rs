@@ -17,7 +17,16 @@ use sha2::Sha256;
 
 pub struct AptKey;
 
-const PARAMS: &[&str] = &["id", "url", "data", "file", "keyring", "keyserver", "state", "validate_certs"];
+const PARAMS: &[&str] = &[
+    "id",
+    "url",
+    "data",
+    "file",
+    "keyring",
+    "keyserver",
+    "state",
+    "validate_certs",
+];
 
 /// Decodes ASCII armor (`-----BEGIN PGP PUBLIC KEY BLOCK-----`) to binary; binary
 /// input is returned as is.
@@ -39,7 +48,9 @@ pub fn dearmor(data: &[u8]) -> Result<Vec<u8>, String> {
             continue;
         }
         if l.starts_with("-----END PGP") {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(|e| format!("bad armored key: {e}"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|e| format!("bad armored key: {e}"))?;
             out.extend_from_slice(&bytes);
             in_block = false;
             continue;
@@ -93,8 +104,14 @@ pub fn keys(data: &[u8]) -> Vec<Vec<String>> {
                     (tag, ((o1 as usize - 192) << 8) + o2 as usize + 192, 3)
                 }
                 255 => {
-                    let Some(b) = data.get(i + 2..i + 6) else { break };
-                    (tag, u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 6)
+                    let Some(b) = data.get(i + 2..i + 6) else {
+                        break;
+                    };
+                    (
+                        tag,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                        6,
+                    )
                 }
                 _ => break, // partial lengths never occur in key packets
             }
@@ -103,12 +120,20 @@ pub fn keys(data: &[u8]) -> Vec<Vec<String>> {
             match hdr & 3 {
                 0 => (tag, *data.get(i + 1).unwrap_or(&0) as usize, 2),
                 1 => {
-                    let Some(b) = data.get(i + 1..i + 3) else { break };
+                    let Some(b) = data.get(i + 1..i + 3) else {
+                        break;
+                    };
                     (tag, u16::from_be_bytes([b[0], b[1]]) as usize, 3)
                 }
                 2 => {
-                    let Some(b) = data.get(i + 1..i + 5) else { break };
-                    (tag, u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
+                    let Some(b) = data.get(i + 1..i + 5) else {
+                        break;
+                    };
+                    (
+                        tag,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                        5,
+                    )
                 }
                 _ => (tag, data.len() - i - 1, 1),
             }
@@ -151,7 +176,12 @@ pub fn keys(data: &[u8]) -> Vec<Vec<String>> {
 
 /// Whether a key id (short, long, or fingerprint; `0x` allowed) names this fingerprint.
 pub fn id_matches(id: &str, fp: &str) -> bool {
-    let id = id.trim().trim_start_matches("0x").trim_start_matches("0X").replace(' ', "").to_uppercase();
+    let id = id
+        .trim()
+        .trim_start_matches("0x")
+        .trim_start_matches("0X")
+        .replace(' ', "")
+        .to_uppercase();
     if id.is_empty() {
         return false;
     }
@@ -182,13 +212,19 @@ impl Module for AptKey {
             return Err(ModuleError::failed("apt_key: keyserver is not supported by rdeploy (it needs gpg on the host); use url or data"));
         }
         if state != "present" && state != "absent" {
-            return Err(ModuleError::failed(format!("apt_key: state must be present or absent, got {state}")));
+            return Err(ModuleError::failed(format!(
+                "apt_key: state must be present or absent, got {state}"
+            )));
         }
         if state == "present" && url.is_none() && file.is_none() && data.is_none() {
-            return Err(ModuleError::failed("apt_key: one of url, data, file is required with state=present"));
+            return Err(ModuleError::failed(
+                "apt_key: one of url, data, file is required with state=present",
+            ));
         }
         if state == "absent" && id.is_none() {
-            return Err(ModuleError::failed("apt_key: id is required with state=absent"));
+            return Err(ModuleError::failed(
+                "apt_key: id is required with state=absent",
+            ));
         }
         let validate = args.bool_or("validate_certs", true)?;
 
@@ -208,20 +244,36 @@ impl Module for AptKey {
             if let Some(u) = &url {
                 s.raw(&fetch_fn(30, validate));
                 s.raw("rd_k=$(mktemp) || exit 3\ntrap 'rm -f \"$rd_k\"' EXIT\n");
-                s.raw("rd_fetch ").arg(u).raw(" \"$rd_k\" || { echo 'failed to download key' >&2; exit 92; }\n");
+                s.raw("rd_fetch ")
+                    .arg(u)
+                    .raw(" \"$rd_k\" || { echo 'failed to download key' >&2; exit 92; }\n");
                 s.raw("echo '@@RD new'; base64 -w0 < \"$rd_k\"; echo\n");
             } else if let Some(f) = &file {
-                s.raw("[ -f ").arg(f).raw(" ] || { echo ").arg(&format!("key file {f} does not exist")).raw(" >&2; exit 93; }\n");
-                s.raw("echo '@@RD new'; base64 -w0 < ").arg(f).raw("; echo\n");
+                s.raw("[ -f ")
+                    .arg(f)
+                    .raw(" ] || { echo ")
+                    .arg(&format!("key file {f} does not exist"))
+                    .raw(" >&2; exit 93; }\n");
+                s.raw("echo '@@RD new'; base64 -w0 < ")
+                    .arg(f)
+                    .raw("; echo\n");
             }
         }
+        s.raw("exit 0\n");
         let out = ctx.run(s.as_str()).await?;
         if out.rc != 0 {
-            return Err(ModuleError::failed(format!("apt_key: {}", out.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "apt_key: {}",
+                out.stderr_str().trim()
+            )));
         }
         let stdout = out.stdout_str();
         let secs = sections(&stdout);
-        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.decode(t.trim().as_bytes()).unwrap_or_default();
+        let b64 = |t: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(t.trim().as_bytes())
+                .unwrap_or_default()
+        };
         // (file, its keys), each key = primary fingerprint then subkeys'
         let mut rings: Vec<(String, Vec<Vec<String>>)> = Vec::new();
         for (n, t) in &secs {
@@ -235,7 +287,10 @@ impl Module for AptKey {
 
         if state == "absent" {
             let id = id.unwrap_or_default();
-            let holding: Vec<&(String, Vec<Vec<String>>)> = rings.iter().filter(|(_, ks)| ks.iter().any(|k| key_matches(&id, k))).collect();
+            let holding: Vec<&(String, Vec<Vec<String>>)> = rings
+                .iter()
+                .filter(|(_, ks)| ks.iter().any(|k| key_matches(&id, k)))
+                .collect();
             if holding.is_empty() {
                 return Ok(Outcome::ok().with("id", id));
             }
@@ -249,7 +304,9 @@ impl Module for AptKey {
                 }
                 rm.push(path.clone());
             }
-            let o = Outcome::changed(true).with("id", id.clone()).with("removed_files", serde_json::json!(rm));
+            let o = Outcome::changed(true)
+                .with("id", id.clone())
+                .with("removed_files", serde_json::json!(rm));
             if ctx.check_mode {
                 return Ok(o);
             }
@@ -265,28 +322,45 @@ impl Module for AptKey {
             (None, Some(t)) => b64(t),
             (None, None) => return Err(ModuleError::failed("apt_key: could not read the key")),
         };
-        let new_bin = dearmor(&new_raw).map_err(|e| ModuleError::failed(format!("apt_key: {e}")))?;
+        let new_bin =
+            dearmor(&new_raw).map_err(|e| ModuleError::failed(format!("apt_key: {e}")))?;
         let new_fps = fingerprints(&new_bin);
         if new_fps.is_empty() {
-            return Err(ModuleError::failed("apt_key: the data is not an OpenPGP public key"));
+            return Err(ModuleError::failed(
+                "apt_key: the data is not an OpenPGP public key",
+            ));
         }
         if let Some(i) = &id {
             if !new_fps.iter().any(|f| id_matches(i, f)) {
-                return Err(ModuleError::failed(format!("apt_key: the key does not contain the key id {i} (it has {})", new_fps.join(", "))));
+                return Err(ModuleError::failed(format!(
+                    "apt_key: the key does not contain the key id {i} (it has {})",
+                    new_fps.join(", ")
+                )));
             }
         }
         let primary = new_fps[0].clone();
-        let have = |fp: &str| rings.iter().any(|(_, ks)| ks.iter().flatten().any(|f| f == fp));
+        let have = |fp: &str| {
+            rings
+                .iter()
+                .any(|(_, ks)| ks.iter().flatten().any(|f| f == fp))
+        };
         let already = match &id {
-            Some(i) => rings.iter().any(|(_, ks)| ks.iter().any(|k| key_matches(i, k))),
+            Some(i) => rings
+                .iter()
+                .any(|(_, ks)| ks.iter().any(|k| key_matches(i, k))),
             None => new_fps.iter().all(|f| have(f)),
         };
         let key_id = primary[primary.len().saturating_sub(16)..].to_string();
-        let mut o = Outcome::ok().with("id", id.clone().unwrap_or_else(|| key_id.clone())).with("fp", primary.clone()).with("key_id", key_id.clone());
+        let mut o = Outcome::ok()
+            .with("id", id.clone().unwrap_or_else(|| key_id.clone()))
+            .with("fp", primary.clone())
+            .with("key_id", key_id.clone());
         if already {
             return Ok(o);
         }
-        let dest = keyring.clone().unwrap_or_else(|| format!("/etc/apt/trusted.gpg.d/{key_id}.gpg"));
+        let dest = keyring
+            .clone()
+            .unwrap_or_else(|| format!("/etc/apt/trusted.gpg.d/{key_id}.gpg"));
         o.changed = true;
         o = o.with("keyring", dest.clone());
         if ctx.check_mode {
@@ -295,18 +369,26 @@ impl Module for AptKey {
         // Append to an existing keyring file given by the user; else write a new file.
         let mut content = Vec::new();
         if keyring.is_some() {
-            if let Some((_, t)) = secs.iter().find(|(n, _)| n.strip_prefix("ring ").is_some_and(|p| p == dest)) {
+            if let Some((_, t)) = secs
+                .iter()
+                .find(|(n, _)| n.strip_prefix("ring ").is_some_and(|p| p == dest))
+            {
                 let raw = b64(t);
                 content = dearmor(&raw).unwrap_or(raw);
             }
         }
         content.extend_from_slice(&new_bin);
         let mut s = Script::new();
-        s.raw("rd_dest=").arg(&dest).raw("\nrd_dir=$(dirname \"$rd_dest\")\nmkdir -p \"$rd_dir\" || exit 3\n");
+        s.raw("rd_dest=")
+            .arg(&dest)
+            .raw("\nrd_dir=$(dirname \"$rd_dest\")\nmkdir -p \"$rd_dir\" || exit 3\n");
         s.raw("rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3\ncat > \"$rd_tmp\" && chmod 0644 \"$rd_tmp\" && mv -f \"$rd_tmp\" \"$rd_dest\" || { rm -f \"$rd_tmp\"; exit 3; }\n");
         let r = ctx.run_stdin(s.as_str(), Some(content)).await?;
         if r.rc != 0 {
-            return Err(ModuleError::failed(format!("apt_key: writing {dest} failed: {}", r.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "apt_key: writing {dest} failed: {}",
+                r.stderr_str().trim()
+            )));
         }
         Ok(o)
     }

@@ -57,12 +57,22 @@ pub fn parse_source(line: &str) -> (bool, bool, String, String) {
 
 /// The file name Ansible suggests for a source: its URI host/path made of `[A-Za-z0-9_]`.
 pub fn suggest_filename(source: &str) -> String {
-    let no_opts = regex::Regex::new(r"\[[^\]]+\]").unwrap().replace_all(source, "");
-    let no_proto = regex::Regex::new(r"\w+://").unwrap().replace_all(&no_opts, "");
-    let parts: Vec<&str> = no_proto.split_whitespace().filter(|p| *p != "deb" && *p != "deb-src").collect();
+    let no_opts = regex::Regex::new(r"\[[^\]]+\]")
+        .unwrap()
+        .replace_all(source, "");
+    let no_proto = regex::Regex::new(r"\w+://")
+        .unwrap()
+        .replace_all(&no_opts, "");
+    let parts: Vec<&str> = no_proto
+        .split_whitespace()
+        .filter(|p| *p != "deb" && *p != "deb-src")
+        .collect();
     let first = parts.first().copied().unwrap_or("");
     let first = first.rsplit_once('@').map(|(_, h)| h).unwrap_or(first);
-    let cleaned: String = first.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
+    let cleaned: String = first
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect();
     cleaned.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
@@ -106,7 +116,9 @@ impl Module for AptRepository {
         let repo = args.req_str("repo")?;
         let state = args.str("state").unwrap_or_else(|| "present".into());
         if state != "present" && state != "absent" {
-            return Err(ModuleError::failed(format!("apt_repository: state must be present or absent, got {state}")));
+            return Err(ModuleError::failed(format!(
+                "apt_repository: state must be present or absent, got {state}"
+            )));
         }
         let update_cache = match args.bool("update_cache")? {
             Some(b) => b,
@@ -116,7 +128,9 @@ impl Module for AptRepository {
         let filename_arg = args.str("filename");
         if let Some(f) = &filename_arg {
             if f.contains('/') || f.is_empty() {
-                return Err(ModuleError::failed(format!("apt_repository: filename {f:?} must be a plain name (without .list)")));
+                return Err(ModuleError::failed(format!(
+                    "apt_repository: filename {f:?} must be a plain name (without .list)"
+                )));
             }
         }
 
@@ -126,29 +140,43 @@ impl Module for AptRepository {
         s.raw("echo '@@RD codename'; . /etc/os-release 2>/dev/null; echo \"${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}\"\n");
         let out = ctx.run(s.as_str()).await?;
         if out.rc != 0 {
-            return Err(ModuleError::failed(format!("apt_repository: reading sources failed: {}", out.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "apt_repository: reading sources failed: {}",
+                out.stderr_str().trim()
+            )));
         }
         let stdout = out.stdout_str();
         let secs = sections(&stdout);
         let mut files: Vec<(String, String)> = Vec::new();
         for (n, t) in &secs {
             if let Some(p) = n.strip_prefix("file ") {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(t.trim().as_bytes()).unwrap_or_default();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(t.trim().as_bytes())
+                    .unwrap_or_default();
                 files.push((p.to_string(), String::from_utf8_lossy(&bytes).into_owned()));
             }
         }
         let codename = args
             .str("codename")
-            .or_else(|| super::util::section(&secs, "codename").map(|c| c.trim().to_string()).filter(|c| !c.is_empty()))
+            .or_else(|| {
+                super::util::section(&secs, "codename")
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+            })
             .unwrap_or_default();
 
         // ppa:owner/name -> a Launchpad source line
         let (line, default_file) = if let Some(ppa) = repo.strip_prefix("ppa:") {
             if codename.is_empty() {
-                return Err(ModuleError::failed("apt_repository: cannot expand a ppa: without a codename (set codename)"));
+                return Err(ModuleError::failed(
+                    "apt_repository: cannot expand a ppa: without a codename (set codename)",
+                ));
             }
             let (owner, name) = ppa.split_once('/').unwrap_or((ppa, "ppa"));
-            (format!("deb http://ppa.launchpad.net/{owner}/{name}/ubuntu {codename} main"), format!("{owner}-ubuntu-{name}-{codename}"))
+            (
+                format!("deb http://ppa.launchpad.net/{owner}/{name}/ubuntu {codename} main"),
+                format!("{owner}-ubuntu-{name}-{codename}"),
+            )
         } else {
             let l = repo.clone();
             let f = suggest_filename(&parse_source(&l).2);
@@ -156,9 +184,14 @@ impl Module for AptRepository {
         };
         let (valid, enabled, target, _) = parse_source(&line);
         if !valid || !enabled {
-            return Err(ModuleError::failed(format!("apt_repository: invalid repository string: {repo}")));
+            return Err(ModuleError::failed(format!(
+                "apt_repository: invalid repository string: {repo}"
+            )));
         }
-        let dest_file = format!("{SOURCES_DIR}/{}.list", filename_arg.clone().unwrap_or(default_file));
+        let dest_file = format!(
+            "{SOURCES_DIR}/{}.list",
+            filename_arg.clone().unwrap_or(default_file)
+        );
 
         // ---- decide
         let mut writes: Vec<(String, String)> = Vec::new();
@@ -182,7 +215,11 @@ impl Module for AptRepository {
             }
             let found = found_enabled || !writes.is_empty();
             if !found {
-                let mut content = files.iter().find(|(p, _)| *p == dest_file).map(|(_, c)| c.clone()).unwrap_or_default();
+                let mut content = files
+                    .iter()
+                    .find(|(p, _)| *p == dest_file)
+                    .map(|(_, c)| c.clone())
+                    .unwrap_or_default();
                 if !content.is_empty() && !content.ends_with('\n') {
                     content.push('\n');
                 }
@@ -202,9 +239,16 @@ impl Module for AptRepository {
             }
         }
         let changed = !writes.is_empty() || !removes.is_empty();
-        let mut o = Outcome::changed(changed).with("repo", line.clone()).with("state", state.clone()).with("sources_added", serde_json::json!([])).with("sources_removed", serde_json::json!([]));
+        let mut o = Outcome::changed(changed)
+            .with("repo", line.clone())
+            .with("state", state.clone())
+            .with("sources_added", serde_json::json!([]))
+            .with("sources_removed", serde_json::json!([]));
         if state == "present" {
-            o = o.with("sources_added", serde_json::json!(writes.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()));
+            o = o.with(
+                "sources_added",
+                serde_json::json!(writes.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()),
+            );
         } else {
             let mut all: Vec<String> = writes.iter().map(|(p, _)| p.clone()).collect();
             all.extend(removes.iter().cloned());
@@ -212,11 +256,19 @@ impl Module for AptRepository {
         }
         if ctx.diff_mode {
             for (p, new) in &writes {
-                let before = files.iter().find(|(f, _)| f == p).map(|(_, c)| c.clone()).unwrap_or_default();
+                let before = files
+                    .iter()
+                    .find(|(f, _)| f == p)
+                    .map(|(_, c)| c.clone())
+                    .unwrap_or_default();
                 o = o.with_diff(p, before, new.clone());
             }
             for p in &removes {
-                let before = files.iter().find(|(f, _)| f == p).map(|(_, c)| c.clone()).unwrap_or_default();
+                let before = files
+                    .iter()
+                    .find(|(f, _)| f == p)
+                    .map(|(_, c)| c.clone())
+                    .unwrap_or_default();
                 o = o.with_diff(p, before, "");
             }
         }
@@ -229,8 +281,12 @@ impl Module for AptRepository {
         s.raw("LC_ALL=C; DEBIAN_FRONTEND=noninteractive; export LC_ALL DEBIAN_FRONTEND\nmkdir -p /etc/apt/sources.list.d || exit 3\n");
         for (p, content) in &writes {
             let existed = files.iter().any(|(f, _)| f == p);
-            s.raw("rd_dest=").arg(p).raw("\nrd_tmp=$(mktemp \"$(dirname \"$rd_dest\")/.rdeploy.XXXXXXXX\") || exit 3\n");
-            s.raw("printf '%s' ").arg(content).raw(" > \"$rd_tmp\" || { rm -f \"$rd_tmp\"; exit 3; }\n");
+            s.raw("rd_dest=").arg(p).raw(
+                "\nrd_tmp=$(mktemp \"$(dirname \"$rd_dest\")/.rdeploy.XXXXXXXX\") || exit 3\n",
+            );
+            s.raw("printf '%s' ")
+                .arg(content)
+                .raw(" > \"$rd_tmp\" || { rm -f \"$rd_tmp\"; exit 3; }\n");
             match (&mode, existed) {
                 (Some(m), _) => {
                     s.raw("chmod ").arg(m).raw(" \"$rd_tmp\"\n");
@@ -252,7 +308,10 @@ impl Module for AptRepository {
         }
         let r = ctx.run(s.as_str()).await?;
         if r.rc != 0 {
-            let mut f = Outcome::failed(format!("apt_repository: {}", r.stderr_str().trim().lines().last().unwrap_or("failed")));
+            let mut f = Outcome::failed(format!(
+                "apt_repository: {}",
+                r.stderr_str().trim().lines().last().unwrap_or("failed")
+            ));
             f.changed = r.rc == 91;
             return Ok(f.with("stderr", r.stderr_str()));
         }
@@ -268,7 +327,10 @@ mod tests {
     fn parsing() {
         let (v, e, s, c) = parse_source("# deb  [arch=amd64]   https://download.docker.com/linux/debian bookworm stable # docker");
         assert!(v && !e);
-        assert_eq!(s, "deb [arch=amd64] https://download.docker.com/linux/debian bookworm stable");
+        assert_eq!(
+            s,
+            "deb [arch=amd64] https://download.docker.com/linux/debian bookworm stable"
+        );
         assert_eq!(c, "docker");
         let (v, _, _, _) = parse_source("# just a comment");
         assert!(!v);
@@ -280,14 +342,23 @@ mod tests {
             suggest_filename("deb [arch=amd64 signed-by=/x.gpg] https://download.docker.com/linux/debian bookworm stable"),
             "download_docker_com_linux_debian"
         );
-        assert_eq!(suggest_filename("deb http://user:pw@example.org/repo ./"), "example_org_repo");
+        assert_eq!(
+            suggest_filename("deb http://user:pw@example.org/repo ./"),
+            "example_org_repo"
+        );
     }
 
     #[test]
     fn editing() {
         let f = "deb http://a/ x main\n# deb http://b/ y main\n";
-        assert_eq!(edit_file(f, "deb http://b/ y main", false).unwrap(), "deb http://a/ x main\ndeb http://b/ y main\n");
-        assert_eq!(edit_file(f, "deb http://a/ x main", true).unwrap(), "# deb http://b/ y main\n");
+        assert_eq!(
+            edit_file(f, "deb http://b/ y main", false).unwrap(),
+            "deb http://a/ x main\ndeb http://b/ y main\n"
+        );
+        assert_eq!(
+            edit_file(f, "deb http://a/ x main", true).unwrap(),
+            "# deb http://b/ y main\n"
+        );
         assert_eq!(edit_file(f, "deb http://a/ x main", false), None);
     }
 }

@@ -9,7 +9,9 @@ use serde_json::Value;
 /// The conditions of `that`: a list, or one string.
 fn conditions(args: &Args) -> Result<Vec<String>, ModuleError> {
     match args.get("that") {
-        None => Err(ModuleError::failed("conditional required in \"that\" string")),
+        None => Err(ModuleError::failed(
+            "conditional required in \"that\" string",
+        )),
         Some(Value::Array(a)) => Ok(a
             .iter()
             .map(|v| match v {
@@ -38,12 +40,19 @@ impl Module for Assert {
             let ok = match ctx.templar.eval_condition(&cond, ctx.vars) {
                 Ok(b) => b,
                 Err(e) => {
-                    return Ok(Outcome::failed(format!("The conditional check '{cond}' failed. The error was: {}", e.message))
-                        .with("assertion", cond.clone()));
+                    return Ok(Outcome::failed(format!(
+                        "The conditional check '{cond}' failed. The error was: {}",
+                        e.message
+                    ))
+                    .with("assertion", cond.clone()));
                 }
             };
             if !ok {
-                let msg = args.get("fail_msg").or_else(|| args.get("msg")).cloned().unwrap_or_else(|| Value::String("Assertion failed".into()));
+                let msg = args
+                    .get("fail_msg")
+                    .or_else(|| args.get("msg"))
+                    .cloned()
+                    .unwrap_or_else(|| Value::String("Assertion failed".into()));
                 let text = super::debug::display(&msg);
                 return Ok(Outcome::failed(text)
                     .with("msg", msg)
@@ -51,10 +60,14 @@ impl Module for Assert {
                     .with("evaluated_to", false));
             }
         }
-        let msg = args.get("success_msg").cloned().unwrap_or_else(|| Value::String("All assertions passed".into()));
+        let msg = args
+            .get("success_msg")
+            .cloned()
+            .unwrap_or_else(|| Value::String("All assertions passed".into()));
         let mut o = Outcome::ok().with("msg", msg.clone());
         if quiet {
-            o.data.insert("_ansible_verbose_always".into(), Value::Bool(false));
+            o.data
+                .insert("_ansible_verbose_always".into(), Value::Bool(false));
         } else {
             o.msg = Some(super::debug::display(&msg));
         }

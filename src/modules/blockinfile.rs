@@ -80,7 +80,11 @@ pub fn edit_block(original: Option<&[u8]>, b: &Block<'_>) -> (Vec<u8>, &'static 
                 if b.multiline {
                     let text = original.unwrap_or_default();
                     if let Some(m) = re.find(text) {
-                        let upto = if insertafter.is_some() { m.end() } else { m.start() };
+                        let upto = if insertafter.is_some() {
+                            m.end()
+                        } else {
+                            m.start()
+                        };
                         found = Some(text[..upto].iter().filter(|&&c| c == b'\n').count());
                     }
                 } else {
@@ -143,9 +147,33 @@ impl Module for BlockInFile {
     }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&[
-            "path", "dest", "destfile", "name", "state", "marker", "block", "content", "insertafter", "insertbefore", "create",
-            "backup", "validate", "marker_begin", "marker_end", "append_newline", "prepend_newline", "owner", "group", "mode",
-            "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel", "follow",
+            "path",
+            "dest",
+            "destfile",
+            "name",
+            "state",
+            "marker",
+            "block",
+            "content",
+            "insertafter",
+            "insertbefore",
+            "create",
+            "backup",
+            "validate",
+            "marker_begin",
+            "marker_end",
+            "append_newline",
+            "prepend_newline",
+            "owner",
+            "group",
+            "mode",
+            "unsafe_writes",
+            "attributes",
+            "seuser",
+            "serole",
+            "setype",
+            "selevel",
+            "follow",
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
@@ -153,13 +181,21 @@ impl Module for BlockInFile {
         let present = match args.str("state").as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,
-            s => return Err(ModuleError::failed(format!("value of state must be one of: absent, present, got: {s}"))),
+            s => {
+                return Err(ModuleError::failed(format!(
+                    "value of state must be one of: absent, present, got: {s}"
+                )))
+            }
         };
         if args.has("insertafter") && args.has("insertbefore") {
-            return Err(ModuleError::failed("parameters are mutually exclusive: insertbefore|insertafter"));
+            return Err(ModuleError::failed(
+                "parameters are mutually exclusive: insertbefore|insertafter",
+            ));
         }
         let create = args.bool_or("create", false)?;
-        let marker = args.str("marker").unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
+        let marker = args
+            .str("marker")
+            .unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
         let marker_begin = args.str("marker_begin").unwrap_or_else(|| "BEGIN".into());
         let marker_end = args.str("marker_end").unwrap_or_else(|| "END".into());
         let block = args.str_any(&["block", "content"]).unwrap_or_default();
@@ -182,7 +218,9 @@ impl Module for BlockInFile {
         let target = util::read_for_edit(ctx, &path, true, create).await?;
         if target.content.is_none() {
             if !present {
-                return Ok(Outcome::changed(false).with("msg", format!("File {path} not present")).with_msg(format!("File {path} not present")));
+                return Ok(Outcome::changed(false)
+                    .with("msg", format!("File {path} not present"))
+                    .with_msg(format!("File {path} not present")));
             }
             if !create {
                 return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
@@ -236,13 +274,17 @@ mod tests {
         }
     }
 
-    const WITH_BLOCK: &str = "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\nb\n";
+    const WITH_BLOCK: &str =
+        "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\nb\n";
 
     #[test]
     fn inserts_at_eof_then_is_idempotent() {
         let (out, msg) = edit_block(Some(b"a\nb"), &block(b"x=1"));
         assert_eq!(msg, "Block inserted");
-        assert_eq!(String::from_utf8(out.clone()).unwrap(), "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\n");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "a\nb\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\n"
+        );
         let (out2, msg) = edit_block(Some(&out), &block(b"x=1"));
         assert_eq!((out2, msg), (out, ""));
     }
@@ -251,11 +293,17 @@ mod tests {
     fn replaces_in_place_and_removes() {
         let (out, msg) = edit_block(Some(WITH_BLOCK.as_bytes()), &block(b"x=2\ny=3\n"));
         assert_eq!(msg, "Block inserted");
-        assert_eq!(String::from_utf8(out).unwrap(), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\ny=3\n# END ANSIBLE MANAGED BLOCK\nb\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\ny=3\n# END ANSIBLE MANAGED BLOCK\nb\n"
+        );
         let mut b = block(b"");
         b.present = false;
         let (out, msg) = edit_block(Some(WITH_BLOCK.as_bytes()), &b);
-        assert_eq!((String::from_utf8(out).unwrap().as_str(), msg), ("a\nb\n", "Block removed"));
+        assert_eq!(
+            (String::from_utf8(out).unwrap().as_str(), msg),
+            ("a\nb\n", "Block removed")
+        );
     }
 
     #[test]
@@ -263,15 +311,24 @@ mod tests {
         let mut b = block(b"x");
         b.insertbefore = Some(Insert::Bof);
         let (out, _) = edit_block(Some(b"a\n"), &b);
-        assert_eq!(String::from_utf8(out).unwrap(), "# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\na\n"
+        );
         let mut b = block(b"x");
         b.insertafter = Some(Insert::Re(util::py_regex("^a", false).unwrap()));
         let (out, _) = edit_block(Some(b"a\nc\n"), &b);
-        assert_eq!(String::from_utf8(out).unwrap(), "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nc\n"
+        );
         let mut b = block(b"x");
         b.marker = "<!-- {mark} -->";
         let (out, msg) = edit_block(None, &b);
-        assert_eq!((String::from_utf8(out).unwrap().as_str(), msg), ("<!-- BEGIN -->\nx\n<!-- END -->\n", "File created"));
+        assert_eq!(
+            (String::from_utf8(out).unwrap().as_str(), msg),
+            ("<!-- BEGIN -->\nx\n<!-- END -->\n", "File created")
+        );
     }
 
     #[test]

@@ -20,7 +20,16 @@ use serde_json::Value;
 use std::time::SystemTime;
 
 /// Keys Ansible takes out of a free-form command line (`make creates=/x chdir=/src`).
-const SPECIAL: &[&str] = &["creates", "removes", "chdir", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends"];
+const SPECIAL: &[&str] = &[
+    "creates",
+    "removes",
+    "chdir",
+    "executable",
+    "warn",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+];
 
 const COMMAND_PARAMS: &[&str] = &[
     "_raw_params",
@@ -84,11 +93,13 @@ impl CmdSpec {
                         "executable" => &mut spec.executable,
                         "stdin" => &mut spec.stdin,
                         "stdin_add_newline" => {
-                            spec.stdin_add_newline = super::args::to_bool(&Value::String(v)).unwrap_or(true);
+                            spec.stdin_add_newline =
+                                super::args::to_bool(&Value::String(v)).unwrap_or(true);
                             continue;
                         }
                         "strip_empty_ends" => {
-                            spec.strip_empty_ends = super::args::to_bool(&Value::String(v)).unwrap_or(true);
+                            spec.strip_empty_ends =
+                                super::args::to_bool(&Value::String(v)).unwrap_or(true);
                             continue;
                         }
                         _ => continue, // warn: accepted and ignored, as ansible-core >= 2.14 does
@@ -104,7 +115,9 @@ impl CmdSpec {
             spec.raw = None;
         }
         if spec.raw.is_some() && spec.argv.is_some() {
-            return Err(ModuleError::failed("parameters are mutually exclusive: cmd|argv"));
+            return Err(ModuleError::failed(
+                "parameters are mutually exclusive: cmd|argv",
+            ));
         }
         Ok(spec)
     }
@@ -163,7 +176,10 @@ pub(super) fn extract_special(raw: &str) -> (String, Vec<(String, String)>) {
         if let Some(eq) = word.find('=') {
             let key = &word[..eq];
             if SPECIAL.contains(&key) {
-                let val = shell::split(&word[eq + 1..]).ok().map(|w| w.join(" ")).unwrap_or_else(|| word[eq + 1..].to_string());
+                let val = shell::split(&word[eq + 1..])
+                    .ok()
+                    .map(|w| w.join(" "))
+                    .unwrap_or_else(|| word[eq + 1..].to_string());
                 found.push((key.to_string(), val));
                 cut.push((a, b));
             }
@@ -213,7 +229,8 @@ pub(super) fn expand_word(word: &str) -> String {
                 }
                 (&rest[i + 1..j], j, false)
             };
-            let valid = !name.is_empty() && !name.as_bytes()[0].is_ascii_digit() && name.bytes().all(ident);
+            let valid =
+                !name.is_empty() && !name.as_bytes()[0].is_ascii_digit() && name.bytes().all(ident);
             if valid {
                 if !lit.is_empty() {
                     out.push_str(&shell::quote(&lit));
@@ -252,13 +269,17 @@ pub(super) enum Gate {
 /// In check mode the script stops after the marker.
 pub(super) fn prelude(s: &mut Script, spec: &CmdSpec, check: bool) {
     if let Some(d) = &spec.chdir {
-        s.raw("cd -- ").arg(d).raw(" 2>/dev/null || { echo RDX:CHDIR; exit 0; }\n");
+        s.raw("cd -- ")
+            .arg(d)
+            .raw(" 2>/dev/null || { echo RDX:CHDIR; exit 0; }\n");
     }
     if let Some(c) = &spec.creates {
         s.raw("for rd_f in ").raw(&shell_glob(c)).raw("; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then echo RDX:CREATES; exit 0; fi; done\n");
     }
     if let Some(r) = &spec.removes {
-        s.raw("rd_found=; for rd_f in ").raw(&shell_glob(r)).raw("; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then rd_found=1; break; fi; done\n");
+        s.raw("rd_found=; for rd_f in ").raw(&shell_glob(r)).raw(
+            "; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then rd_found=1; break; fi; done\n",
+        );
         s.raw("[ -n \"$rd_found\" ] || { echo RDX:REMOVES; exit 0; }\n");
     }
     if check {
@@ -306,23 +327,37 @@ pub(super) fn gate_outcome(gate: Gate, spec: &CmdSpec, check: bool, cmd: Value) 
         Gate::Run => None,
         Gate::Creates => {
             let c = spec.creates.clone().unwrap_or_default();
-            Some(base(format!("skipped, since {c} exists"), format!("{did} not run command since '{c}' exists")))
+            Some(base(
+                format!("skipped, since {c} exists"),
+                format!("{did} not run command since '{c}' exists"),
+            ))
         }
         Gate::Removes => {
             let r = spec.removes.clone().unwrap_or_default();
-            Some(base(format!("skipped, since {r} does not exist"), format!("{did} not run command since '{r}' does not exist")))
+            Some(base(
+                format!("skipped, since {r} does not exist"),
+                format!("{did} not run command since '{r}' does not exist"),
+            ))
         }
         Gate::Would => {
-            let mut o = base(String::new(), "Command would have run if not in check mode".into());
+            let mut o = base(
+                String::new(),
+                "Command would have run if not in check mode".into(),
+            );
             o.changed = true;
             Some(o)
         }
         Gate::Chdir => {
             let d = spec.chdir.clone().unwrap_or_default();
-            let mut o = Outcome::failed(format!("Unable to change directory before execution: No such file or directory: '{d}'"))
-                .with("cmd", cmd)
-                .with("rc", 1);
-            o.data.insert("msg".into(), Value::String(o.msg.clone().unwrap_or_default()));
+            let mut o = Outcome::failed(format!(
+                "Unable to change directory before execution: No such file or directory: '{d}'"
+            ))
+            .with("cmd", cmd)
+            .with("rc", 1);
+            o.data.insert(
+                "msg".into(),
+                Value::String(o.msg.clone().unwrap_or_default()),
+            );
             Some(o)
         }
     }
@@ -333,7 +368,15 @@ fn lines_value(s: &str) -> Value {
 }
 
 /// Builds the result of a command that ran.
-pub(super) fn ran_outcome(cmd: Value, rc: i32, stdout: &[u8], stderr: &[u8], strip: bool, start: SystemTime, end: SystemTime) -> Outcome {
+pub(super) fn ran_outcome(
+    cmd: Value,
+    rc: i32,
+    stdout: &[u8],
+    stderr: &[u8],
+    strip: bool,
+    start: SystemTime,
+    end: SystemTime,
+) -> Outcome {
     let mut out = String::from_utf8_lossy(stdout).into_owned();
     let mut err = String::from_utf8_lossy(stderr).into_owned();
     if strip {
@@ -349,11 +392,15 @@ pub(super) fn ran_outcome(cmd: Value, rc: i32, stdout: &[u8], stderr: &[u8], str
         .with("stderr", err)
         .with("start", fmt_time(start))
         .with("end", fmt_time(end))
-        .with("delta", fmt_delta(end.duration_since(start).unwrap_or_default()));
+        .with(
+            "delta",
+            fmt_delta(end.duration_since(start).unwrap_or_default()),
+        );
     if rc != 0 {
         o.failed = true;
         o.msg = Some("non-zero return code".into());
-        o.data.insert("msg".into(), Value::String("non-zero return code".into()));
+        o.data
+            .insert("msg".into(), Value::String("non-zero return code".into()));
     } else {
         o.data.insert("msg".into(), Value::String(String::new()));
     }
@@ -388,7 +435,13 @@ pub(super) fn fmt_time(t: SystemTime) -> String {
 /// `0:00:01.234567`, the format of Ansible's `delta`.
 pub(super) fn fmt_delta(d: std::time::Duration) -> String {
     let s = d.as_secs();
-    format!("{}:{:02}:{:02}.{:06}", s / 3600, (s / 60) % 60, s % 60, d.subsec_micros())
+    format!(
+        "{}:{:02}:{:02}.{:06}",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60,
+        d.subsec_micros()
+    )
 }
 
 /// Which of the three modules is running.
@@ -404,14 +457,23 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
         Kind::Command => {
             let argv = match (&spec.argv, &spec.raw) {
                 (Some(a), _) => a.clone(),
-                (None, Some(r)) => shell::split(r).map_err(|e| ModuleError::failed(format!("cannot parse command line: {e}")))?,
+                (None, Some(r)) => shell::split(r)
+                    .map_err(|e| ModuleError::failed(format!("cannot parse command line: {e}")))?,
                 (None, None) => return Err(ModuleError::failed("no command given")),
             };
             if argv.is_empty() {
                 return Err(ModuleError::failed("no command given"));
             }
-            let words: Vec<String> =
-                argv.iter().map(|w| if spec.expand_argument_vars { expand_word(w) } else { shell::quote(w) }).collect();
+            let words: Vec<String> = argv
+                .iter()
+                .map(|w| {
+                    if spec.expand_argument_vars {
+                        expand_word(w)
+                    } else {
+                        shell::quote(w)
+                    }
+                })
+                .collect();
             let cmd = Value::Array(argv.iter().cloned().map(Value::String).collect());
             (cmd, format!("exec {}\n", words.join(" ")))
         }
@@ -421,7 +483,10 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
                 (None, Some(a)) => shell::join(a),
                 (None, None) => return Err(ModuleError::failed("no command given")),
             };
-            let exe = spec.executable.clone().unwrap_or_else(|| "/bin/sh".to_string());
+            let exe = spec
+                .executable
+                .clone()
+                .unwrap_or_else(|| "/bin/sh".to_string());
             let mut s = Script::new();
             s.raw("exec ").arg(&exe).raw(" -c ").arg(&text).raw("\n");
             (Value::String(text), s.into_string())
@@ -429,7 +494,10 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
     };
     let gated = spec.chdir.is_some() || spec.creates.is_some() || spec.removes.is_some();
     if ctx.check_mode && spec.creates.is_none() && spec.removes.is_none() {
-        let mut o = Outcome { skipped: true, ..Default::default() };
+        let mut o = Outcome {
+            skipped: true,
+            ..Default::default()
+        };
         o.msg = Some("Command would have run if not in check mode".into());
         o.data.insert("cmd".into(), cmd_value);
         o.data.insert("rc".into(), Value::from(0));
@@ -439,7 +507,16 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
     prelude(&mut s, &spec, ctx.check_mode);
     s.raw(&body);
     let start = SystemTime::now();
-    let out = ctx.run_stdin(s.as_str(), if ctx.check_mode { None } else { spec.stdin_bytes() }).await?;
+    let out = ctx
+        .run_stdin(
+            s.as_str(),
+            if ctx.check_mode {
+                None
+            } else {
+                spec.stdin_bytes()
+            },
+        )
+        .await?;
     let end = SystemTime::now();
     let (gate, stdout) = parse_gate(&out.stdout);
     match gate {
@@ -453,7 +530,15 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
         }
         None => {}
     }
-    Ok(ran_outcome(cmd_value, out.rc, stdout, &out.stderr, spec.strip_empty_ends, start, end))
+    Ok(ran_outcome(
+        cmd_value,
+        out.rc,
+        stdout,
+        &out.stderr,
+        spec.strip_empty_ends,
+        start,
+        end,
+    ))
 }
 
 pub struct Command;
@@ -507,9 +592,15 @@ impl Module for Raw {
         Some(&["_raw_params", "executable"])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let text = args.raw_params().filter(|t| !t.trim().is_empty()).ok_or_else(|| ModuleError::failed("no command given"))?;
+        let text = args
+            .raw_params()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| ModuleError::failed("no command given"))?;
         if ctx.check_mode {
-            let mut o = Outcome { skipped: true, ..Default::default() };
+            let mut o = Outcome {
+                skipped: true,
+                ..Default::default()
+            };
             o.msg = Some("check mode not supported for raw".into());
             return Ok(o);
         }
@@ -524,7 +615,15 @@ impl Module for Raw {
         let start = SystemTime::now();
         let out = ctx.run(&script).await?;
         let end = SystemTime::now();
-        let mut o = ran_outcome(Value::String(text), out.rc, &out.stdout, &out.stderr, false, start, end);
+        let mut o = ran_outcome(
+            Value::String(text),
+            out.rc,
+            &out.stdout,
+            &out.stderr,
+            false,
+            start,
+            end,
+        );
         for k in ["cmd", "start", "end", "delta"] {
             o.data.shift_remove(k);
         }
@@ -538,9 +637,16 @@ mod tests {
 
     #[test]
     fn specials_are_taken_out_of_free_form() {
-        let (rest, found) = extract_special("creates=/opt/x /usr/bin/make install chdir=\"/src dir\"");
+        let (rest, found) =
+            extract_special("creates=/opt/x /usr/bin/make install chdir=\"/src dir\"");
         assert_eq!(rest, "/usr/bin/make install");
-        assert_eq!(found, vec![("creates".into(), "/opt/x".into()), ("chdir".into(), "/src dir".into())]);
+        assert_eq!(
+            found,
+            vec![
+                ("creates".into(), "/opt/x".into()),
+                ("chdir".into(), "/src dir".into())
+            ]
+        );
         let (rest, found) = extract_special("echo 'creates=/x' FOO=bar");
         assert_eq!(rest, "echo 'creates=/x' FOO=bar");
         assert!(found.is_empty());
@@ -552,12 +658,22 @@ mod tests {
 
     #[test]
     fn spec_from_args() {
-        let a = Args::new(serde_json::json!({"_raw_params": "ls -l chdir=/tmp", "creates": "/x"}).as_object().unwrap().clone());
+        let a = Args::new(
+            serde_json::json!({"_raw_params": "ls -l chdir=/tmp", "creates": "/x"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let s = CmdSpec::from_args(&a, true).unwrap();
         assert_eq!(s.raw.as_deref(), Some("ls -l"));
         assert_eq!(s.chdir.as_deref(), Some("/tmp"));
         assert_eq!(s.creates.as_deref(), Some("/x"));
-        let a = Args::new(serde_json::json!({"argv": ["echo", "a b"], "_raw_params": "x"}).as_object().unwrap().clone());
+        let a = Args::new(
+            serde_json::json!({"argv": ["echo", "a b"], "_raw_params": "x"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         assert!(CmdSpec::from_args(&a, true).is_err());
     }
 
@@ -585,6 +701,9 @@ mod tests {
     fn times() {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_123_456);
         assert_eq!(fmt_time(t), "2023-11-14 22:13:20.123456");
-        assert_eq!(fmt_delta(std::time::Duration::from_millis(3723_500)), "1:02:03.500000");
+        assert_eq!(
+            fmt_delta(std::time::Duration::from_millis(3723_500)),
+            "1:02:03.500000"
+        );
     }
 }

@@ -8,7 +8,11 @@ use serde_json::Value;
 
 /// The run's verbosity, as the executor exposes it (`ansible_verbosity`, default 0).
 pub(super) fn run_verbosity(ctx: &ModuleCtx<'_>) -> i64 {
-    ctx.vars.get_attr("ansible_verbosity").ok().and_then(|v| i64::try_from(v).ok()).unwrap_or(0)
+    ctx.vars
+        .get_attr("ansible_verbosity")
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0)
 }
 
 /// Renders a value as Ansible prints `msg`: strings as they are, the rest as JSON.
@@ -31,13 +35,21 @@ impl Module for Debug {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         if args.has("msg") && args.has("var") {
-            return Ok(Outcome::failed("parameters are mutually exclusive: msg|var"));
+            return Ok(Outcome::failed(
+                "parameters are mutually exclusive: msg|var",
+            ));
         }
         let verbosity = args.int("verbosity")?.unwrap_or(0);
         if verbosity > run_verbosity(ctx) {
-            let mut o = Outcome { skipped: true, ..Default::default() };
+            let mut o = Outcome {
+                skipped: true,
+                ..Default::default()
+            };
             o.msg = Some("Verbosity threshold not met.".into());
-            o.data.insert("skipped_reason".into(), Value::String("Verbosity threshold not met.".into()));
+            o.data.insert(
+                "skipped_reason".into(),
+                Value::String("Verbosity threshold not met.".into()),
+            );
             return Ok(o);
         }
         if let Some(var) = args.get("var") {
@@ -65,7 +77,10 @@ impl Module for Debug {
             o.msg = Some(format!("{key}: {}", display(&value)));
             return Ok(o);
         }
-        let msg = args.get("msg").cloned().unwrap_or_else(|| Value::String("Hello world!".into()));
+        let msg = args
+            .get("msg")
+            .cloned()
+            .unwrap_or_else(|| Value::String("Hello world!".into()));
         let mut o = Outcome::ok().with("msg", msg.clone());
         o.msg = Some(display(&msg));
         Ok(o)

@@ -73,19 +73,31 @@ impl Module for DockerCompose {
         let definition = args.get("definition").cloned();
         let project_src = args.str("project_src");
         if project_src.is_none() && definition.is_none() {
-            return Err(ModuleError::failed("docker_compose: one of project_src, definition is required"));
+            return Err(ModuleError::failed(
+                "docker_compose: one of project_src, definition is required",
+            ));
         }
         let project_name = args.str("project_name");
         if definition.is_some() && project_name.is_none() {
-            return Err(ModuleError::failed("docker_compose: project_name is required with definition"));
+            return Err(ModuleError::failed(
+                "docker_compose: project_name is required with definition",
+            ));
         }
         let state = args.str("state").unwrap_or_else(|| "present".into());
         let (state, restarted, stopped) = match state.as_str() {
-            "present" => ("present", args.bool_or("restarted", false)?, args.bool_or("stopped", false)?),
+            "present" => (
+                "present",
+                args.bool_or("restarted", false)?,
+                args.bool_or("stopped", false)?,
+            ),
             "absent" => ("absent", false, false),
             "restarted" => ("present", true, false),
             "stopped" => ("present", false, true),
-            other => return Err(ModuleError::failed(format!("docker_compose: state must be present or absent, got {other}"))),
+            other => {
+                return Err(ModuleError::failed(format!(
+                    "docker_compose: state must be present or absent, got {other}"
+                )))
+            }
         };
         let services = args.list("services").unwrap_or_default();
         let files = args.list("files").unwrap_or_default();
@@ -93,8 +105,18 @@ impl Module for DockerCompose {
         let policy = |k: &str| -> Result<Option<String>, ModuleError> {
             match args.get(k) {
                 None => Ok(None),
-                Some(Value::String(s)) if matches!(s.as_str(), "always" | "missing" | "never" | "policy") => Ok(Some(s.clone())),
-                Some(_) => Ok(args.bool(k)?.map(|b| if b { "always".to_string() } else { "never".to_string() })),
+                Some(Value::String(s))
+                    if matches!(s.as_str(), "always" | "missing" | "never" | "policy") =>
+                {
+                    Ok(Some(s.clone()))
+                }
+                Some(_) => Ok(args.bool(k)?.map(|b| {
+                    if b {
+                        "always".to_string()
+                    } else {
+                        "never".to_string()
+                    }
+                })),
             }
         };
         let pull = policy("pull")?;
@@ -109,7 +131,7 @@ impl Module for DockerCompose {
             s.raw("DOCKER_HOST=").arg(&h).raw("; export DOCKER_HOST\n");
         }
         s.raw(
-            "command -v docker >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || { echo 'docker_compose: neither docker nor docker-compose is installed on the host' >&2; exit 99; }\n\
+            "command -v docker >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || { echo 'docker_compose: docker is not installed on the host (neither docker nor docker-compose was found)' >&2; exit 99; }\n\
              if docker compose version >/dev/null 2>&1; then rd_v=2; dc() { docker compose \"$@\"; }\n\
              elif command -v docker-compose >/dev/null 2>&1; then rd_v=1; dc() { docker-compose \"$@\"; }\n\
              else echo 'docker_compose: no Compose found on the host (neither the docker compose plugin nor docker-compose)' >&2; exit 99; fi\n\
@@ -121,7 +143,11 @@ impl Module for DockerCompose {
             // JSON is valid YAML: the definition is written as JSON.
             stdin = Some(serde_json::to_vec_pretty(def).unwrap_or_default());
         } else if let Some(p) = &project_src {
-            s.raw("cd ").arg(p).raw(" || { echo ").arg(&format!("docker_compose: project_src {p} does not exist")).raw(" >&2; exit 99; }\n");
+            s.raw("cd ")
+                .arg(p)
+                .raw(" || { echo ")
+                .arg(&format!("docker_compose: project_src {p} does not exist"))
+                .raw(" >&2; exit 99; }\n");
         }
         let mut base: Vec<String> = Vec::new();
         for f in &files {
@@ -184,7 +210,7 @@ impl Module for DockerCompose {
             if remove_orphans {
                 up.push("--remove-orphans".into());
             }
-            if args.bool_or("dependencies", true)? == false {
+            if !args.bool_or("dependencies", true)? {
                 up.push("--no-deps".into());
             }
             if let Some(t) = timeout {
@@ -192,7 +218,10 @@ impl Module for DockerCompose {
             }
             if let Some(Value::Object(scale)) = args.get("scale") {
                 for (k, v) in scale {
-                    up.extend(["--scale".into(), format!("{k}={}", super::args::value_to_string(v))]);
+                    up.extend([
+                        "--scale".into(),
+                        format!("{k}={}", super::args::value_to_string(v)),
+                    ]);
                 }
             }
             up.extend(svc.iter().cloned());
@@ -214,7 +243,13 @@ impl Module for DockerCompose {
         }
         if !check {
             for st in &steps {
-                s.raw("echo ").arg(&format!("@@RD step {}", st[0])).raw("\ndc \"$@\" ").args(st).raw(" >&2 || { rd_rc=$?; echo ").arg(&format!("docker compose {} failed", st[0])).raw(" >&2; exit $rd_rc; }\n");
+                s.raw("echo ")
+                    .arg(&format!("@@RD step {}", st[0]))
+                    .raw("\ndc \"$@\" ")
+                    .args(st)
+                    .raw(" >&2 || { rd_rc=$?; echo ")
+                    .arg(&format!("docker compose {} failed", st[0]))
+                    .raw(" >&2; exit $rd_rc; }\n");
             }
             s.raw("echo '@@RD after'; rd_ps \"$@\"\n");
         }
@@ -222,24 +257,52 @@ impl Module for DockerCompose {
         let stdout = out.stdout_str();
         let stderr = out.stderr_str();
         let secs = sections(&stdout);
-        let version = secs.iter().find_map(|(n, _)| n.strip_prefix("compose ").map(String::from)).unwrap_or_default();
+        let version = secs
+            .iter()
+            .find_map(|(n, _)| n.strip_prefix("compose ").map(String::from))
+            .unwrap_or_default();
         if out.rc == 99 {
             return Err(ModuleError::failed(stderr.trim().to_string()));
         }
         let before = parse_containers(section(&secs, "before").unwrap_or(""));
-        let as_json = |v: &[(String, String, String)]| json!(v.iter().map(|(i, s, im)| json!({"id": i, "state": s, "image": im})).collect::<Vec<_>>());
-        let mut o = Outcome::ok().with("compose", version).with("containers_before", as_json(&before));
+        let as_json = |v: &[(String, String, String)]| {
+            json!(v
+                .iter()
+                .map(|(i, s, im)| json!({"id": i, "state": s, "image": im}))
+                .collect::<Vec<_>>())
+        };
+        let mut o = Outcome::ok()
+            .with("compose", version)
+            .with("containers_before", as_json(&before));
         if out.rc != 0 {
             o.failed = true;
             o.changed = secs.iter().any(|(n, _)| n.starts_with("step "));
-            o.msg = Some(format!("docker compose failed (rc={}): {}", out.rc, stderr.trim().lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")));
+            o.msg = Some(format!(
+                "docker compose failed (rc={}): {}",
+                out.rc,
+                stderr
+                    .trim()
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
             return Ok(o.with("stderr", stderr));
         }
         if check {
             let running = before.iter().filter(|c| c.1 == "running").count();
             o.changed = match state {
                 "absent" => !before.is_empty(),
-                _ => restarted || (stopped && running > 0) || (!stopped && (before.is_empty() || running < before.len())) || recreate == "always",
+                _ => {
+                    restarted
+                        || (stopped && running > 0)
+                        || (!stopped && (before.is_empty() || running < before.len()))
+                        || recreate == "always"
+                }
             };
             return Ok(o.with_msg("check mode: prediction from the current containers"));
         }
@@ -256,7 +319,14 @@ mod tests {
     #[test]
     fn containers() {
         let c = parse_containers("bbb running sha256:2\naaa exited sha256:1\n\n");
-        assert_eq!(c[0], ("aaa".to_string(), "exited".to_string(), "sha256:1".to_string()));
+        assert_eq!(
+            c[0],
+            (
+                "aaa".to_string(),
+                "exited".to_string(),
+                "sha256:1".to_string()
+            )
+        );
         assert_eq!(c.len(), 2);
     }
 }

@@ -15,7 +15,10 @@ impl Module for Fail {
         Some(&["msg"])
     }
     async fn run(&self, _ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let msg = args.get("msg").cloned().unwrap_or_else(|| Value::String("Failed as requested from task".into()));
+        let msg = args
+            .get("msg")
+            .cloned()
+            .unwrap_or_else(|| Value::String("Failed as requested from task".into()));
         let text = super::debug::display(&msg);
         Ok(Outcome::failed(text).with("msg", msg))
     }

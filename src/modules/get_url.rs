@@ -97,11 +97,16 @@ impl HttpOpts {
             headers: headers_arg(args)?,
             username: args.str_any(&["url_username", "username", "user"]),
             password: args.str_any(&["url_password", "password"]),
-            timeout: args.int("timeout")?.unwrap_or(default_timeout as i64).max(1) as u64,
+            timeout: args
+                .int("timeout")?
+                .unwrap_or(default_timeout as i64)
+                .max(1) as u64,
             validate_certs: args.bool_or("validate_certs", true)?,
             follow_redirects: true,
             use_proxy: args.bool_or("use_proxy", true)?,
-            agent: args.str("http_agent").unwrap_or_else(|| "ansible-httpget".into()),
+            agent: args
+                .str("http_agent")
+                .unwrap_or_else(|| "ansible-httpget".into()),
             decompress: args.bool_or("decompress", true)?,
             client_cert: args.str("client_cert"),
             client_key: args.str("client_key"),
@@ -133,7 +138,14 @@ impl HttpOpts {
             c.push_str(&format!("header = {}\n", curl_quote(&format!("{k}: {v}"))));
         }
         if let Some(u) = &self.username {
-            c.push_str(&format!("user = {}\n", curl_quote(&format!("{}:{}", u, self.password.clone().unwrap_or_default()))));
+            c.push_str(&format!(
+                "user = {}\n",
+                curl_quote(&format!(
+                    "{}:{}",
+                    u,
+                    self.password.clone().unwrap_or_default()
+                ))
+            ));
         }
         if let Some(cc) = &self.client_cert {
             c.push_str(&format!("cert = {}\n", curl_quote(cc)));
@@ -160,7 +172,11 @@ impl HttpOpts {
             c.push_str(&format!("header = {}: {}\n", clean(k), clean(v)));
         }
         if let Some(u) = &self.username {
-            c.push_str(&format!("user = {}\npassword = {}\nauth_no_challenge = on\n", clean(u), clean(&self.password.clone().unwrap_or_default())));
+            c.push_str(&format!(
+                "user = {}\npassword = {}\nauth_no_challenge = on\n",
+                clean(u),
+                clean(&self.password.clone().unwrap_or_default())
+            ));
         }
         c
     }
@@ -170,7 +186,10 @@ impl HttpOpts {
 pub fn headers_arg(args: &Args) -> Result<Vec<(String, String)>, ModuleError> {
     match args.get("headers") {
         None => Ok(vec![]),
-        Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), super::args::value_to_string(v))).collect()),
+        Some(Value::Object(m)) => Ok(m
+            .iter()
+            .map(|(k, v)| (k.clone(), super::args::value_to_string(v)))
+            .collect()),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(vec![]),
         Some(Value::String(s)) => s
             .split(',')
@@ -180,7 +199,9 @@ pub fn headers_arg(args: &Args) -> Result<Vec<(String, String)>, ModuleError> {
                     .ok_or_else(|| ModuleError::failed(format!("headers: {kv:?} is not Key:value")))
             })
             .collect(),
-        Some(v) => Err(ModuleError::failed(format!("headers must be a dict, got {v}"))),
+        Some(v) => Err(ModuleError::failed(format!(
+            "headers must be a dict, got {v}"
+        ))),
     }
 }
 
@@ -188,7 +209,10 @@ pub fn headers_arg(args: &Args) -> Result<Vec<(String, String)>, ModuleError> {
 pub fn url_filename(url: &str) -> String {
     let no_frag = url.split('#').next().unwrap_or("");
     let no_query = no_frag.split('?').next().unwrap_or("");
-    let after_scheme = no_query.split_once("://").map(|(_, r)| r).unwrap_or(no_query);
+    let after_scheme = no_query
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(no_query);
     let path = after_scheme.split_once('/').map(|(_, p)| p).unwrap_or("");
     let name = path.rsplit('/').next().unwrap_or("");
     if name.is_empty() {
@@ -200,12 +224,15 @@ pub fn url_filename(url: &str) -> String {
 
 /// `algo:value` → (algo, value).
 pub fn parse_checksum(c: &str) -> Result<(String, String), ModuleError> {
-    let (algo, value) = c
-        .split_once(':')
-        .ok_or_else(|| ModuleError::failed("The checksum parameter has to be in format <algorithm>:<checksum>"))?;
+    let (algo, value) = c.split_once(':').ok_or_else(|| {
+        ModuleError::failed("The checksum parameter has to be in format <algorithm>:<checksum>")
+    })?;
     let algo = algo.trim().to_lowercase();
     if !ALGOS.contains(&algo.as_str()) {
-        return Err(ModuleError::failed(format!("Unsupported hash algorithm {algo}; use one of {}", ALGOS.join(", "))));
+        return Err(ModuleError::failed(format!(
+            "Unsupported hash algorithm {algo}; use one of {}",
+            ALGOS.join(", ")
+        )));
     }
     Ok((algo, value.trim().to_string()))
 }
@@ -249,7 +276,11 @@ pub fn configs_stdin(o: &HttpOpts) -> Vec<u8> {
 
 /// The three blocks [`read_configs_script`] reads: curl config, wgetrc, URL.
 pub fn stdin_blocks(curl: &str, wgetrc: &str, url: &str) -> Vec<u8> {
-    format!("{curl}{SENTINEL}\n{wgetrc}{SENTINEL}\n{}\n{SENTINEL}\n", url.replace('\n', "")).into_bytes()
+    format!(
+        "{curl}{SENTINEL}\n{wgetrc}{SENTINEL}\n{}\n{SENTINEL}\n",
+        url.replace('\n', "")
+    )
+    .into_bytes()
 }
 
 #[async_trait]
@@ -283,22 +314,36 @@ impl Module for GetUrl {
                 // The digest comes from a checksums file: fetch it on the host first.
                 let mut s = Script::new();
                 s.raw(&fetch_fn(http.timeout, http.validate_certs));
-                s.raw("rd_c=$(mktemp) || exit 3\ntrap 'rm -f \"$rd_c\"' EXIT\nrd_fetch ").arg(&v).raw(" \"$rd_c\" && cat \"$rd_c\"\n");
+                s.raw("rd_c=$(mktemp) || exit 3\ntrap 'rm -f \"$rd_c\"' EXIT\nrd_fetch ")
+                    .arg(&v)
+                    .raw(" \"$rd_c\" && cat \"$rd_c\"\n");
                 let out = ctx.run(s.as_str()).await?;
                 if out.rc != 0 {
-                    return Err(ModuleError::failed(format!("get_url: failed to fetch checksum file {v}: {}", out.stderr_str().trim())));
+                    return Err(ModuleError::failed(format!(
+                        "get_url: failed to fetch checksum file {v}: {}",
+                        out.stderr_str().trim()
+                    )));
                 }
-                want = checksum_from_file(&out.stdout_str(), &filename)
-                    .ok_or_else(|| ModuleError::failed(format!("Unable to find a checksum for file '{filename}' in '{v}'")))?;
+                want = checksum_from_file(&out.stdout_str(), &filename).ok_or_else(|| {
+                    ModuleError::failed(format!(
+                        "Unable to find a checksum for file '{filename}' in '{v}'"
+                    ))
+                })?;
             } else {
                 want = v;
             }
             want = want.to_lowercase();
             if !want.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ModuleError::failed(format!("The checksum format is invalid: {want:?} is not a hex digest")));
+                return Err(ModuleError::failed(format!(
+                    "The checksum format is invalid: {want:?} is not a hex digest"
+                )));
             }
         }
-        let algo_cmd = if algo.is_empty() { String::new() } else { format!("{algo}sum") };
+        let algo_cmd = if algo.is_empty() {
+            String::new()
+        } else {
+            format!("{algo}sum")
+        };
 
         let mut s = Script::new();
         s.raw("LC_ALL=C; export LC_ALL\n");
@@ -306,12 +351,19 @@ impl Module for GetUrl {
         s.assign("rd_dest", &dest).raw("\n");
         s.assign("rd_fname", &filename).raw("\n");
         s.assign("rd_want", &want).raw("\n");
-        s.assign("rd_tmpdir", &args.str("tmp_dest").unwrap_or_default()).raw("\n");
-        s.raw(&format!("rd_force={}\nrd_algo='{}'\n", if force { 1 } else { 0 }, algo_cmd));
+        s.assign("rd_tmpdir", &args.str("tmp_dest").unwrap_or_default())
+            .raw("\n");
+        s.raw(&format!(
+            "rd_force={}\nrd_algo='{}'\n",
+            if force { 1 } else { 0 },
+            algo_cmd
+        ));
         s.raw("rd_isdir=0; if [ -d \"$rd_dest\" ]; then rd_isdir=1; rd_dest=\"${rd_dest%/}/$rd_fname\"; fi\n");
         s.raw("echo '@@RD dest'; printf '%s\\n' \"$rd_dest\"\n");
         s.raw("rd_dir=$(dirname \"$rd_dest\")\n[ -d \"$rd_dir\" ] || { echo \"Destination dir $rd_dir does not exist\" >&2; exit 4; }\n");
-        s.raw("rd_skip=0\nif [ $rd_isdir = 0 ] && [ -f \"$rd_dest\" ] && [ $rd_force = 0 ]; then\n");
+        s.raw(
+            "rd_skip=0\nif [ $rd_isdir = 0 ] && [ -f \"$rd_dest\" ] && [ $rd_force = 0 ]; then\n",
+        );
         s.raw("  if [ -n \"$rd_algo\" ]; then rd_cur=$($rd_algo \"$rd_dest\" | cut -d' ' -f1); [ \"$rd_cur\" = \"$rd_want\" ] && rd_skip=1; else rd_skip=1; fi\nfi\n");
         s.raw("if [ $rd_skip = 1 ]; then\n  echo '@@RD skip'\n");
         let mut a = Script::new();
@@ -339,7 +391,9 @@ impl Module for GetUrl {
             s.raw("echo \"@@RD size $(wc -c < \"$rd_tmp\")\"\n");
             s.raw("if [ -n \"$rd_algo\" ]; then rd_got=$($rd_algo \"$rd_tmp\" | cut -d' ' -f1); if [ \"$rd_got\" != \"$rd_want\" ]; then echo \"@@RD mismatch $rd_got\"; exit 0; fi; fi\n");
             s.raw("rd_src=$(sha1sum \"$rd_tmp\" | cut -d' ' -f1); echo \"@@RD src $rd_src\"\n");
-            s.raw("rd_old=; [ -f \"$rd_dest\" ] && rd_old=$(sha1sum \"$rd_dest\" | cut -d' ' -f1)\n");
+            s.raw(
+                "rd_old=; [ -f \"$rd_dest\" ] && rd_old=$(sha1sum \"$rd_dest\" | cut -d' ' -f1)\n",
+            );
             s.raw("if [ \"$rd_old\" = \"$rd_src\" ]; then\n  echo '@@RD same'\n");
             let mut a = Script::new();
             attrs_script(&mut a, "rd_dest", &attrs, false, true);
@@ -350,13 +404,17 @@ impl Module for GetUrl {
             if backup {
                 s.raw("  if [ -f \"$rd_dest\" ]; then rd_bk=\"$rd_dest.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p \"$rd_dest\" \"$rd_bk\" && echo \"@@RD backup $rd_bk\"; fi\n");
             }
-            s.raw("  mv -f \"$rd_tmp\" \"$rd_dest\" || exit 3\n  rd_tmp=\n  echo '@@RD replaced'\n");
+            s.raw(
+                "  mv -f \"$rd_tmp\" \"$rd_dest\" || exit 3\n  rd_tmp=\n  echo '@@RD replaced'\n",
+            );
             let mut a = Script::new();
             attrs_script(&mut a, "rd_dest", &attrs, false, true);
             s.raw(a.as_str());
             s.raw("fi\n");
         }
-        let out = ctx.run_stdin(s.as_str(), Some(configs_stdin(&http))).await?;
+        let out = ctx
+            .run_stdin(s.as_str(), Some(configs_stdin(&http)))
+            .await?;
         let stdout = out.stdout_str();
         let stderr = out.stderr_str();
         if out.rc != 0 {
@@ -367,10 +425,18 @@ impl Module for GetUrl {
         }
         let secs = sections(&stdout);
         let has = |n: &str| secs.iter().any(|(k, _)| k == n);
-        let val = |p: &str| secs.iter().find_map(|(k, _)| k.strip_prefix(p).map(|v| v.trim().to_string()));
-        let final_dest = super::util::section(&secs, "dest").unwrap_or(&dest).trim().to_string();
+        let val = |p: &str| {
+            secs.iter()
+                .find_map(|(k, _)| k.strip_prefix(p).map(|v| v.trim().to_string()))
+        };
+        let final_dest = super::util::section(&secs, "dest")
+            .unwrap_or(&dest)
+            .trim()
+            .to_string();
         let attrs_changed = stdout.lines().any(|l| l == "RD_ATTRS_CHANGED");
-        let mut o = Outcome::ok().with("url", url.clone()).with("dest", final_dest.clone());
+        let mut o = Outcome::ok()
+            .with("url", url.clone())
+            .with("dest", final_dest.clone());
         if !checksum.is_empty() {
             o = o.with("checksum", checksum.clone());
         }
@@ -388,14 +454,24 @@ impl Module for GetUrl {
         let (code, rc, elapsed) = match val("status ") {
             Some(v) => {
                 let p: Vec<&str> = v.split_whitespace().collect();
-                (p.first().copied().unwrap_or("000").to_string(), p.get(1).copied().unwrap_or("1").parse::<i32>().unwrap_or(1), p.get(2).copied().unwrap_or("0").parse::<i64>().unwrap_or(0))
+                (
+                    p.first().copied().unwrap_or("000").to_string(),
+                    p.get(1).copied().unwrap_or("1").parse::<i32>().unwrap_or(1),
+                    p.get(2).copied().unwrap_or("0").parse::<i64>().unwrap_or(0),
+                )
             }
-            None => return Err(ModuleError::failed(format!("get_url {url}: download did not run: {}", stderr.trim()))),
+            None => {
+                return Err(ModuleError::failed(format!(
+                    "get_url {url}: download did not run: {}",
+                    stderr.trim()
+                )))
+            }
         };
-        let status: i64 = match code.parse::<i64>() {
-            Ok(0) | Err(_) if rc == 0 => 200,
-            Ok(c) => c,
-            Err(_) => -1,
+        // file:// and other non-HTTP URLs report code 000: success is 200, failure -1.
+        let status: i64 = match code.parse::<i64>().unwrap_or(0) {
+            0 if rc == 0 => 200,
+            0 => -1,
+            c => c,
         };
         o = o.with("status_code", status).with("elapsed", elapsed);
         if (400..600).contains(&status) {
@@ -410,12 +486,18 @@ impl Module for GetUrl {
         }
         if let Some(got) = val("mismatch ") {
             o.failed = true;
-            o.msg = Some(format!("The checksum for {final_dest} did not match {want}; it was {got}."));
+            o.msg = Some(format!(
+                "The checksum for {final_dest} did not match {want}; it was {got}."
+            ));
             return Ok(o);
         }
         let size: i64 = val("size ").and_then(|v| v.parse().ok()).unwrap_or(0);
         let src = val("src ").unwrap_or_default();
-        o = o.with("size", size).with("checksum_src", src.clone()).with("checksum_dest", src).with("msg", format!("OK ({size} bytes)"));
+        o = o
+            .with("size", size)
+            .with("checksum_src", src.clone())
+            .with("checksum_dest", src)
+            .with("msg", format!("OK ({size} bytes)"));
         if let Some(b) = val("backup ") {
             o = o.with("backup_file", b);
         }
@@ -430,7 +512,10 @@ mod tests {
 
     #[test]
     fn filenames() {
-        assert_eq!(url_filename("https://example.com/a/b/tool-1.2.tar.gz?x=1#f"), "tool-1.2.tar.gz");
+        assert_eq!(
+            url_filename("https://example.com/a/b/tool-1.2.tar.gz?x=1#f"),
+            "tool-1.2.tar.gz"
+        );
         assert_eq!(url_filename("https://example.com/"), "index.html");
         assert_eq!(url_filename("https://example.com"), "index.html");
         assert_eq!(url_filename("file:///tmp/x.txt"), "x.txt");
@@ -438,13 +523,25 @@ mod tests {
 
     #[test]
     fn checksums() {
-        assert_eq!(parse_checksum("sha256:ABC").unwrap(), ("sha256".into(), "ABC".into()));
+        assert_eq!(
+            parse_checksum("sha256:ABC").unwrap(),
+            ("sha256".into(), "ABC".into())
+        );
         assert!(parse_checksum("crc32:1").is_err());
         assert!(parse_checksum("abc").is_err());
         let f = "abc123  tool.tar.gz\ndef456 *other.bin\n";
-        assert_eq!(checksum_from_file(f, "tool.tar.gz").as_deref(), Some("abc123"));
-        assert_eq!(checksum_from_file(f, "other.bin").as_deref(), Some("def456"));
-        assert_eq!(checksum_from_file("deadbeef\n", "x").as_deref(), Some("deadbeef"));
+        assert_eq!(
+            checksum_from_file(f, "tool.tar.gz").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(
+            checksum_from_file(f, "other.bin").as_deref(),
+            Some("def456")
+        );
+        assert_eq!(
+            checksum_from_file("deadbeef\n", "x").as_deref(),
+            Some("deadbeef")
+        );
         assert_eq!(checksum_from_file(f, "nope"), None);
     }
 

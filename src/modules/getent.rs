@@ -17,7 +17,9 @@ const COLON: &[&str] = &["passwd", "shadow", "group", "gshadow"];
 
 /// Parses `getent` output the way Ansible's getent module does.
 pub fn parse_getent(out: &str, database: &str, split: Option<&str>) -> Map<String, Value> {
-    let split = split.map(String::from).or_else(|| COLON.contains(&database).then(|| ":".to_string()));
+    let split = split
+        .map(String::from)
+        .or_else(|| COLON.contains(&database).then(|| ":".to_string()));
     let mut results: Map<String, Value> = Map::new();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for line in out.lines() {
@@ -32,7 +34,12 @@ pub fn parse_getent(out: &str, database: &str, split: Option<&str>) -> Map<Strin
             continue;
         }
         let key = record[0].clone();
-        let rest = Value::Array(record[1..].iter().map(|s| Value::String(s.clone())).collect());
+        let rest = Value::Array(
+            record[1..]
+                .iter()
+                .map(|s| Value::String(s.clone()))
+                .collect(),
+        );
         match seen.get_mut(&key) {
             Some(n) => {
                 if *n == 1 {
@@ -84,15 +91,30 @@ impl Module for Getent {
         let mut o = Outcome::ok();
         match out.rc {
             0 => {}
-            1 => return Err(ModuleError::failed(format!("Missing arguments, or database unknown: {database}"))),
+            1 => {
+                return Err(ModuleError::failed(format!(
+                    "Missing arguments, or database unknown: {database}"
+                )))
+            }
             2 => {
                 if fail_key {
-                    return Err(ModuleError::failed("One or more supplied key could not be found in the database."));
+                    return Err(ModuleError::failed(
+                        "One or more supplied key could not be found in the database.",
+                    ));
                 }
                 o.msg = Some("One or more supplied key could not be found in the database.".into());
             }
-            3 => return Err(ModuleError::failed("Enumeration not supported on this database.")),
-            rc => return Err(ModuleError::failed(format!("getent failed (rc={rc}): {}", out.stderr_str().trim()))),
+            3 => {
+                return Err(ModuleError::failed(
+                    "Enumeration not supported on this database.",
+                ))
+            }
+            rc => {
+                return Err(ModuleError::failed(format!(
+                    "getent failed (rc={rc}): {}",
+                    out.stderr_str().trim()
+                )))
+            }
         }
         let fact = format!("getent_{database}");
         o.facts.insert(fact.clone(), Value::Object(results.clone()));
@@ -111,8 +133,15 @@ mod tests {
     #[test]
     fn passwd_and_hosts() {
         let m = parse_getent("root:x:0:0:root:/root:/bin/bash\n", "passwd", None);
-        assert_eq!(m["root"], json!(["x", "0", "0", "root", "/root", "/bin/bash"]));
-        let m = parse_getent("127.0.0.1       localhost\n127.0.0.1 other\n", "hosts", None);
+        assert_eq!(
+            m["root"],
+            json!(["x", "0", "0", "root", "/root", "/bin/bash"])
+        );
+        let m = parse_getent(
+            "127.0.0.1       localhost\n127.0.0.1 other\n",
+            "hosts",
+            None,
+        );
         assert_eq!(m["127.0.0.1"], json!([["localhost"], ["other"]]));
     }
 }

@@ -87,7 +87,9 @@ pub fn resolve_version(ls_remote: &str, version: &str) -> Option<Target> {
     if let Some(sha) = get(&format!("refs/heads/{version}")) {
         return Some(Target::Branch(version.to_string(), sha));
     }
-    if let Some(sha) = get(&format!("refs/tags/{version}^{{}}")).or_else(|| get(&format!("refs/tags/{version}"))) {
+    if let Some(sha) =
+        get(&format!("refs/tags/{version}^{{}}")).or_else(|| get(&format!("refs/tags/{version}")))
+    {
         return Some(Target::Tag(version.to_string(), sha));
     }
     if version.len() >= 4 && version.len() <= 64 && version.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -117,10 +119,14 @@ impl Module for Git {
         let remote = args.str("remote").unwrap_or_else(|| "origin".into());
         let recursive = args.bool_or("recursive", true)?;
         if args.has("archive") {
-            return Err(ModuleError::failed("git: archive is not supported by rdeploy yet"));
+            return Err(ModuleError::failed(
+                "git: archive is not supported by rdeploy yet",
+            ));
         }
         if version.starts_with('-') || remote.starts_with('-') {
-            return Err(ModuleError::failed("git: version and remote cannot start with '-'"));
+            return Err(ModuleError::failed(
+                "git: version and remote cannot start with '-'",
+            ));
         }
 
         let mut pre = Script::new();
@@ -142,10 +148,23 @@ impl Module for Git {
             ssh.extend(["-o".into(), "StrictHostKeyChecking=accept-new".into()]);
         }
         if let Some(o) = args.str("ssh_opts") {
-            ssh.extend(crate::shell::split(&o).map_err(|e| ModuleError::failed(format!("git: ssh_opts: {e}")))?);
+            ssh.extend(
+                crate::shell::split(&o)
+                    .map_err(|e| ModuleError::failed(format!("git: ssh_opts: {e}")))?,
+            );
         }
-        pre.raw("GIT_SSH_COMMAND=").arg(&join(&ssh)).raw("; export GIT_SSH_COMMAND\n");
-        pre.raw("rd_dest=").arg(&dest).raw("\nrd_repo=").arg(&repo).raw("\nrd_remote=").arg(&remote).raw("\nrd_version=").arg(&version).raw("\n");
+        pre.raw("GIT_SSH_COMMAND=")
+            .arg(&join(&ssh))
+            .raw("; export GIT_SSH_COMMAND\n");
+        pre.raw("rd_dest=")
+            .arg(&dest)
+            .raw("\nrd_repo=")
+            .arg(&repo)
+            .raw("\nrd_remote=")
+            .arg(&remote)
+            .raw("\nrd_version=")
+            .arg(&version)
+            .raw("\n");
         pre.raw("g() { \"$rd_git\" -C \"$rd_dest\" \"$@\"; }\n");
 
         // ---- exchange 1
@@ -164,34 +183,66 @@ impl Module for Git {
         let secs = sections(&stdout);
         let has = |n: &str| secs.iter().any(|(k, _)| k == n);
         let exists = has("exists");
-        let before = section(&secs, "before").map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
-        let local_mods = section(&secs, "local_mods").map(|m| !m.trim().is_empty()).unwrap_or(false);
-        let cur_url = section(&secs, "remote_url").unwrap_or("").trim().to_string();
+        let before = section(&secs, "before")
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty());
+        let local_mods = section(&secs, "local_mods")
+            .map(|m| !m.trim().is_empty())
+            .unwrap_or(false);
+        let cur_url = section(&secs, "remote_url")
+            .unwrap_or("")
+            .trim()
+            .to_string();
         if has("ls_remote_failed") {
-            return Err(ModuleError::failed(format!("git: cannot read the remote {repo}: {}", out.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "git: cannot read the remote {repo}: {}",
+                out.stderr_str().trim()
+            )));
         }
         let target = resolve_version(section(&secs, "ls_remote").unwrap_or(""), &version)
-            .ok_or_else(|| ModuleError::failed(format!("git: version {version} is not a branch, tag or commit of {repo}")))?;
+            .ok_or_else(|| {
+                ModuleError::failed(format!(
+                    "git: version {version} is not a branch, tag or commit of {repo}"
+                ))
+            })?;
 
-        let mut o = Outcome::ok().with("before", before.clone().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null));
+        let mut o = Outcome::ok().with(
+            "before",
+            before
+                .clone()
+                .map(serde_json::Value::from)
+                .unwrap_or(serde_json::Value::Null),
+        );
         if !exists {
             if has("not_empty") {
-                return Err(ModuleError::failed(format!("git: destination path '{dest}' already exists and is not an empty directory")));
+                return Err(ModuleError::failed(format!(
+                    "git: destination path '{dest}' already exists and is not an empty directory"
+                )));
             }
             if !clone {
-                return Ok(o.with("after", serde_json::Value::Null).with_msg("not cloning (clone=no)"));
+                return Ok(o
+                    .with("after", serde_json::Value::Null)
+                    .with_msg("not cloning (clone=no)"));
             }
         } else if !update {
-            return Ok(o.with("after", before.clone().unwrap_or_default()).with("remote_url_changed", false));
+            return Ok(o
+                .with("after", before.clone().unwrap_or_default())
+                .with("remote_url_changed", false));
         }
         let url_changed = exists && !cur_url.is_empty() && cur_url != repo;
         let want = target.commit().to_string();
-        let at_target = before.as_deref().is_some_and(|b| b.starts_with(&want) || want.starts_with(b));
+        let at_target = before
+            .as_deref()
+            .is_some_and(|b| b.starts_with(&want) || want.starts_with(b));
         if exists && at_target && !url_changed && !(local_mods && force) {
-            return Ok(o.with("after", before.clone().unwrap_or_default()).with("remote_url_changed", false));
+            return Ok(o
+                .with("after", before.clone().unwrap_or_default())
+                .with("remote_url_changed", false));
         }
         if exists && !at_target && local_mods && !force {
-            return Err(ModuleError::failed(format!("Local modifications exist in the destination: {dest} (force=no).")));
+            return Err(ModuleError::failed(format!(
+                "Local modifications exist in the destination: {dest} (force=no)."
+            )));
         }
         o.changed = true;
         o = o.with("remote_url_changed", url_changed);
@@ -202,7 +253,9 @@ impl Module for Git {
         // ---- exchange 2
         let mut s = pre;
         s.raw("set -e\n");
-        let depth_args: Vec<String> = depth.map(|d| vec!["--depth".to_string(), d.to_string()]).unwrap_or_default();
+        let depth_args: Vec<String> = depth
+            .map(|d| vec!["--depth".to_string(), d.to_string()])
+            .unwrap_or_default();
         if !exists {
             let mut argv: Vec<String> = vec!["clone".into(), "--origin".into(), remote.clone()];
             argv.extend(depth_args.iter().cloned());
@@ -220,18 +273,30 @@ impl Module for Git {
             if let Some(r) = args.str("reference") {
                 argv.extend(["--reference".into(), r]);
             }
-            s.raw("mkdir -p \"$(dirname \"$rd_dest\")\"\n\"$rd_git\" ").args(&argv).raw(" -- \"$rd_repo\" \"$rd_dest\" >&2\n");
+            s.raw("mkdir -p \"$(dirname \"$rd_dest\")\"\n\"$rd_git\" ")
+                .args(&argv)
+                .raw(" -- \"$rd_repo\" \"$rd_dest\" >&2\n");
             if !bare {
                 match &target {
                     Target::Branch(b, _) if b != "HEAD" => {
-                        s.raw("[ \"$(g rev-parse --abbrev-ref HEAD)\" = ").arg(b).raw(" ] || g checkout ").arg(b).raw(" >&2\n");
+                        s.raw("[ \"$(g rev-parse --abbrev-ref HEAD)\" = ")
+                            .arg(b)
+                            .raw(" ] || g checkout ")
+                            .arg(b)
+                            .raw(" >&2\n");
                     }
                     Target::Tag(t, _) => {
-                        s.raw("g checkout --force ").arg(&format!("refs/tags/{t}")).raw(" >&2\n");
+                        s.raw("g checkout --force ")
+                            .arg(&format!("refs/tags/{t}"))
+                            .raw(" >&2\n");
                     }
                     Target::Commit(c) => {
                         if depth.is_some() {
-                            s.raw("g fetch ").args(&depth_args).raw(" \"$rd_remote\" ").arg(c).raw(" >&2\n");
+                            s.raw("g fetch ")
+                                .args(&depth_args)
+                                .raw(" \"$rd_remote\" ")
+                                .arg(c)
+                                .raw(" >&2\n");
                         }
                         s.raw("g checkout --force ").arg(c).raw(" >&2\n");
                     }
@@ -244,10 +309,20 @@ impl Module for Git {
             }
             let refspecs = match args.str("refspec") {
                 Some(r) => vec![r],
-                None if bare => vec!["+refs/heads/*:refs/heads/*".into(), "+refs/tags/*:refs/tags/*".into()],
-                None => vec![format!("+refs/heads/*:refs/remotes/{remote}/*"), "+refs/tags/*:refs/tags/*".into()],
+                None if bare => vec![
+                    "+refs/heads/*:refs/heads/*".into(),
+                    "+refs/tags/*:refs/tags/*".into(),
+                ],
+                None => vec![
+                    format!("+refs/heads/*:refs/remotes/{remote}/*"),
+                    "+refs/tags/*:refs/tags/*".into(),
+                ],
             };
-            s.raw("g fetch ").args(&depth_args).raw(" \"$rd_remote\" ").args(&refspecs).raw(" >&2\n");
+            s.raw("g fetch ")
+                .args(&depth_args)
+                .raw(" \"$rd_remote\" ")
+                .args(&refspecs)
+                .raw(" >&2\n");
             if !bare {
                 if local_mods && force {
                     s.raw("g reset --hard >&2\n");
@@ -256,13 +331,21 @@ impl Module for Git {
                     Target::Branch(b, _) => {
                         s.raw("rd_b=").arg(b).raw("\n");
                         s.raw("if g show-ref --verify --quiet \"refs/heads/$rd_b\"; then g checkout --force \"$rd_b\" >&2; g reset --hard \"$rd_remote/$rd_b\" >&2;\n");
-                        s.raw("else g checkout --track -b \"$rd_b\" \"$rd_remote/$rd_b\" >&2; fi\n");
+                        s.raw(
+                            "else g checkout --track -b \"$rd_b\" \"$rd_remote/$rd_b\" >&2; fi\n",
+                        );
                     }
                     Target::Tag(t, _) => {
-                        s.raw("g checkout --force ").arg(&format!("refs/tags/{t}")).raw(" >&2\n");
+                        s.raw("g checkout --force ")
+                            .arg(&format!("refs/tags/{t}"))
+                            .raw(" >&2\n");
                     }
                     Target::Commit(c) => {
-                        s.raw("g cat-file -e ").arg(&format!("{c}^{{commit}}")).raw(" 2>/dev/null || g fetch \"$rd_remote\" ").arg(c).raw(" >&2\n");
+                        s.raw("g cat-file -e ")
+                            .arg(&format!("{c}^{{commit}}"))
+                            .raw(" 2>/dev/null || g fetch \"$rd_remote\" ")
+                            .arg(c)
+                            .raw(" >&2\n");
                         s.raw("g checkout --force ").arg(c).raw(" >&2\n");
                     }
                 }
@@ -276,12 +359,17 @@ impl Module for Git {
         let rout = r.stdout_str();
         let rsecs = sections(&rout);
         if r.rc != 0 {
-            let mut f = Outcome::failed(format!("git: {} failed: {}", if exists { "update" } else { "clone" }, r.stderr_str().trim()));
+            let mut f = Outcome::failed(format!(
+                "git: {} failed: {}",
+                if exists { "update" } else { "clone" },
+                r.stderr_str().trim()
+            ));
             f.changed = !exists;
             return Ok(f);
         }
         let after = section(&rsecs, "after").unwrap_or("").trim().to_string();
-        o.changed = before.as_deref() != Some(after.as_str()) || url_changed || (local_mods && force);
+        o.changed =
+            before.as_deref() != Some(after.as_str()) || url_changed || (local_mods && force);
         Ok(o.with("after", after))
     }
 }
@@ -294,10 +382,22 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert_eq!(resolve_version(LS, "HEAD"), Some(Target::Branch("main".into(), "aaaa111".into())));
-        assert_eq!(resolve_version(LS, "main"), Some(Target::Branch("main".into(), "aaaa111".into())));
-        assert_eq!(resolve_version(LS, "v1"), Some(Target::Tag("v1".into(), "cccc333".into())));
-        assert_eq!(resolve_version(LS, "deadbeef"), Some(Target::Commit("deadbeef".into())));
+        assert_eq!(
+            resolve_version(LS, "HEAD"),
+            Some(Target::Branch("main".into(), "aaaa111".into()))
+        );
+        assert_eq!(
+            resolve_version(LS, "main"),
+            Some(Target::Branch("main".into(), "aaaa111".into()))
+        );
+        assert_eq!(
+            resolve_version(LS, "v1"),
+            Some(Target::Tag("v1".into(), "cccc333".into()))
+        );
+        assert_eq!(
+            resolve_version(LS, "deadbeef"),
+            Some(Target::Commit("deadbeef".into()))
+        );
         assert_eq!(resolve_version(LS, "nope"), None);
     }
 }

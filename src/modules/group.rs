@@ -8,7 +8,17 @@ use async_trait::async_trait;
 
 pub struct Group;
 
-const PARAMS: &[&str] = &["name", "gid", "state", "system", "local", "non_unique", "force", "gid_min", "gid_max"];
+const PARAMS: &[&str] = &[
+    "name",
+    "gid",
+    "state",
+    "system",
+    "local",
+    "non_unique",
+    "force",
+    "gid_min",
+    "gid_max",
+];
 
 #[async_trait]
 impl Module for Group {
@@ -21,7 +31,11 @@ impl Module for Group {
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         args.check_known("group", PARAMS)?;
         let name = args.req_str("name")?;
-        if name.is_empty() || name.starts_with('-') || name.contains([':', '\n', '/', ',']) || name.contains(char::is_whitespace) {
+        if name.is_empty()
+            || name.starts_with('-')
+            || name.contains([':', '\n', '/', ','])
+            || name.contains(char::is_whitespace)
+        {
             return Err(ModuleError::failed(format!("group: invalid name {name:?}")));
         }
         let state = args.str("state").unwrap_or_else(|| "present".into());
@@ -71,9 +85,15 @@ impl Module for Group {
                 }
             }
             ("absent", None) => {}
-            (other, _) => return Err(ModuleError::failed(format!("group: state must be present or absent, got {other}"))),
+            (other, _) => {
+                return Err(ModuleError::failed(format!(
+                    "group: state must be present or absent, got {other}"
+                )))
+            }
         }
-        let mut o = Outcome::changed(!argv.is_empty()).with("name", name.clone()).with("state", state.clone());
+        let mut o = Outcome::changed(!argv.is_empty())
+            .with("name", name.clone())
+            .with("state", state.clone());
         if state == "present" {
             o = o.with("system", system);
         }
@@ -94,7 +114,13 @@ impl Module for Group {
         }
         let r = ctx.run(s.as_str()).await?;
         if r.rc != 0 {
-            let mut f = Outcome::failed(format!("{} failed (rc={}): {}", argv[0], r.rc, r.stderr_str().trim())).with("name", name);
+            let mut f = Outcome::failed(format!(
+                "{} failed (rc={}): {}",
+                argv[0],
+                r.rc,
+                r.stderr_str().trim()
+            ))
+            .with("name", name);
             f.changed = false;
             return Ok(f);
         }

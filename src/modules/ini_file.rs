@@ -36,22 +36,36 @@ fn chomp(l: &str) -> &str {
 
 /// `([#;]?)( |\t)*(OPTION)( |\t)*(=|$)( |\t)*(.*)`: the option, maybe commented out.
 fn match_opt(option: &str) -> Regex {
-    Regex::new(&format!(r"^([#;]?)( |\t)*({})( |\t)*(=|$)( |\t)*(.*)", regex::escape(option))).expect("valid regex")
+    Regex::new(&format!(
+        r"^([#;]?)( |\t)*({})( |\t)*(=|$)( |\t)*(.*)",
+        regex::escape(option)
+    ))
+    .expect("valid regex")
 }
 
 /// `( |\t)*(OPTION)( |\t)*(=|$)( |\t)*(.*)`: the option, not commented out.
 fn match_active_opt(option: &str) -> Regex {
-    Regex::new(&format!(r"^( |\t)*({})( |\t)*(=|$)( |\t)*(.*)", regex::escape(option))).expect("valid regex")
+    Regex::new(&format!(
+        r"^( |\t)*({})( |\t)*(=|$)( |\t)*(.*)",
+        regex::escape(option)
+    ))
+    .expect("valid regex")
 }
 
 fn opt_value(re: &Regex, line: &str, group: usize) -> Option<String> {
-    re.captures(chomp(line)).map(|c| c.get(group).map(|m| m.as_str().to_string()).unwrap_or_default())
+    re.captures(chomp(line)).map(|c| {
+        c.get(group)
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default()
+    })
 }
 
 fn section_has_all(checks: &[(String, String)], lines: &[String]) -> bool {
     checks.iter().all(|(opt, val)| {
         let re = match_opt(opt);
-        lines.iter().any(|l| opt_value(&re, l, 7).as_deref() == Some(val.as_str()))
+        lines
+            .iter()
+            .any(|l| opt_value(&re, l, 7).as_deref() == Some(val.as_str()))
     })
 }
 
@@ -74,7 +88,11 @@ pub fn edit_ini(input: &[String], p: &IniParams) -> (Vec<String>, bool, String) 
     }
     lines.insert(0, format!("[{FAKE_SECTION}]"));
     lines.push("[".into());
-    let section = p.section.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| FAKE_SECTION.to_string());
+    let section = p
+        .section
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| FAKE_SECTION.to_string());
     let header = format!("[{section}]");
 
     let mut within = false;
@@ -98,11 +116,23 @@ pub fn edit_ini(input: &[String], p: &IniParams) -> (Vec<String>, bool, String) 
     let mut sec: Vec<String> = lines[start..end].to_vec();
     let after: Vec<String> = lines[end..].to_vec();
     let mut changed_lines = vec![false; sec.len()];
-    let fmt = |o: &str, v: &str| if p.no_extra_spaces { format!("{o}={v}\n") } else { format!("{o} = {v}\n") };
+    let fmt = |o: &str, v: &str| {
+        if p.no_extra_spaces {
+            format!("{o}={v}\n")
+        } else {
+            format!("{o} = {v}\n")
+        }
+    };
     let mut msg = "OK".to_string();
     let mut no_value_present = false;
 
-    let update = |sec: &mut Vec<String>, changed_lines: &mut Vec<bool>, i: usize, newline: String, changed: &mut bool, msg: &mut String, re: &Regex| {
+    let update = |sec: &mut Vec<String>,
+                  changed_lines: &mut Vec<bool>,
+                  i: usize,
+                  newline: String,
+                  changed: &mut bool,
+                  msg: &mut String,
+                  re: &Regex| {
         let mut option_changed = None;
         if p.ignore_spaces {
             if let Some(old) = re.captures(chomp(&sec[i])) {
@@ -125,7 +155,9 @@ pub fn edit_ini(input: &[String], p: &IniParams) -> (Vec<String>, bool, String) 
         let re = match_opt(option);
         if p.present {
             for i in 0..sec.len() {
-                let Some(val) = opt_value(&re, &sec[i], 7) else { continue };
+                let Some(val) = opt_value(&re, &sec[i], 7) else {
+                    continue;
+                };
                 if !values.is_empty() && values.contains(&val) {
                     let newline = if val.is_empty() && p.allow_no_value {
                         no_value_present = true;
@@ -133,10 +165,26 @@ pub fn edit_ini(input: &[String], p: &IniParams) -> (Vec<String>, bool, String) 
                     } else {
                         fmt(option, &val)
                     };
-                    update(&mut sec, &mut changed_lines, i, newline, &mut changed, &mut msg, &re);
+                    update(
+                        &mut sec,
+                        &mut changed_lines,
+                        i,
+                        newline,
+                        &mut changed,
+                        &mut msg,
+                        &re,
+                    );
                     values.retain(|v| *v != val);
                 } else if values.is_empty() && p.allow_no_value {
-                    update(&mut sec, &mut changed_lines, i, format!("{option}\n"), &mut changed, &mut msg, &re);
+                    update(
+                        &mut sec,
+                        &mut changed_lines,
+                        i,
+                        format!("{option}\n"),
+                        &mut changed,
+                        &mut msg,
+                        &re,
+                    );
                     no_value_present = true;
                     break;
                 }
@@ -146,7 +194,15 @@ pub fn edit_ini(input: &[String], p: &IniParams) -> (Vec<String>, bool, String) 
                     for i in 0..sec.len() {
                         if !changed_lines[i] && re.is_match(chomp(&sec[i])) {
                             let v = values.remove(0);
-                            update(&mut sec, &mut changed_lines, i, fmt(option, &v), &mut changed, &mut msg, &re);
+                            update(
+                                &mut sec,
+                                &mut changed_lines,
+                                i,
+                                fmt(option, &v),
+                                &mut changed,
+                                &mut msg,
+                                &re,
+                            );
                             if values.is_empty() {
                                 break;
                             }
@@ -241,9 +297,31 @@ impl Module for IniFile {
     }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&[
-            "path", "dest", "section", "section_has", "option", "value", "values", "backup", "state", "exclusive", "no_extra_spaces",
-            "ignore_spaces", "allow_no_value", "create", "follow", "owner", "group", "mode", "unsafe_writes", "attributes", "seuser",
-            "serole", "setype", "selevel", "modify_inactive_option",
+            "path",
+            "dest",
+            "section",
+            "section_has",
+            "option",
+            "value",
+            "values",
+            "backup",
+            "state",
+            "exclusive",
+            "no_extra_spaces",
+            "ignore_spaces",
+            "allow_no_value",
+            "create",
+            "follow",
+            "owner",
+            "group",
+            "mode",
+            "unsafe_writes",
+            "attributes",
+            "seuser",
+            "serole",
+            "setype",
+            "selevel",
+            "modify_inactive_option",
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
@@ -251,10 +329,16 @@ impl Module for IniFile {
         let present = match args.str("state").as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,
-            s => return Err(ModuleError::failed(format!("value of state must be one of: absent, present, got: {s}"))),
+            s => {
+                return Err(ModuleError::failed(format!(
+                    "value of state must be one of: absent, present, got: {s}"
+                )))
+            }
         };
         if args.has("value") && args.has("values") {
-            return Err(ModuleError::failed("parameters are mutually exclusive: value|values"));
+            return Err(ModuleError::failed(
+                "parameters are mutually exclusive: value|values",
+            ));
         }
         let allow_no_value = args.bool_or("allow_no_value", false)?;
         let values: Vec<String> = match args.str("value") {
@@ -262,14 +346,19 @@ impl Module for IniFile {
             None => args.list("values").unwrap_or_default(),
         };
         if present && !allow_no_value && values.is_empty() && args.has("option") {
-            return Err(ModuleError::failed("Parameter 'value(s)' must be defined if state=present and allow_no_value=False."));
+            return Err(ModuleError::failed(
+                "Parameter 'value(s)' must be defined if state=present and allow_no_value=False.",
+            ));
         }
         let section_has = match args.get("section_has") {
             Some(Value::Array(a)) => a
                 .iter()
                 .filter_map(|e| {
                     let o = e.get("option")?;
-                    let v = e.get("value").map(super::args::value_to_string).unwrap_or_default();
+                    let v = e
+                        .get("value")
+                        .map(super::args::value_to_string)
+                        .unwrap_or_default();
                     Some((super::args::value_to_string(o), v))
                 })
                 .collect(),
@@ -288,9 +377,12 @@ impl Module for IniFile {
         };
         let create = args.bool_or("create", true)?;
         let attrs = Attrs::from_args(args)?;
-        let target = util::read_for_edit(ctx, &path, args.bool_or("follow", false)?, create).await?;
+        let target =
+            util::read_for_edit(ctx, &path, args.bool_or("follow", false)?, create).await?;
         if target.content.is_none() && !create {
-            return Ok(Outcome::failed(format!("Destination {path} does not exist!")).with("rc", 257));
+            return Ok(
+                Outcome::failed(format!("Destination {path} does not exist!")).with("rc", 257),
+            );
         }
         let original = target.content.clone().unwrap_or_default();
         let text = match String::from_utf8(original) {
@@ -300,7 +392,11 @@ impl Module for IniFile {
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
         let (new_lines, changed, msg) = edit_ini(&lines, &p);
-        let after = if changed { new_lines.concat().into_bytes() } else { target.content.clone().unwrap_or_default() };
+        let after = if changed {
+            new_lines.concat().into_bytes()
+        } else {
+            target.content.clone().unwrap_or_default()
+        };
         if !changed && target.content.is_none() {
             return Ok(Outcome::changed(false).with("msg", msg).with("path", path));
         }
@@ -329,7 +425,11 @@ mod tests {
     use super::*;
 
     fn ini(text: &str, f: impl FnOnce(&mut IniParams)) -> (String, bool, String) {
-        let mut p = IniParams { present: true, exclusive: true, ..Default::default() };
+        let mut p = IniParams {
+            present: true,
+            exclusive: true,
+            ..Default::default()
+        };
         f(&mut p);
         let lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
         let (out, changed, msg) = edit_ini(&lines, &p);
@@ -356,9 +456,15 @@ mod tests {
     fn changes_and_adds_options() {
         let text = "[a]\nx = 1\n\n[b]\ny=2\n";
         let (t, c, m) = ini(text, |p| set(p, "a", "x", "5"));
-        assert_eq!((t.as_str(), c, m.as_str()), ("[a]\nx = 5\n\n[b]\ny=2\n", true, "option changed"));
+        assert_eq!(
+            (t.as_str(), c, m.as_str()),
+            ("[a]\nx = 5\n\n[b]\ny=2\n", true, "option changed")
+        );
         let (t, _, m) = ini(text, |p| set(p, "a", "z", "9"));
-        assert_eq!((t.as_str(), m.as_str()), ("[a]\nx = 1\nz = 9\n\n[b]\ny=2\n", "option added"));
+        assert_eq!(
+            (t.as_str(), m.as_str()),
+            ("[a]\nx = 1\nz = 9\n\n[b]\ny=2\n", "option added")
+        );
         let (t, _, _) = ini(text, |p| {
             set(p, "b", "y", "3");
             p.no_extra_spaces = true
@@ -391,7 +497,10 @@ mod tests {
             p.present = false;
             p.section = Some("a".into());
         });
-        assert_eq!((t.as_str(), m.as_str()), ("[b]\nz = 3\n", "section removed"));
+        assert_eq!(
+            (t.as_str(), m.as_str()),
+            ("[b]\nz = 3\n", "section removed")
+        );
     }
 
     #[test]

@@ -73,7 +73,11 @@ pub fn present(lines: &mut Vec<Vec<u8>>, p: &Present<'_>) -> &'static str {
             if let Some(caps) = re.captures(no_nl(l)) {
                 index[0] = n as isize;
                 found = true;
-                matched = Some(if p.backrefs { util::py_expand(&caps, p.line) } else { p.line.to_vec() });
+                matched = Some(if p.backrefs {
+                    util::py_expand(&caps, p.line)
+                } else {
+                    p.line.to_vec()
+                });
                 if p.firstmatch {
                     break;
                 }
@@ -115,7 +119,8 @@ pub fn present(lines: &mut Vec<Vec<u8>>, p: &Present<'_>) -> &'static str {
     }
 
     let is_after_eof = matches!(p.insertafter, Some(Insert::Eof));
-    let is_bof = matches!(p.insertbefore, Some(Insert::Bof)) || matches!(p.insertafter, Some(Insert::Bof));
+    let is_bof =
+        matches!(p.insertbefore, Some(Insert::Bof)) || matches!(p.insertafter, Some(Insert::Bof));
     if index[0] != -1 {
         let mut new_line = match (&matched, p.backrefs) {
             (Some(m), true) => m.clone(),
@@ -169,7 +174,12 @@ pub fn present(lines: &mut Vec<Vec<u8>>, p: &Present<'_>) -> &'static str {
 
 /// `state: absent`: removes every line matching `regexp`, containing `search_string`,
 /// or equal to `line`; returns how many were removed.
-pub fn absent(lines: &mut Vec<Vec<u8>>, regexp: Option<&Regex>, search_string: Option<&[u8]>, line: Option<&[u8]>) -> usize {
+pub fn absent(
+    lines: &mut Vec<Vec<u8>>,
+    regexp: Option<&Regex>,
+    search_string: Option<&[u8]>,
+    line: Option<&[u8]>,
+) -> usize {
     let before = lines.len();
     lines.retain(|l| {
         let m = if let Some(re) = regexp {
@@ -202,9 +212,33 @@ impl Module for LineInFile {
     }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&[
-            "path", "dest", "destfile", "name", "state", "regexp", "regex", "search_string", "line", "value", "insertafter",
-            "insertbefore", "backrefs", "create", "backup", "firstmatch", "validate", "owner", "group", "mode", "unsafe_writes",
-            "attributes", "seuser", "serole", "setype", "selevel", "others",
+            "path",
+            "dest",
+            "destfile",
+            "name",
+            "state",
+            "regexp",
+            "regex",
+            "search_string",
+            "line",
+            "value",
+            "insertafter",
+            "insertbefore",
+            "backrefs",
+            "create",
+            "backup",
+            "firstmatch",
+            "validate",
+            "owner",
+            "group",
+            "mode",
+            "unsafe_writes",
+            "attributes",
+            "seuser",
+            "serole",
+            "setype",
+            "selevel",
+            "others",
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
@@ -216,21 +250,34 @@ impl Module for LineInFile {
         let backrefs = args.bool_or("backrefs", false)?;
         let create = args.bool_or("create", false)?;
         if args.has("insertafter") && args.has("insertbefore") {
-            return Err(ModuleError::failed("parameters are mutually exclusive: insertbefore|insertafter"));
+            return Err(ModuleError::failed(
+                "parameters are mutually exclusive: insertbefore|insertafter",
+            ));
         }
         if regexp_s.is_some() && search_string.is_some() {
-            return Err(ModuleError::failed("parameters are mutually exclusive: regexp|search_string"));
+            return Err(ModuleError::failed(
+                "parameters are mutually exclusive: regexp|search_string",
+            ));
         }
         if backrefs && search_string.is_some() {
-            return Err(ModuleError::failed("parameters are mutually exclusive: backrefs|search_string"));
+            return Err(ModuleError::failed(
+                "parameters are mutually exclusive: backrefs|search_string",
+            ));
         }
-        let regexp = regexp_s.as_deref().map(|r| util::py_regex(r, false)).transpose()?;
+        let regexp = regexp_s
+            .as_deref()
+            .map(|r| util::py_regex(r, false))
+            .transpose()?;
         let attrs = Attrs::from_args(args)?;
 
         let present_state = match state.as_str() {
             "present" => true,
             "absent" => false,
-            s => return Err(ModuleError::failed(format!("value of state must be one of: absent, present, got: {s}"))),
+            s => {
+                return Err(ModuleError::failed(format!(
+                    "value of state must be one of: absent, present, got: {s}"
+                )))
+            }
         };
         if present_state {
             if backrefs && regexp.is_none() {
@@ -240,15 +287,23 @@ impl Module for LineInFile {
                 return Err(ModuleError::failed("line is required with state=present"));
             }
         } else if regexp.is_none() && search_string.is_none() && line.is_none() {
-            return Err(ModuleError::failed("one of line, search_string, or regexp is required with state=absent"));
+            return Err(ModuleError::failed(
+                "one of line, search_string, or regexp is required with state=absent",
+            ));
         }
 
         let target = util::read_for_edit(ctx, &path, true, present_state && create).await?;
         let original = match &target.content {
             Some(c) => c.clone(),
-            None if !present_state => return Ok(Outcome::changed(false).with("msg", "file not present").with_msg("file not present")),
+            None if !present_state => {
+                return Ok(Outcome::changed(false)
+                    .with("msg", "file not present")
+                    .with_msg("file not present"))
+            }
             None if !create => {
-                return Ok(Outcome::failed(format!("Destination {path} does not exist !")).with("rc", 257));
+                return Ok(
+                    Outcome::failed(format!("Destination {path} does not exist !")).with("rc", 257),
+                );
             }
             None => Vec::new(),
         };
@@ -271,8 +326,20 @@ impl Module for LineInFile {
             };
             (present(&mut lines, &p).to_string(), None)
         } else {
-            let n = absent(&mut lines, regexp.as_ref(), search_string.as_deref().map(str::as_bytes), line.as_deref().map(str::as_bytes));
-            (if n > 0 { format!("{n} line(s) removed") } else { String::new() }, Some(n))
+            let n = absent(
+                &mut lines,
+                regexp.as_ref(),
+                search_string.as_deref().map(str::as_bytes),
+                line.as_deref().map(str::as_bytes),
+            );
+            (
+                if n > 0 {
+                    format!("{n} line(s) removed")
+                } else {
+                    String::new()
+                },
+                Some(n),
+            )
         };
         if msg.is_empty() && target.content.is_none() {
             // Nothing to add (backrefs without a match): the file is not created.
@@ -326,8 +393,14 @@ mod tests {
 
     #[test]
     fn appends_at_eof_once() {
-        assert_eq!(run_present("a\nb\n", |_| {}), ("a\nb\nX=1\n".into(), "line added"));
-        assert_eq!(run_present("a\nX=1\nb\n", |_| {}), ("a\nX=1\nb\n".into(), ""));
+        assert_eq!(
+            run_present("a\nb\n", |_| {}),
+            ("a\nb\nX=1\n".into(), "line added")
+        );
+        assert_eq!(
+            run_present("a\nX=1\nb\n", |_| {}),
+            ("a\nX=1\nb\n".into(), "")
+        );
         assert_eq!(run_present("a", |_| {}), ("a\nX=1\n".into(), "line added"));
         assert_eq!(run_present("", |_| {}), ("X=1\n".into(), "line added"));
     }
@@ -346,7 +419,9 @@ mod tests {
 
     #[test]
     fn insert_after_and_before() {
-        let (t, _) = run_present("[a]\nk=v\n[b]\n", |p| p.insertafter = Some(Insert::Re(re(r"^\[a\]"))));
+        let (t, _) = run_present("[a]\nk=v\n[b]\n", |p| {
+            p.insertafter = Some(Insert::Re(re(r"^\[a\]")))
+        });
         assert_eq!(t, "[a]\nX=1\nk=v\n[b]\n");
         let (t, _) = run_present("[a]\nk=v\n[b]\n", |p| {
             p.insertafter = None;
@@ -362,7 +437,9 @@ mod tests {
         let (t, _) = run_present("a\n", |p| p.insertafter = Some(Insert::Re(re("^zzz"))));
         assert_eq!(t, "a\nX=1\n");
         // idempotent insertafter
-        let (t, m) = run_present("[a]\nX=1\nk=v\n", |p| p.insertafter = Some(Insert::Re(re(r"^\[a\]"))));
+        let (t, m) = run_present("[a]\nX=1\nk=v\n", |p| {
+            p.insertafter = Some(Insert::Re(re(r"^\[a\]")))
+        });
         assert_eq!((t.as_str(), m), ("[a]\nX=1\nk=v\n", ""));
     }
 

@@ -10,9 +10,19 @@ use async_trait::async_trait;
 pub struct Package;
 
 fn fact_pkg_mgr(vars: &minijinja::Value) -> Option<String> {
-    let direct = vars.get_attr("ansible_pkg_mgr").ok().filter(|v| !v.is_undefined() && !v.is_none());
-    let nested = || vars.get_attr("ansible_facts").ok().and_then(|f| f.get_attr("pkg_mgr").ok()).filter(|v| !v.is_undefined() && !v.is_none());
-    direct.or_else(nested).and_then(|v| v.as_str().map(String::from))
+    let direct = vars
+        .get_attr("ansible_pkg_mgr")
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none());
+    let nested = || {
+        vars.get_attr("ansible_facts")
+            .ok()
+            .and_then(|f| f.get_attr("pkg_mgr").ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+    };
+    direct
+        .or_else(nested)
+        .and_then(|v| v.as_str().map(String::from))
 }
 
 #[async_trait]
@@ -22,7 +32,10 @@ impl Module for Package {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let use_ = args.str("use").filter(|u| u != "auto");
-        let mgr = match use_.or_else(|| fact_pkg_mgr(ctx.vars)).filter(|m| m != "unknown") {
+        let mgr = match use_
+            .or_else(|| fact_pkg_mgr(ctx.vars))
+            .filter(|m| m != "unknown")
+        {
             Some(m) => m,
             None => {
                 let out = ctx

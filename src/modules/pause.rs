@@ -51,7 +51,10 @@ impl Module for Pause {
         if !msg.is_empty() {
             o.msg = Some(msg.clone());
         }
-        o.data.insert("stdout".into(), format!("Paused for {:.2} seconds", delta.as_secs_f64()).into());
+        o.data.insert(
+            "stdout".into(),
+            format!("Paused for {:.2} seconds", delta.as_secs_f64()).into(),
+        );
         Ok(o)
     }
 }

@@ -55,7 +55,8 @@ pub fn parse_freeze(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|l| {
             let l = l.trim();
-            l.split_once("==").map(|(n, v)| (normalize(n), v.trim().to_string()))
+            l.split_once("==")
+                .map(|(n, v)| (normalize(n), v.trim().to_string()))
         })
         .collect()
 }
@@ -99,7 +100,10 @@ pub fn cmp_versions(a: &str, b: &str) -> Ordering {
         let r = r.trim_start_matches(['.', '-', '_']).to_lowercase();
         if r.is_empty() {
             0
-        } else if r.starts_with("post") || r.starts_with("rev") || (r.starts_with('r') && !r.starts_with("rc")) {
+        } else if r.starts_with("post")
+            || r.starts_with("rev")
+            || (r.starts_with('r') && !r.starts_with("rc"))
+        {
             1
         } else {
             -1
@@ -110,42 +114,57 @@ pub fn cmp_versions(a: &str, b: &str) -> Ordering {
 
 /// Whether `version` satisfies a specifier list such as `>=1.2,<2,!=1.5`.
 pub fn satisfies(version: &str, spec: &str) -> bool {
-    spec.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|s| {
-        let (op, v) = ["===", "~=", "==", "!=", ">=", "<=", ">", "<"]
-            .iter()
-            .find_map(|op| s.strip_prefix(op).map(|v| (*op, v.trim())))
-            .unwrap_or(("==", s));
-        match op {
-            "===" => version == v,
-            "==" | "!=" => {
-                let eq = match v.strip_suffix(".*") {
-                    Some(prefix) => version == prefix || version.starts_with(&format!("{prefix}.")),
-                    None => cmp_versions(version, v) == Ordering::Equal,
-                };
-                (op == "==") == eq
+    spec.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|s| {
+            let (op, v) = ["===", "~=", "==", "!=", ">=", "<=", ">", "<"]
+                .iter()
+                .find_map(|op| s.strip_prefix(op).map(|v| (*op, v.trim())))
+                .unwrap_or(("==", s));
+            match op {
+                "===" => version == v,
+                "==" | "!=" => {
+                    let eq = match v.strip_suffix(".*") {
+                        Some(prefix) => {
+                            version == prefix || version.starts_with(&format!("{prefix}."))
+                        }
+                        None => cmp_versions(version, v) == Ordering::Equal,
+                    };
+                    (op == "==") == eq
+                }
+                ">=" => cmp_versions(version, v) != Ordering::Less,
+                "<=" => cmp_versions(version, v) != Ordering::Greater,
+                ">" => cmp_versions(version, v) == Ordering::Greater,
+                "<" => cmp_versions(version, v) == Ordering::Less,
+                "~=" => {
+                    let parts: Vec<&str> = v.split('.').collect();
+                    let prefix = parts[..parts.len().saturating_sub(1).max(1)].join(".");
+                    cmp_versions(version, v) != Ordering::Less
+                        && (version == prefix || version.starts_with(&format!("{prefix}.")))
+                }
+                _ => false,
             }
-            ">=" => cmp_versions(version, v) != Ordering::Less,
-            "<=" => cmp_versions(version, v) != Ordering::Greater,
-            ">" => cmp_versions(version, v) == Ordering::Greater,
-            "<" => cmp_versions(version, v) == Ordering::Less,
-            "~=" => {
-                let parts: Vec<&str> = v.split('.').collect();
-                let prefix = parts[..parts.len().saturating_sub(1).max(1)].join(".");
-                cmp_versions(version, v) != Ordering::Less && (version == prefix || version.starts_with(&format!("{prefix}.")))
-            }
-            _ => false,
-        }
-    })
+        })
 }
 
 /// A requirement `name[extras]<spec>`; `None` for URLs, paths and other forms pip
 /// alone can judge.
 pub fn split_requirement(req: &str) -> Option<(String, String)> {
     let r = req.trim();
-    if r.contains("://") || r.starts_with('.') || r.starts_with('/') || r.ends_with(".whl") || r.ends_with(".tar.gz") || r.contains(';') || r.contains('@') {
+    if r.contains("://")
+        || r.starts_with('.')
+        || r.starts_with('/')
+        || r.ends_with(".whl")
+        || r.ends_with(".tar.gz")
+        || r.contains(';')
+        || r.contains('@')
+    {
         return None;
     }
-    let end = r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).unwrap_or(r.len());
+    let end = r
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .unwrap_or(r.len());
     let name = &r[..end];
     if name.is_empty() {
         return None;
@@ -170,25 +189,41 @@ impl Module for Pip {
         let mut names = args.list("name").unwrap_or_default();
         let requirements = args.str("requirements");
         if names.is_empty() && requirements.is_none() {
-            return Err(ModuleError::failed("pip: one of the following is required: name, requirements"));
+            return Err(ModuleError::failed(
+                "pip: one of the following is required: name, requirements",
+            ));
         }
         if let Some(v) = args.str("version") {
             if names.len() != 1 {
-                return Err(ModuleError::failed("pip: version is incompatible with several names"));
+                return Err(ModuleError::failed(
+                    "pip: version is incompatible with several names",
+                ));
             }
             if split_requirement(&names[0]).is_some_and(|(_, spec)| !spec.is_empty()) {
-                return Err(ModuleError::failed("pip: version argument is ambiguous when the name has a version specifier"));
+                return Err(ModuleError::failed(
+                    "pip: version argument is ambiguous when the name has a version specifier",
+                ));
             }
-            let v = if v.starts_with(['=', '<', '>', '!', '~']) { v } else { format!("=={v}") };
+            let v = if v.starts_with(['=', '<', '>', '!', '~']) {
+                v
+            } else {
+                format!("=={v}")
+            };
             names[0] = format!("{}{}", names[0], v);
         }
         let state = args.str("state").unwrap_or_else(|| "present".into());
-        if !matches!(state.as_str(), "present" | "absent" | "latest" | "forcereinstall") {
-            return Err(ModuleError::failed(format!("pip: state must be one of: absent, forcereinstall, latest, present; got {state}")));
+        if !matches!(
+            state.as_str(),
+            "present" | "absent" | "latest" | "forcereinstall"
+        ) {
+            return Err(ModuleError::failed(format!(
+                "pip: state must be one of: absent, forcereinstall, latest, present; got {state}"
+            )));
         }
         let venv = args.str("virtualenv");
         let editable = args.bool_or("editable", false)?;
-        let extra = crate::shell::split(&args.str("extra_args").unwrap_or_default()).map_err(|e| ModuleError::failed(format!("pip: extra_args: {e}")))?;
+        let extra = crate::shell::split(&args.str("extra_args").unwrap_or_default())
+            .map_err(|e| ModuleError::failed(format!("pip: extra_args: {e}")))?;
 
         let mut pre = Script::new();
         pre.raw("LC_ALL=C; export LC_ALL; PIP_DISABLE_PIP_VERSION_CHECK=1; export PIP_DISABLE_PIP_VERSION_CHECK\n");
@@ -196,7 +231,9 @@ impl Module for Pip {
             pre.raw("umask ").arg(&u).raw(" || exit 3\n");
         }
         if let Some(d) = args.str("chdir") {
-            pre.raw("cd ").arg(&d).raw(" || { echo 'cannot cd to chdir' >&2; exit 3; }\n");
+            pre.raw("cd ")
+                .arg(&d)
+                .raw(" || { echo 'cannot cd to chdir' >&2; exit 3; }\n");
         }
         let mut s = pre.clone();
         if let Some(v) = &venv {
@@ -205,8 +242,11 @@ impl Module for Pip {
             if ctx.check_mode {
                 s.raw("  echo '@@RD venv_missing'; exit 0\n");
             } else {
-                let cmd = args.str("virtualenv_command").unwrap_or_else(|| "virtualenv".into());
-                let mut words = crate::shell::split(&cmd).map_err(|e| ModuleError::failed(format!("pip: virtualenv_command: {e}")))?;
+                let cmd = args
+                    .str("virtualenv_command")
+                    .unwrap_or_else(|| "virtualenv".into());
+                let mut words = crate::shell::split(&cmd)
+                    .map_err(|e| ModuleError::failed(format!("pip: virtualenv_command: {e}")))?;
                 if words.is_empty() {
                     words.push("virtualenv".into());
                 }
@@ -218,13 +258,19 @@ impl Module for Pip {
                     words.push("-p".into());
                     words.push(py);
                 }
-                s.raw("  command -v ").arg(&words[0]).raw(" >/dev/null 2>&1 || { echo ");
+                s.raw("  command -v ")
+                    .arg(&words[0])
+                    .raw(" >/dev/null 2>&1 || { echo ");
                 s.arg(&format!("pip: cannot create the virtualenv: {} is not installed on the host (pip needs python on the host)", words[0]));
                 s.raw(" >&2; exit 98; }\n  ").args(&words).raw(" \"$rd_venv\" >&2 || { echo 'pip: creating the virtualenv failed' >&2; exit 98; }\n  echo '@@RD venv_created'\n");
             }
             s.raw("fi\nif [ -x \"$rd_venv/bin/pip\" ]; then rd_pip=\"$rd_venv/bin/pip\"; else rd_pip=\"$rd_venv/bin/python -m pip\"; fi\n");
         } else if let Some(exe) = args.str("executable") {
-            s.raw("rd_pip=$(command -v ").arg(&exe).raw(") || { echo ").arg(&format!("pip: executable {exe} was not found on the host")).raw(" >&2; exit 98; }\n");
+            s.raw("rd_pip=$(command -v ")
+                .arg(&exe)
+                .raw(") || { echo ")
+                .arg(&format!("pip: executable {exe} was not found on the host"))
+                .raw(" >&2; exit 98; }\n");
         } else {
             s.raw(
                 "if command -v pip3 >/dev/null 2>&1; then rd_pip=pip3\n\
@@ -234,7 +280,9 @@ impl Module for Pip {
             );
         }
         let freeze = "$rd_pip list --format=freeze 2>/dev/null || $rd_pip freeze 2>/dev/null";
-        s.raw(&format!("echo \"@@RD pip $rd_pip\"\necho '@@RD freeze'\n{freeze}\n"));
+        s.raw(&format!(
+            "echo \"@@RD pip $rd_pip\"\necho '@@RD freeze'\n{freeze}\n"
+        ));
         let out = ctx.run(s.as_str()).await?;
         if out.rc != 0 {
             return Err(ModuleError::failed(out.stderr_str().trim().to_string()));
@@ -243,12 +291,17 @@ impl Module for Pip {
         let secs = sections(&stdout);
         let venv_created = secs.iter().any(|(n, _)| n == "venv_created");
         let venv_missing = secs.iter().any(|(n, _)| n == "venv_missing");
-        let pip_cmd = secs.iter().find_map(|(n, _)| n.strip_prefix("pip ").map(String::from)).unwrap_or_default();
+        let pip_cmd = secs
+            .iter()
+            .find_map(|(n, _)| n.strip_prefix("pip ").map(String::from))
+            .unwrap_or_default();
         let before_txt = section(&secs, "freeze").unwrap_or("").to_string();
         let before = parse_freeze(&before_txt);
         let installed = |n: &str| before.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
 
-        let mut o = Outcome::ok().with("state", state.clone()).with("name", serde_json::json!(names));
+        let mut o = Outcome::ok()
+            .with("state", state.clone())
+            .with("name", serde_json::json!(names));
         if let Some(r) = &requirements {
             o = o.with("requirements", r.clone());
         }
@@ -257,13 +310,17 @@ impl Module for Pip {
         }
 
         // Decide what pip must do.
-        let simple = requirements.is_none() && !editable && extra.is_empty() && names.iter().all(|n| split_requirement(n).is_some());
+        let simple = requirements.is_none()
+            && !editable
+            && extra.is_empty()
+            && names.iter().all(|n| split_requirement(n).is_some());
         let mut todo: Vec<String> = Vec::new();
         let decided = match state.as_str() {
             "present" if simple => {
                 for n in &names {
                     let (name, spec) = split_requirement(n).unwrap_or_default();
-                    let ok = installed(&name).is_some_and(|v| spec.is_empty() || satisfies(&v, &spec));
+                    let ok =
+                        installed(&name).is_some_and(|v| spec.is_empty() || satisfies(&v, &spec));
                     if !ok {
                         todo.push(n.clone());
                     }
@@ -333,10 +390,17 @@ impl Module for Pip {
         let rsecs = sections(&rout);
         let after = parse_freeze(section(&rsecs, "freeze").unwrap_or(""));
         let pip_out: String = rout.split("\n@@RD freeze").next().unwrap_or("").to_string();
-        o = o.with("cmd", format!("{} {}", pip_cmd, crate::shell::join(&argv))).with("stdout", pip_out).with("stderr", r.stderr_str());
+        o = o
+            .with("cmd", format!("{} {}", pip_cmd, crate::shell::join(&argv)))
+            .with("stdout", pip_out)
+            .with("stderr", r.stderr_str());
         if r.rc != 0 {
             o.failed = true;
-            o.msg = Some(format!("pip failed (rc={}): {}", r.rc, r.stderr_str().trim().lines().last().unwrap_or("")));
+            o.msg = Some(format!(
+                "pip failed (rc={}): {}",
+                r.rc,
+                r.stderr_str().trim().lines().last().unwrap_or("")
+            ));
             return Ok(o);
         }
         o.changed = venv_created || before != after || (state == "forcereinstall");
@@ -364,9 +428,18 @@ mod tests {
 
     #[test]
     fn requirements() {
-        assert_eq!(split_requirement("Flask_SQLAlchemy[async]>=2.0"), Some(("flask-sqlalchemy".into(), ">=2.0".into())));
-        assert_eq!(split_requirement("requests"), Some(("requests".into(), "".into())));
+        assert_eq!(
+            split_requirement("Flask_SQLAlchemy[async]>=2.0"),
+            Some(("flask-sqlalchemy".into(), ">=2.0".into()))
+        );
+        assert_eq!(
+            split_requirement("requests"),
+            Some(("requests".into(), "".into()))
+        );
         assert_eq!(split_requirement("git+https://x/y.git"), None);
-        assert_eq!(parse_freeze("Flask==2.3.2\npip==23.0\n")[0], ("flask".into(), "2.3.2".into()));
+        assert_eq!(
+            parse_freeze("Flask==2.3.2\npip==23.0\n")[0],
+            ("flask".into(), "2.3.2".into())
+        );
     }
 }

@@ -41,18 +41,40 @@ impl Module for Script {
         true
     }
     fn params(&self) -> Option<&'static [&'static str]> {
-        Some(&["_raw_params", "cmd", "chdir", "creates", "removes", "executable", "decrypt", "free_form"])
+        Some(&[
+            "_raw_params",
+            "cmd",
+            "chdir",
+            "creates",
+            "removes",
+            "executable",
+            "decrypt",
+            "free_form",
+        ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let spec = CmdSpec::from_args(args, true)?;
-        let line = spec.raw.clone().ok_or_else(|| ModuleError::failed("script: no script given"))?;
-        let words = shell::split(&line).map_err(|e| ModuleError::failed(format!("cannot parse script line: {e}")))?;
-        let (name, script_args) = words.split_first().ok_or_else(|| ModuleError::failed("script: no script given"))?;
-        let path = ctx.search.find(name, "files").ok_or_else(|| ModuleError::failed(format!("Could not find or access '{name}'")))?;
-        let content = std::fs::read(&path).map_err(|e| ModuleError::failed(format!("Could not read {}: {e}", path.display())))?;
+        let line = spec
+            .raw
+            .clone()
+            .ok_or_else(|| ModuleError::failed("script: no script given"))?;
+        let words = shell::split(&line)
+            .map_err(|e| ModuleError::failed(format!("cannot parse script line: {e}")))?;
+        let (name, script_args) = words
+            .split_first()
+            .ok_or_else(|| ModuleError::failed("script: no script given"))?;
+        let path = ctx
+            .search
+            .find(name, "files")
+            .ok_or_else(|| ModuleError::failed(format!("Could not find or access '{name}'")))?;
+        let content = std::fs::read(&path)
+            .map_err(|e| ModuleError::failed(format!("Could not read {}: {e}", path.display())))?;
 
         if ctx.check_mode && spec.creates.is_none() && spec.removes.is_none() {
-            let mut o = Outcome { skipped: true, ..Default::default() };
+            let mut o = Outcome {
+                skipped: true,
+                ..Default::default()
+            };
             o.msg = Some("Check mode not supported for this module".into());
             return Ok(o);
         }
@@ -75,7 +97,12 @@ impl Module for Script {
         s.raw(" </dev/null\n");
         let cmd = Value::String(line.clone());
         let start = SystemTime::now();
-        let out = ctx.run_stdin(s.as_str(), if ctx.check_mode { None } else { Some(content) }).await?;
+        let out = ctx
+            .run_stdin(
+                s.as_str(),
+                if ctx.check_mode { None } else { Some(content) },
+            )
+            .await?;
         let end = SystemTime::now();
         let (gate, stdout) = parse_gate(&out.stdout);
         if let Some(g) = gate {
@@ -97,8 +124,14 @@ mod tests {
 
     #[test]
     fn shebang_lines() {
-        assert_eq!(shebang(b"#!/bin/bash -e\necho"), Some(vec!["/bin/bash".into(), "-e".into()]));
-        assert_eq!(shebang(b"#! /usr/bin/env python3\n"), Some(vec!["/usr/bin/env".into(), "python3".into()]));
+        assert_eq!(
+            shebang(b"#!/bin/bash -e\necho"),
+            Some(vec!["/bin/bash".into(), "-e".into()])
+        );
+        assert_eq!(
+            shebang(b"#! /usr/bin/env python3\n"),
+            Some(vec!["/usr/bin/env".into(), "python3".into()])
+        );
         assert_eq!(shebang(b"echo hi\n"), None);
     }
 }

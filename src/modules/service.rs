@@ -55,9 +55,10 @@ rd_proc_has() { # rd_proc_has SUBSTRING: a process (not this script) whose comma
   done
   return 1
 }
-rd_proc_named() { # a process whose name is exactly $1
+rd_proc_named() { # a live (not zombie) process whose name is exactly $1
   for rd_p in /proc/[0-9]*; do
-    [ "$(cat "$rd_p/comm" 2>/dev/null)" = "$1" ] && return 0
+    [ "$(cat "$rd_p/comm" 2>/dev/null)" = "$1" ] || continue
+    grep -q '^State:[[:space:]]*Z' "$rd_p/status" 2>/dev/null || return 0
   done
   return 1
 }
@@ -94,10 +95,12 @@ systemd)
   rd_active=$(rd_sctl is-active "$rd_name" 2>/dev/null)
   case "$rd_active" in active|activating|reloading) rd_run=1;; *) rd_run=0;; esac
   echo "@@RD was_running $rd_run"
-  if rd_sctl is-enabled "$rd_name" >/dev/null 2>&1; then rd_en=1; else rd_en=0; fi
-  echo "@@RD was_enabled $rd_en"
-  if [ "$rd_enabled" = yes ] && [ $rd_en = 0 ]; then rd_did "systemctl enable $rd_name"; [ "$rd_check" = 1 ] || rd_sctl enable "$rd_name" >&2 || rd_fail "systemctl enable $rd_name failed"; fi
-  if [ "$rd_enabled" = no ] && [ $rd_en = 1 ]; then rd_did "systemctl disable $rd_name"; [ "$rd_check" = 1 ] || rd_sctl disable "$rd_name" >&2 || rd_fail "systemctl disable $rd_name failed"; fi
+  rd_ens=$(rd_sctl is-enabled "$rd_name" 2>/dev/null); rd_enrc=$?
+  # static, indirect, generated... units cannot be enabled or disabled: leave them be.
+  case "$rd_ens" in enabled|enabled-runtime|alias) rd_en=1;; static|indirect|generated|transient) rd_en=fixed;; *) [ $rd_enrc = 0 ] && rd_en=1 || rd_en=0;; esac
+  [ "$rd_en" = fixed ] && echo "@@RD was_enabled 1" || echo "@@RD was_enabled $rd_en"
+  if [ "$rd_enabled" = yes ] && [ "$rd_en" = 0 ]; then rd_did "systemctl enable $rd_name"; [ "$rd_check" = 1 ] || rd_sctl enable "$rd_name" >&2 || rd_fail "systemctl enable $rd_name failed"; fi
+  if [ "$rd_enabled" = no ] && [ "$rd_en" = 1 ]; then rd_did "systemctl disable $rd_name"; [ "$rd_check" = 1 ] || rd_sctl disable "$rd_name" >&2 || rd_fail "systemctl disable $rd_name failed"; fi
   rd_act=
   case "$rd_state" in
     started) [ $rd_run = 1 ] || rd_act=start;;
@@ -223,9 +226,13 @@ impl Module for Service {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         args.check_known("service", PARAMS)?;
-        let name = args.str_any(&["name", "service", "unit"]).unwrap_or_default();
+        let name = args
+            .str_any(&["name", "service", "unit"])
+            .unwrap_or_default();
         if name.contains('/') || name.starts_with('-') {
-            return Err(ModuleError::failed(format!("service: invalid service name {name:?}")));
+            return Err(ModuleError::failed(format!(
+                "service: invalid service name {name:?}"
+            )));
         }
         let state = match args.str("state").map(|s| s.to_lowercase()).as_deref() {
             None | Some("") => String::new(),
@@ -238,15 +245,28 @@ impl Module for Service {
             }
         };
         let enabled = args.bool("enabled")?;
-        let daemon_reload = args.bool_or("daemon_reload", false)? || args.bool_or("daemon-reload", false)?;
+        let daemon_reload =
+            args.bool_or("daemon_reload", false)? || args.bool_or("daemon-reload", false)?;
         let masked = args.bool("masked")?;
         if name.is_empty() && !daemon_reload {
-            return Err(ModuleError::failed("service: missing required argument: name"));
+            return Err(ModuleError::failed(
+                "service: missing required argument: name",
+            ));
         }
-        if !name.is_empty() && state.is_empty() && enabled.is_none() && masked.is_none() && !daemon_reload {
-            return Err(ModuleError::failed("service: one of the following is required: state, enabled"));
+        if !name.is_empty()
+            && state.is_empty()
+            && enabled.is_none()
+            && masked.is_none()
+            && !daemon_reload
+        {
+            return Err(ModuleError::failed(
+                "service: one of the following is required: state, enabled",
+            ));
         }
-        let use_ = args.str("use").unwrap_or_else(|| "auto".into()).to_lowercase();
+        let use_ = args
+            .str("use")
+            .unwrap_or_else(|| "auto".into())
+            .to_lowercase();
         let sleep = args.int("sleep")?.unwrap_or(0);
         let arguments = args.str_any(&["arguments", "args"]).unwrap_or_default();
         let scope = args.str("scope").unwrap_or_else(|| "system".into());
@@ -254,7 +274,11 @@ impl Module for Service {
             "system" => "",
             "user" => "--user",
             "global" => "--global",
-            other => return Err(ModuleError::failed(format!("service: scope must be system, user or global, got {other}"))),
+            other => {
+                return Err(ModuleError::failed(format!(
+                    "service: scope must be system, user or global, got {other}"
+                )))
+            }
         };
         let yn = |b: Option<bool>| match b {
             Some(true) => "yes",
@@ -268,17 +292,27 @@ impl Module for Service {
         s.assign("rd_enabled", yn(enabled)).raw("\n");
         s.assign("rd_masked", yn(masked)).raw("\n");
         s.assign("rd_use", &use_).raw("\n");
-        s.assign("rd_check", if ctx.check_mode { "1" } else { "0" }).raw("\n");
-        s.assign("rd_reload", if daemon_reload { "1" } else { "0" }).raw("\n");
+        s.assign("rd_check", if ctx.check_mode { "1" } else { "0" })
+            .raw("\n");
+        s.assign("rd_reload", if daemon_reload { "1" } else { "0" })
+            .raw("\n");
         s.assign("rd_sleep", &sleep.to_string()).raw("\n");
-        s.assign("rd_runlevel", &args.str("runlevel").unwrap_or_default()).raw("\n");
+        s.assign("rd_runlevel", &args.str("runlevel").unwrap_or_default())
+            .raw("\n");
         s.raw(&format!("rd_sc='{sc}'\n"));
-        s.raw(if args.bool_or("no_block", false)? { "rd_noblock=--no-block\n" } else { "rd_noblock=\n" });
+        s.raw(if args.bool_or("no_block", false)? {
+            "rd_noblock=--no-block\n"
+        } else {
+            "rd_noblock=\n"
+        });
         // Extra init-script arguments are split like a command line, each word quoted.
-        let words = crate::shell::split(&arguments).map_err(|e| ModuleError::failed(format!("service: arguments: {e}")))?;
+        let words = crate::shell::split(&arguments)
+            .map_err(|e| ModuleError::failed(format!("service: arguments: {e}")))?;
         s.raw("set -- ").args(&words).raw("\nrd_args=\"$*\"\n");
         if words.iter().any(|w| w.contains(char::is_whitespace)) {
-            return Err(ModuleError::failed("service: arguments with embedded spaces are not supported"));
+            return Err(ModuleError::failed(
+                "service: arguments with embedded spaces are not supported",
+            ));
         }
         let pattern = args.str("pattern").unwrap_or_default();
         s.raw("rd_pattern=\n");
@@ -324,13 +358,17 @@ impl Module for Service {
         if out.rc != 0 {
             let mut o = Outcome::failed(format!("{} [manager: {how}]", stderr.trim()));
             o.changed = !did.is_empty() && !ctx.check_mode;
-            o = o.with("name", name.clone()).with("manager", manager.clone());
+            o = o
+                .with("name", name.clone())
+                .with("manager", manager.clone());
             if out.rc == 94 {
                 o.msg = Some(stderr.trim().to_string());
             }
             return Ok(o);
         }
-        let mut o = Outcome::changed(!did.is_empty()).with("name", name.clone()).with("manager", manager.clone());
+        let mut o = Outcome::changed(!did.is_empty())
+            .with("name", name.clone())
+            .with("manager", manager.clone());
         if !state.is_empty() {
             o = o.with("state", state.clone());
         }
@@ -346,15 +384,28 @@ impl Module for Service {
         let mut msg = if did.is_empty() {
             format!("{name}: nothing to do (manager: {how})")
         } else {
-            format!("{}{} (manager: {how})", if ctx.check_mode { "would run: " } else { "ran: " }, did.join("; "))
+            format!(
+                "{}{} (manager: {how})",
+                if ctx.check_mode {
+                    "would run: "
+                } else {
+                    "ran: "
+                },
+                did.join("; ")
+            )
         };
         if manager == "none" && daemon_reload {
             msg = "daemon_reload skipped: systemd is not running on this host".into();
         }
         if let Some(false) = running_after {
             if state == "started" || state == "restarted" || state == "reloaded" {
-                msg.push_str(&format!("; warning: {name} does not report running after the action"));
-                o = o.with("warnings", serde_json::json!([format!("{name} does not report running after {state}")]));
+                msg.push_str(&format!(
+                    "; warning: {name} does not report running after the action"
+                ));
+                o = o.with(
+                    "warnings",
+                    serde_json::json!([format!("{name} does not report running after {state}")]),
+                );
             }
         }
         Ok(o.with_msg(msg))

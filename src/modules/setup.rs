@@ -14,11 +14,10 @@ pub struct Setup;
 
 /// The fact-gathering script. Sections are marked `@@RD name`; the environment comes
 /// last, NUL-separated, since values may hold newlines.
-const SCRIPT: &str = r#"LC_ALL=C; export LC_ALL
-echo '@@RD uname'; uname -s; uname -r; uname -m; uname -v; uname -n
+const SCRIPT: &str = r#"echo '@@RD uname'; uname -s; uname -r; uname -m; uname -v; uname -n
 echo '@@RD os_release'; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
 echo '@@RD debian_version'; cat /etc/debian_version 2>/dev/null
-echo '@@RD lsb_release'; command -v lsb_release >/dev/null 2>&1 && lsb_release -a 2>/dev/null
+echo '@@RD lsb_release'; command -v lsb_release >/dev/null 2>&1 && LC_ALL=C lsb_release -a 2>/dev/null
 echo '@@RD hostname'; hostname 2>/dev/null || cat /proc/sys/kernel/hostname
 echo '@@RD fqdn'; hostname -f 2>/dev/null || hostname 2>/dev/null
 echo '@@RD route_get'; ip -4 route get 1.1.1.1 2>/dev/null
@@ -33,7 +32,7 @@ echo '@@RD cpuinfo'; grep -E '^(processor|vendor_id|model name|physical id|core 
 echo '@@RD id'; id -un; id -u; id -g; id -gn; getent passwd "$(id -un)" 2>/dev/null
 echo '@@RD service_mgr'; if [ -d /run/systemd/system ]; then echo systemd; elif [ -d /run/openrc ] || [ -x /sbin/openrc-run ]; then echo openrc; elif [ -d /etc/init.d ]; then echo sysvinit; else echo service; fi; cat /proc/1/comm 2>/dev/null
 echo '@@RD pkg_mgr'; for c in apt-get dnf yum zypper apk pacman pkg; do if command -v $c >/dev/null 2>&1; then echo $c; break; fi; done
-echo '@@RD date'; rd_e=$(date +%s); date -d "@$rd_e" '+%Y %m %d %H %M %S %s %z %Z %A %u %V %B %b %a %j %p' 2>/dev/null || date '+%Y %m %d %H %M %S %s %z %Z %A %u %V %B %b %a %j %p'; date -u -d "@$rd_e" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || date -u '+%Y-%m-%dT%H:%M:%SZ'; date +%N
+echo '@@RD date'; rd_e=$(date +%s); LC_ALL=C date -d "@$rd_e" '+%Y %m %d %H %M %S %s %z %Z %A %u %V %B %b %a %j %p' 2>/dev/null || LC_ALL=C date '+%Y %m %d %H %M %S %s %z %Z %A %u %V %B %b %a %j %p'; date -u -d "@$rd_e" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || date -u '+%Y-%m-%dT%H:%M:%SZ'; date +%N
 echo '@@RD virt'; if [ -f /.dockerenv ]; then echo docker; elif [ -f /run/.containerenv ]; then echo podman; elif grep -qa 'container=lxc' /proc/1/environ 2>/dev/null; then echo lxc; elif grep -qaE '(docker|kubepods|containerd)' /proc/1/cgroup 2>/dev/null; then echo container; elif command -v systemd-detect-virt >/dev/null 2>&1; then systemd-detect-virt 2>/dev/null; fi
 echo '@@RD dns'; cat /etc/resolv.conf 2>/dev/null
 echo '@@RD uptime'; cat /proc/uptime 2>/dev/null
@@ -59,18 +58,25 @@ impl Module for Setup {
         let filters = args.list("filter").unwrap_or_default();
         let patterns = filters
             .iter()
-            .map(|f| glob::Pattern::new(f).map_err(|e| ModuleError::failed(format!("setup: bad filter {f:?}: {e}"))))
+            .map(|f| {
+                glob::Pattern::new(f)
+                    .map_err(|e| ModuleError::failed(format!("setup: bad filter {f:?}: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let out = ctx.run(SCRIPT).await?;
         if out.stdout.is_empty() {
-            return Err(ModuleError::failed(format!("setup: fact gathering printed nothing: {}", out.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "setup: fact gathering printed nothing: {}",
+                out.stderr_str().trim()
+            )));
         }
         let mut facts = parse_facts(&out.stdout_str());
         if !patterns.is_empty() {
             facts.retain(|k, _| patterns.iter().any(|p| p.matches(k)));
         }
         let mut o = Outcome::ok();
-        o.data.insert("ansible_facts".into(), Value::Object(facts.clone()));
+        o.data
+            .insert("ansible_facts".into(), Value::Object(facts.clone()));
         o.facts = facts;
         Ok(o)
     }
@@ -122,7 +128,13 @@ fn distribution_name(id: &str, name: &str) -> String {
         "opensuse-tumbleweed" => "openSUSE Tumbleweed",
         "sles" => "SLES",
         "gentoo" => "Gentoo",
-        "" => return if name.is_empty() { "NA".into() } else { name.to_string() },
+        "" => {
+            return if name.is_empty() {
+                "NA".into()
+            } else {
+                name.to_string()
+            }
+        }
         other => {
             let mut c = other.chars();
             return match c.next() {
@@ -138,8 +150,10 @@ fn distribution_name(id: &str, name: &str) -> String {
 fn os_family(id: &str, id_like: &str) -> String {
     let fam = |x: &str| -> Option<&'static str> {
         Some(match x {
-            "debian" | "ubuntu" | "raspbian" | "linuxmint" | "kali" | "pop" | "devuan" | "neon" | "elementary" => "Debian",
-            "rhel" | "centos" | "fedora" | "rocky" | "almalinux" | "ol" | "amzn" | "scientific" | "cloudlinux" => "RedHat",
+            "debian" | "ubuntu" | "raspbian" | "linuxmint" | "kali" | "pop" | "devuan" | "neon"
+            | "elementary" => "Debian",
+            "rhel" | "centos" | "fedora" | "rocky" | "almalinux" | "ol" | "amzn" | "scientific"
+            | "cloudlinux" => "RedHat",
             "alpine" => "Alpine",
             "arch" | "manjaro" | "endeavouros" => "Archlinux",
             "sles" | "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" | "suse" => "Suse",
@@ -164,14 +178,22 @@ fn os_family(id: &str, id_like: &str) -> String {
 
 /// IPv4 dotted netmask for a prefix length.
 fn netmask(prefix: u32) -> String {
-    let m: u32 = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32)) };
+    let m: u32 = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix.min(32))
+    };
     std::net::Ipv4Addr::from(m).to_string()
 }
 
 fn network(addr: &str, prefix: u32) -> String {
     match addr.parse::<std::net::Ipv4Addr>() {
         Ok(a) => {
-            let m: u32 = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32)) };
+            let m: u32 = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix.min(32))
+            };
             std::net::Ipv4Addr::from(u32::from(a) & m).to_string()
         }
         Err(_) => String::new(),
@@ -192,15 +214,33 @@ fn parse_addr4(text: &str) -> Vec<Addr4> {
     for line in text.lines() {
         // "2: eth0    inet 172.18.0.6/16 brd 172.18.255.255 scope global eth0\ ..."
         let toks: Vec<&str> = line.split_whitespace().collect();
-        let Some(i) = toks.iter().position(|t| *t == "inet") else { continue };
-        let iface = toks.get(1).map(|s| s.trim_end_matches(':')).unwrap_or("").to_string();
-        let Some(cidr) = toks.get(i + 1) else { continue };
+        let Some(i) = toks.iter().position(|t| *t == "inet") else {
+            continue;
+        };
+        let iface = toks
+            .get(1)
+            .map(|s| s.trim_end_matches(':'))
+            .unwrap_or("")
+            .to_string();
+        let Some(cidr) = toks.get(i + 1) else {
+            continue;
+        };
         let (address, prefix) = match cidr.split_once('/') {
             Some((a, p)) => (a.to_string(), p.parse().unwrap_or(32)),
             None => (cidr.to_string(), 32),
         };
-        let broadcast = toks.iter().position(|t| *t == "brd").and_then(|j| toks.get(j + 1)).map(|s| s.to_string()).unwrap_or_default();
-        v.push(Addr4 { iface: iface.split('@').next().unwrap_or("").to_string(), address, prefix, broadcast });
+        let broadcast = toks
+            .iter()
+            .position(|t| *t == "brd")
+            .and_then(|j| toks.get(j + 1))
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        v.push(Addr4 {
+            iface: iface.split('@').next().unwrap_or("").to_string(),
+            address,
+            prefix,
+            broadcast,
+        });
     }
     v
 }
@@ -209,11 +249,27 @@ fn parse_addr6(text: &str) -> Vec<(String, String, u32, String)> {
     let mut v = Vec::new();
     for line in text.lines() {
         let toks: Vec<&str> = line.split_whitespace().collect();
-        let Some(i) = toks.iter().position(|t| *t == "inet6") else { continue };
-        let iface = toks.get(1).map(|s| s.trim_end_matches(':')).unwrap_or("").split('@').next().unwrap_or("").to_string();
-        let Some(cidr) = toks.get(i + 1) else { continue };
+        let Some(i) = toks.iter().position(|t| *t == "inet6") else {
+            continue;
+        };
+        let iface = toks
+            .get(1)
+            .map(|s| s.trim_end_matches(':'))
+            .unwrap_or("")
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let Some(cidr) = toks.get(i + 1) else {
+            continue;
+        };
         let (a, p) = cidr.split_once('/').unwrap_or((cidr, "128"));
-        let scope = toks.iter().position(|t| *t == "scope").and_then(|j| toks.get(j + 1)).unwrap_or(&"").to_string();
+        let scope = toks
+            .iter()
+            .position(|t| *t == "scope")
+            .and_then(|j| toks.get(j + 1))
+            .unwrap_or(&"")
+            .to_string();
         v.push((iface, a.to_string(), p.parse().unwrap_or(128), scope));
     }
     v
@@ -223,7 +279,13 @@ fn parse_addr6(text: &str) -> Vec<(String, String, u32, String)> {
 fn parse_route(text: &str) -> (String, String, String) {
     let line = text.lines().next().unwrap_or("");
     let toks: Vec<&str> = line.split_whitespace().collect();
-    let after = |k: &str| toks.iter().position(|t| *t == k).and_then(|i| toks.get(i + 1)).map(|s| s.to_string()).unwrap_or_default();
+    let after = |k: &str| {
+        toks.iter()
+            .position(|t| *t == k)
+            .and_then(|i| toks.get(i + 1))
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    };
     (after("dev"), after("src"), after("via"))
 }
 
@@ -255,7 +317,11 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     let machine = un.get(2).copied().unwrap_or("").to_string();
     put(&mut f, "system", json!(system));
     put(&mut f, "kernel", json!(un.get(1).copied().unwrap_or("")));
-    put(&mut f, "kernel_version", json!(un.get(3).copied().unwrap_or("")));
+    put(
+        &mut f,
+        "kernel_version",
+        json!(un.get(3).copied().unwrap_or("")),
+    );
     put(&mut f, "machine", json!(machine));
     put(&mut f, "architecture", json!(machine));
     let nodename = un.get(4).copied().unwrap_or("").to_string();
@@ -268,7 +334,13 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     let family = os_family(&id, &id_like);
     let mut version = s(&osr, "VERSION_ID");
     let debian_version = sec("debian_version").trim().to_string();
-    if id == "debian" && !debian_version.is_empty() && debian_version.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+    if id == "debian"
+        && !debian_version.is_empty()
+        && debian_version
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    {
         version = debian_version.clone();
     }
     let mut release = s(&osr, "VERSION_CODENAME");
@@ -280,7 +352,12 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         let v = s(&osr, "VERSION");
         if let (Some(a), Some(b)) = (v.find('('), v.find(')')) {
             if a < b {
-                release = v[a + 1..b].split(',').next().unwrap_or("").trim().to_lowercase();
+                release = v[a + 1..b]
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_lowercase();
             }
         }
     }
@@ -291,8 +368,24 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     let minor = version.split('.').nth(1).unwrap_or("").to_string();
     put(&mut f, "distribution", json!(dist));
     put(&mut f, "distribution_release", json!(release));
-    put(&mut f, "distribution_version", json!(if version.is_empty() { "NA".to_string() } else { version.clone() }));
-    put(&mut f, "distribution_major_version", json!(if major.is_empty() { "NA".to_string() } else { major.clone() }));
+    put(
+        &mut f,
+        "distribution_version",
+        json!(if version.is_empty() {
+            "NA".to_string()
+        } else {
+            version.clone()
+        }),
+    );
+    put(
+        &mut f,
+        "distribution_major_version",
+        json!(if major.is_empty() {
+            "NA".to_string()
+        } else {
+            major.clone()
+        }),
+    );
     if !minor.is_empty() {
         put(&mut f, "distribution_minor_version", json!(minor));
     }
@@ -313,7 +406,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
                         lsb.insert("description".into(), json!(v));
                     }
                     "Release" => {
-                        lsb.insert("major_release".into(), json!(v.split('.').next().unwrap_or("")));
+                        lsb.insert(
+                            "major_release".into(),
+                            json!(v.split('.').next().unwrap_or("")),
+                        );
                         lsb.insert("release".into(), json!(v));
                     }
                     "Codename" => {
@@ -328,7 +424,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         lsb.insert("codename".into(), json!(release));
         lsb.insert("description".into(), json!(s(&osr, "PRETTY_NAME")));
         lsb.insert("id".into(), json!(dist));
-        lsb.insert("major_release".into(), json!(rel.split('.').next().unwrap_or("")));
+        lsb.insert(
+            "major_release".into(),
+            json!(rel.split('.').next().unwrap_or("")),
+        );
         lsb.insert("release".into(), json!(rel));
     }
     put(&mut f, "lsb", Value::Object(lsb));
@@ -336,11 +435,31 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     // --- names
     let hostname_full = sec("hostname").trim().to_string();
     let fqdn = sec("fqdn").lines().next().unwrap_or("").trim().to_string();
-    let fqdn = if fqdn.is_empty() { hostname_full.clone() } else { fqdn };
-    put(&mut f, "hostname", json!(hostname_full.split('.').next().unwrap_or("")));
-    put(&mut f, "nodename", json!(if nodename.is_empty() { hostname_full.clone() } else { nodename }));
+    let fqdn = if fqdn.is_empty() {
+        hostname_full.clone()
+    } else {
+        fqdn
+    };
+    put(
+        &mut f,
+        "hostname",
+        json!(hostname_full.split('.').next().unwrap_or("")),
+    );
+    put(
+        &mut f,
+        "nodename",
+        json!(if nodename.is_empty() {
+            hostname_full.clone()
+        } else {
+            nodename
+        }),
+    );
     put(&mut f, "fqdn", json!(fqdn));
-    put(&mut f, "domain", json!(fqdn.split_once('.').map(|(_, d)| d).unwrap_or("")));
+    put(
+        &mut f,
+        "domain",
+        json!(fqdn.split_once('.').map(|(_, d)| d).unwrap_or("")),
+    );
 
     // --- network
     let links: Vec<(String, String, String, String, String)> = sec("links")
@@ -362,9 +481,17 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         }
     }
     put(&mut f, "interfaces", json!(interfaces));
-    let all4: Vec<String> = addrs.iter().filter(|a| !a.address.starts_with("127.")).map(|a| a.address.clone()).collect();
+    let all4: Vec<String> = addrs
+        .iter()
+        .filter(|a| !a.address.starts_with("127."))
+        .map(|a| a.address.clone())
+        .collect();
     put(&mut f, "all_ipv4_addresses", json!(all4));
-    let all6: Vec<String> = addrs6.iter().filter(|a| a.3 != "host").map(|a| a.1.clone()).collect();
+    let all6: Vec<String> = addrs6
+        .iter()
+        .filter(|a| a.3 != "host")
+        .map(|a| a.1.clone())
+        .collect();
     put(&mut f, "all_ipv6_addresses", json!(all6));
     let link_of = |name: &str| links.iter().find(|l| l.0 == name);
     let ipv4_of = |a: &Addr4| {
@@ -389,7 +516,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         if let Some(first) = mine.first() {
             m.insert("ipv4".into(), ipv4_of(first));
             if mine.len() > 1 {
-                m.insert("ipv4_secondaries".into(), json!(mine[1..].iter().map(|a| ipv4_of(a)).collect::<Vec<_>>()));
+                m.insert(
+                    "ipv4_secondaries".into(),
+                    json!(mine[1..].iter().map(|a| ipv4_of(a)).collect::<Vec<_>>()),
+                );
             }
         }
         let six: Vec<Value> = addrs6
@@ -400,7 +530,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         if !six.is_empty() {
             m.insert("ipv6".into(), json!(six));
         }
-        f.insert(format!("ansible_{}", name.replace(['-', ':', '.'], "_")), Value::Object(m));
+        f.insert(
+            format!("ansible_{}", name.replace(['-', ':', '.'], "_")),
+            Value::Object(m),
+        );
     }
     let (mut dev, mut src, mut gw) = parse_route(sec("route_get"));
     let (ddev, _, dgw) = parse_route(sec("route_default"));
@@ -412,7 +545,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     }
     let mut d4 = Map::new();
     if !dev.is_empty() {
-        let a = addrs.iter().find(|a| a.iface == dev && (src.is_empty() || a.address == src)).or_else(|| addrs.iter().find(|a| a.iface == dev));
+        let a = addrs
+            .iter()
+            .find(|a| a.iface == dev && (src.is_empty() || a.address == src))
+            .or_else(|| addrs.iter().find(|a| a.iface == dev));
         if src.is_empty() {
             src = a.map(|a| a.address.clone()).unwrap_or_default();
         }
@@ -446,7 +582,11 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     let mut mem = std::collections::HashMap::new();
     for line in sec("meminfo").lines() {
         if let Some((k, v)) = line.split_once(':') {
-            let kb: i64 = v.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let kb: i64 = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             mem.insert(k.trim().to_string(), kb);
         }
     }
@@ -456,7 +596,8 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put(&mut f, "swaptotal_mb", json!(mb("SwapTotal")));
     put(&mut f, "swapfree_mb", json!(mb("SwapFree")));
     let nocache_free = mb("MemFree") + mb("Buffers") + mb("Cached");
-    put(&mut f, 
+    put(
+        &mut f,
         "memory_mb",
         json!({
             "real": {"total": mb("MemTotal"), "free": mb("MemFree"), "used": mb("MemTotal") - mb("MemFree")},
@@ -472,7 +613,9 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     let mut siblings: i64 = 0;
     let mut n_proc = 0i64;
     for line in sec("cpuinfo").lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let v = v.trim();
         match k.trim() {
             "processor" => {
@@ -489,10 +632,26 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         }
     }
     let nproc: i64 = sec("nproc").trim().parse().unwrap_or(n_proc);
-    let count = if sockets.is_empty() { n_proc.max(1) } else { sockets.len() as i64 };
-    let cores = if cores_per_socket > 0 { cores_per_socket } else { 1 };
-    let threads = if siblings > 0 && cores_per_socket > 0 { (siblings / cores_per_socket).max(1) } else { 1 };
-    let vcpus = if sockets.is_empty() { n_proc.max(nproc) } else { threads * cores * count };
+    let count = if sockets.is_empty() {
+        n_proc.max(1)
+    } else {
+        sockets.len() as i64
+    };
+    let cores = if cores_per_socket > 0 {
+        cores_per_socket
+    } else {
+        1
+    };
+    let threads = if siblings > 0 && cores_per_socket > 0 {
+        (siblings / cores_per_socket).max(1)
+    } else {
+        1
+    };
+    let vcpus = if sockets.is_empty() {
+        n_proc.max(nproc)
+    } else {
+        threads * cores * count
+    };
     put(&mut f, "processor", json!(processors));
     put(&mut f, "processor_count", json!(count));
     put(&mut f, "processor_cores", json!(cores));
@@ -508,15 +667,37 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put(&mut f, "user_gid", json!(g(2).parse::<i64>().unwrap_or(-1)));
     let pw: Vec<&str> = idl.get(4).copied().unwrap_or("").split(':').collect();
     let env_map = parse_env(env_text);
-    let home = pw.get(5).map(|s| s.to_string()).filter(|s| !s.is_empty()).or_else(|| env_map.get("HOME").and_then(|v| v.as_str()).map(String::from)).unwrap_or_default();
+    let home = pw
+        .get(5)
+        .map(|s| s.to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            env_map
+                .get("HOME")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
+        .unwrap_or_default();
     put(&mut f, "user_dir", json!(home));
-    put(&mut f, "user_shell", json!(pw.get(6).copied().unwrap_or("")));
-    put(&mut f, "user_gecos", json!(pw.get(4).copied().unwrap_or("")));
+    put(
+        &mut f,
+        "user_shell",
+        json!(pw.get(6).copied().unwrap_or("")),
+    );
+    put(
+        &mut f,
+        "user_gecos",
+        json!(pw.get(4).copied().unwrap_or("")),
+    );
     put(&mut f, "env", Value::Object(env_map));
 
     // --- managers
     let sm: Vec<&str> = sec("service_mgr").lines().collect();
-    put(&mut f, "service_mgr", json!(sm.first().copied().unwrap_or("service")));
+    put(
+        &mut f,
+        "service_mgr",
+        json!(sm.first().copied().unwrap_or("service")),
+    );
     let pm = match sec("pkg_mgr").trim() {
         "apt-get" => "apt",
         "" => "unknown",
@@ -527,15 +708,24 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
 
     // --- date/time
     let dl: Vec<&str> = sec("date").lines().collect();
-    let d: Vec<&str> = dl.first().copied().unwrap_or("").split_whitespace().collect();
+    let d: Vec<&str> = dl
+        .first()
+        .copied()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     if d.len() >= 16 {
         let iso = dl.get(1).copied().unwrap_or("").to_string();
         let nanos = dl.get(2).copied().unwrap_or("0").trim();
         let micro = format!("{:0>6}", nanos.get(..6).unwrap_or("000000"));
-        let iso_micro = iso.strip_suffix('Z').map(|b| format!("{b}.{micro}Z")).unwrap_or_default();
+        let iso_micro = iso
+            .strip_suffix('Z')
+            .map(|b| format!("{b}.{micro}Z"))
+            .unwrap_or_default();
         let date = format!("{}-{}-{}", d[0], d[1], d[2]);
         let time = format!("{}:{}:{}", d[3], d[4], d[5]);
-        put(&mut f, 
+        put(
+            &mut f,
             "date_time",
             json!({
                 "year": d[0], "month": d[1], "day": d[2], "hour": d[3], "minute": d[4], "second": d[5],
@@ -582,7 +772,11 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put(&mut f, "dns", Value::Object(dns));
 
     // --- misc
-    let up: f64 = sec("uptime").split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let up: f64 = sec("uptime")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     put(&mut f, "uptime_seconds", json!(up as i64));
     put(&mut f, "machine_id", json!(sec("machine_id").trim()));
     let se = match sec("selinux").trim() {
@@ -673,7 +867,10 @@ mod tests {
         assert_eq!(f["ansible_date_time"]["date"], "2024-05-06");
         assert_eq!(f["ansible_date_time"]["epoch"], "1714979289");
         assert_eq!(f["ansible_date_time"]["iso8601"], "2024-05-06T07:08:09Z");
-        assert_eq!(f["ansible_date_time"]["iso8601_micro"], "2024-05-06T07:08:09.123456Z");
+        assert_eq!(
+            f["ansible_date_time"]["iso8601_micro"],
+            "2024-05-06T07:08:09.123456Z"
+        );
         assert_eq!(f["ansible_virtualization_type"], "docker");
         assert_eq!(f["ansible_dns"]["nameservers"], json!(["127.0.0.11"]));
     }

@@ -28,9 +28,16 @@ impl Module for Slurp {
         let out = ctx.run(s.as_str()).await?;
         if out.rc != 0 {
             let err = out.stderr_str();
-            return Ok(Outcome::failed(if out.rc == 4 { err.trim().to_string() } else { format!("cannot read {src}: {}", err.trim()) }));
+            return Ok(Outcome::failed(if out.rc == 4 {
+                err.trim().to_string()
+            } else {
+                format!("cannot read {src}: {}", err.trim())
+            }));
         }
         let content = base64::engine::general_purpose::STANDARD.encode(&out.stdout);
-        Ok(Outcome::ok().with("content", content).with("encoding", "base64").with("source", src))
+        Ok(Outcome::ok()
+            .with("content", content)
+            .with("encoding", "base64")
+            .with("source", src))
     }
 }

@@ -24,7 +24,11 @@ fn parse(path: &str, out: &str) -> Map<String, Value> {
     let raw = u32::from_str_radix(fields.first().copied().unwrap_or("0"), 16).unwrap_or(0);
     let num = |i: usize| -> u64 { fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0) };
     let float = |i: usize| -> Value {
-        fields.get(i).and_then(|f| f.parse::<f64>().ok()).and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).unwrap_or(Value::Null)
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            .unwrap_or(Value::Null)
     };
     let fmt = raw & 0o170000;
     let perm = raw & 0o7777;
@@ -89,7 +93,10 @@ fn parse(path: &str, out: &str) -> Map<String, Value> {
                 m.insert("lnk_source".into(), Value::String(l[8..].to_string()));
             }
             l if l.starts_with("RD_SUM ") => {
-                m.insert("checksum".into(), Value::String(l[7..].split(' ').next().unwrap_or("").to_string()));
+                m.insert(
+                    "checksum".into(),
+                    Value::String(l[7..].split(' ').next().unwrap_or("").to_string()),
+                );
             }
             _ => {}
         }
@@ -105,13 +112,33 @@ impl Module for Stat {
         "stat"
     }
     fn params(&self) -> Option<&'static [&'static str]> {
-        Some(&["path", "dest", "name", "follow", "get_checksum", "checksum_algorithm", "checksum", "checksum_algo", "get_md5", "get_mime", "mime", "mime_type", "mime-type", "get_attributes", "attr", "attributes"])
+        Some(&[
+            "path",
+            "dest",
+            "name",
+            "follow",
+            "get_checksum",
+            "checksum_algorithm",
+            "checksum",
+            "checksum_algo",
+            "get_md5",
+            "get_mime",
+            "mime",
+            "mime_type",
+            "mime-type",
+            "get_attributes",
+            "attr",
+            "attributes",
+        ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let path = args.req_str_any(&["path", "dest", "name"])?;
         let follow = args.bool_or("follow", false)?;
         let get_checksum = args.bool_or("get_checksum", true)?;
-        let algo = args.str_any(&["checksum_algorithm", "checksum", "checksum_algo"]).unwrap_or_else(|| "sha1".into()).to_ascii_lowercase();
+        let algo = args
+            .str_any(&["checksum_algorithm", "checksum", "checksum_algo"])
+            .unwrap_or_else(|| "sha1".into())
+            .to_ascii_lowercase();
         if !ALGORITHMS.contains(&algo.as_str()) {
             return Err(ModuleError::failed(format!(
                 "value of checksum_algorithm must be one of: {}, got: {algo}",
@@ -127,18 +154,27 @@ impl Module for Stat {
             s.raw("[ -e \"$rd_p\" ] || [ -L \"$rd_p\" ] || { echo RD_ABSENT; exit 0; }\n");
         }
         s.raw("echo RD_STAT\n");
-        s.raw(&format!("{st} -c '%f %u %g %s %i %d %h %.9X %.9Y %.9Z %b %B %t %T' \"$rd_p\" || exit 3\n"));
+        s.raw(&format!(
+            "{st} -c '%f %u %g %s %i %d %h %.9X %.9Y %.9Z %b %B %t %T' \"$rd_p\" || exit 3\n"
+        ));
         s.raw(&format!("{st} -c '%U:%G' \"$rd_p\"\n"));
         s.raw("[ -r \"$rd_p\" ] && echo RD_R; [ -w \"$rd_p\" ] && echo RD_W; [ -x \"$rd_p\" ] && echo RD_X\n");
         s.raw("if [ -L \"$rd_p\" ]; then echo \"RD_LNKT $(readlink -- \"$rd_p\")\"; echo \"RD_LNKS $(readlink -f -- \"$rd_p\")\"; fi\n");
         if get_checksum {
-            let cond = if follow { "[ -f \"$rd_p\" ]" } else { "[ -f \"$rd_p\" ] && [ ! -L \"$rd_p\" ]" };
+            let cond = if follow {
+                "[ -f \"$rd_p\" ]"
+            } else {
+                "[ -f \"$rd_p\" ] && [ ! -L \"$rd_p\" ]"
+            };
             s.raw(&format!("if {cond} && [ -r \"$rd_p\" ]; then echo \"RD_SUM $({algo}sum < \"$rd_p\")\"; fi\n"));
         }
         s.raw("exit 0\n");
         let out = ctx.run(s.as_str()).await?;
         if out.rc != 0 {
-            return Err(ModuleError::failed(format!("cannot stat {path}: {}", out.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "cannot stat {path}: {}",
+                out.stderr_str().trim()
+            )));
         }
         let stat = parse(&path, &out.stdout_str());
         Ok(Outcome::ok().with("stat", Value::Object(stat)))
@@ -160,14 +196,20 @@ mod tests {
         assert_eq!(m["size"], json!(5));
         assert_eq!(m["mtime"], json!(2.25));
         assert_eq!(m["pw_name"], json!("root"));
-        assert_eq!(m["checksum"], json!("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+        assert_eq!(
+            m["checksum"],
+            json!("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        );
         assert_eq!(m["executable"], json!(false));
         assert_eq!(parse("/x", "RD_ABSENT\n")["exists"], json!(false));
     }
 
     #[test]
     fn parses_a_directory_mode() {
-        let m = parse("/d", "RD_STAT\n43ed 0 0 4096 1 1 2 0 0 0 8 4096 0 0\nroot:root\n");
+        let m = parse(
+            "/d",
+            "RD_STAT\n43ed 0 0 4096 1 1 2 0 0 0 8 4096 0 0\nroot:root\n",
+        );
         assert_eq!(m["isdir"], json!(true));
         assert_eq!(m["mode"], json!("1755"));
     }

@@ -87,7 +87,11 @@ pub fn parse_group_line(line: &str) -> Option<(String, String)> {
 }
 
 fn validate_name(kind: &str, n: &str) -> Result<(), ModuleError> {
-    if n.is_empty() || n.starts_with('-') || n.contains([':', '\n', '/', ',']) || n.contains(char::is_whitespace) {
+    if n.is_empty()
+        || n.starts_with('-')
+        || n.contains([':', '\n', '/', ','])
+        || n.contains(char::is_whitespace)
+    {
         return Err(ModuleError::failed(format!("{kind}: invalid name {n:?}")));
     }
     Ok(())
@@ -122,10 +126,14 @@ impl Module for User {
         validate_name("user", &name)?;
         let state = args.str("state").unwrap_or_else(|| "present".into());
         if state != "present" && state != "absent" {
-            return Err(ModuleError::failed(format!("user: state must be present or absent, got {state}")));
+            return Err(ModuleError::failed(format!(
+                "user: state must be present or absent, got {state}"
+            )));
         }
         let group = args.str("group");
-        let groups: Option<Vec<String>> = args.get("groups").map(|_| args.list("groups").unwrap_or_default());
+        let groups: Option<Vec<String>> = args
+            .get("groups")
+            .map(|_| args.list("groups").unwrap_or_default());
         if let Some(g) = &group {
             validate_name("user: group", g)?;
         }
@@ -137,35 +145,57 @@ impl Module for User {
 
         // ---- exchange 1: query
         let mut s = Script::new();
-        s.raw("LC_ALL=C; export LC_ALL\n").assign("rd_name", &name).raw("\n");
+        s.raw("LC_ALL=C; export LC_ALL\n")
+            .assign("rd_name", &name)
+            .raw("\n");
         s.raw("echo '@@RD passwd'; getent passwd \"$rd_name\"\n");
         s.raw("if getent passwd \"$rd_name\" >/dev/null 2>&1; then\n");
         s.raw("  echo '@@RD groups'; id -Gn \"$rd_name\" 2>/dev/null\n");
         s.raw("  echo '@@RD primary'; id -gn \"$rd_name\" 2>/dev/null\n");
+        s.raw(
+            "  [ -d \"$(getent passwd \"$rd_name\" | cut -d: -f6)\" ] && echo '@@RD home_exists'\n",
+        );
         s.raw("  rd_sh=$(getent shadow \"$rd_name\" 2>/dev/null)\n");
         s.raw("  echo '@@RD shadow'; printf '%s' \"$rd_sh\" | cut -d: -f2 | tr -d '\\n' | sha256sum | cut -d' ' -f1\n");
         s.raw("  case \"$(printf '%s' \"$rd_sh\" | cut -d: -f2)\" in '!'*) echo locked;; *) echo unlocked;; esac\n");
         s.raw("  printf '%s\\n' \"$rd_sh\" | cut -d: -f8\n");
         if gen_key {
-            let kf = args.str("ssh_key_file").unwrap_or_else(|| ".ssh/id_rsa".into());
+            let kf = args
+                .str("ssh_key_file")
+                .unwrap_or_else(|| ".ssh/id_rsa".into());
             s.raw("  rd_home=$(getent passwd \"$rd_name\" | cut -d: -f6)\n");
-            s.raw("  rd_kf=").arg(&kf).raw("; case \"$rd_kf\" in /*) ;; *) rd_kf=\"$rd_home/$rd_kf\";; esac\n");
+            s.raw("  rd_kf=")
+                .arg(&kf)
+                .raw("; case \"$rd_kf\" in /*) ;; *) rd_kf=\"$rd_home/$rd_kf\";; esac\n");
             s.raw("  if [ -f \"$rd_kf\" ]; then echo '@@RD sshkey'; cat \"$rd_kf.pub\" 2>/dev/null; fi\n");
         }
         s.raw("fi\n");
+        if let Some(h) = args.str("home") {
+            s.raw("[ -d ")
+                .arg(&h)
+                .raw(" ] && echo '@@RD want_home_exists'\n");
+        }
         if let Some(g) = &group {
             s.raw("echo '@@RD group'; getent group ").arg(g).raw("\n");
         }
         for g in groups.iter().flatten() {
-            s.raw("echo '@@RD wgroup'; getent group ").arg(g).raw(" || printf '!%s\\n' ").arg(g).raw("\n");
+            s.raw("echo '@@RD wgroup'; getent group ")
+                .arg(g)
+                .raw(" || printf '!%s\\n' ")
+                .arg(g)
+                .raw("\n");
         }
         let out = ctx.run(s.as_str()).await?;
         let stdout = out.stdout_str();
         let secs = sections(&stdout);
-        let cur = section(&secs, "passwd").and_then(|t| t.lines().next()).and_then(parse_passwd);
+        let cur = section(&secs, "passwd")
+            .and_then(|t| t.lines().next())
+            .and_then(parse_passwd);
 
         if state == "absent" {
-            let mut o = Outcome::ok().with("name", name.clone()).with("state", "absent");
+            let mut o = Outcome::ok()
+                .with("name", name.clone())
+                .with("state", "absent");
             let Some(_) = cur else { return Ok(o) };
             let mut argv = vec!["userdel".to_string()];
             if args.bool_or("force", false)? {
@@ -177,7 +207,9 @@ impl Module for User {
             argv.push("--".into());
             argv.push(name.clone());
             o.changed = true;
-            o = o.with("force", args.bool_or("force", false)?).with("remove", args.bool_or("remove", false)?);
+            o = o
+                .with("force", args.bool_or("force", false)?)
+                .with("remove", args.bool_or("remove", false)?);
             if ctx.check_mode {
                 return Ok(o);
             }
@@ -186,7 +218,12 @@ impl Module for User {
             let r = ctx.run(s.as_str()).await?;
             // userdel -r warns (rc 12) when the mail spool or home is missing: the user is gone.
             if r.rc != 0 && r.rc != 12 {
-                return Ok(Outcome::failed(format!("userdel failed (rc={}): {}", r.rc, r.stdout_str().trim())).with("name", name));
+                return Ok(Outcome::failed(format!(
+                    "userdel failed (rc={}): {}",
+                    r.rc,
+                    r.stdout_str().trim()
+                ))
+                .with("name", name));
             }
             return Ok(o);
         }
@@ -198,7 +235,11 @@ impl Module for User {
                 let line = section(&secs, "group").unwrap_or("");
                 match line.lines().next().and_then(parse_group_line) {
                     Some((_, gid)) => Some(gid),
-                    None => return Err(ModuleError::failed(format!("user: Group {g} does not exist"))),
+                    None => {
+                        return Err(ModuleError::failed(format!(
+                            "user: Group {g} does not exist"
+                        )))
+                    }
                 }
             }
             None => None,
@@ -210,7 +251,9 @@ impl Module for User {
             }
             let l = t.lines().next().unwrap_or("");
             if let Some(missing) = l.strip_prefix('!') {
-                return Err(ModuleError::failed(format!("user: Group {missing} does not exist")));
+                return Err(ModuleError::failed(format!(
+                    "user: Group {missing} does not exist"
+                )));
             }
             if let Some((gname, _)) = parse_group_line(l) {
                 if !want_groups.contains(&gname) {
@@ -229,7 +272,9 @@ impl Module for User {
         };
         let system = args.bool_or("system", false)?;
         let non_unique = args.bool_or("non_unique", false)?;
-        let update_password = args.str("update_password").unwrap_or_else(|| "always".into());
+        let update_password = args
+            .str("update_password")
+            .unwrap_or_else(|| "always".into());
         let password_lock = args.bool("password_lock")?;
         let expires = args.float("expires")?;
         if let Some(p) = &password {
@@ -237,7 +282,13 @@ impl Module for User {
                 warnings.push("The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly.".into());
             }
         }
-        let want_expire_days: Option<String> = expires.map(|e| if e < 0.0 { String::new() } else { ((e / 86400.0).floor() as i64).to_string() });
+        let want_expire_days: Option<String> = expires.map(|e| {
+            if e < 0.0 {
+                String::new()
+            } else {
+                ((e / 86400.0).floor() as i64).to_string()
+            }
+        });
 
         let mut cmds: Vec<Vec<String>> = Vec::new();
         let mut set_password = false;
@@ -313,11 +364,23 @@ impl Module for User {
                 }
                 if groups.is_some() {
                     let primary = section(&secs, "primary").unwrap_or("").trim().to_string();
-                    let current: Vec<String> =
-                        section(&secs, "groups").unwrap_or("").split_whitespace().filter(|g| *g != primary).map(String::from).collect();
-                    let wanted: Vec<String> = want_groups.iter().filter(|g| **g != primary).cloned().collect();
+                    let current: Vec<String> = section(&secs, "groups")
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .filter(|g| *g != primary)
+                        .map(String::from)
+                        .collect();
+                    let wanted: Vec<String> = want_groups
+                        .iter()
+                        .filter(|g| **g != primary)
+                        .cloned()
+                        .collect();
                     if append {
-                        let missing: Vec<String> = wanted.iter().filter(|g| !current.contains(g)).cloned().collect();
+                        let missing: Vec<String> = wanted
+                            .iter()
+                            .filter(|g| !current.contains(g))
+                            .cloned()
+                            .collect();
                         if !missing.is_empty() {
                             a.extend(["-a".into(), "-G".into(), missing.join(",")]);
                         }
@@ -356,7 +419,11 @@ impl Module for User {
                 if let Some(d) = &want_expire_days {
                     let curd = sl.get(2).copied().unwrap_or("").trim();
                     if curd != d {
-                        let date = if d.is_empty() { String::new() } else { days_to_date(d.parse().unwrap_or(0)) };
+                        let date = if d.is_empty() {
+                            String::new()
+                        } else {
+                            days_to_date(d.parse().unwrap_or(0))
+                        };
                         a.extend(["-e".into(), date]);
                     }
                 }
@@ -367,7 +434,9 @@ impl Module for User {
                 }
                 if let Some(pw) = &password {
                     let cur_hash = sl.first().copied().unwrap_or("").trim();
-                    if update_password == "always" && cur_hash != super::util::sha256_hex(pw.as_bytes()) {
+                    if update_password == "always"
+                        && cur_hash != super::util::sha256_hex(pw.as_bytes())
+                    {
                         set_password = true;
                     }
                 }
@@ -380,9 +449,31 @@ impl Module for User {
             }
         }
         let need_key = gen_key && section(&secs, "sshkey").is_none();
-        let changed = !cmds.is_empty() || set_password || lock.is_some() || need_key;
+        // As Ansible: an existing user whose home directory is missing gets one
+        // (skeleton copied, owned by the user) unless create_home is false.
+        let mut make_home: Option<String> = None;
+        if let Some(p) = &cur {
+            let moved =
+                home.as_ref().is_some_and(|h| h != &p.home) && args.bool_or("move_home", false)?;
+            let (final_home, exists) = match &home {
+                Some(h) if h != &p.home => (h.clone(), has_sec(&secs, "want_home_exists")),
+                _ => (p.home.clone(), has_sec(&secs, "home_exists")),
+            };
+            if create_home
+                && !moved
+                && !exists
+                && final_home.starts_with('/')
+                && final_home != "/nonexistent"
+            {
+                make_home = Some(final_home);
+            }
+        }
+        let changed =
+            !cmds.is_empty() || set_password || lock.is_some() || need_key || make_home.is_some();
 
-        let mut o = Outcome::changed(changed).with("name", name.clone()).with("state", "present");
+        let mut o = Outcome::changed(changed)
+            .with("name", name.clone())
+            .with("state", "present");
         if password.is_some() {
             o = o.with("password", "NOT_LOGGING_PASSWORD");
         }
@@ -401,15 +492,21 @@ impl Module for User {
 
         // ---- exchange 2: act
         let mut s = Script::new();
-        s.raw("LC_ALL=C; export LC_ALL\n").assign("rd_name", &name).raw("\n");
+        s.raw("LC_ALL=C; export LC_ALL\n")
+            .assign("rd_name", &name)
+            .raw("\n");
         let mut stdin: Option<Vec<u8>> = None;
         if set_password {
             // The hash is read from stdin: it appears in no command line and no script text.
             s.raw("IFS= read -r rd_pw\n");
-            stdin = Some(format!("{}:{}\n", name, password.clone().unwrap_or_default()).into_bytes());
+            stdin =
+                Some(format!("{}:{}\n", name, password.clone().unwrap_or_default()).into_bytes());
         }
         for c in &cmds {
-            s.args(c).raw(" >&2 || { rd_rc=$?; echo ").arg(&format!("{} failed", c[0])).raw(" >&2; exit $rd_rc; }\n");
+            s.args(c)
+                .raw(" >&2 || { rd_rc=$?; echo ")
+                .arg(&format!("{} failed", c[0]))
+                .raw(" >&2; exit $rd_rc; }\n");
         }
         if set_password {
             s.raw("printf '%s\\n' \"$rd_pw\" | chpasswd -e >&2 || { echo 'setting the password failed' >&2; exit 7; }\n");
@@ -423,13 +520,23 @@ impl Module for User {
             }
             None => {}
         }
+        if let Some(h) = &make_home {
+            s.raw("rd_h=").arg(h).raw("\n");
+            s.raw("mkdir -p \"$rd_h\" && { [ ! -d /etc/skel ] || cp -a /etc/skel/. \"$rd_h\"/; } && chown -R \"$rd_name:\" \"$rd_h\" || { echo 'creating the home directory failed' >&2; exit 10; }\n");
+        }
         if need_key {
-            let kf = args.str("ssh_key_file").unwrap_or_else(|| ".ssh/id_rsa".into());
+            let kf = args
+                .str("ssh_key_file")
+                .unwrap_or_else(|| ".ssh/id_rsa".into());
             let ktype = args.str("ssh_key_type").unwrap_or_else(|| "rsa".into());
             let bits = args.int("ssh_key_bits")?.unwrap_or(0);
-            let comment = args.str("ssh_key_comment").unwrap_or_else(|| format!("rdeploy-generated on {}", ctx.host));
+            let comment = args
+                .str("ssh_key_comment")
+                .unwrap_or_else(|| format!("rdeploy-generated on {}", ctx.host));
             s.raw("rd_home=$(getent passwd \"$rd_name\" | cut -d: -f6)\n");
-            s.raw("rd_kf=").arg(&kf).raw("; case \"$rd_kf\" in /*) ;; *) rd_kf=\"$rd_home/$rd_kf\";; esac\n");
+            s.raw("rd_kf=")
+                .arg(&kf)
+                .raw("; case \"$rd_kf\" in /*) ;; *) rd_kf=\"$rd_home/$rd_kf\";; esac\n");
             s.raw("if [ ! -f \"$rd_kf\" ]; then\n  rd_kd=$(dirname \"$rd_kf\"); rd_new=; [ -d \"$rd_kd\" ] || rd_new=1\n");
             s.raw("  mkdir -p \"$rd_kd\" && { [ -z \"$rd_new\" ] || chmod 0700 \"$rd_kd\"; } || exit 9\n");
             let mut kg = vec!["ssh-keygen".to_string(), "-q".into(), "-t".into(), ktype];
@@ -456,11 +563,15 @@ impl Module for User {
         let rout = r.stdout_str();
         let rsecs = sections(&rout);
         if r.rc != 0 {
-            let mut o = Outcome::failed(format!("user {name}: {}", r.stderr_str().trim())).with("name", name.clone());
+            let mut o = Outcome::failed(format!("user {name}: {}", r.stderr_str().trim()))
+                .with("name", name.clone());
             o.changed = true;
             return Ok(o);
         }
-        if let Some(p) = section(&rsecs, "passwd").and_then(|t| t.lines().next()).and_then(parse_passwd) {
+        if let Some(p) = section(&rsecs, "passwd")
+            .and_then(|t| t.lines().next())
+            .and_then(parse_passwd)
+        {
             o = fill(o, &p, section(&rsecs, "groups"), section(&rsecs, "primary"));
         }
         if created {
@@ -479,9 +590,17 @@ impl Module for User {
     }
 }
 
+fn has_sec(secs: &[(String, String)], name: &str) -> bool {
+    secs.iter().any(|(n, _)| n == name)
+}
+
 fn fill(o: Outcome, p: &Passwd, groups: Option<&str>, primary: Option<&str>) -> Outcome {
     let primary = primary.unwrap_or("").trim();
-    let gs: Vec<&str> = groups.unwrap_or("").split_whitespace().filter(|g| *g != primary).collect();
+    let gs: Vec<&str> = groups
+        .unwrap_or("")
+        .split_whitespace()
+        .filter(|g| *g != primary)
+        .collect();
     o.with("uid", p.uid.parse::<i64>().unwrap_or(-1))
         .with("group", p.gid.parse::<i64>().unwrap_or(-1))
         .with("groups", gs.join(","))
@@ -501,7 +620,10 @@ mod tests {
         assert_eq!(p.gecos, "Deploy User,,,");
         assert_eq!(p.shell, "/bin/bash");
         assert!(parse_passwd("").is_none());
-        assert_eq!(parse_group_line("sudo:x:27:deploy"), Some(("sudo".into(), "27".into())));
+        assert_eq!(
+            parse_group_line("sudo:x:27:deploy"),
+            Some(("sudo".into(), "27".into()))
+        );
     }
 
     #[test]

@@ -164,7 +164,8 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
         }
         s.raw("  mv -f \"$rd_tmp\" \"$rd_dest\" || exit 3\n  trap - EXIT\n");
     }
-    s.raw("else\n");
+    // `:` keeps the branch valid shell when there are no attributes to apply.
+    s.raw("else\n  :\n");
     let mut attrs = Script::new();
     attrs_script(&mut attrs, "rd_dest", &p.attrs, check, true);
     s.raw(attrs.as_str());
@@ -641,4 +642,28 @@ mod edit_tests {
         assert_eq!(split_lines(b"a\nb"), vec![b"a\n".to_vec(), b"b".to_vec()]);
         assert_eq!(chomp(b"a\r\n"), b"a");
     }
+}
+
+/// Expands a leading `~` or `~user` in a remote path the way Ansible does for `path`
+/// arguments (the home directory on the host, of the user the task runs as). Paths
+/// without a leading `~` are returned as they are, without an exchange.
+pub async fn expand_user(ctx: &ModuleCtx<'_>, path: &str) -> Result<String, ModuleError> {
+    let Some(rest) = path.strip_prefix('~') else { return Ok(path.to_string()) };
+    let (user, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let mut s = Script::new();
+    if user.is_empty() {
+        s.raw("printf '%s' \"$HOME\"");
+    } else {
+        s.raw("getent passwd ").arg(user).raw(" | cut -d: -f6 | tr -d '\\n'");
+    }
+    let out = ctx.run(s.as_str()).await?;
+    let home = out.stdout_str();
+    if out.rc != 0 || home.is_empty() {
+        // As Python's expanduser: an unknown user leaves the path unchanged.
+        return Ok(path.to_string());
+    }
+    Ok(format!("{}{tail}", home.trim_end_matches('/')))
 }

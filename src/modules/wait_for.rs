@@ -98,25 +98,37 @@ impl Module for WaitFor {
         let port = args.int("port")?;
         let path = args.str("path");
         let state = args.str("state").unwrap_or_else(|| "started".into());
-        if !matches!(state.as_str(), "started" | "present" | "stopped" | "absent" | "drained") {
+        if !matches!(
+            state.as_str(),
+            "started" | "present" | "stopped" | "absent" | "drained"
+        ) {
             return Err(ModuleError::failed(format!(
                 "wait_for: value of state must be one of: absent, drained, present, started, stopped, got: {state}"
             )));
         }
         if port.is_some() && path.is_some() {
-            return Err(ModuleError::failed("wait_for: port and path parameter can not both be passed to wait_for"));
+            return Err(ModuleError::failed(
+                "wait_for: port and path parameter can not both be passed to wait_for",
+            ));
         }
         if path.is_some() && state == "drained" {
             return Err(ModuleError::failed("wait_for: state=drained should only be used for checking a port in the wait_for module"));
         }
         if let Some(p) = port {
             if !(1..=65535).contains(&p) {
-                return Err(ModuleError::failed(format!("wait_for: port {p} is out of range")));
+                return Err(ModuleError::failed(format!(
+                    "wait_for: port {p} is out of range"
+                )));
             }
         }
         let regex = args.str("search_regex").unwrap_or_default();
-        if !regex.is_empty() && port.is_some() && matches!(state.as_str(), "stopped" | "absent" | "drained") {
-            return Err(ModuleError::failed("wait_for: search_regex is only valid with state started/present"));
+        if !regex.is_empty()
+            && port.is_some()
+            && matches!(state.as_str(), "stopped" | "absent" | "drained")
+        {
+            return Err(ModuleError::failed(
+                "wait_for: search_regex is only valid with state started/present",
+            ));
         }
         let timeout = args.int("timeout")?.unwrap_or(300).max(0);
         let delay = args.int("delay")?.unwrap_or(0).max(0);
@@ -147,7 +159,8 @@ impl Module for WaitFor {
         let mut s = Script::new();
         s.raw("LC_ALL=C; export LC_ALL\n");
         s.assign("rd_host", &host).raw("\n");
-        s.assign("rd_port", &port.map(|p| p.to_string()).unwrap_or_default()).raw("\n");
+        s.assign("rd_port", &port.map(|p| p.to_string()).unwrap_or_default())
+            .raw("\n");
         s.assign("rd_path", path.as_deref().unwrap_or("")).raw("\n");
         s.assign("rd_state", &state).raw("\n");
         s.assign("rd_regex", &regex).raw("\n");
@@ -163,9 +176,14 @@ impl Module for WaitFor {
             return Err(ModuleError::failed(out.stderr_str().trim().to_string()));
         }
         let secs = sections(&stdout);
-        let elapsed: i64 = secs.iter().find_map(|(n, _)| n.strip_prefix("elapsed ").and_then(|e| e.parse().ok())).unwrap_or(0);
+        let elapsed: i64 = secs
+            .iter()
+            .find_map(|(n, _)| n.strip_prefix("elapsed ").and_then(|e| e.parse().ok()))
+            .unwrap_or(0);
         let ok = secs.iter().any(|(n, _)| n == "ok");
-        let mut o = Outcome::ok().with("elapsed", elapsed).with("state", state.clone());
+        let mut o = Outcome::ok()
+            .with("elapsed", elapsed)
+            .with("state", state.clone());
         if let Some(p) = port {
             o = o.with("port", p);
         }
@@ -173,25 +191,42 @@ impl Module for WaitFor {
             o = o.with("path", p.clone());
         }
         if !regex.is_empty() {
-            o = o.with("search_regex", regex.clone()).with("match_groups", serde_json::json!([])).with("match_groupdict", serde_json::json!({}));
+            o = o
+                .with("search_regex", regex.clone())
+                .with("match_groups", serde_json::json!([]))
+                .with("match_groupdict", serde_json::json!({}));
         }
         if ok {
             return Ok(o);
         }
         if !secs.iter().any(|(n, _)| n == "timeout") {
-            return Err(ModuleError::failed(format!("wait_for: the wait script failed (rc={}): {}", out.rc, out.stderr_str().trim())));
+            return Err(ModuleError::failed(format!(
+                "wait_for: the wait script failed (rc={}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            )));
         }
         let target = port.map(|p| format!("{host}:{p}"));
-        let msg = args.str("msg").unwrap_or_else(|| match (&path, &target, state.as_str()) {
-            (Some(p), _, "absent" | "stopped") => format!("Timeout when waiting for {p} to be absent."),
-            (Some(p), _, _) if !regex.is_empty() => format!("Timeout when waiting for search string {regex} in {p}"),
-            (Some(p), _, _) => format!("Timeout when waiting for file {p}"),
-            (None, Some(t), "stopped" | "absent") => format!("Timeout when waiting for {t} to stop."),
-            (None, Some(t), "drained") => format!("Timeout when waiting for {t} to drain"),
-            (None, Some(t), _) if !regex.is_empty() => format!("Timeout when waiting for search string {regex} in {t}"),
-            (None, Some(t), _) => format!("Timeout when waiting for {t}"),
-            _ => "Timeout".into(),
-        });
+        let msg = args
+            .str("msg")
+            .unwrap_or_else(|| match (&path, &target, state.as_str()) {
+                (Some(p), _, "absent" | "stopped") => {
+                    format!("Timeout when waiting for {p} to be absent.")
+                }
+                (Some(p), _, _) if !regex.is_empty() => {
+                    format!("Timeout when waiting for search string {regex} in {p}")
+                }
+                (Some(p), _, _) => format!("Timeout when waiting for file {p}"),
+                (None, Some(t), "stopped" | "absent") => {
+                    format!("Timeout when waiting for {t} to stop.")
+                }
+                (None, Some(t), "drained") => format!("Timeout when waiting for {t} to drain"),
+                (None, Some(t), _) if !regex.is_empty() => {
+                    format!("Timeout when waiting for search string {regex} in {t}")
+                }
+                (None, Some(t), _) => format!("Timeout when waiting for {t}"),
+                _ => "Timeout".into(),
+            });
         o.failed = true;
         o.msg = Some(msg);
         Ok(o)

@@ -520,7 +520,7 @@ impl Loader<'_> {
                 }
                 args.shift_remove("_raw_params");
                 args.shift_remove("file");
-                t.kind = TaskKind::IncludeTasks { file, dir: dir.to_path_buf(), args: minijinja::Value::from_iter(args) };
+                t.kind = TaskKind::IncludeTasks { file, dir: dir.to_path_buf(), args: minijinja::Value::from_pairs(args) };
             }
             "import_role" | "include_role" => {
                 let name = args
@@ -535,7 +535,7 @@ impl Loader<'_> {
                     let _ = role;
                     return Ok(vec![self.wrap_static(t, tasks)]);
                 }
-                t.kind = TaskKind::IncludeRole { name, tasks_from, args: minijinja::Value::from_iter(args) };
+                t.kind = TaskKind::IncludeRole { name, tasks_from, args: minijinja::Value::from_pairs(args) };
             }
             _ => {
                 if let Some(m) = self.registry.get(&module_short) {
@@ -548,7 +548,7 @@ impl Loader<'_> {
                         }
                     }
                 }
-                t.kind = TaskKind::Action { module: module_short, args: minijinja::Value::from_iter(args) };
+                t.kind = TaskKind::Action { module: module_short, args: minijinja::Value::from_pairs(args) };
             }
         }
         Ok(vec![t])

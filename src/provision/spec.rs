@@ -143,6 +143,8 @@ pub struct SecurityGroupSpec {
     pub name: String,
     pub description: String,
     pub ingress: Vec<RuleSpec>,
+    /// The security groups the rules name, where they name them.
+    pub refs: Vec<Located<String>>,
     pub span: Span,
 }
 
@@ -471,11 +473,12 @@ fn check_references(spec: &Spec) -> Result<()> {
     let known = |name: &str| spec.security_groups.contains_key(name);
     let names = || spec.security_groups.keys().cloned().collect::<Vec<_>>().join(", ");
     for sg in spec.security_groups.values() {
-        for r in &sg.ingress {
-            if let Source::Group(g) = &r.source {
+        for r in &sg.refs {
+            let g = &r.value;
+            {
                 if !known(g) {
                     return Err(Error::source_at(
-                        &sg.span,
+                        &r.span,
                         format!("security group `{}`: a rule refers to `{g}`, which is not defined (defined: {})", sg.name, names()),
                     ));
                 }
@@ -675,19 +678,23 @@ fn security_group_of(name: &str, n: &Node) -> Result<SecurityGroupSpec> {
         None => format!("{name} (rdeploy)"),
     };
     let mut ingress: Vec<RuleSpec> = vec![];
+    let mut refs = vec![];
     if let Some(list) = f.get("ingress") {
         for r in seq_of(list, "ingress")? {
-            for rule in rule_of(r)? {
+            for (rule, span) in rule_of(r)? {
+                if let Source::Group(g) = &rule.source {
+                    refs.push(Located { value: g.clone(), span });
+                }
                 if !ingress.contains(&rule) {
                     ingress.push(rule);
                 }
             }
         }
     }
-    Ok(SecurityGroupSpec { name: name.to_string(), description, ingress, span: n.span.clone() })
+    Ok(SecurityGroupSpec { name: name.to_string(), description, ingress, refs, span: n.span.clone() })
 }
 
-fn rule_of(n: &Node) -> Result<Vec<RuleSpec>> {
+fn rule_of(n: &Node) -> Result<Vec<(RuleSpec, Span)>> {
     let mut f = Fields::new(n, "an ingress rule")?;
     f.allow(&["port", "ports", "protocol", "cidr", "cidrs", "from", "from_group", "from_groups", "description"])?;
     let protocol = match f.get("protocol") {
@@ -739,7 +746,7 @@ fn rule_of(n: &Node) -> Result<Vec<RuleSpec>> {
     }
     Ok(sources
         .into_iter()
-        .map(|(_, source)| RuleSpec { protocol: protocol.clone(), from_port, to_port, source })
+        .map(|(node, source)| (RuleSpec { protocol: protocol.clone(), from_port, to_port, source }, node.span.clone()))
         .collect())
 }
 
@@ -1237,7 +1244,7 @@ mod tests {
     #[test]
     fn dangling_rule_reference() {
         let e = err("project: shop\nenv: dev\nregion: us-east-1\nsecurity_groups:\n  redis:\n    ingress:\n      - {port: 6379, from: apii}\n");
-        assert!(e.starts_with("infra.yml:5:5: security group `redis`: a rule refers to `apii`"), "{e}");
+        assert!(e.starts_with("infra.yml:7:28: security group `redis`: a rule refers to `apii`"), "{e}");
     }
 
     #[test]

@@ -134,15 +134,9 @@ fn set_option(raw: &mut Raw, keyword: &str, args: &[String]) {
         "user" => {
             raw.user.get_or_insert_with(|| first.clone());
         }
-        "port" => {
-            if raw.port.is_none() {
-                raw.port = first.parse().ok();
-            }
-        }
-        "identityfile" => {
-            if !raw.identity_files.contains(first) {
-                raw.identity_files.push(first.clone());
-            }
+        "port" if raw.port.is_none() => raw.port = first.parse().ok(),
+        "identityfile" if !raw.identity_files.contains(first) => {
+            raw.identity_files.push(first.clone())
         }
         "proxyjump" => {
             raw.proxy_jump.get_or_insert_with(|| first.clone());
@@ -153,10 +147,8 @@ fn set_option(raw: &mut Raw, keyword: &str, args: &[String]) {
         "userknownhostsfile" => {
             raw.known_hosts.get_or_insert_with(|| args.to_vec());
         }
-        "connecttimeout" => {
-            if raw.connect_timeout.is_none() {
-                raw.connect_timeout = first.parse().ok();
-            }
+        "connecttimeout" if raw.connect_timeout.is_none() => {
+            raw.connect_timeout = first.parse().ok()
         }
         _ => {}
     }

@@ -2368,7 +2368,7 @@ pub(crate) mod yaml_dump {
                 if end > 0
                     && end + 1 < text.len()
                     && (ch == Some(' ') || start >= end)
-                    && self.column + (end - start) > self.best_width
+                    && self.column as isize + end as isize - start as isize > self.best_width as isize
                     && split
                 {
                     let mut data: String = text[start.min(end)..end].iter().collect();

@@ -115,7 +115,7 @@ impl Templar {
                     };
                     out.insert(k, self.render_value(&val, ctx)?);
                 }
-                Ok(Value::from_iter(out))
+                Ok(Value::from_pairs(out))
             }
             _ => Ok(v.clone()),
         }
@@ -168,8 +168,8 @@ pub fn truthy(v: &Value) -> bool {
 
 /// If `s` is exactly one `{{ ... }}` (and nothing else), returns the expression inside.
 pub fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    // Surrounding whitespace makes it a string (`"{{ x }}\n"` keeps its newline).
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
@@ -215,5 +215,21 @@ mod unit {
         let t = Templar::new();
         let ctx = context! { s => "a,b" };
         assert_eq!(t.render_string("{{ s.split(',') | join('-') }}", &ctx).unwrap(), "a-b");
+    }
+}
+
+#[cfg(test)]
+mod render_value_tests {
+    use super::*;
+
+    #[test]
+    fn maps_survive_render_and_json() {
+        let t = Templar::new();
+        let mut m = indexmap::IndexMap::new();
+        m.insert("name".to_string(), Value::from("{{ u }}"));
+        let v = Value::from_pairs(m);
+        let ctx = minijinja::context! { u => "x" };
+        let r = t.render_value(&v, &ctx).unwrap();
+        assert_eq!(to_json(&r), serde_json::json!({"name": "x"}));
     }
 }

@@ -76,13 +76,23 @@ fn check_mode_predicts_and_changes_nothing() {
     reset_host(&c);
     let dir = fixture_copy("project");
     let inv = write_inventory(dir.path(), &["node4"], "root");
+    run_fixture(dir.path(), &inv, &[]).assert_code(0);
+    // Drift: content, mode and a missing file.
+    docker_out(&c, "echo tampered > /etc/motd && chmod 600 /opt/app/app.conf && rm /etc/rdeploy-converged");
     let run = run_fixture(dir.path(), &inv, &["--check", "--diff"]);
+    run.assert_code(0);
     let rc = recap(&run.stdout);
-    assert!(rc["node4"][1] >= 5, "check mode predicts changes:\n{}\n{}", run.stdout, run.stderr);
+    assert!(rc["node4"][1] >= 3, "check mode predicts the 3 changes:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(docker_out(&c, "cat /etc/motd"), "tampered", "check mode must not write");
+    assert_eq!(docker_out(&c, "stat -c %a /opt/app/app.conf"), "600");
     assert_eq!(docker_out(&c, "test -e /etc/rdeploy-converged && echo present || echo absent"), "absent");
-    assert_eq!(docker_out(&c, "test -e /opt/app && echo present || echo absent"), "absent");
-    assert_eq!(docker_out(&c, "id appsvc >/dev/null 2>&1 && echo present || echo absent"), "absent");
     assert!(run.stdout.contains("+converged by rdeploy"), "diff shows new content:\n{}", run.stdout);
+    assert!(run.stdout.contains("-tampered"), "diff shows old content:\n{}", run.stdout);
+    // The real run then repairs exactly that.
+    let fix = run_fixture(dir.path(), &inv, &[]);
+    fix.assert_code(0);
+    assert_eq!(docker_out(&c, "stat -c %a /opt/app/app.conf"), "640");
+    assert!(docker_out(&c, "cat /etc/motd").starts_with("Welcome to node4"));
 }
 
 #[test]

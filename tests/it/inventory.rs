@@ -346,9 +346,9 @@ fn host_table() {
     let inv = load(&["ini/hosts"]);
     let hosts = inv.select("db:bastion*").unwrap();
     insta::assert_snapshot!(display::table(&inv, &hosts), @r"
-    HOST                 ADDRESS             GROUPS     STATE
-    db1.example.com      10.0.0.5:5022       db,prod    -
-    bastion.example.com  203.0.113.10        ungrouped  -
+    HOST                 ADDRESS        GROUPS     STATE
+    db1.example.com      10.0.0.5:5022  db,prod    -
+    bastion.example.com  203.0.113.10   ungrouped  -
     ");
 }
 

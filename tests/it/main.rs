@@ -5,3 +5,7 @@ mod harness;
 mod engine;
 mod ssh;
 mod inventory;
+mod modules_system;
+mod templates;
+mod modules_files;
+mod provision;
