@@ -232,7 +232,7 @@ impl Executor {
             match self.templar.eval_condition(c, &scope.value()) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.report_skip(&rt, &name, host);
+                    self.report_skip(&rt, &name, host, t.action());
                     return None;
                 }
                 Err(e) => {
@@ -248,7 +248,7 @@ impl Executor {
                 Err(msg) => {
                     // A loop over an undefined variable skipped by `when` is not an error.
                     if !t.when.is_empty() && !t.when.iter().all(|c| self.templar.eval_condition(c, &scope.value()).unwrap_or(true)) {
-                        self.report_skip(&rt, &name, host);
+                        self.report_skip(&rt, &name, host, t.action());
                         return None;
                     }
                     self.report_fail(&rt, &name, host, msg, t, inherit, &scope, no_log);
@@ -339,6 +339,7 @@ impl Executor {
             self.emit(Event::HostResult(HostResult {
                 host: host.to_string(),
                 task: name.to_string(),
+                action: t.action().to_string(),
                 status: r.status,
                 ignored: r.ignored,
                 item: label.clone(),
@@ -352,6 +353,7 @@ impl Executor {
             self.emit(Event::HostResult(HostResult {
                 host: host.to_string(),
                 task: name.to_string(),
+                action: t.action().to_string(),
                 status: Status::Skipped,
                 ignored: false,
                 item: None,
@@ -424,11 +426,12 @@ impl Executor {
         Some(Registered { name: t.register.clone(), value: reg_value, facts })
     }
 
-    fn report_skip(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str) {
+    fn report_skip(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str, action: &str) {
         rt.st.lock().unwrap().stats.skipped += 1;
         self.emit(Event::HostResult(HostResult {
             host: host.to_string(),
             task: name.to_string(),
+                action: action.to_string(),
             status: Status::Skipped,
             ignored: false,
             item: None,
@@ -455,6 +458,7 @@ impl Executor {
         self.emit(Event::HostResult(HostResult {
             host: host.to_string(),
             task: name.to_string(),
+                action: t.action().to_string(),
             status: Status::Failed,
             ignored,
             item: None,
@@ -897,7 +901,14 @@ impl Executor {
 
     fn connect_spec(&self, host: &str, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> ConnectSpec {
         let address = self.var_str(scope, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
-        let port = self.var_str(scope, &["ansible_port", "ansible_ssh_port"]).and_then(|p| p.parse().ok()).unwrap_or(22);
+        // ~/.ssh/config applies to the address, as with OpenSSH; inventory settings win.
+        let sshcfg = ssh::ssh_config::lookup_user(&address);
+        let address = sshcfg.hostname.clone().unwrap_or(address);
+        let port = self
+            .var_str(scope, &["ansible_port", "ansible_ssh_port"])
+            .and_then(|p| p.parse().ok())
+            .or(sshcfg.port)
+            .unwrap_or(22);
         let user = t
             .remote_user
             .clone()
@@ -905,6 +916,7 @@ impl Executor {
             .or_else(|| self.var_str(scope, &["ansible_user", "ansible_ssh_user"]))
             .or_else(|| self.play.read().unwrap().remote_user.clone())
             .or_else(|| self.opts.remote_user.clone())
+            .or_else(|| sshcfg.user.clone())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".into());
         let mut keys = Vec::new();
@@ -914,14 +926,18 @@ impl Executor {
         if let Some(k) = self.var_str(scope, &["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
             keys.push(expand_home(&k));
         }
+        if keys.is_empty() {
+            keys.extend(sshcfg.identity_files.iter().cloned());
+        }
         let password = self.var_str(scope, &["ansible_password", "ansible_ssh_pass", "ansible_ssh_password"]);
         let mut known_hosts = self.opts.known_hosts.clone();
         if let Some(k) = self.var_str(scope, &["ansible_ssh_known_hosts_file"]) {
             known_hosts.push(expand_home(&k));
         }
-        let mut policy = self.opts.host_key_policy;
+        known_hosts.extend(sshcfg.user_known_hosts_files.iter().cloned());
+        let mut policy = sshcfg.strict_host_key_checking.filter(|_| self.opts.host_key_policy == ssh::HostKeyPolicy::Strict).unwrap_or(self.opts.host_key_policy);
         // ssh options users keep in ansible_ssh_common_args / ansible_ssh_extra_args.
-        let mut jump = None;
+        let mut jump = sshcfg.proxy_jump.clone();
         for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
             if let Some(a) = self.var_str(scope, &[var]) {
                 let words = crate::shell::split(&a).unwrap_or_default();
@@ -1061,7 +1077,7 @@ impl Executor {
             let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
             if !conds.iter().all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false)) {
                 if let Some(rt) = self.host_rt(h) {
-                    self.report_skip(&rt, &t.display_name(), h);
+                    self.report_skip(&rt, &t.display_name(), h, t.action());
                 }
                 continue;
             }

@@ -117,7 +117,8 @@ fn sorted(v: Value) -> Value {
 }
 
 /// `ansible-inventory --graph [GROUP]`: `@all:` then `  |--@child:` and `  |  |--host`
-/// lines, children and hosts in inventory order. Empty for an unknown group.
+/// lines, children and hosts in inventory order, each line ending in a newline. Empty
+/// for an unknown group.
 pub fn graph(inv: &Inventory, group: Option<&str>) -> String {
     let start = group.unwrap_or("all");
     if !inv.groups.contains_key(start) {
@@ -125,7 +126,9 @@ pub fn graph(inv: &Inventory, group: Option<&str>) -> String {
     }
     let mut lines = Vec::new();
     graph_group(inv, start, 0, &mut lines);
-    lines.join("\n")
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
 }
 
 fn graph_name(name: &str, depth: usize) -> String {
@@ -162,11 +165,12 @@ pub fn host(inv: &Inventory, name: &str) -> Value {
 }
 
 /// A table of hosts: HOST, ADDRESS (`ansible_host` or the name, `:port` when
-/// `ansible_port` is set), GROUPS (comma-separated), STATE (`ec2_state` or `-`).
+/// `ansible_port` is set), GROUPS (comma-separated), STATE (`ec2_state` or `-`). The
+/// implicit localhost is not an inventory host and is left out, as ansible-inventory does.
 pub fn table(inv: &Inventory, hosts: &[String]) -> String {
     let header = ["HOST", "ADDRESS", "GROUPS", "STATE"].map(String::from);
     let mut rows: Vec<[String; 4]> = vec![header];
-    for h in hosts {
+    for h in hosts.iter().filter(|h| !inv.is_implicit(h)) {
         let vars = inv.host_vars(h);
         let addr = vars
             .get("ansible_host")
@@ -271,9 +275,9 @@ mod tests {
     fn graph_tree() {
         assert_eq!(
             graph(&inv(), None),
-            "@all:\n  |--@ungrouped:\n  |  |--lone\n  |--@prod:\n  |  |--@web:\n  |  |  |--w2\n  |  |  |--w1\n  |  |--@db:\n  |  |  |--d1\n  |--@empty:"
+            "@all:\n  |--@ungrouped:\n  |  |--lone\n  |--@prod:\n  |  |--@web:\n  |  |  |--w2\n  |  |  |--w1\n  |  |--@db:\n  |  |  |--d1\n  |--@empty:\n"
         );
-        assert_eq!(graph(&inv(), Some("db")), "@db:\n  |--d1");
+        assert_eq!(graph(&inv(), Some("db")), "@db:\n  |--d1\n");
         assert_eq!(graph(&inv(), Some("nope")), "");
     }
 
@@ -289,7 +293,9 @@ mod tests {
     #[test]
     fn host_table() {
         let inv = inv();
-        let t = table(&inv, &inv.group_hosts("all"));
+        let mut hosts = inv.group_hosts("all");
+        hosts.push("localhost".into());
+        let t = table(&inv, &hosts);
         assert_eq!(
             t,
             "HOST  ADDRESS        GROUPS     STATE\n\

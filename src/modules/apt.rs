@@ -253,7 +253,7 @@ fn env_prelude(lock_timeout: i64) -> String {
          \x20   cat \"$rd_err\" >&2; return $rd_rc\n\
          \x20 done\n\
          }}\n\
-         rd_mtime() {{ rd_m=0; for rd_f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists; do if [ -e \"$rd_f\" ]; then rd_t=$(stat -c %Y \"$rd_f\"); [ \"$rd_t\" -gt \"$rd_m\" ] && rd_m=$rd_t; fi; done; echo $rd_m; }}\n"
+         rd_mtime() {{ rd_m=0; for rd_f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists/*_Packages*; do if [ -e \"$rd_f\" ]; then rd_t=$(stat -c %Y \"$rd_f\"); [ \"$rd_t\" -gt \"$rd_m\" ] && rd_m=$rd_t; fi; done; echo $rd_m; }}\n"
     )
 }
 

@@ -69,7 +69,9 @@ impl Module for Assert {
             o.data
                 .insert("_ansible_verbose_always".into(), Value::Bool(false));
         } else {
-            o.msg = Some(super::debug::display(&msg));
+            if let Value::String(m) = &msg {
+                o.msg = Some(m.clone());
+            }
         }
         Ok(o)
     }

@@ -177,7 +177,11 @@ impl Module for BlockInFile {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let path = args.req_str_any(&["path", "dest", "destfile", "name"])?;
+        let path = util::expand_user(
+            ctx,
+            &args.req_str_any(&["path", "dest", "destfile", "name"])?,
+        )
+        .await?;
         let present = match args.str("state").as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,

@@ -255,6 +255,25 @@ pub(super) fn expand_word(word: &str) -> String {
     out
 }
 
+/// A path as a shell word, `~` and `~/...` meaning the home directory on the host (as
+/// Ansible's `path` arguments); the rest is rendered by `word` (quoting or a glob).
+fn home_word(p: &str, word: fn(&str) -> String) -> String {
+    if p == "~" {
+        return "\"$HOME\"".into();
+    }
+    match p.strip_prefix("~/") {
+        Some(rest) => format!(
+            "\"$HOME\"/{}",
+            if rest.is_empty() {
+                String::new()
+            } else {
+                word(rest)
+            }
+        ),
+        None => word(p),
+    }
+}
+
 /// What the prelude found (the first line of stdout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Gate {
@@ -270,16 +289,18 @@ pub(super) enum Gate {
 pub(super) fn prelude(s: &mut Script, spec: &CmdSpec, check: bool) {
     if let Some(d) = &spec.chdir {
         s.raw("cd -- ")
-            .arg(d)
+            .raw(&home_word(d, crate::shell::quote))
             .raw(" 2>/dev/null || { echo RDX:CHDIR; exit 0; }\n");
     }
     if let Some(c) = &spec.creates {
-        s.raw("for rd_f in ").raw(&shell_glob(c)).raw("; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then echo RDX:CREATES; exit 0; fi; done\n");
+        s.raw("for rd_f in ").raw(&home_word(c, shell_glob)).raw("; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then echo RDX:CREATES; exit 0; fi; done\n");
     }
     if let Some(r) = &spec.removes {
-        s.raw("rd_found=; for rd_f in ").raw(&shell_glob(r)).raw(
-            "; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then rd_found=1; break; fi; done\n",
-        );
+        s.raw("rd_found=; for rd_f in ")
+            .raw(&home_word(r, shell_glob))
+            .raw(
+                "; do if [ -e \"$rd_f\" ] || [ -L \"$rd_f\" ]; then rd_found=1; break; fi; done\n",
+            );
         s.raw("[ -n \"$rd_found\" ] || { echo RDX:REMOVES; exit 0; }\n");
     }
     if check {
@@ -687,6 +708,14 @@ mod tests {
         assert_eq!(expand_word("$(rm -rf /)"), "'$(rm -rf /)'");
         assert_eq!(expand_word("$1x"), "'$1x'");
         assert_eq!(expand_word(""), "''");
+    }
+
+    #[test]
+    fn home_paths() {
+        assert_eq!(home_word("~/a b", crate::shell::quote), "\"$HOME\"/'a b'");
+        assert_eq!(home_word("~", crate::shell::quote), "\"$HOME\"");
+        assert_eq!(home_word("/x/*.log", shell_glob), "/x/*.log");
+        assert_eq!(home_word("~/*.log", shell_glob), "\"$HOME\"/*.log");
     }
 
     #[test]

@@ -461,7 +461,7 @@ impl Module for Copy {
         Some(PARAMS)
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let dest = args.req_str("dest")?;
+        let dest = util::expand_user(ctx, &args.req_str("dest")?).await?;
         let mut attrs = Attrs::from_args(args)?;
         if args.has("content") && args.has("src") {
             return Err(ModuleError::failed(

@@ -73,16 +73,19 @@ impl Module for Debug {
                 }
                 other => (super::args::value_to_string(other), other.clone()),
             };
-            let mut o = Outcome::ok().with(&key, value.clone());
-            o.msg = Some(format!("{key}: {}", display(&value)));
-            return Ok(o);
+            // No `msg`: the result is `{ "<var>": value }`, as in Ansible.
+            return Ok(Outcome::ok().with(&key, value));
         }
         let msg = args
             .get("msg")
             .cloned()
             .unwrap_or_else(|| Value::String("Hello world!".into()));
         let mut o = Outcome::ok().with("msg", msg.clone());
-        o.msg = Some(display(&msg));
+        // The executor copies `Outcome::msg` over `data["msg"]`: only set it for strings,
+        // so a list or mapping stays native in the registered result.
+        if let Value::String(m) = &msg {
+            o.msg = Some(m.clone());
+        }
         Ok(o)
     }
 }

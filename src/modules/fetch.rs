@@ -67,7 +67,7 @@ impl Module for Fetch {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let src = args.req_str("src")?;
+        let src = super::util::expand_user(ctx, &args.req_str("src")?).await?;
         let dest = args.req_str("dest")?;
         let flat = args.bool_or("flat", false)?;
         let fail_on_missing = args.bool_or("fail_on_missing", true)?;

@@ -504,7 +504,7 @@ impl Module for File {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let path = args.req_str_any(&["path", "dest", "name"])?;
+        let path = util::expand_user(ctx, &args.req_str_any(&["path", "dest", "name"])?).await?;
         let mut state = args.str("state").map(|s| State::parse(&s)).transpose()?;
         let recurse = args.bool_or("recurse", false)?;
         if state.is_none() && recurse {

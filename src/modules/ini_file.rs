@@ -325,7 +325,7 @@ impl Module for IniFile {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let path = args.req_str_any(&["path", "dest"])?;
+        let path = util::expand_user(ctx, &args.req_str_any(&["path", "dest"])?).await?;
         let present = match args.str("state").as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,

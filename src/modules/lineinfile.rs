@@ -242,7 +242,11 @@ impl Module for LineInFile {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let path = args.req_str_any(&["path", "dest", "destfile", "name"])?;
+        let path = util::expand_user(
+            ctx,
+            &args.req_str_any(&["path", "dest", "destfile", "name"])?,
+        )
+        .await?;
         let state = args.str("state").unwrap_or_else(|| "present".into());
         let regexp_s = args.str_any(&["regexp", "regex"]);
         let search_string = args.str("search_string");

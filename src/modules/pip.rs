@@ -32,6 +32,23 @@ const PARAMS: &[&str] = &[
     "break_system_packages",
 ];
 
+/// Re-joins version specifiers that a comma-separated `name` string split apart
+/// (`"django>1.11,<2"` → `["django>1.11", "<2"]` → `["django>1.11,<2"]`), as Ansible does.
+pub fn recover_names(parts: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in parts {
+        let is_spec = p.trim_start().starts_with(['<', '>', '=', '!', '~']);
+        match out.last_mut() {
+            Some(last) if is_spec => {
+                last.push(',');
+                last.push_str(p.trim());
+            }
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
 /// PEP 503 normalized project name.
 pub fn normalize(name: &str) -> String {
     let mut out = String::new();
@@ -186,7 +203,7 @@ impl Module for Pip {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         args.check_known("pip", PARAMS)?;
-        let mut names = args.list("name").unwrap_or_default();
+        let mut names = recover_names(args.list("name").unwrap_or_default());
         let requirements = args.str("requirements");
         if names.is_empty() && requirements.is_none() {
             return Err(ModuleError::failed(
@@ -384,12 +401,19 @@ impl Module for Pip {
         let mut s = pre;
         s.raw("rd_pip=").arg(&pip_cmd).raw("\n");
         s.raw("$rd_pip ").args(&argv).raw("; rd_rc=$?\n");
-        s.raw(&format!("echo '@@RD freeze'\n{freeze}\nexit $rd_rc\n"));
+        s.raw(&format!(
+            "echo; echo '@@RD freeze'\n{freeze}\nexit $rd_rc\n"
+        ));
         let r = ctx.run(s.as_str()).await?;
         let rout = r.stdout_str();
         let rsecs = sections(&rout);
         let after = parse_freeze(section(&rsecs, "freeze").unwrap_or(""));
-        let pip_out: String = rout.split("\n@@RD freeze").next().unwrap_or("").to_string();
+        let pip_out: String = rout
+            .split("\n@@RD freeze")
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_string();
         o = o
             .with("cmd", format!("{} {}", pip_cmd, crate::shell::join(&argv)))
             .with("stdout", pip_out)
@@ -424,6 +448,15 @@ mod tests {
         assert!(!satisfies("1.5.0", "~=1.4.2"));
         assert!(satisfies("1.2.7", "==1.2.*"));
         assert!(satisfies("1.2", "!=1.3"));
+    }
+
+    #[test]
+    fn names_with_commas() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            recover_names(v(&["django>1.11.1", "<1.11.3", "ipaddress"])),
+            v(&["django>1.11.1,<1.11.3", "ipaddress"])
+        );
     }
 
     #[test]

@@ -92,7 +92,11 @@ impl Module for Replace {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let path = args.req_str_any(&["path", "dest", "destfile", "name"])?;
+        let path = util::expand_user(
+            ctx,
+            &args.req_str_any(&["path", "dest", "destfile", "name"])?,
+        )
+        .await?;
         let regexp = args.req_str("regexp")?;
         let repl = args.str("replace").unwrap_or_default();
         let attrs = Attrs::from_args(args)?;

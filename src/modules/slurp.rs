@@ -18,7 +18,7 @@ impl Module for Slurp {
         Some(&["src", "path"])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let src = args.req_str_any(&["src", "path"])?;
+        let src = super::util::expand_user(ctx, &args.req_str_any(&["src", "path"])?).await?;
         let mut s = Script::new();
         s.raw("rd_p=").arg(&src).raw("\n");
         s.raw("if [ -d \"$rd_p\" ]; then echo \"source is a directory and must be a file\" >&2; exit 4; fi\n");

@@ -132,7 +132,8 @@ impl Module for Stat {
         ])
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
-        let path = args.req_str_any(&["path", "dest", "name"])?;
+        let path =
+            super::util::expand_user(ctx, &args.req_str_any(&["path", "dest", "name"])?).await?;
         let follow = args.bool_or("follow", false)?;
         let get_checksum = args.bool_or("get_checksum", true)?;
         let algo = args

@@ -173,7 +173,7 @@ impl Module for Template {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let src = args.req_str("src")?;
-        let mut dest = args.req_str("dest")?;
+        let mut dest = util::expand_user(ctx, &args.req_str("dest")?).await?;
         let path = ctx
             .search
             .find(&src, "templates")
@@ -215,7 +215,7 @@ impl Module for Template {
             template_path => path.display().to_string(),
             template_fullpath => fullpath.display().to_string(),
             template_destpath => dest.clone(),
-            template_host => std::env::var("HOSTNAME").unwrap_or_default(),
+            template_host => std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
             template_uid => std::env::var("USER").unwrap_or_default(),
             ..ctx.vars.clone()
         };

@@ -60,7 +60,7 @@ impl Human {
             Status::Unreachable => format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&r.result)),
             _ => {
                 let mut l = format!("{word}: [{host}]{item}");
-                let show_msg = r.task.ends_with("debug") || r.result.get("msg").is_some() && self.is_debug(r);
+                let show_msg = r.action == "debug";
                 if self.verbosity > 0 {
                     l.push_str(&format!(" => {}", compact(&r.result)));
                 } else if show_msg {
@@ -77,9 +77,6 @@ impl Human {
         paint(line)
     }
 
-    fn is_debug(&self, r: &HostResult) -> bool {
-        r.result.as_object().map(|m| m.contains_key("_debug")).unwrap_or(false)
-    }
 }
 
 fn compact(v: &serde_json::Value) -> String {

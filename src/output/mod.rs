@@ -45,6 +45,8 @@ pub struct HostStats {
 pub struct HostResult {
     pub host: String,
     pub task: String,
+    /// The module (or action) the task ran.
+    pub action: String,
     pub status: Status,
     /// Set when the failure was ignored (`ignore_errors`).
     pub ignored: bool,

@@ -1890,13 +1890,25 @@ pub(crate) mod yaml_dump {
     }
 
     fn is_break(c: char) -> bool {
-        matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+        matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
     }
 
-    fn is_space_or_break(c: char) -> bool {
-        matches!(c, '\0' | ' ' | '\t' | '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    fn is_blankz(c: Option<char>) -> bool {
+        match c {
+            None | Some('\0') | Some(' ') | Some('\t') => true,
+            Some(c) => is_break(c),
+        }
     }
 
+    /// libyaml's `IS_PRINTABLE`.
+    fn is_printable(c: char) -> bool {
+        c == '\n'
+            || ('\x20'..='\x7e').contains(&c)
+            || ('\u{a0}'..='\u{d7ff}').contains(&c)
+            || (('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}')
+    }
+
+    /// libyaml's `yaml_emitter_analyze_scalar`.
     fn analyze(s: &[char], allow_unicode: bool) -> Analysis {
         if s.is_empty() {
             return Analysis { empty: true, multiline: false, allow_flow_plain: false, allow_block_plain: true, allow_single_quoted: true };
@@ -1905,21 +1917,15 @@ pub(crate) mod yaml_dump {
         let mut flow_indicators = false;
         let mut line_breaks = false;
         let mut special_characters = false;
-        let mut leading_space = false;
-        let mut leading_break = false;
-        let mut trailing_space = false;
-        let mut trailing_break = false;
-        let mut break_space = false;
-        let mut space_break = false;
-        let mut previous_space = false;
-        let mut previous_break = false;
+        let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+        let (mut break_space, mut space_break, mut previous_space, mut previous_break) = (false, false, false, false);
         let starts = |p: &str| s.iter().take(3).collect::<String>() == p;
         if starts("---") || starts("...") {
             block_indicators = true;
             flow_indicators = true;
         }
         let mut preceded_by_whitespace = true;
-        let mut followed_by_whitespace = s.len() == 1 || is_space_or_break(s[1]);
+        let mut followed_by_whitespace = is_blankz(s.get(1).copied());
         for (index, &ch) in s.iter().enumerate() {
             if index == 0 {
                 if "#,[]{}&*!|>'\"%@`".contains(ch) {
@@ -1951,57 +1957,35 @@ pub(crate) mod yaml_dump {
                     block_indicators = true;
                 }
             }
+            if !is_printable(ch) || (!ch.is_ascii() && !allow_unicode) {
+                special_characters = true;
+            }
             if is_break(ch) {
                 line_breaks = true;
             }
-            if !(ch == '\n' || ('\x20'..='\x7e').contains(&ch)) {
-                let printable_unicode = (ch == '\u{85}'
-                    || ('\u{a0}'..='\u{d7ff}').contains(&ch)
-                    || ('\u{e000}'..='\u{fffd}').contains(&ch)
-                    || ('\u{10000}'..'\u{10ffff}').contains(&ch))
-                    && ch != '\u{feff}';
-                if !printable_unicode || !allow_unicode {
-                    special_characters = true;
-                }
-            }
+            let last = index == s.len() - 1;
             if ch == ' ' {
-                if index == 0 {
-                    leading_space = true;
-                }
-                if index == s.len() - 1 {
-                    trailing_space = true;
-                }
-                if previous_break {
-                    break_space = true;
-                }
+                leading_space |= index == 0;
+                trailing_space |= last;
+                break_space |= previous_break;
                 previous_space = true;
                 previous_break = false;
             } else if is_break(ch) {
-                if index == 0 {
-                    leading_break = true;
-                }
-                if index == s.len() - 1 {
-                    trailing_break = true;
-                }
-                if previous_space {
-                    space_break = true;
-                }
+                leading_break |= index == 0;
+                trailing_break |= last;
+                space_break |= previous_space;
                 previous_space = false;
                 previous_break = true;
             } else {
                 previous_space = false;
                 previous_break = false;
             }
-            preceded_by_whitespace = is_space_or_break(ch);
-            followed_by_whitespace = index + 2 >= s.len() || is_space_or_break(s[index + 2]);
+            preceded_by_whitespace = is_blankz(Some(ch));
+            if index + 1 < s.len() {
+                followed_by_whitespace = is_blankz(s.get(index + 2).copied());
+            }
         }
-        let mut a = Analysis {
-            empty: false,
-            multiline: line_breaks,
-            allow_flow_plain: true,
-            allow_block_plain: true,
-            allow_single_quoted: true,
-        };
+        let mut a = Analysis { empty: false, multiline: line_breaks, allow_flow_plain: true, allow_block_plain: true, allow_single_quoted: true };
         if leading_space || leading_break || trailing_space || trailing_break {
             a.allow_flow_plain = false;
             a.allow_block_plain = false;
@@ -2089,11 +2073,13 @@ pub(crate) mod yaml_dump {
             self.out.push(data.unwrap_or('\n'));
         }
 
+        /// libyaml's `yaml_emitter_check_simple_key`: one line, at most 128 bytes.
         fn check_simple_key(&self, node: &Node) -> bool {
             match node {
                 Node::Scalar { text, .. } => {
                     let a = analyze(text, self.allow_unicode);
-                    text.len() < 128 && !a.empty && !a.multiline
+                    let bytes: usize = text.iter().map(|c| c.len_utf8()).sum();
+                    !a.multiline && bytes <= 128
                 }
                 Node::Seq { items, .. } => items.is_empty(),
                 Node::Map { pairs, .. } => pairs.is_empty(),
@@ -2202,191 +2188,192 @@ pub(crate) mod yaml_dump {
             self.pop_indent();
         }
 
+        /// libyaml's `yaml_emitter_select_scalar_style` and writers.
         fn scalar(&mut self, text: &[char], plain_implicit: bool) {
             let a = analyze(text, self.allow_unicode);
-            let simple_key = self.simple_key_context;
-            let mut style = '"';
-            if plain_implicit
-                && !(simple_key && (a.empty || a.multiline))
-                && ((self.flow_level > 0 && a.allow_flow_plain) || (self.flow_level == 0 && a.allow_block_plain))
-            {
-                style = 'p';
-            } else if a.allow_single_quoted && !(simple_key && a.multiline) {
+            let flow = self.flow_level > 0;
+            let mut style = 'p';
+            if (flow && !a.allow_flow_plain) || (!flow && !a.allow_block_plain) {
                 style = '\'';
             }
-            let split = !simple_key;
+            if a.empty && (flow || self.simple_key_context) {
+                style = '\'';
+            }
+            if !plain_implicit {
+                style = '\'';
+            }
+            if style == '\'' && !a.allow_single_quoted {
+                style = '"';
+            }
+            let allow_breaks = !self.simple_key_context;
             match style {
-                'p' => self.write_plain(text, split),
-                '\'' => self.write_single_quoted(text, split),
-                _ => self.write_double_quoted(text, split),
+                'p' => self.write_plain(text, allow_breaks),
+                '\'' => self.write_single_quoted(text, allow_breaks),
+                _ => self.write_double_quoted(text, allow_breaks),
             }
         }
 
-        fn write_chars(&mut self, text: &[char]) {
-            let s: String = text.iter().collect();
-            self.write(&s);
+        fn put(&mut self, c: char) {
+            self.out.push(c);
+            self.column += 1;
         }
 
-        fn write_plain(&mut self, text: &[char], split: bool) {
-            if text.is_empty() {
-                return;
+        fn put_break(&mut self) {
+            self.out.push('\n');
+            self.column = 0;
+        }
+
+        /// libyaml's `WRITE_BREAK`: a line break as itself (`\n` for `\r\n`-less input).
+        fn write_break(&mut self, c: char) {
+            if c == '\n' {
+                self.put_break();
+            } else {
+                self.out.push(c);
+                self.column = 0;
             }
-            if !self.whitespace {
-                self.write(" ");
+        }
+
+        fn write_plain(&mut self, text: &[char], allow_breaks: bool) {
+            if !self.whitespace && (!text.is_empty() || self.flow_level > 0) {
+                self.put(' ');
+            }
+            let (mut spaces, mut breaks) = (false, false);
+            let mut i = 0;
+            while i < text.len() {
+                let c = text[i];
+                if c == ' ' {
+                    if allow_breaks && !spaces && self.column > self.best_width && text.get(i + 1) != Some(&' ') {
+                        self.write_indent_libyaml();
+                    } else {
+                        self.put(c);
+                    }
+                    spaces = true;
+                } else if is_break(c) {
+                    if !breaks && c == '\n' {
+                        self.put_break();
+                    }
+                    self.write_break(c);
+                    self.indention = true;
+                    breaks = true;
+                } else {
+                    if breaks {
+                        self.write_indent_libyaml();
+                    }
+                    self.put(c);
+                    self.indention = false;
+                    spaces = false;
+                    breaks = false;
+                }
+                i += 1;
             }
             self.whitespace = false;
             self.indention = false;
-            let mut spaces = false;
-            let mut breaks = false;
-            let (mut start, mut end) = (0, 0);
-            while end <= text.len() {
-                let ch = text.get(end).copied();
-                if spaces {
-                    if ch != Some(' ') {
-                        if start + 1 == end && self.column > self.best_width && split {
-                            self.write_indent();
-                            self.whitespace = false;
-                            self.indention = false;
-                        } else {
-                            self.write_chars(&text[start..end]);
-                        }
-                        start = end;
-                    }
-                } else if breaks {
-                    if !ch.map(is_break).unwrap_or(false) {
-                        if text[start] == '\n' {
-                            self.write_line_break(None);
-                        }
-                        for &br in &text[start..end] {
-                            self.write_line_break(Some(br));
-                        }
-                        self.write_indent();
-                        self.whitespace = false;
-                        self.indention = false;
-                        start = end;
-                    }
-                } else if ch.map(|c| c == ' ' || is_break(c)).unwrap_or(true) {
-                    self.write_chars(&text[start..end]);
-                    start = end;
-                }
-                if let Some(c) = ch {
-                    spaces = c == ' ';
-                    breaks = is_break(c);
-                }
-                end += 1;
-            }
         }
 
-        fn write_single_quoted(&mut self, text: &[char], split: bool) {
+        fn write_single_quoted(&mut self, text: &[char], allow_breaks: bool) {
             self.write_indicator("'", true, false, false);
-            let mut spaces = false;
-            let mut breaks = false;
-            let (mut start, mut end) = (0, 0);
-            while end <= text.len() {
-                let ch = text.get(end).copied();
-                if spaces {
-                    if ch != Some(' ') {
-                        if start + 1 == end && self.column > self.best_width && split && start != 0 && end != text.len() {
-                            self.write_indent();
-                        } else {
-                            self.write_chars(&text[start..end]);
-                        }
-                        start = end;
+            let (mut spaces, mut breaks) = (false, false);
+            let mut i = 0;
+            while i < text.len() {
+                let c = text[i];
+                if c == ' ' {
+                    if allow_breaks
+                        && !spaces
+                        && self.column > self.best_width
+                        && i != 0
+                        && i != text.len() - 1
+                        && text.get(i + 1) != Some(&' ')
+                    {
+                        self.write_indent_libyaml();
+                    } else {
+                        self.put(c);
                     }
-                } else if breaks {
-                    if !ch.map(is_break).unwrap_or(false) {
-                        if text[start] == '\n' {
-                            self.write_line_break(None);
-                        }
-                        for &br in &text[start..end] {
-                            self.write_line_break(Some(br));
-                        }
-                        self.write_indent();
-                        start = end;
+                    spaces = true;
+                } else if is_break(c) {
+                    if !breaks && c == '\n' {
+                        self.put_break();
                     }
-                } else if ch.map(|c| c == ' ' || is_break(c) || c == '\'').unwrap_or(true) && start < end {
-                    self.write_chars(&text[start..end]);
-                    start = end;
+                    self.write_break(c);
+                    self.indention = true;
+                    breaks = true;
+                } else {
+                    if breaks {
+                        self.write_indent_libyaml();
+                    }
+                    if c == '\'' {
+                        self.put('\'');
+                    }
+                    self.put(c);
+                    self.indention = false;
+                    spaces = false;
+                    breaks = false;
                 }
-                if ch == Some('\'') {
-                    self.write("''");
-                    start = end + 1;
-                }
-                if let Some(c) = ch {
-                    spaces = c == ' ';
-                    breaks = is_break(c);
-                }
-                end += 1;
+                i += 1;
+            }
+            if breaks {
+                self.write_indent_libyaml();
             }
             self.write_indicator("'", false, false, false);
+            self.whitespace = false;
+            self.indention = false;
         }
 
-        fn write_double_quoted(&mut self, text: &[char], split: bool) {
+        fn write_double_quoted(&mut self, text: &[char], allow_breaks: bool) {
             self.write_indicator("\"", true, false, false);
-            let (mut start, mut end) = (0, 0);
-            while end <= text.len() {
-                let ch = text.get(end).copied();
-                let needs_escape = match ch {
-                    None => true,
-                    Some(c) => {
-                        "\"\\\u{85}\u{2028}\u{2029}\u{feff}".contains(c)
-                            || !(('\x20'..='\x7e').contains(&c)
-                                || (self.allow_unicode
-                                    && (('\u{a0}'..='\u{d7ff}').contains(&c) || ('\u{e000}'..='\u{fffd}').contains(&c))))
+            let mut spaces = false;
+            let mut i = 0;
+            while i < text.len() {
+                let c = text[i];
+                if !is_printable(c) || (!self.allow_unicode && !c.is_ascii()) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+                    let esc = match c {
+                        '\0' => "\\0".to_string(),
+                        '\u{07}' => "\\a".to_string(),
+                        '\u{08}' => "\\b".to_string(),
+                        '\t' => "\\t".to_string(),
+                        '\n' => "\\n".to_string(),
+                        '\u{0b}' => "\\v".to_string(),
+                        '\u{0c}' => "\\f".to_string(),
+                        '\r' => "\\r".to_string(),
+                        '\u{1b}' => "\\e".to_string(),
+                        '"' => "\\\"".to_string(),
+                        '\\' => "\\\\".to_string(),
+                        '\u{85}' => "\\N".to_string(),
+                        '\u{a0}' => "\\_".to_string(),
+                        '\u{2028}' => "\\L".to_string(),
+                        '\u{2029}' => "\\P".to_string(),
+                        c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
+                        c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
+                        c => format!("\\U{:08X}", c as u32),
+                    };
+                    self.write(&esc);
+                    spaces = false;
+                } else if c == ' ' {
+                    if allow_breaks && !spaces && self.column > self.best_width && i != 0 && i != text.len() - 1 {
+                        self.write_indent_libyaml();
+                        if text.get(i + 1) == Some(&' ') {
+                            self.put('\\');
+                        }
+                    } else {
+                        self.put(c);
                     }
-                };
-                if needs_escape {
-                    if start < end {
-                        self.write_chars(&text[start..end]);
-                        start = end;
-                    }
-                    if let Some(c) = ch {
-                        let data = match c {
-                            '\0' => "\\0".to_string(),
-                            '\u{07}' => "\\a".to_string(),
-                            '\u{08}' => "\\b".to_string(),
-                            '\t' => "\\t".to_string(),
-                            '\n' => "\\n".to_string(),
-                            '\u{0b}' => "\\v".to_string(),
-                            '\u{0c}' => "\\f".to_string(),
-                            '\r' => "\\r".to_string(),
-                            '\u{1b}' => "\\e".to_string(),
-                            '"' => "\\\"".to_string(),
-                            '\\' => "\\\\".to_string(),
-                            '\u{85}' => "\\N".to_string(),
-                            '\u{a0}' => "\\_".to_string(),
-                            '\u{2028}' => "\\L".to_string(),
-                            '\u{2029}' => "\\P".to_string(),
-                            c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
-                            c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
-                            c => format!("\\U{:08X}", c as u32),
-                        };
-                        self.write(&data);
-                        start = end + 1;
-                    }
+                    spaces = true;
+                } else {
+                    self.put(c);
+                    spaces = false;
                 }
-                if end > 0
-                    && end + 1 < text.len()
-                    && (ch == Some(' ') || start >= end)
-                    && self.column as isize + end as isize - start as isize > self.best_width as isize
-                    && split
-                {
-                    let mut data: String = text[start.min(end)..end].iter().collect();
-                    data.push('\\');
-                    if start < end {
-                        start = end;
-                    }
-                    self.write(&data);
-                    self.write_indent();
-                    self.whitespace = false;
-                    self.indention = false;
-                    if text[start] == ' ' {
-                        self.write("\\");
-                    }
-                }
-                end += 1;
+                i += 1;
             }
             self.write_indicator("\"", false, false, false);
+            self.whitespace = false;
+            self.indention = false;
+        }
+
+        /// libyaml's `yaml_emitter_write_indent` (it always leaves `whitespace` and
+        /// `indention` set).
+        fn write_indent_libyaml(&mut self) {
+            self.write_indent();
+            self.whitespace = true;
+            self.indention = true;
         }
     }
 }

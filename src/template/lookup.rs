@@ -169,17 +169,18 @@ fn run_from_template(state: &State, args: Rest<ValueOrKwargs>, always_list: bool
     Ok(lookup_result(items))
 }
 
-/// What `lookup()` gives without `wantlist`: strings joined with commas, a single
-/// non-string item as itself, otherwise the list.
+/// What `lookup()` gives without `wantlist` (ansible-core 2.19): an empty list as it is,
+/// a single item as itself, several strings joined with commas, otherwise the list.
 pub fn lookup_result(items: Vec<Value>) -> Value {
-    if items.iter().all(|v| v.kind() == ValueKind::String) {
-        let strings: Vec<&str> = items.iter().map(|v| v.as_str().unwrap_or_default()).collect();
-        return Value::from(strings.join(","));
+    match items.len() {
+        0 => Value::from(items),
+        1 => items.into_iter().next().unwrap_or_default(),
+        _ if items.iter().all(|v| v.kind() == ValueKind::String) => {
+            let strings: Vec<&str> = items.iter().map(|v| v.as_str().unwrap_or_default()).collect();
+            Value::from(strings.join(","))
+        }
+        _ => Value::from(items),
     }
-    if items.len() == 1 {
-        return items.into_iter().next().unwrap_or_default();
-    }
-    Value::from(items)
 }
 
 fn lookup_function(state: &State, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
@@ -502,19 +503,81 @@ fn together(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
         .collect()
 }
 
-/// `subelements`: `[list_or_dict, 'key.path', {skip_missing: true}]`.
+/// `subelements`: `[list_or_dict, 'key.path', {skip_missing: true}]` (`with_subelements`).
+/// As in Ansible, the sub-list is taken out of the item it came from, and skipped
+/// registered results are left out.
 fn subelements(terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+    let usage = || fail("subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey");
     if terms.len() < 2 || terms.len() > 3 {
-        return Err(fail("subelements lookup expects a list of two or three items"));
+        return Err(usage());
     }
     let mut skip_missing = filters::opt_bool(opts.take("skip_missing"), false);
     if let Some(flags) = terms.get(2) {
         if flags.kind() != ValueKind::Map {
             return Err(fail("the optional third item must be a dict with flags skip_missing"));
         }
-        skip_missing = filters::opt_bool(flags.get_attr("skip_missing").ok().filter(|v| !v.is_undefined()), skip_missing);
+        let flag = flags.get_attr("skip_missing").ok().filter(|v| !v.is_undefined());
+        if let Some(f) = flag {
+            skip_missing = super::truthy(&f);
+        }
     }
-    to_vec(&filters::subelements_of(&terms[0], &terms[1], skip_missing)?)
+    let path: Vec<String> = terms[1].as_str().ok_or_else(usage)?.split('.').map(str::to_string).collect();
+    let skipped = |v: &Value| v.get_attr("skipped").map(|s| !s.is_undefined() && !(s.kind() == ValueKind::Bool && !s.is_true())).unwrap_or(false);
+    let elements = match terms[0].kind() {
+        ValueKind::Map if skipped(&terms[0]) => return Ok(Vec::new()),
+        ValueKind::Map => map_items(&terms[0])?.into_iter().map(|(_, v)| v).collect(),
+        ValueKind::Seq => to_vec(&terms[0])?,
+        _ => return Err(usage()),
+    };
+    let mut out = Vec::new();
+    for item in elements {
+        if item.kind() != ValueKind::Map {
+            return Err(fail(format!("subelements lookup expects a dictionary, got '{}'", filters::py_repr(&item))));
+        }
+        if skipped(&item) {
+            continue;
+        }
+        match take_sublist(&item, &path, skip_missing)? {
+            Some((rest, list)) => out.extend(list.into_iter().map(|x| Value::from(vec![rest.clone(), x]))),
+            None => continue,
+        }
+    }
+    Ok(out)
+}
+
+/// Removes the list at `path` from a copy of `item`: `(item without it, the list)`.
+fn take_sublist(item: &Value, path: &[String], skip_missing: bool) -> Result<Option<(Value, Vec<Value>)>, Error> {
+    let key = Value::from(path[0].as_str());
+    let child = item.get_item(&key)?;
+    if child.is_undefined() {
+        if skip_missing {
+            return Ok(None);
+        }
+        return Err(fail(format!("could not find '{}' key in iterated item '{}'", path[0], filters::py_repr(item))));
+    }
+    let mut pairs = map_items(item)?;
+    if path.len() == 1 {
+        if child.kind() != ValueKind::Seq {
+            return Err(fail(format!("the key {} should point to a list, got '{}'", path[0], filters::py_repr(&child))));
+        }
+        pairs.retain(|(k, _)| *k != key);
+        return Ok(Some((new_map(pairs), to_vec(&child)?)));
+    }
+    if child.kind() != ValueKind::Map {
+        if skip_missing {
+            return Ok(None);
+        }
+        return Err(fail(format!("the key {} should point to a dictionary, got '{}'", path[0], filters::py_repr(&child))));
+    }
+    let Some((new_child, list)) = take_sublist(&child, &path[1..], skip_missing)? else {
+        return Ok(None);
+    };
+    for (k, v) in pairs.iter_mut() {
+        if *k == key {
+            *v = new_child.clone();
+        }
+    }
+    Ok(Some((new_map(pairs), list)))
 }
 
 /// `sequence`: `start=1 end=10 stride=1 format=%d`, `count=`, or `[start-]end[/stride][:format]`.

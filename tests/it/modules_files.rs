@@ -1140,3 +1140,29 @@ async fn debug_assert_fail_pause() {
     t.run("pause", json!({"prompt": "Press enter"})).await;
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn tilde_paths_are_the_home_directory() {
+    let t = setup("tilde");
+    let f = "~/.rdt-tilde-file";
+    t.run("file", json!({"path": f, "state": "absent"})).await;
+    t.converge("copy", json!({"content": "x", "dest": f})).await;
+    assert_eq!(t.sh("cat /root/.rdt-tilde-file"), "x");
+    t.converge("lineinfile", json!({"path": f, "line": "y"}))
+        .await;
+    let o = t.run("stat", json!({"path": f})).await;
+    assert_eq!(o.data["stat"]["path"], json!("/root/.rdt-tilde-file"));
+    let o = t
+        .run("command", json!({"_raw_params": "pwd", "chdir": "~"}))
+        .await;
+    assert_eq!(data_str(&o, "stdout"), "/root");
+    let o = t
+        .run(
+            "command",
+            json!({"_raw_params": "true", "creates": "~/.rdt-tilde-*"}),
+        )
+        .await;
+    assert!(!o.changed);
+    t.converge("file", json!({"path": f, "state": "absent"}))
+        .await;
+}

@@ -22,3 +22,24 @@ fn dev_compare_cases() {
     std::fs::write("/tmp/cmp/mine.out", out).unwrap();
     let _ = Value::from(());
 }
+
+#[test]
+#[ignore]
+fn dev_compare_yaml() {
+    let t = Templar::new();
+    let cases: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("/tmp/cmp/yaml_cases.json").unwrap()).unwrap();
+    let mut bad = 0;
+    for case in cases.as_array().unwrap() {
+        let doc = rdeploy::template::from_json(&case["doc"]);
+        let ctx = minijinja::context! { doc => doc };
+        for (expr, key) in [("doc | to_yaml", "yaml"), ("doc | to_nice_yaml", "nice"), ("doc | to_nice_yaml(indent=2)", "nice2"), ("doc | to_json", "json"), ("doc | to_nice_json", "nicejson")] {
+            let got = t.eval_expr(expr, &ctx).map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_else(|e| format!("ERR {}", e.message));
+            let want = case[key].as_str().unwrap();
+            if got != want {
+                bad += 1;
+                println!("--- {expr} of {}\nwant: {want:?}\ngot:  {got:?}", case["doc"]);
+            }
+        }
+    }
+    println!("{bad} mismatches");
+}
