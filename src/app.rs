@@ -444,7 +444,7 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
     }
     let hosts = match &args.limit {
         Some(l) => inv.select(l)?,
-        None => inv.hosts.keys().cloned().collect(),
+        None => inv.group_hosts("all"),
     };
     print!("{}", display::table(&inv, &hosts));
     Ok(EXIT_OK)

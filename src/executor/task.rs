@@ -722,38 +722,25 @@ impl Executor {
             "add_host" => {
                 let name = args.req_str_any(&["name", "host", "hostname"])?;
                 let groups = args.list("groups").or_else(|| args.list("group")).unwrap_or_default();
-                let mut inv = self.inv.write().unwrap();
-                let mut hv = inv.hosts.get(&name).cloned().unwrap_or_else(|| crate::inventory::Host { name: name.clone(), vars: Default::default() });
+                let mut vars = crate::inventory::Vars::new();
                 for (k, v) in &args.map {
                     if !matches!(k.as_str(), "name" | "host" | "hostname" | "groups" | "group") {
-                        hv.vars.insert(k.clone(), v.clone());
+                        vars.insert(k.clone(), v.clone());
                     }
                 }
-                inv.hosts.insert(name.clone(), hv);
-                for g in groups.iter().chain(std::iter::once(&"all".to_string())) {
-                    let grp = inv.groups.entry(g.clone()).or_insert_with(|| crate::inventory::Group { name: g.clone(), ..Default::default() });
-                    if !grp.hosts.contains(&name) {
-                        grp.hosts.push(name.clone());
-                    }
-                }
-                drop(inv);
+                self.inv.write().unwrap().add_runtime_host(&name, &groups, vars).map_err(|e| ModuleError::failed(e.to_string()))?;
                 self.hosts.write().unwrap().entry(name.clone()).or_insert_with(|| Arc::new(super::host::HostRt::new(&name)));
                 return Ok(Outcome::changed(true).with("add_host", json!({"host_name": name, "groups": groups})));
             }
             "group_by" => {
                 let key = args.req_str("key")?;
                 let key: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-                let mut inv = self.inv.write().unwrap();
-                let grp = inv.groups.entry(key.clone()).or_insert_with(|| crate::inventory::Group { name: key.clone(), ..Default::default() });
-                if !grp.hosts.contains(&host.to_string()) {
-                    grp.hosts.push(host.to_string());
+                let mut groups = vec![key.clone()];
+                if let Some(parents) = args.list("parents") {
+                    groups.extend(parents);
                 }
-                if let Some(all) = inv.groups.get_mut("all") {
-                    if !all.children.contains(&key) {
-                        all.children.push(key.clone());
-                    }
-                }
-                return Ok(Outcome::changed(false).with("groups", json!([key])));
+                self.inv.write().unwrap().add_runtime_host(host, &groups, Default::default()).map_err(|e| ModuleError::failed(e.to_string()))?;
+                return Ok(Outcome::changed(false).with("groups", json!(groups)));
             }
             _ => {}
         }

@@ -513,7 +513,6 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
             (Value::String(text), s.into_string())
         }
     };
-    let gated = spec.chdir.is_some() || spec.creates.is_some() || spec.removes.is_some();
     if ctx.check_mode && spec.creates.is_none() && spec.removes.is_none() {
         let mut o = Outcome {
             skipped: true,
@@ -540,16 +539,10 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
         .await?;
     let end = SystemTime::now();
     let (gate, stdout) = parse_gate(&out.stdout);
-    match gate {
-        Some(g) => {
-            if let Some(o) = gate_outcome(g, &spec, ctx.check_mode, cmd_value.clone()) {
-                return Ok(o);
-            }
-        }
-        None if gated || out.rc != 0 => {
-            // The prelude itself failed (e.g. the shell could not start).
-        }
-        None => {}
+    // No marker: the script did not get that far (become failed ...); the output is
+    // reported as it is.
+    if let Some(o) = gate.and_then(|g| gate_outcome(g, &spec, ctx.check_mode, cmd_value.clone())) {
+        return Ok(o);
     }
     Ok(ran_outcome(
         cmd_value,

@@ -126,6 +126,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("ansible.builtin.zip", b::zip);
 
     env.add_function("dict", dict_function);
+    env.add_function("now", now);
     // `omit` is a play variable set by the executor; this fallback makes `default(omit)`
     // give the placeholder even where no play context exists (ad-hoc expressions).
     env.add_global("omit", Value::from(crate::template::OMIT));
@@ -1342,13 +1343,39 @@ fn expand_replacement(parts: &[ReplPart], caps: &regex::Captures<'_>, out: &mut 
     }
 }
 
+/// Python's `re.finditer`: like `captures_iter`, but an empty match right after a
+/// non-empty one counts (`re.sub('a*', '-', 'aaa')` is `'--'`).
+pub(crate) fn py_captures<'t>(re: &regex::Regex, text: &'t str) -> Vec<regex::Captures<'t>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut last_empty_at: Option<usize> = None;
+    while pos <= text.len() {
+        let Some(caps) = re.captures_at(text, pos) else { break };
+        let m = caps.get(0).expect("group 0");
+        if m.start() == m.end() && last_empty_at == Some(m.start()) {
+            // The same empty match again: step over one character.
+            match text[m.start()..].chars().next() {
+                Some(c) => pos = m.start() + c.len_utf8(),
+                None => break,
+            }
+            last_empty_at = None;
+            continue;
+        }
+        let (start, end) = (m.start(), m.end());
+        out.push(caps);
+        last_empty_at = (start == end).then_some(end);
+        pos = end;
+    }
+    out
+}
+
 /// Python's `re.subn`: the result and the number of replacements.
 pub(crate) fn py_regex_sub(re: &regex::Regex, repl: &str, text: &str, count: usize) -> Result<(String, usize), Error> {
     let parts = parse_py_replacement(repl, re)?;
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     let mut n = 0;
-    for caps in re.captures_iter(text) {
+    for caps in py_captures(re, text) {
         if count > 0 && n >= count {
             break;
         }
@@ -1444,7 +1471,7 @@ fn regex_findall(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Erro
     let re = compile_py_regex(&pattern, ignorecase, multiline)?;
     let groups = re.captures_len() - 1;
     let mut out = Vec::new();
-    for caps in re.captures_iter(&text) {
+    for caps in py_captures(&re, &text) {
         let g = |i: usize| Value::from(caps.get(i).map(|m| m.as_str()).unwrap_or(""));
         out.push(match groups {
             0 => g(0),
@@ -3684,7 +3711,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Python's `strftime` for a UTC timestamp (the common directives).
 pub(crate) fn format_utc(format: &str, secs: f64) -> String {
     let total = secs.floor() as i64;
-    let micros = ((secs - secs.floor()) * 1e6).round() as i64;
     let days = total.div_euclid(86_400);
     let rem = total.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -3738,9 +3764,8 @@ pub(crate) fn format_utc(format: &str, secs: f64) -> String {
             'S' => {
                 let _ = write!(out, "{ss:02}");
             }
-            'f' => {
-                let _ = write!(out, "{micros:06}");
-            }
+            // `time.strftime` (what ansible-core 2.19 calls) knows no `%f`.
+            'f' => out.push_str("%f"),
             'j' => {
                 let _ = write!(out, "{yday:03}");
             }
@@ -3758,7 +3783,7 @@ pub(crate) fn format_utc(format: &str, secs: f64) -> String {
                 let _ = write!(out, "{total}");
             }
             'z' => out.push_str("+0000"),
-            'Z' => out.push_str("UTC"),
+            'Z' => out.push_str("GMT"),
             'F' => {
                 let _ = write!(out, "{y}-{m:02}-{d:02}");
             }
@@ -3795,6 +3820,19 @@ pub(crate) fn format_utc(format: &str, secs: f64) -> String {
         }
     }
     out
+}
+
+/// Ansible's `now(utc=False, fmt=None)` global: the time as text (UTC, see `strftime`).
+fn now(args: Rest<ValueOrKwargs>) -> Result<String, Error> {
+    let mut p = Params::new("now", args);
+    let _utc = p.take("utc");
+    let fmt = opt_string(p.take("fmt"));
+    p.finish()?;
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ok(match fmt {
+        Some(f) => format_utc(&f, t.as_secs_f64()),
+        None => format!("{}.{:06}", format_utc("%Y-%m-%d %H:%M:%S", t.as_secs() as f64), t.subsec_micros()),
+    })
 }
 
 /// `strftime(second=None, utc=False)`; times are rendered in UTC (see the module notes).

@@ -227,8 +227,15 @@ fn find_file(cx: &LookupContext<'_>, subdirs: &[&str], name: &str) -> Option<Pat
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
-    for base in search_bases(cx) {
+    let first = name.split('/').next().unwrap_or("");
+    let mut bases = search_bases(cx);
+    bases.push(basedir(cx));
+    for base in bases {
         for sub in subdirs {
+            // `files/x` asked for in a role is not looked for in `files/files/x`.
+            if *sub == first {
+                continue;
+            }
             let cand = base.join(sub).join(&name);
             if cand.exists() {
                 return Some(cand);
@@ -343,51 +350,76 @@ fn split_list(v: &Value, seps: &[char]) -> Result<Vec<String>, Error> {
     if v.is_none() || v.is_undefined() {
         return Ok(Vec::new());
     }
-    Ok(to_vec(v)?.iter().map(py_str).collect())
+    let mut out = Vec::new();
+    for item in to_vec(v)? {
+        out.extend(split_list(&item, seps)?);
+    }
+    Ok(out)
 }
 
-/// `first_found`: the first existing file of a list, or of `{files, paths, skip}`.
-fn first_found(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
-    let mut skip = filters::opt_bool(opts.take("skip"), false);
-    let opt_files = opts.take("files");
-    let opt_paths = opts.take("paths");
-    let mut candidates: Vec<String> = Vec::new();
-    let add = |files: Vec<String>, paths: Vec<String>, out: &mut Vec<String>| {
-        if paths.is_empty() {
+/// The `files`/`paths`/`skip` options of `first_found`, updated by dict terms.
+struct FirstFoundOptions {
+    files: Vec<String>,
+    paths: Vec<String>,
+    skip: bool,
+}
+
+fn first_found_terms(terms: &[Value], o: &mut FirstFoundOptions, out: &mut Vec<String>) -> Result<(), Error> {
+    for term in terms {
+        let files = match term.kind() {
+            ValueKind::Map => {
+                let get = |k: &str| term.get_attr(k).ok().filter(|v| !v.is_undefined());
+                if let Some(f) = get("files") {
+                    o.files = split_list(&f, &[',', ';'])?;
+                }
+                if let Some(p) = get("paths") {
+                    o.paths = split_list(&p, &[',', ';', ':'])?;
+                }
+                if let Some(s) = get("skip") {
+                    o.skip = super::truthy(&s);
+                }
+                o.files.clone()
+            }
+            ValueKind::String => split_list(term, &[',', ';'])?,
+            _ if is_list(term) => {
+                first_found_terms(&to_vec(term)?, o, out)?;
+                continue;
+            }
+            ValueKind::Undefined => continue,
+            _ => {
+                return Err(fail(format!(
+                    "Invalid term supplied. A string, dict or list is required, not '{}'.",
+                    filters::python_type_name(term)
+                )))
+            }
+        };
+        if o.paths.is_empty() {
             out.extend(files);
         } else {
-            for p in &paths {
+            for p in &o.paths {
                 for f in &files {
                     out.push(filters::py_path_join(&[p.clone(), f.clone()]));
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `first_found`: the first existing file of a list, or of `{files, paths, skip}`.
+fn first_found(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+    let mut o = FirstFoundOptions {
+        files: opts.take("files").map(|f| split_list(&f, &[',', ';'])).transpose()?.unwrap_or_default(),
+        paths: opts.take("paths").map(|p| split_list(&p, &[',', ';', ':'])).transpose()?.unwrap_or_default(),
+        skip: filters::opt_bool(opts.take("skip"), false),
     };
-    let mut flat = Vec::new();
-    for t in terms {
-        if is_list(t) {
-            flat.extend(to_vec(t)?);
-        } else {
-            flat.push(t.clone());
-        }
-    }
-    for t in flat {
-        if t.kind() == ValueKind::Map {
-            let files = split_list(&t.get_attr("files").unwrap_or_default(), &[',', ';'])?;
-            let paths = split_list(&t.get_attr("paths").unwrap_or_default(), &[',', ';', ':'])?;
-            let s = t.get_attr("skip").unwrap_or_default();
-            if !s.is_undefined() {
-                skip = super::truthy(&s);
-            }
-            add(files, paths, &mut candidates);
-        } else {
-            candidates.push(py_str(&t));
-        }
-    }
-    if let Some(files) = opt_files {
-        let paths = opt_paths.map(|p| split_list(&p, &[',', ';', ':'])).transpose()?.unwrap_or_default();
-        add(split_list(&files, &[',', ';'])?, paths, &mut candidates);
-    }
+    let terms: Vec<Value> = if terms.is_empty() {
+        o.files.iter().map(|f| Value::from(f.as_str())).collect()
+    } else {
+        terms.to_vec()
+    };
+    let mut candidates = Vec::new();
+    first_found_terms(&terms, &mut o, &mut candidates)?;
     let subdirs: Vec<String> = match cx.vars.get("_lookup_subdir") {
         Some(s) if !s.is_none() => vec![py_str(&s)],
         _ => ["files", "templates", "vars", "tasks"].iter().map(|s| s.to_string()).collect(),
@@ -399,7 +431,7 @@ fn first_found(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> R
             return Ok(vec![Value::from(filters::py_normpath(&path.display().to_string()))]);
         }
     }
-    if skip {
+    if o.skip {
         return Ok(Vec::new());
     }
     Err(fail("No file was found when using first_found."))

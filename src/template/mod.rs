@@ -80,7 +80,14 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            return self.eval_expr(expr, ctx);
+            let v = self.eval_expr(expr, ctx)?;
+            if v.is_undefined() {
+                return Err(TemplateError { message: format!("'{}' is undefined", expr.trim()), line: None });
+            }
+            if v.kind() == minijinja::value::ValueKind::Invalid {
+                return Err(TemplateError { message: v.to_string(), line: None });
+            }
+            return Ok(v);
         }
         Ok(Value::from(self.render_string(s, ctx)?))
     }

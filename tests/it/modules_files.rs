@@ -673,6 +673,11 @@ async fn file_directories_touch_and_absent() {
     assert!(o.changed);
     assert!(o.diff[0].before.contains("mode: 750"), "{:?}", o.diff);
     assert_eq!(t.mode("a/b/c"), "700");
+    // Symbolic modes are predicted in check mode too.
+    let sym = |m: &str| json!({"path": d, "state": "directory", "mode": m});
+    assert!(!t.check("file", sym("u=rwx,go=")).await.changed);
+    assert!(t.check("file", sym("g+rx")).await.changed);
+    assert_eq!(t.mode("a/b/c"), "700");
 
     // recurse: owner on the whole tree.
     t.sh(&format!("touch {}/f", d));

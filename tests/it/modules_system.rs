@@ -531,6 +531,43 @@ async fn apt_repository_and_apt_key_without_gpg() {
     assert!(!n.ok("apt_key", absent).await.changed);
 }
 
+#[tokio::test]
+async fn deb822_repository_with_a_downloaded_key() {
+    if registry().get("deb822_repository").is_none() {
+        eprintln!("deb822_repository is not registered in src/modules/mod.rs yet: skipped");
+        return;
+    }
+    let n = node("node5");
+    {
+        let _lock = APT.lock().await;
+        ensure_pkgs(&n, &["curl"]).await;
+    }
+    n.sh("rm -f /etc/apt/sources.list.d/rdsys-repo.sources /etc/apt/keyrings/rdsys-repo.*");
+    let args = json!({
+        "name": "rdsys repo", "uris": "http://rdsys.invalid/debian", "suites": ["bookworm"],
+        "components": ["main", "contrib"], "signed_by": "file:///usr/share/keyrings/debian-archive-bookworm-stable.gpg",
+    });
+    assert!(n.ok_check("deb822_repository", args.clone()).await.changed);
+    assert!(!n.succeeds("test -e /etc/apt/sources.list.d/rdsys-repo.sources"));
+    let o = n.ok("deb822_repository", args.clone()).await;
+    assert!(o.changed);
+    assert_eq!(o.data["key_filename"], "/etc/apt/keyrings/rdsys-repo.gpg");
+    assert_eq!(
+        n.sh("cat /etc/apt/sources.list.d/rdsys-repo.sources"),
+        "Components: main contrib\nX-Repolib-Name: rdsys repo\nSigned-By: /etc/apt/keyrings/rdsys-repo.gpg\n\
+         Suites: bookworm\nTypes: deb\nURIs: http://rdsys.invalid/debian"
+    );
+    assert!(n.succeeds("cmp /etc/apt/keyrings/rdsys-repo.gpg /usr/share/keyrings/debian-archive-bookworm-stable.gpg"));
+    assert_eq!(n.sh("stat -c %a /etc/apt/sources.list.d/rdsys-repo.sources /etc/apt/keyrings/rdsys-repo.gpg"), "644\n644");
+    assert!(!n.ok("deb822_repository", args.clone()).await.changed);
+    let absent = json!({"name": "rdsys repo", "state": "absent"});
+    assert!(n.ok("deb822_repository", absent.clone()).await.changed);
+    assert!(!n.succeeds(
+        "ls /etc/apt/sources.list.d/rdsys-repo.sources /etc/apt/keyrings/rdsys-repo.gpg"
+    ));
+    assert!(!n.ok("deb822_repository", absent).await.changed);
+}
+
 // ---------------------------------------------------------------- service (no systemd)
 
 const FAKE_INIT: &str = r#"#!/bin/sh

@@ -10,7 +10,7 @@ use rdeploy::template::Templar;
 fn dev_compare_cases() {
     let t = Templar::new();
     let ctx = minijinja::context! { my_var => "mv", my_other => 1, playbook_dir => "/tmp/cmp" };
-    let text = std::fs::read_to_string("/tmp/cmp/cases.txt").unwrap();
+    let text = std::fs::read_to_string("/tmp/cmp/cases2.txt").unwrap();
     let mut out = String::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let r = t.eval_expr(line, &ctx);
@@ -19,7 +19,7 @@ fn dev_compare_cases() {
             Err(e) => out.push_str(&format!("{line}  =>  ERR {}\n", e.message.lines().next().unwrap_or(""))),
         }
     }
-    std::fs::write("/tmp/cmp/mine.out", out).unwrap();
+    std::fs::write("/tmp/cmp/mine2.out", out).unwrap();
     let _ = Value::from(());
 }
 
