@@ -358,7 +358,21 @@ impl Executor {
                     continue;
                 }
                 let play_inherit = Inherit { tags: play.tags.clone(), ..base.clone() };
-                self.run_list(tasks, &active, &play_inherit, false).await;
+                if play.strategy_free {
+                    // Each host runs through the list at its own pace.
+                    let forks = self.opts.forks.max(1);
+                    let pi = &play_inherit;
+                    futures::stream::iter(active.iter().cloned())
+                        .map(|h| async move {
+                            let one = [h];
+                            self.run_list(tasks, &one, pi, false).await;
+                        })
+                        .buffer_unordered(forks)
+                        .collect::<Vec<_>>()
+                        .await;
+                } else {
+                    self.run_list(tasks, &active, &play_inherit, false).await;
+                }
                 active = self.alive(&active);
                 self.run_handlers(&batch).await;
                 active = self.alive(&active);

@@ -600,7 +600,7 @@ impl Executor {
                 m.insert("skipped".into(), json!(true));
             }
             if let Some(msg) = &res.msg {
-                m.insert("msg".into(), json!(msg));
+                m.entry("msg").or_insert_with(|| json!(msg));
             }
             if !res.facts.is_empty() {
                 m.insert("ansible_facts".into(), serde_json::Value::Object(res.facts.clone()));

@@ -584,10 +584,8 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
                 actions.push(("remove", present));
             }
         }
-        "build-dep" => {
-            if !specs.is_empty() {
-                actions.push(("build-dep", specs.iter().map(|p| p.qualified()).collect()));
-            }
+        "build-dep" if !specs.is_empty() => {
+            actions.push(("build-dep", specs.iter().map(|p| p.qualified()).collect()));
         }
         "fixed" => actions.push(("fixed", specs.iter().map(|p| p.install_arg()).collect())),
         _ => {}

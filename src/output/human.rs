@@ -64,9 +64,11 @@ impl Human {
                 if self.verbosity > 0 {
                     l.push_str(&format!(" => {}", compact(&r.result)));
                 } else if show_msg {
-                    if let Some(m) = r.result.get("msg") {
-                        l.push_str(&format!(" => {{\"msg\": {}}}", m));
+                    let mut shown = r.result.clone();
+                    if let Some(m) = shown.as_object_mut() {
+                        m.remove("changed");
                     }
+                    l.push_str(&format!(" => {}", compact(&shown)));
                 }
                 l
             }

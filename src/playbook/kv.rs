@@ -57,11 +57,37 @@ fn unquote(s: &str) -> String {
     if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
         let inner = &s[1..s.len() - 1];
         if b[0] == b'"' {
-            return inner.replace("\\\"", "\"");
+            return decode_escapes(inner);
         }
         return inner.replace("\\'", "'");
     }
     s.to_string()
+}
+
+/// Decodes the escapes Ansible decodes in double-quoted `k="v"` values.
+fn decode_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('\'') => out.push('\''),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// Parses `k=v` words. With `free_form`, words that are not `k=v` (and any `k=v` whose
@@ -117,5 +143,14 @@ mod tests {
     fn jinja_kept_whole() {
         let w = split_args("msg={{ a | default('x y') }} other=1");
         assert_eq!(w, vec!["msg={{ a | default('x y') }}", "other=1"]);
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn double_quoted_values_decode_escapes() {
+        let kv = super::parse_kv(r#"content="hello\nworld" dest=/tmp/x"#, false);
+        assert_eq!(kv[0].1, "hello\nworld");
     }
 }

@@ -582,6 +582,12 @@ impl Loader<'_> {
                 if from_action {
                     s = s.trim_start().splitn(2, char::is_whitespace).nth(1).unwrap_or("").to_string();
                 }
+                if matches!(module, "command" | "shell" | "raw" | "script") {
+                    // Free-form commands keep their text as written (multi-line scripts);
+                    // the module itself takes out `creates=`/`chdir=` words.
+                    out.insert("_raw_params".to_string(), minijinja::Value::from(s));
+                    return Ok(out);
+                }
                 for (k, val) in parse_kv(&s, free_form) {
                     if k == "_raw_params" && !free_form && module != "set_fact" {
                         return Err(v.error(format!("`{module}` takes `key=value` arguments; could not parse `{val}`")));

@@ -108,7 +108,10 @@ pub fn register(env: &mut Environment<'static>) {
     // Dates.
     filter!("strftime", strftime);
     // Version comparison as a filter (Ansible 1.x spelling, still found in old roles).
-    filter!("version_compare", crate::template::tests::version_compare_filter);
+    filter!(
+        "version_compare",
+        crate::template::tests::version_compare_filter
+    );
     filter!("version", crate::template::tests::version_compare_filter);
 
     // Jinja builtins Ansible also exposes under its own namespace.
@@ -140,7 +143,10 @@ fn fail(msg: impl Into<Cow<'static, str>>) -> Error {
 }
 
 pub(crate) fn undefined_error(what: &str) -> Error {
-    Error::new(ErrorKind::UndefinedError, format!("{what}: the value is undefined"))
+    Error::new(
+        ErrorKind::UndefinedError,
+        format!("{what}: the value is undefined"),
+    )
 }
 
 /// Fails on an undefined value (Ansible renders with strict undefined).
@@ -161,7 +167,10 @@ pub(crate) struct Params {
 
 impl Params {
     pub(crate) fn new(name: &'static str, args: Rest<ValueOrKwargs>) -> Params {
-        Params::from_values(name, args.0.into_iter().map(ValueOrKwargs::into_value).collect())
+        Params::from_values(
+            name,
+            args.0.into_iter().map(ValueOrKwargs::into_value).collect(),
+        )
     }
 
     pub(crate) fn from_values(name: &'static str, values: Vec<Value>) -> Params {
@@ -250,7 +259,10 @@ pub(crate) fn opt_int(v: Option<Value>, what: &str) -> Result<Option<i64>, Error
             if v.kind() == ValueKind::Bool {
                 return Ok(Some(v.is_true() as i64));
             }
-            Err(fail(format!("{what} must be an integer, got {}", py_repr(&v))))
+            Err(fail(format!(
+                "{what} must be an integer, got {}",
+                py_repr(&v)
+            )))
         }
         _ => Ok(None),
     }
@@ -380,7 +392,11 @@ fn write_repr(out: &mut String, v: &Value) {
 
 /// Python's `repr()` of a string.
 pub fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -415,7 +431,11 @@ pub fn py_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // `{:e}` gives the shortest round-tripping digits, like Python's repr.
     let sci = format!("{f:e}");
@@ -470,7 +490,8 @@ pub fn format_value(out: &mut Output, _state: &State, value: &Value) -> Result<(
     if let Some(s) = value.as_str() {
         return out.write_str(s).map_err(|_| fail("cannot write output"));
     }
-    out.write_str(&py_str(value)).map_err(|_| fail("cannot write output"))
+    out.write_str(&py_str(value))
+        .map_err(|_| fail("cannot write output"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -508,7 +529,10 @@ pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i128> {
             } else if let Some(r) = lower.strip_prefix("0b") {
                 (2, r.to_string())
             } else {
-                if lower.len() > 1 && lower.starts_with('0') && lower.trim_start_matches(['0', '_']) != "" {
+                if lower.len() > 1
+                    && lower.starts_with('0')
+                    && lower.trim_start_matches(['0', '_']) != ""
+                {
                     return None;
                 }
                 (10, lower.clone())
@@ -521,7 +545,11 @@ pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i128> {
         _ => return None,
     };
     let digits = digits.strip_prefix('_').unwrap_or(&digits);
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -542,7 +570,9 @@ pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
     let lower = clean.to_ascii_lowercase();
     let body = lower.trim_start_matches(['+', '-']);
     if !matches!(body, "inf" | "infinity" | "nan")
-        && !body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+        && !body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
     {
         return None;
     }
@@ -561,12 +591,17 @@ fn to_int(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         ValueKind::Bool => Some(value.is_true() as i128),
         ValueKind::Number => match as_i128(value) {
             Some(i) => Some(i),
-            None => as_f64(value).filter(|f| f.is_finite()).map(|f| f.trunc() as i128),
+            None => as_f64(value)
+                .filter(|f| f.is_finite())
+                .map(|f| f.trunc() as i128),
         },
         ValueKind::String => {
             let s = value.as_str().unwrap_or_default();
-            parse_py_int(s, base as u32)
-                .or_else(|| parse_py_float(s).filter(|f| f.is_finite()).map(|f| f.trunc() as i128))
+            parse_py_int(s, base as u32).or_else(|| {
+                parse_py_float(s)
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.trunc() as i128)
+            })
         }
         _ => None,
     };
@@ -641,8 +676,8 @@ fn dict_function(args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         }
         Some(v) => {
             for pair in v.try_iter()? {
-                let items = to_vec(&pair)
-                    .map_err(|_| fail("dict(): each element must be a pair"))?;
+                let items =
+                    to_vec(&pair).map_err(|_| fail("dict(): each element must be a pair"))?;
                 if items.len() != 2 {
                     return Err(fail(format!(
                         "dictionary update sequence element has length {}; 2 is required",
@@ -726,7 +761,13 @@ fn indent(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
         let mut it = lines.into_iter();
         rv = it.next().unwrap_or_default().to_string();
         let rest: Vec<String> = it
-            .map(|l| if l.is_empty() { String::new() } else { format!("{indention}{l}") })
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{indention}{l}")
+                }
+            })
             .collect();
         if !rest.is_empty() {
             rv.push('\n');
@@ -747,7 +788,15 @@ pub(crate) fn py_splitlines(s: &str) -> Vec<&str> {
     while let Some((i, c)) = chars.next() {
         let is_break = matches!(
             c,
-            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            '\n' | '\r'
+                | '\u{0b}'
+                | '\u{0c}'
+                | '\u{1c}'
+                | '\u{1d}'
+                | '\u{1e}'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
         );
         if is_break {
             out.push(&s[start..i]);
@@ -836,11 +885,21 @@ fn comment(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
         out.push_str(&newline);
     }
     if !prefix.is_empty() {
-        let unit = if prefix != newline { format!("{prefix}{newline}") } else { newline.clone() };
+        let unit = if prefix != newline {
+            format!("{prefix}{newline}")
+        } else {
+            newline.clone()
+        };
         out.push_str(&unit.repeat(prefix_count));
     }
-    let body = format!("{decoration}{}", text.replace(&newline, &format!("{newline}{decoration}")));
-    let body = body.replace(&format!("{decoration}{newline}"), &format!("{}{newline}", decoration.trim_end()));
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    );
+    let body = body.replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    );
     out.push_str(&body);
     for _ in 0..postfix_count {
         out.push_str(&newline);
@@ -885,7 +944,9 @@ fn encode_text(text: &str, encoding: &str) -> Result<Vec<u8>, Error> {
                     if (c as u32) < limit {
                         Ok(c as u32 as u8)
                     } else {
-                        Err(fail(format!("'{encoding}' codec can't encode character {c:?}")))
+                        Err(fail(format!(
+                            "'{encoding}' codec can't encode character {c:?}"
+                        )))
                     }
                 })
                 .collect::<Result<_, _>>()?
@@ -901,7 +962,11 @@ fn decode_text(bytes: &[u8], encoding: &str) -> Result<String, Error> {
             .chunks(2)
             .map(|c| {
                 let pair = [c[0], *c.get(1).unwrap_or(&0)];
-                if le { u16::from_le_bytes(pair) } else { u16::from_be_bytes(pair) }
+                if le {
+                    u16::from_le_bytes(pair)
+                } else {
+                    u16::from_be_bytes(pair)
+                }
             })
             .collect();
         String::from_utf16_lossy(&units)
@@ -953,11 +1018,20 @@ fn b64decode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> 
         .filter(|c| {
             c.is_ascii_alphanumeric()
                 || *c == '='
-                || if urlsafe { matches!(c, '-' | '_') } else { matches!(c, '+' | '/') }
+                || if urlsafe {
+                    matches!(c, '-' | '_')
+                } else {
+                    matches!(c, '+' | '/')
+                }
         })
         .collect();
-    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    let alphabet = if urlsafe { &base64::alphabet::URL_SAFE } else { &base64::alphabet::STANDARD };
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let alphabet = if urlsafe {
+        &base64::alphabet::URL_SAFE
+    } else {
+        &base64::alphabet::STANDARD
+    };
     let engine = GeneralPurpose::new(alphabet, config);
     let bytes = engine
         .decode(clean.trim_end_matches('='))
@@ -970,11 +1044,14 @@ fn b64decode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> 
 fn to_uuid(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     use sha1::Digest;
     let mut p = Params::new("to_uuid", args);
-    let namespace = opt_string(p.take("namespace")).unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
+    let namespace = opt_string(p.take("namespace"))
+        .unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
     p.finish()?;
     defined(value, "to_uuid")?;
     let ns_hex: String = namespace.chars().filter(|c| *c != '-').collect();
-    let ns_hex = ns_hex.trim_start_matches("urn:uuid:").trim_matches(['{', '}']);
+    let ns_hex = ns_hex
+        .trim_start_matches("urn:uuid:")
+        .trim_matches(['{', '}']);
     let ns = hex::decode(ns_hex)
         .ok()
         .filter(|b| b.len() == 16)
@@ -986,7 +1063,14 @@ fn to_uuid(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hx = hex::encode(b);
-    Ok(format!("{}-{}-{}-{}-{}", &hx[0..8], &hx[8..12], &hx[12..16], &hx[16..20], &hx[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hx[0..8],
+        &hx[8..12],
+        &hx[12..16],
+        &hx[16..20],
+        &hx[20..32]
+    ))
 }
 
 /// Python's `urllib.parse.urlsplit` as a dict (or one of its fields).
@@ -1002,7 +1086,9 @@ fn urlsplit(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         let cand = &rest[..i];
         if i > 0
             && cand.starts_with(|c: char| c.is_ascii_alphabetic())
-            && cand.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && cand
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         {
             scheme = cand.to_ascii_lowercase();
             rest = &rest[i + 1..];
@@ -1042,13 +1128,21 @@ fn urlsplit(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
             None => (hostinfo.to_string(), ""),
         }
     };
-    let hostname = if host.is_empty() { Value::from(()) } else { Value::from(host.to_lowercase()) };
+    let hostname = if host.is_empty() {
+        Value::from(())
+    } else {
+        Value::from(host.to_lowercase())
+    };
     let port = if port.is_empty() {
         Value::from(())
     } else {
         match port.parse::<u32>() {
             Ok(n) if n <= 65535 => Value::from(n),
-            _ => return Err(fail(format!("Port could not be cast to integer value as '{port}'"))),
+            _ => {
+                return Err(fail(format!(
+                    "Port could not be cast to integer value as '{port}'"
+                )))
+            }
         }
     };
     let fields = [
@@ -1069,7 +1163,9 @@ fn urlsplit(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
             .map(|(_, v)| v.clone())
             .ok_or_else(|| fail(format!("urlsplit: unknown URL component: {query}")));
     }
-    Ok(new_map(fields.into_iter().map(|(k, v)| (Value::from(k), v))))
+    Ok(new_map(
+        fields.into_iter().map(|(k, v)| (Value::from(k), v)),
+    ))
 }
 
 /// Python's `unquote_plus`.
@@ -1211,7 +1307,10 @@ fn regex_lite_quantifier(s: &str) -> Option<(usize, String)> {
         None => (inner, None),
     };
     let digits = |x: &str| x.chars().all(|c| c.is_ascii_digit());
-    if !digits(a) || !b.map(digits).unwrap_or(true) || (a.is_empty() && b.map(str::is_empty).unwrap_or(true)) {
+    if !digits(a)
+        || !b.map(digits).unwrap_or(true)
+        || (a.is_empty() && b.map(str::is_empty).unwrap_or(true))
+    {
         return None;
     }
     let text = match b {
@@ -1222,13 +1321,22 @@ fn regex_lite_quantifier(s: &str) -> Option<(usize, String)> {
 }
 
 /// Compiles a Python `re` pattern with Ansible's `ignorecase`/`multiline` flags.
-pub(crate) fn compile_py_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
+pub(crate) fn compile_py_regex(
+    pattern: &str,
+    ignorecase: bool,
+    multiline: bool,
+) -> Result<regex::Regex, Error> {
     let translated = translate_py_regex(pattern);
     regex::RegexBuilder::new(&translated)
         .case_insensitive(ignorecase)
         .multi_line(multiline)
         .build()
-        .map_err(|e| fail(format!("invalid regular expression {}: {e}", py_str_repr(pattern))))
+        .map_err(|e| {
+            fail(format!(
+                "invalid regular expression {}: {e}",
+                py_str_repr(pattern)
+            ))
+        })
 }
 
 enum ReplPart {
@@ -1246,7 +1354,10 @@ fn parse_py_replacement(repl: &str, re: &regex::Regex) -> Result<Vec<ReplPart>, 
     let group_count = re.captures_len();
     let check_group = |n: usize| -> Result<(), Error> {
         if n >= group_count {
-            Err(fail(format!("invalid group reference {n} in replacement {}", py_str_repr(repl))))
+            Err(fail(format!(
+                "invalid group reference {n} in replacement {}",
+                py_str_repr(repl)
+            )))
         } else {
             Ok(())
         }
@@ -1267,7 +1378,10 @@ fn parse_py_replacement(repl: &str, re: &regex::Regex) -> Result<Vec<ReplPart>, 
                 if chars.get(i) != Some(&'<') {
                     return Err(fail("missing < in \\g group reference"));
                 }
-                let close = chars[i..].iter().position(|c| *c == '>').ok_or_else(|| fail("missing > in \\g group reference"))?;
+                let close = chars[i..]
+                    .iter()
+                    .position(|c| *c == '>')
+                    .ok_or_else(|| fail("missing > in \\g group reference"))?;
                 let name: String = chars[i + 1..i + close].iter().collect();
                 i += close + 1;
                 parts.push(ReplPart::Lit(std::mem::take(&mut lit)));
@@ -1296,12 +1410,17 @@ fn parse_py_replacement(repl: &str, re: &regex::Regex) -> Result<Vec<ReplPart>, 
                 if let Some(&d2) = chars.get(i).filter(|c| c.is_ascii_digit()) {
                     text.push(d2);
                     i += 1;
-                    if d.is_digit(8) && d2.is_digit(8) && chars.get(i).map(|c| c.is_digit(8)).unwrap_or(false) {
+                    if d.is_digit(8)
+                        && d2.is_digit(8)
+                        && chars.get(i).map(|c| c.is_digit(8)).unwrap_or(false)
+                    {
                         text.push(chars[i]);
                         i += 1;
                         let v = u32::from_str_radix(&text, 8).unwrap_or(0);
                         if v > 0o377 {
-                            return Err(fail(format!("octal escape value \\{text} outside of range 0-0o377")));
+                            return Err(fail(format!(
+                                "octal escape value \\{text} outside of range 0-0o377"
+                            )));
                         }
                         lit.push(char::from_u32(v).unwrap_or('\0'));
                         continue;
@@ -1321,7 +1440,10 @@ fn parse_py_replacement(repl: &str, re: &regex::Regex) -> Result<Vec<ReplPart>, 
             'v' => lit.push('\u{0b}'),
             '\\' => lit.push('\\'),
             c if c.is_ascii_alphabetic() => {
-                return Err(fail(format!("bad escape \\{c} in replacement {}", py_str_repr(repl))));
+                return Err(fail(format!(
+                    "bad escape \\{c} in replacement {}",
+                    py_str_repr(repl)
+                )));
             }
             c => {
                 lit.push('\\');
@@ -1350,7 +1472,9 @@ pub(crate) fn py_captures<'t>(re: &regex::Regex, text: &'t str) -> Vec<regex::Ca
     let mut pos = 0;
     let mut last_empty_at: Option<usize> = None;
     while pos <= text.len() {
-        let Some(caps) = re.captures_at(text, pos) else { break };
+        let Some(caps) = re.captures_at(text, pos) else {
+            break;
+        };
         let m = caps.get(0).expect("group 0");
         if m.start() == m.end() && last_empty_at == Some(m.start()) {
             // The same empty match again: step over one character.
@@ -1370,7 +1494,12 @@ pub(crate) fn py_captures<'t>(re: &regex::Regex, text: &'t str) -> Vec<regex::Ca
 }
 
 /// Python's `re.subn`: the result and the number of replacements.
-pub(crate) fn py_regex_sub(re: &regex::Regex, repl: &str, text: &str, count: usize) -> Result<(String, usize), Error> {
+pub(crate) fn py_regex_sub(
+    re: &regex::Regex,
+    repl: &str,
+    text: &str,
+    count: usize,
+) -> Result<(String, usize), Error> {
     let parts = parse_py_replacement(repl, re)?;
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -1430,7 +1559,10 @@ fn regex_search(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error
     if groups.is_empty() {
         return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or("")));
     }
-    let group_value = |m: Option<regex::Match<'_>>| m.map(|m| Value::from(m.as_str())).unwrap_or(Value::from(()));
+    let group_value = |m: Option<regex::Match<'_>>| {
+        m.map(|m| Value::from(m.as_str()))
+            .unwrap_or(Value::from(()))
+    };
     let mut items = Vec::new();
     for g in groups {
         let arg = py_str(&g);
@@ -1518,19 +1650,29 @@ pub(crate) struct JsonStyle {
 }
 
 impl JsonStyle {
-    fn from_kwargs(mut kw: IndexMap<String, Value>, indent: Option<Value>, sort_keys: bool, nice: bool) -> Result<JsonStyle, Error> {
+    fn from_kwargs(
+        mut kw: IndexMap<String, Value>,
+        indent: Option<Value>,
+        sort_keys: bool,
+        nice: bool,
+    ) -> Result<JsonStyle, Error> {
         let indent = kw.shift_remove("indent").or(indent);
         let indent = match indent {
             None => None,
             Some(v) if v.is_none() => None,
-            Some(v) if v.kind() == ValueKind::String => Some(v.as_str().unwrap_or_default().to_string()),
+            Some(v) if v.kind() == ValueKind::String => {
+                Some(v.as_str().unwrap_or_default().to_string())
+            }
             Some(v) => Some(" ".repeat(opt_int(Some(v), "indent")?.unwrap_or(0).max(0) as usize)),
         };
         let sort_keys = opt_bool(kw.shift_remove("sort_keys"), sort_keys);
         let ensure_ascii = opt_bool(kw.shift_remove("ensure_ascii"), true);
         let separators = kw.shift_remove("separators");
-        let (mut item_sep, mut key_sep) =
-            if indent.is_some() { (",".to_string(), ": ".to_string()) } else { (", ".to_string(), ": ".to_string()) };
+        let (mut item_sep, mut key_sep) = if indent.is_some() {
+            (",".to_string(), ": ".to_string())
+        } else {
+            (", ".to_string(), ": ".to_string())
+        };
         if let Some(sep) = separators.filter(|s| !s.is_none() && !nice) {
             let parts = to_vec(&sep)?;
             if parts.len() != 2 {
@@ -1540,13 +1682,26 @@ impl JsonStyle {
             key_sep = py_str(&parts[1]);
         }
         // Options of Ansible's encoder and of json.dumps that change nothing here.
-        for ignored in ["profile", "vault_to_text", "preprocess_unsafe", "skipkeys", "allow_nan", "check_circular"] {
+        for ignored in [
+            "profile",
+            "vault_to_text",
+            "preprocess_unsafe",
+            "skipkeys",
+            "allow_nan",
+            "check_circular",
+        ] {
             kw.shift_remove(ignored);
         }
         if let Some(k) = kw.keys().next() {
             return Err(fail(format!("to_json: unexpected keyword argument '{k}'")));
         }
-        Ok(JsonStyle { indent, sort_keys, item_sep, key_sep, ensure_ascii })
+        Ok(JsonStyle {
+            indent,
+            sort_keys,
+            item_sep,
+            key_sep,
+            ensure_ascii,
+        })
     }
 }
 
@@ -1586,7 +1741,12 @@ fn json_key(k: &Value) -> Result<String, Error> {
         ValueKind::None => "null".to_string(),
         ValueKind::Number if k.is_integer() => k.to_string(),
         ValueKind::Number => py_float_repr(as_f64(k).unwrap_or(f64::NAN)),
-        _ => return Err(fail(format!("keys must be str, int, float, bool or None, not {}", python_type_name(k)))),
+        _ => {
+            return Err(fail(format!(
+                "keys must be str, int, float, bool or None, not {}",
+                python_type_name(k)
+            )))
+        }
     })
 }
 
@@ -1618,7 +1778,11 @@ fn write_json(out: &mut String, v: &Value, style: &JsonStyle, level: usize) -> R
             }
         }
         ValueKind::String => json_str(out, v.as_str().unwrap_or_default(), style.ensure_ascii),
-        ValueKind::Bytes => json_str(out, &String::from_utf8_lossy(v.as_bytes().unwrap_or_default()), style.ensure_ascii),
+        ValueKind::Bytes => json_str(
+            out,
+            &String::from_utf8_lossy(v.as_bytes().unwrap_or_default()),
+            style.ensure_ascii,
+        ),
         ValueKind::Map => {
             let mut items = Vec::new();
             for (k, val) in map_items(v)? {
@@ -1699,7 +1863,11 @@ fn from_json(value: &Value) -> Result<Value, Error> {
 // ---------------------------------------------------------------------------------------
 // YAML, written like PyYAML's `yaml.dump` with Ansible's dumper.
 
-fn yaml_options(p: &mut Params, indent: Option<Value>, flow: Option<bool>) -> Result<yaml_dump::Options, Error> {
+fn yaml_options(
+    p: &mut Params,
+    indent: Option<Value>,
+    flow: Option<bool>,
+) -> Result<yaml_dump::Options, Error> {
     let mut o = yaml_dump::Options::default();
     if let Some(i) = opt_int(p.kw("indent").or(indent), "indent")? {
         if i > 1 && i < 10 {
@@ -1751,9 +1919,11 @@ fn yaml_error(e: crate::error::Error) -> Error {
 fn from_yaml(value: &Value) -> Result<Value, Error> {
     defined(value, "from_yaml")?;
     match value.as_str() {
-        Some(text) => Ok(crate::yaml::load_str(text, std::path::Path::new("<from_yaml>"))
-            .map_err(yaml_error)?
-            .to_value()),
+        Some(text) => Ok(
+            crate::yaml::load_str(text, std::path::Path::new("<from_yaml>"))
+                .map_err(yaml_error)?
+                .to_value(),
+        ),
         None => Ok(value.clone()),
     }
 }
@@ -1765,8 +1935,11 @@ fn from_yaml_all(value: &Value) -> Result<Value, Error> {
     }
     match value.as_str() {
         Some(text) => {
-            let docs = crate::yaml::load_all_str(text, std::path::Path::new("<from_yaml_all>")).map_err(yaml_error)?;
-            Ok(Value::from(docs.iter().map(|d| d.to_value()).collect::<Vec<_>>()))
+            let docs = crate::yaml::load_all_str(text, std::path::Path::new("<from_yaml_all>"))
+                .map_err(yaml_error)?;
+            Ok(Value::from(
+                docs.iter().map(|d| d.to_value()).collect::<Vec<_>>(),
+            ))
         }
         None => Ok(value.clone()),
     }
@@ -1792,15 +1965,32 @@ pub(crate) mod yaml_dump {
 
     impl Default for Options {
         fn default() -> Self {
-            Options { indent: 2, width: 80, sort_keys: true, flow: None, explicit_start: false, explicit_end: false, allow_unicode: true }
+            Options {
+                indent: 2,
+                width: 80,
+                sort_keys: true,
+                flow: None,
+                explicit_start: false,
+                explicit_end: false,
+                allow_unicode: true,
+            }
         }
     }
 
     enum Node {
         /// `plain_implicit`: reading the text back as a plain scalar gives the same type.
-        Scalar { text: Vec<char>, plain_implicit: bool },
-        Seq { items: Vec<Node>, flow: bool },
-        Map { pairs: Vec<(Node, Node)>, flow: bool },
+        Scalar {
+            text: Vec<char>,
+            plain_implicit: bool,
+        },
+        Seq {
+            items: Vec<Node>,
+            flow: bool,
+        },
+        Map {
+            pairs: Vec<(Node, Node)>,
+            flow: bool,
+        },
     }
 
     impl Node {
@@ -1824,7 +2014,10 @@ pub(crate) mod yaml_dump {
     }
 
     fn represent(v: &Value, o: &Options) -> Result<Node, Error> {
-        let scalar = |text: String, plain_implicit: bool| Node::Scalar { text: text.chars().collect(), plain_implicit };
+        let scalar = |text: String, plain_implicit: bool| Node::Scalar {
+            text: text.chars().collect(),
+            plain_implicit,
+        };
         Ok(match v.kind() {
             ValueKind::Undefined => return Err(undefined_error("to_yaml")),
             ValueKind::None => scalar("null".into(), true),
@@ -1865,7 +2058,10 @@ pub(crate) mod yaml_dump {
                     pairs.push((represent(&k, o)?, represent(&val, o)?));
                 }
                 let best = pairs.iter().all(|(k, v)| k.is_scalar() && v.is_scalar());
-                Node::Map { flow: o.flow.unwrap_or(best), pairs }
+                Node::Map {
+                    flow: o.flow.unwrap_or(best),
+                    pairs,
+                }
             }
             ValueKind::Seq | ValueKind::Iterable => {
                 let mut items = Vec::new();
@@ -1873,7 +2069,10 @@ pub(crate) mod yaml_dump {
                     items.push(represent(&item, o)?);
                 }
                 let best = items.iter().all(Node::is_scalar);
-                Node::Seq { flow: o.flow.unwrap_or(best), items }
+                Node::Seq {
+                    flow: o.flow.unwrap_or(best),
+                    items,
+                }
             }
             _ => scalar(v.to_string(), !resolves_to_non_str(&v.to_string())),
         })
@@ -1938,14 +2137,22 @@ pub(crate) mod yaml_dump {
     /// libyaml's `yaml_emitter_analyze_scalar`.
     fn analyze(s: &[char], allow_unicode: bool) -> Analysis {
         if s.is_empty() {
-            return Analysis { empty: true, multiline: false, allow_flow_plain: false, allow_block_plain: true, allow_single_quoted: true };
+            return Analysis {
+                empty: true,
+                multiline: false,
+                allow_flow_plain: false,
+                allow_block_plain: true,
+                allow_single_quoted: true,
+            };
         }
         let mut block_indicators = false;
         let mut flow_indicators = false;
         let mut line_breaks = false;
         let mut special_characters = false;
-        let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
-        let (mut break_space, mut space_break, mut previous_space, mut previous_break) = (false, false, false, false);
+        let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+            (false, false, false, false);
+        let (mut break_space, mut space_break, mut previous_space, mut previous_break) =
+            (false, false, false, false);
         let starts = |p: &str| s.iter().take(3).collect::<String>() == p;
         if starts("---") || starts("...") {
             block_indicators = true;
@@ -2012,7 +2219,13 @@ pub(crate) mod yaml_dump {
                 followed_by_whitespace = is_blankz(s.get(index + 2).copied());
             }
         }
-        let mut a = Analysis { empty: false, multiline: line_breaks, allow_flow_plain: true, allow_block_plain: true, allow_single_quoted: true };
+        let mut a = Analysis {
+            empty: false,
+            multiline: line_breaks,
+            allow_flow_plain: true,
+            allow_block_plain: true,
+            allow_single_quoted: true,
+        };
         if leading_space || leading_break || trailing_space || trailing_break {
             a.allow_flow_plain = false;
             a.allow_block_plain = false;
@@ -2074,8 +2287,18 @@ pub(crate) mod yaml_dump {
             self.out.push_str(s);
         }
 
-        fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, whitespace: bool, indention: bool) {
-            let data = if self.whitespace || !need_whitespace { indicator.to_string() } else { format!(" {indicator}") };
+        fn write_indicator(
+            &mut self,
+            indicator: &str,
+            need_whitespace: bool,
+            whitespace: bool,
+            indention: bool,
+        ) {
+            let data = if self.whitespace || !need_whitespace {
+                indicator.to_string()
+            } else {
+                format!(" {indicator}")
+            };
             self.whitespace = whitespace;
             self.indention = self.indention && indention;
             self.write(&data);
@@ -2083,7 +2306,10 @@ pub(crate) mod yaml_dump {
 
         fn write_indent(&mut self) {
             let indent = self.indent.unwrap_or(0);
-            if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            if !self.indention
+                || self.column > indent
+                || (self.column == indent && !self.whitespace)
+            {
                 self.write_line_break(None);
             }
             if self.column < indent {
@@ -2117,7 +2343,10 @@ pub(crate) mod yaml_dump {
             self.mapping_context = mapping;
             self.simple_key_context = simple_key;
             match node {
-                Node::Scalar { text, plain_implicit } => {
+                Node::Scalar {
+                    text,
+                    plain_implicit,
+                } => {
                     self.increase_indent(true, false);
                     self.scalar(text, *plain_implicit);
                     self.pop_indent();
@@ -2269,7 +2498,11 @@ pub(crate) mod yaml_dump {
             while i < text.len() {
                 let c = text[i];
                 if c == ' ' {
-                    if allow_breaks && !spaces && self.column > self.best_width && text.get(i + 1) != Some(&' ') {
+                    if allow_breaks
+                        && !spaces
+                        && self.column > self.best_width
+                        && text.get(i + 1) != Some(&' ')
+                    {
                         self.write_indent_libyaml();
                     } else {
                         self.put(c);
@@ -2351,7 +2584,13 @@ pub(crate) mod yaml_dump {
             let mut i = 0;
             while i < text.len() {
                 let c = text[i];
-                if !is_printable(c) || (!self.allow_unicode && !c.is_ascii()) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+                if !is_printable(c)
+                    || (!self.allow_unicode && !c.is_ascii())
+                    || c == '\u{feff}'
+                    || is_break(c)
+                    || c == '"'
+                    || c == '\\'
+                {
                     let esc = match c {
                         '\0' => "\\0".to_string(),
                         '\u{07}' => "\\a".to_string(),
@@ -2375,7 +2614,12 @@ pub(crate) mod yaml_dump {
                     self.write(&esc);
                     spaces = false;
                 } else if c == ' ' {
-                    if allow_breaks && !spaces && self.column > self.best_width && i != 0 && i != text.len() - 1 {
+                    if allow_breaks
+                        && !spaces
+                        && self.column > self.best_width
+                        && i != 0
+                        && i != text.len() - 1
+                    {
                         self.write_indent_libyaml();
                         if text.get(i + 1) == Some(&' ') {
                             self.put('\\');
@@ -2410,7 +2654,11 @@ pub(crate) mod yaml_dump {
 
 fn path_arg(value: &Value, what: &str) -> Result<String, Error> {
     defined(value, what)?;
-    Ok(if value.is_none() { String::new() } else { py_str(value) })
+    Ok(if value.is_none() {
+        String::new()
+    } else {
+        py_str(value)
+    })
 }
 
 pub(crate) fn py_basename(p: &str) -> &str {
@@ -2480,7 +2728,9 @@ fn abspath(p: &str) -> String {
     if p.starts_with('/') {
         py_normpath(p)
     } else {
-        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "/".into());
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "/".into());
         py_normpath(&py_path_join(&[cwd, p.to_string()]))
     }
 }
@@ -2488,9 +2738,13 @@ fn abspath(p: &str) -> String {
 fn home_of(user: Option<&str>) -> Option<String> {
     match user {
         None => std::env::var("HOME").ok().or_else(|| {
-            let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-                s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-            })?;
+            let uid = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("Uid:"))
+                        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+                })?;
             passwd_home(|fields| fields.get(2) == Some(&uid.as_str()))
         }),
         Some(name) => passwd_home(|fields| fields.first() == Some(&name)),
@@ -2499,7 +2753,10 @@ fn home_of(user: Option<&str>) -> Option<String> {
 
 fn passwd_home(pred: impl Fn(&[&str]) -> bool) -> Option<String> {
     let text = std::fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 5 && pred(f)).map(|f| f[5].to_string())
+    text.lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 5 && pred(f))
+        .map(|f| f[5].to_string())
 }
 
 pub(crate) fn py_expanduser(p: &str) -> String {
@@ -2507,7 +2764,11 @@ pub(crate) fn py_expanduser(p: &str) -> String {
         return p.to_string();
     }
     let i = p[1..].find('/').map(|i| i + 1).unwrap_or(p.len());
-    let home = if i == 1 { home_of(None) } else { home_of(Some(&p[1..i])) };
+    let home = if i == 1 {
+        home_of(None)
+    } else {
+        home_of(Some(&p[1..i]))
+    };
     match home {
         Some(h) => {
             let out = format!("{}{}", h.trim_end_matches('/'), &p[i..]);
@@ -2583,8 +2844,16 @@ fn relpath(value: &Value, start: Option<Value>) -> Result<String, Error> {
         return Err(fail("no path specified"));
     }
     let start = start.map(|s| py_str(&s)).unwrap_or_else(|| ".".into());
-    let s: Vec<String> = abspath(&start).split('/').filter(|c| !c.is_empty()).map(str::to_string).collect();
-    let p: Vec<String> = abspath(&path).split('/').filter(|c| !c.is_empty()).map(str::to_string).collect();
+    let s: Vec<String> = abspath(&start)
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let p: Vec<String> = abspath(&path)
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
     let common = s.iter().zip(&p).take_while(|(a, b)| a == b).count();
     let mut rel: Vec<String> = vec!["..".to_string(); s.len() - common];
     rel.extend(p[common..].iter().cloned());
@@ -2602,7 +2871,10 @@ fn splitext(value: &Value) -> Result<Value, Error> {
         if dot as isize > sep {
             let name_start = (sep + 1) as usize;
             if p[name_start..dot].chars().any(|c| c != '.') {
-                return Ok(Value::from(vec![Value::from(&p[..dot]), Value::from(&p[dot..])]));
+                return Ok(Value::from(vec![
+                    Value::from(&p[..dot]),
+                    Value::from(&p[dot..]),
+                ]));
             }
         }
     }
@@ -2615,7 +2887,10 @@ fn path_join(value: &Value) -> Result<String, Error> {
         return Ok(s.to_string());
     }
     if !is_list(value) {
-        return Err(fail(format!("|path_join expects string or sequence, got {} instead.", python_type_name(value))));
+        return Err(fail(format!(
+            "|path_join expects string or sequence, got {} instead.",
+            python_type_name(value)
+        )));
     }
     let parts: Vec<String> = to_vec(value)?.iter().map(py_str).collect();
     Ok(py_path_join(&parts))
@@ -2624,7 +2899,10 @@ fn path_join(value: &Value) -> Result<String, Error> {
 fn commonpath(value: &Value) -> Result<String, Error> {
     defined(value, "commonpath")?;
     if !is_list(value) {
-        return Err(fail(format!("|commonpath expects sequence, got {} instead.", python_type_name(value))));
+        return Err(fail(format!(
+            "|commonpath expects sequence, got {} instead.",
+            python_type_name(value)
+        )));
     }
     let paths: Vec<String> = to_vec(value)?.iter().map(py_str).collect();
     if paths.is_empty() {
@@ -2634,11 +2912,22 @@ fn commonpath(value: &Value) -> Result<String, Error> {
     if paths.iter().any(|p| p.starts_with('/') != absolute) {
         return Err(fail("Can't mix absolute and relative paths"));
     }
-    let split: Vec<Vec<&str>> = paths.iter().map(|p| p.split('/').filter(|c| !c.is_empty() && *c != ".").collect()).collect();
+    let split: Vec<Vec<&str>> = paths
+        .iter()
+        .map(|p| {
+            p.split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect()
+        })
+        .collect();
     let min = split.iter().min().cloned().unwrap_or_default();
     let max = split.iter().max().cloned().unwrap_or_default();
     let common = min.iter().zip(&max).take_while(|(a, b)| a == b).count();
-    Ok(format!("{}{}", if absolute { "/" } else { "" }, min[..common].join("/")))
+    Ok(format!(
+        "{}{}",
+        if absolute { "/" } else { "" },
+        min[..common].join("/")
+    ))
 }
 
 fn nt_splitdrive(p: &str) -> (String, String) {
@@ -2686,7 +2975,11 @@ fn win_splitdrive(value: &Value) -> Result<Value, Error> {
 /// Regular files matching a glob on the controller (sorted).
 pub(crate) fn glob_files(pattern: &str) -> Vec<String> {
     let mut out: Vec<String> = match glob::glob(pattern) {
-        Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).map(|p| p.display().to_string()).collect(),
+        Ok(paths) => paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string())
+            .collect(),
         Err(_) => Vec::new(),
     };
     out.sort();
@@ -2695,7 +2988,12 @@ pub(crate) fn glob_files(pattern: &str) -> Vec<String> {
 
 fn fileglob(value: &Value) -> Result<Value, Error> {
     let pattern = path_arg(value, "fileglob")?;
-    Ok(Value::from(glob_files(&pattern).into_iter().map(Value::from).collect::<Vec<_>>()))
+    Ok(Value::from(
+        glob_files(&pattern)
+            .into_iter()
+            .map(Value::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2723,7 +3021,10 @@ fn hash_input(value: &Value, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 fn hash(value: &Value, hashtype: Option<String>) -> Result<String, Error> {
-    hex_digest(&hash_input(value, "hash")?, hashtype.as_deref().unwrap_or("sha1"))
+    hex_digest(
+        &hash_input(value, "hash")?,
+        hashtype.as_deref().unwrap_or("sha1"),
+    )
 }
 
 fn md5(value: &Value) -> Result<String, Error> {
@@ -2750,11 +3051,18 @@ fn password_hash(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Err
         "sha512" | "sha512_crypt" => ("6", 16, 656_000),
         "sha256" | "sha256_crypt" => ("5", 16, 535_000),
         "md5" | "md5_crypt" => ("1", 8, 1000),
-        other => return Err(fail(format!("{other} is not in the list of supported algorithms: md5, sha256, sha512"))),
+        other => {
+            return Err(fail(format!(
+                "{other} is not in the list of supported algorithms: md5, sha256, sha512"
+            )))
+        }
     };
     let salt = match salt {
         Some(s) => {
-            if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/') {
+            if !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/')
+            {
                 return Err(fail("invalid characters in salt"));
             }
             s
@@ -2762,7 +3070,9 @@ fn password_hash(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Err
         None => {
             let n = salt_size.unwrap_or(default_salt).clamp(1, 16) as usize;
             let mut rng = PyRandom::from_entropy();
-            (0..n).map(|_| crypt::ALPHABET[rng.randbelow(64) as usize] as char).collect()
+            (0..n)
+                .map(|_| crypt::ALPHABET[rng.randbelow(64) as usize] as char)
+                .collect()
         }
     };
     Ok(match scheme {
@@ -2778,7 +3088,8 @@ fn password_hash(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Err
 mod crypt {
     use sha2::Digest;
 
-    pub const ALPHABET: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    pub const ALPHABET: &[u8; 64] =
+        b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     fn b64_from_24bit(out: &mut String, b2: u8, b1: u8, b0: u8, n: usize) {
         let mut w = ((b2 as u32) << 16) | ((b1 as u32) << 8) | b0 as u32;
@@ -2930,7 +3241,12 @@ mod crypt {
 
 fn list_arg(v: &Value, what: &str) -> Result<Vec<Value>, Error> {
     defined(v, what)?;
-    to_vec(v).map_err(|_| fail(format!("{what} expects a list, got {}", python_type_name(v))))
+    to_vec(v).map_err(|_| {
+        fail(format!(
+            "{what} expects a list, got {}",
+            python_type_name(v)
+        ))
+    })
 }
 
 /// Order-preserving, case-sensitive unique.
@@ -2952,23 +3268,38 @@ fn union(a: &Value, b: &Value) -> Result<Value, Error> {
 
 fn intersect(a: &Value, b: &Value) -> Result<Value, Error> {
     let b = list_arg(b, "intersect")?;
-    let items = list_arg(a, "intersect")?.into_iter().filter(|x| b.contains(x)).collect();
+    let items = list_arg(a, "intersect")?
+        .into_iter()
+        .filter(|x| b.contains(x))
+        .collect();
     Ok(Value::from(unique_values(items)))
 }
 
 fn difference(a: &Value, b: &Value) -> Result<Value, Error> {
     let b = list_arg(b, "difference")?;
-    let items = list_arg(a, "difference")?.into_iter().filter(|x| !b.contains(x)).collect();
+    let items = list_arg(a, "difference")?
+        .into_iter()
+        .filter(|x| !b.contains(x))
+        .collect();
     Ok(Value::from(unique_values(items)))
 }
 
 fn symmetric_difference(a: &Value, b: &Value) -> Result<Value, Error> {
     let isect = to_vec(&intersect(a, b)?)?;
     let all = to_vec(&union(a, b)?)?;
-    Ok(Value::from(all.into_iter().filter(|x| !isect.contains(x)).collect::<Vec<_>>()))
+    Ok(Value::from(
+        all.into_iter()
+            .filter(|x| !isect.contains(x))
+            .collect::<Vec<_>>(),
+    ))
 }
 
-fn flatten_into(out: &mut Vec<Value>, items: Vec<Value>, levels: Option<i64>, skip_nulls: bool) -> Result<(), Error> {
+fn flatten_into(
+    out: &mut Vec<Value>,
+    items: Vec<Value>,
+    levels: Option<i64>,
+    skip_nulls: bool,
+) -> Result<(), Error> {
     for item in items {
         let is_null = item.is_none() || matches!(item.as_str(), Some("None" | "null"));
         if skip_nulls && is_null {
@@ -3003,8 +3334,16 @@ fn is_map(v: &Value) -> bool {
 }
 
 /// Ansible's `merge_hash(x, y, recursive, list_merge)`: `y` wins.
-pub(crate) fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str) -> Result<Value, Error> {
-    if !matches!(list_merge, "replace" | "keep" | "append" | "prepend" | "append_rp" | "prepend_rp") {
+pub(crate) fn merge_hash(
+    x: &Value,
+    y: &Value,
+    recursive: bool,
+    list_merge: &str,
+) -> Result<Value, Error> {
+    if !matches!(
+        list_merge,
+        "replace" | "keep" | "append" | "prepend" | "append_rp" | "prepend_rp"
+    ) {
         return Err(fail(
             "merge_hash: 'list_merge' argument can only be equal to 'replace', 'keep', 'append', 'prepend', 'append_rp' or 'prepend_rp'",
         ));
@@ -3023,7 +3362,11 @@ pub(crate) fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str
             continue;
         };
         if is_map(&x_value) && is_map(&y_value) {
-            let merged = if recursive { merge_hash(&x_value, &y_value, recursive, list_merge)? } else { y_value };
+            let merged = if recursive {
+                merge_hash(&x_value, &y_value, recursive, list_merge)?
+            } else {
+                y_value
+            };
             out.insert(key, merged);
             continue;
         }
@@ -3034,7 +3377,11 @@ pub(crate) fn merge_hash(x: &Value, y: &Value, recursive: bool, list_merge: &str
                 "replace" => ys,
                 "append" => xs.into_iter().chain(ys).collect(),
                 "prepend" => ys.into_iter().chain(xs).collect(),
-                "append_rp" => xs.into_iter().filter(|z| !ys.contains(z)).chain(ys.iter().cloned()).collect(),
+                "append_rp" => xs
+                    .into_iter()
+                    .filter(|z| !ys.contains(z))
+                    .chain(ys.iter().cloned())
+                    .collect(),
                 "prepend_rp" => {
                     let kept: Vec<Value> = xs.into_iter().filter(|z| !ys.contains(z)).collect();
                     ys.into_iter().chain(kept).collect()
@@ -3057,7 +3404,9 @@ fn combine(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let recursive = opt_bool(p.kw("recursive"), false);
     let list_merge = opt_string(p.kw("list_merge")).unwrap_or_else(|| "replace".into());
     if !p.kw.is_empty() {
-        return Err(fail("'recursive' and 'list_merge' are the only valid keyword arguments"));
+        return Err(fail(
+            "'recursive' and 'list_merge' are the only valid keyword arguments",
+        ));
     }
     p.finish()?;
     for t in &terms {
@@ -3069,7 +3418,10 @@ fn combine(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         return Ok(new_map(Vec::new()));
     };
     if dicts.is_empty() && !is_map(&result) {
-        return Err(fail(format!("combine expects dictionaries, got {}", py_repr(&result))));
+        return Err(fail(format!(
+            "combine expects dictionaries, got {}",
+            py_repr(&result)
+        )));
     }
     while let Some(d) = dicts.pop() {
         result = merge_hash(&d, &result, recursive, &list_merge)?;
@@ -3085,11 +3437,19 @@ fn dict2items(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> 
     p.finish()?;
     defined(value, "dict2items")?;
     if !is_map(value) {
-        return Err(fail(format!("dict2items requires a dictionary, got {} instead.", python_type_name(value))));
+        return Err(fail(format!(
+            "dict2items requires a dictionary, got {} instead.",
+            python_type_name(value)
+        )));
     }
     let items = map_items(value)?
         .into_iter()
-        .map(|(k, v)| new_map([(Value::from(key_name.as_str()), k), (Value::from(value_name.as_str()), v)]))
+        .map(|(k, v)| {
+            new_map([
+                (Value::from(key_name.as_str()), k),
+                (Value::from(value_name.as_str()), v),
+            ])
+        })
         .collect::<Vec<_>>();
     Ok(Value::from(items))
 }
@@ -3098,16 +3458,23 @@ fn dict2items(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> 
 fn items2dict(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let mut p = Params::new("items2dict", args);
     let key_name = Value::from(opt_string(p.take("key_name")).unwrap_or_else(|| "key".into()));
-    let value_name = Value::from(opt_string(p.take("value_name")).unwrap_or_else(|| "value".into()));
+    let value_name =
+        Value::from(opt_string(p.take("value_name")).unwrap_or_else(|| "value".into()));
     p.finish()?;
     defined(value, "items2dict")?;
     if !is_list(value) {
-        return Err(fail(format!("items2dict requires a list, got {} instead.", python_type_name(value))));
+        return Err(fail(format!(
+            "items2dict requires a list, got {} instead.",
+            python_type_name(value)
+        )));
     }
     let mut out: IndexMap<Value, Value> = IndexMap::new();
     for item in to_vec(value)? {
         if !is_map(&item) {
-            return Err(fail(format!("items2dict requires a list of dictionaries, got {} instead.", py_repr(value))));
+            return Err(fail(format!(
+                "items2dict requires a list of dictionaries, got {} instead.",
+                py_repr(value)
+            )));
         }
         let k = item.get_item(&key_name)?;
         let v = item.get_item(&value_name)?;
@@ -3141,7 +3508,14 @@ fn zip_longest(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error>
     let lists = lists_of(value, others, "zip_longest")?;
     let n = lists.iter().map(Vec::len).max().unwrap_or(0);
     let out: Vec<Value> = (0..n)
-        .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(fill.clone())).collect::<Vec<_>>()))
+        .map(|i| {
+            Value::from(
+                lists
+                    .iter()
+                    .map(|l| l.get(i).cloned().unwrap_or(fill.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     Ok(Value::from(out))
 }
@@ -3169,7 +3543,9 @@ fn product(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         }
         result = next;
     }
-    Ok(Value::from(result.into_iter().map(Value::from).collect::<Vec<_>>()))
+    Ok(Value::from(
+        result.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
 }
 
 /// `itertools.permutations(value, r=None)`.
@@ -3180,9 +3556,17 @@ fn permutations(value: &Value, r: Option<Value>) -> Result<Value, Error> {
     let mut out = Vec::new();
     if r <= n {
         let mut indices: Vec<usize> = Vec::new();
-        fn rec(pool: &[Value], r: usize, used: &mut Vec<bool>, indices: &mut Vec<usize>, out: &mut Vec<Value>) {
+        fn rec(
+            pool: &[Value],
+            r: usize,
+            used: &mut Vec<bool>,
+            indices: &mut Vec<usize>,
+            out: &mut Vec<Value>,
+        ) {
             if indices.len() == r {
-                out.push(Value::from(indices.iter().map(|i| pool[*i].clone()).collect::<Vec<_>>()));
+                out.push(Value::from(
+                    indices.iter().map(|i| pool[*i].clone()).collect::<Vec<_>>(),
+                ));
                 return;
             }
             for i in 0..pool.len() {
@@ -3245,7 +3629,11 @@ fn subelements(value: &Value, path: &Value, args: Rest<ValueOrKwargs>) -> Result
     subelements_of(value, path, skip_missing)
 }
 
-pub(crate) fn subelements_of(value: &Value, path: &Value, skip_missing: bool) -> Result<Value, Error> {
+pub(crate) fn subelements_of(
+    value: &Value,
+    path: &Value,
+    skip_missing: bool,
+) -> Result<Value, Error> {
     defined(value, "subelements")?;
     let elements = if is_map(value) {
         map_items(value)?.into_iter().map(|(_, v)| v).collect()
@@ -3259,7 +3647,10 @@ pub(crate) fn subelements_of(value: &Value, path: &Value, skip_missing: bool) ->
     } else if is_list(path) {
         to_vec(path)?.iter().map(py_str).collect()
     } else {
-        return Err(fail(format!("subelements must be a list or a string, got {}", python_type_name(path))));
+        return Err(fail(format!(
+            "subelements must be a list or a string, got {}",
+            python_type_name(path)
+        )));
     };
     let mut results = Vec::new();
     for element in elements {
@@ -3267,7 +3658,10 @@ pub(crate) fn subelements_of(value: &Value, path: &Value, skip_missing: bool) ->
         let mut missing = false;
         for key in &keys {
             if !is_map(&values) {
-                return Err(fail(format!("the key '{key}' should point to a dictionary, got {}", py_repr(&values))));
+                return Err(fail(format!(
+                    "the key '{key}' should point to a dictionary, got {}",
+                    py_repr(&values)
+                )));
             }
             let next = values.get_item(&Value::from(key.as_str()))?;
             if next.is_undefined() {
@@ -3275,7 +3669,10 @@ pub(crate) fn subelements_of(value: &Value, path: &Value, skip_missing: bool) ->
                     missing = true;
                     break;
                 }
-                return Err(fail(format!("could not find '{key}' key in iterated item {}", py_repr(&values))));
+                return Err(fail(format!(
+                    "could not find '{key}' key in iterated item {}",
+                    py_repr(&values)
+                )));
             }
             values = next;
         }
@@ -3302,7 +3699,9 @@ fn rekey_on_member(value: &Value, key: &Value, args: Rest<ValueOrKwargs>) -> Res
     let duplicates = opt_string(p.take("duplicates")).unwrap_or_else(|| "error".into());
     p.finish()?;
     if duplicates != "error" && duplicates != "overwrite" {
-        return Err(fail(format!("duplicates parameter to rekey_on_member has unknown value: {duplicates}")));
+        return Err(fail(format!(
+            "duplicates parameter to rekey_on_member has unknown value: {duplicates}"
+        )));
     }
     defined(value, "rekey_on_member")?;
     let items: Vec<Value> = if is_map(value) {
@@ -3322,7 +3721,10 @@ fn rekey_on_member(value: &Value, key: &Value, args: Rest<ValueOrKwargs>) -> Res
             return Err(fail(format!("Key {} was not found", py_str(key))));
         }
         if out.contains_key(&k) && duplicates == "error" {
-            return Err(fail(format!("Key {} is not unique, cannot correctly turn into dict", py_str(&k))));
+            return Err(fail(format!(
+                "Key {} is not unique, cannot correctly turn into dict",
+                py_str(&k)
+            )));
         }
         out.insert(k, item);
     }
@@ -3344,7 +3746,9 @@ impl PyRandom {
         let mut mt = [0u32; 624];
         mt[0] = s;
         for i in 1..624 {
-            mt[i] = 1_812_433_253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
+            mt[i] = 1_812_433_253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
         }
         PyRandom { mt, index: 624 }
     }
@@ -3370,7 +3774,8 @@ impl PyRandom {
             }
         }
         for _ in 0..n - 1 {
-            mt[i] = (mt[i] ^ (mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            mt[i] = (mt[i] ^ (mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_mul(1_566_083_941))
+                .wrapping_sub(i as u32);
             i += 1;
             if i >= n {
                 mt[0] = mt[n - 1];
@@ -3419,9 +3824,13 @@ impl PyRandom {
     /// Seeded from the operating system (`SystemRandom` in Ansible).
     pub fn from_entropy() -> PyRandom {
         let mut buf = [0u8; 32];
-        let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf)).is_ok();
+        let ok = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
+            .is_ok();
         if !ok {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             buf[..16].copy_from_slice(&t.as_nanos().to_be_bytes());
             buf[16..24].copy_from_slice(&(std::process::id() as u64).to_be_bytes());
         }
@@ -3579,7 +3988,11 @@ fn log(value: &Value, base: Option<Value>) -> Result<f64, Error> {
         None => Ok(x.ln()),
         Some(b) => {
             let b = number_arg(&b, "log")?;
-            Ok(if b == 10.0 { x.log10() } else { x.ln() / b.ln() })
+            Ok(if b == 10.0 {
+                x.log10()
+            } else {
+                x.ln() / b.ln()
+            })
         }
     }
 }
@@ -3596,7 +4009,9 @@ fn root(value: &Value, base: Option<Value>) -> Result<f64, Error> {
     };
     if b == 2.0 {
         if x < 0.0 {
-            return Err(fail("root() can only be used on numbers: math domain error"));
+            return Err(fail(
+                "root() can only be used on numbers: math domain error",
+            ));
         }
         Ok(x.sqrt())
     } else {
@@ -3627,7 +4042,12 @@ fn human_readable(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Er
         Some(s) => parse_py_float(s),
         None => as_f64(value),
     }
-    .ok_or_else(|| fail(format!("human_readable() can't interpret following string: {}", py_str(value))))?;
+    .ok_or_else(|| {
+        fail(format!(
+            "human_readable() can't interpret following string: {}",
+            py_str(value)
+        ))
+    })?;
     let base = if isbits { "bits" } else { "Bytes" };
     let mut chosen = SIZE_RANGES[SIZE_RANGES.len() - 1];
     for (suffix, limit) in SIZE_RANGES {
@@ -3641,7 +4061,11 @@ fn human_readable(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Er
         }
     }
     let (suffix, limit) = chosen;
-    let suffix = if limit != 1 { format!("{suffix}{}", &base[..1]) } else { base.to_string() };
+    let suffix = if limit != 1 {
+        format!("{suffix}{}", &base[..1])
+    } else {
+        base.to_string()
+    };
     Ok(format!("{:.2} {suffix}", size / limit as f64))
 }
 
@@ -3655,8 +4079,14 @@ fn human_to_bytes(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Err
     p.finish()?;
     defined(value, "human_to_bytes")?;
     let text = py_str(value);
-    let re = RE.get_or_init(|| regex::Regex::new(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$").expect("valid regex"));
-    let bad = || fail(format!("human_to_bytes() can't interpret following string: {text}"));
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"^([0-9]*\.?[0-9]+)(?:\s*([A-Za-z]+))?\s*$").expect("valid regex")
+    });
+    let bad = || {
+        fail(format!(
+            "human_to_bytes() can't interpret following string: {text}"
+        ))
+    };
     let caps = re.captures(&text).ok_or_else(bad)?;
     let num: f64 = caps[1].parse().map_err(|_| bad())?;
     let unit = caps.get(2).map(|m| m.as_str().to_string()).or(default_unit);
@@ -3670,13 +4100,37 @@ fn human_to_bytes(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Err
         .map(|(_, l)| *l)
         .ok_or_else(|| fail(format!("human_to_bytes() failed to convert {text} (unit = {unit}). The suffix must be one of Y, Z, E, P, T, G, M, K, B")))?;
     if unit.chars().count() > 1 {
-        let names = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte", "petabyte", "exabyte", "zetabyte", "yottabyte"];
+        let names = [
+            "byte",
+            "kilobyte",
+            "megabyte",
+            "gigabyte",
+            "terabyte",
+            "petabyte",
+            "exabyte",
+            "zetabyte",
+            "yottabyte",
+        ];
         let keys = ['B', 'K', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
         let idx = keys.iter().position(|k| *k == range_key).unwrap_or(0);
         let (long, short) = if isbits {
-            (names[idx].replace("byte", "bit"), if range_key == 'B' { "b".to_string() } else { format!("{range_key}b") })
+            (
+                names[idx].replace("byte", "bit"),
+                if range_key == 'B' {
+                    "b".to_string()
+                } else {
+                    format!("{range_key}b")
+                },
+            )
         } else {
-            (names[idx].to_string(), if range_key == 'B' { "B".to_string() } else { format!("{range_key}B") })
+            (
+                names[idx].to_string(),
+                if range_key == 'B' {
+                    "B".to_string()
+                } else {
+                    format!("{range_key}B")
+                },
+            )
         };
         if unit.to_lowercase() != long && unit != short {
             let class = if isbits { 'b' } else { 'B' };
@@ -3685,7 +4139,9 @@ fn human_to_bytes(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Err
             } else {
                 format!("expect {range_key}{class} or {range_key}")
             };
-            return Err(fail(format!("human_to_bytes() failed to convert {text}. Value is not a valid string ({expect})")));
+            return Err(fail(format!(
+                "human_to_bytes() failed to convert {text}. Value is not a valid string ({expect})"
+            )));
         }
     }
     Ok(Value::from((num * limit as f64).round_ties_even() as i64))
@@ -3719,8 +4175,29 @@ pub(crate) fn format_utc(format: &str, secs: f64) -> String {
     let is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
     let yday = cum[(m - 1) as usize] + d as i64 + if is_leap && m > 2 { 1 } else { 0 };
-    let days_full = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-    let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    let days_full = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
+    let months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
     let mut out = String::new();
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -3828,10 +4305,16 @@ fn now(args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     let _utc = p.take("utc");
     let fmt = opt_string(p.take("fmt"));
     p.finish()?;
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     Ok(match fmt {
         Some(f) => format_utc(&f, t.as_secs_f64()),
-        None => format!("{}.{:06}", format_utc("%Y-%m-%d %H:%M:%S", t.as_secs() as f64), t.subsec_micros()),
+        None => format!(
+            "{}.{:06}",
+            format_utc("%Y-%m-%d %H:%M:%S", t.as_secs() as f64),
+            t.subsec_micros()
+        ),
     })
 }
 
@@ -3848,7 +4331,266 @@ fn strftime(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
             None => as_f64(&s),
         }
         .ok_or_else(|| fail(format!("Invalid value for epoch value ({})", py_str(&s))))?,
-        _ => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
+        _ => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64(),
     };
     Ok(format_utc(&py_str(value), secs))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn python_float_repr() {
+        let cases = [
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1.5e16, "1.5e+16"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123456789.123, "123456789.123"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (f64::INFINITY, "inf"),
+            (-0.0, "-0.0"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(py_float_repr(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn python_str_repr_picks_quotes() {
+        assert_eq!(py_str_repr("a"), "'a'");
+        assert_eq!(py_str_repr("it's"), "\"it's\"");
+        assert_eq!(py_str_repr("it's \"x\""), "'it\\'s \"x\"'");
+        assert_eq!(py_str_repr("a\nb\t\\"), "'a\\nb\\t\\\\'");
+        assert_eq!(py_str_repr("\u{1}é"), "'\\x01é'");
+        assert_eq!(
+            py_repr(&Value::from(vec![
+                Value::from(true),
+                Value::from(()),
+                Value::from("x")
+            ])),
+            "[True, None, 'x']"
+        );
+    }
+
+    #[test]
+    fn python_int_and_float_parsing() {
+        assert_eq!(parse_py_int(" 42 ", 10), Some(42));
+        assert_eq!(parse_py_int("-0x1f", 16), Some(-31));
+        assert_eq!(parse_py_int("0o17", 0), Some(15));
+        assert_eq!(parse_py_int("1_000", 10), Some(1000));
+        assert_eq!(parse_py_int("1__0", 10), None);
+        assert_eq!(parse_py_int("017", 0), None);
+        assert_eq!(parse_py_int("00", 0), Some(0));
+        assert_eq!(parse_py_int("z", 36), Some(35));
+        assert_eq!(parse_py_float(" 1e3 "), Some(1000.0));
+        assert_eq!(parse_py_float("-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_py_float("1_0.5"), Some(10.5));
+        assert_eq!(parse_py_float("0x10"), None);
+        assert_eq!(parse_py_float(""), None);
+    }
+
+    #[test]
+    fn python_regex_translation() {
+        assert_eq!(translate_py_regex(r"a\Z"), r"a\z");
+        assert_eq!(translate_py_regex("{x}"), r"\{x\}");
+        assert_eq!(translate_py_regex("a{2}b{,3}c{1,}"), "a{2}b{0,3}c{1,}");
+        assert_eq!(translate_py_regex("[[]"), r"[\[]");
+        assert_eq!(translate_py_regex("[]a]"), r"[\]a]");
+        assert_eq!(translate_py_regex("a(?#comment)b"), "ab");
+        assert_eq!(translate_py_regex(r"\<\/"), "</");
+        assert_eq!(translate_py_regex(r"\0"), r"\x{0}");
+        let re = compile_py_regex(r"(?P<word>\w+)\s*$", false, false).unwrap();
+        assert!(re.is_match("hello  "));
+        assert!(
+            compile_py_regex("(?<=a)b", false, false).is_err(),
+            "lookbehind has no equivalent"
+        );
+    }
+
+    #[test]
+    fn python_replacement_templates() {
+        let re = compile_py_regex("(a)(?P<n>b)?", false, false).unwrap();
+        let sub = |repl: &str, text: &str| py_regex_sub(&re, repl, text, 0).map(|r| r.0);
+        assert_eq!(sub(r"[\1\g<n>\g<0>]", "ab a").unwrap(), "[abab] [a a]");
+        assert_eq!(sub(r"\n\t\\", "a").unwrap(), "\n\t\\");
+        assert_eq!(sub(r"\.", "a").unwrap(), r"\.");
+        assert_eq!(sub(r"\101", "a").unwrap(), "A", "octal escape");
+        assert!(
+            sub(r"\q", "a").is_err(),
+            "unknown letter escapes are errors, as in Python"
+        );
+        assert!(sub(r"\g<nope>", "a").is_err());
+        assert!(sub(r"\3", "a").is_err());
+        let empty = compile_py_regex("x*", false, false).unwrap();
+        assert_eq!(
+            py_regex_sub(&empty, "-", "axxb", 0).unwrap(),
+            ("-a--b-".to_string(), 4)
+        );
+    }
+
+    #[test]
+    fn python_random_matches_cpython() {
+        let mut r = PyRandom::from_seed(&Value::from(42));
+        let words: Vec<u128> = (0..3).map(|_| r.getrandbits(32)).collect();
+        assert_eq!(words, [2746317213, 478163327, 107420369]);
+        assert_eq!(r.getrandbits(64), 5073395517033431291);
+        assert_eq!(r.getrandbits(100), 882565121070403957190206503824);
+        let mut r = PyRandom::from_seed(&Value::from("abc"));
+        let picks: Vec<i128> = (0..5).map(|_| r.randrange(0, 1000, 1).unwrap()).collect();
+        assert_eq!(picks, [790, 571, 471, 726, 939]);
+        assert_eq!(
+            PyRandom::from_seed(&Value::from(0)).getrandbits(32),
+            3626764237
+        );
+        assert_eq!(
+            PyRandom::from_seed(&Value::from(-7)).getrandbits(32),
+            1390851128
+        );
+        assert_eq!(
+            PyRandom::from_seed(&Value::from((1i128 << 70) + 5)).getrandbits(32),
+            2004888747
+        );
+    }
+
+    #[test]
+    fn crypt_hashes_match_openssl() {
+        assert_eq!(
+            crypt::sha_crypt(b"Hello world!", "saltstring", 5000, true),
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+        );
+        assert_eq!(
+            crypt::sha_crypt(b"Hello world!", "saltstring", 5000, false),
+            "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"
+        );
+        assert_eq!(
+            crypt::sha_crypt(b"x", "toolongsaltstringXYZ", 5000, true),
+            "$6$toolongsaltstrin$m5UCdGkMg16fnZB/afayhHcFYEQvnTRoKod8GIJKB0rGGl9IQGUPKeGHHw5xPOFVPjhTAcuzioT6ZcDqsMKJ80"
+        );
+        assert_eq!(
+            crypt::md5_crypt(b"pw", "saltsalt"),
+            "$1$saltsalt$6SNdNaZLKst2LlSm7oPPL1"
+        );
+    }
+
+    fn yaml(v: serde_json::Value, flow: Option<bool>, indent: usize) -> String {
+        let o = yaml_dump::Options {
+            flow,
+            indent,
+            ..Default::default()
+        };
+        yaml_dump::dump(&crate::template::from_json(&v), &o).unwrap()
+    }
+
+    #[test]
+    fn yaml_emitter_styles() {
+        use serde_json::json;
+        assert_eq!(
+            yaml(json!({"a": [1, 2], "b": {"c": "d"}}), None, 2),
+            "a: [1, 2]\nb: {c: d}\n"
+        );
+        assert_eq!(
+            yaml(json!({"a": [{"b": 1, "c": 2}]}), Some(false), 4),
+            "a:\n-   b: 1\n    c: 2\n"
+        );
+        assert_eq!(
+            yaml(
+                json!(["yes", "on", "1", "0.5", "~", "", "a: b", "x"]),
+                Some(false),
+                2
+            ),
+            "- 'yes'\n- 'on'\n- '1'\n- '0.5'\n- '~'\n- ''\n- 'a: b'\n- x\n"
+        );
+        assert_eq!(
+            yaml(
+                json!({"t": "a\tb", "e": "😀", "n": "a\u{85}b"}),
+                Some(false),
+                2
+            ),
+            "e: \"\\U0001F600\"\nn: \"a\\Nb\"\nt: \"a\\tb\"\n"
+        );
+        assert_eq!(
+            yaml(json!({"m": "l1\nl2\n"}), Some(false), 2),
+            "m: 'l1\n\n  l2\n\n  '\n"
+        );
+        assert_eq!(yaml(json!({}), None, 2), "{}\n");
+        assert_eq!(yaml(json!([]), Some(false), 2), "[]\n");
+        assert_eq!(yaml(json!(null), None, 2), "null\n");
+    }
+
+    #[test]
+    fn json_like_python() {
+        use serde_json::json;
+        let v = crate::template::from_json(&json!({"b": [1, {"c": "é\u{1}"}], "a": 1.5}));
+        let compact = JsonStyle {
+            indent: None,
+            sort_keys: false,
+            item_sep: ", ".into(),
+            key_sep: ": ".into(),
+            ensure_ascii: true,
+        };
+        assert_eq!(
+            json_dumps(&v, &compact).unwrap(),
+            r#"{"b": [1, {"c": "\u00e9\u0001"}], "a": 1.5}"#
+        );
+        let nice = JsonStyle {
+            indent: Some("  ".into()),
+            sort_keys: true,
+            item_sep: ",".into(),
+            key_sep: ": ".into(),
+            ensure_ascii: false,
+        };
+        assert_eq!(
+            json_dumps(&v, &nice).unwrap(),
+            "{\n  \"a\": 1.5,\n  \"b\": [\n    1,\n    {\n      \"c\": \"é\\u0001\"\n    }\n  ]\n}"
+        );
+    }
+
+    #[test]
+    fn posix_paths() {
+        assert_eq!(py_dirname("/a/b/"), "/a/b");
+        assert_eq!(py_dirname("//"), "//");
+        assert_eq!(py_basename("a/b"), "b");
+        assert_eq!(py_normpath("///a/./b/../c"), "/a/c");
+        assert_eq!(py_normpath("../a/.."), "..");
+        assert_eq!(
+            py_path_join(&["a".into(), "b/".into(), "c".into()]),
+            "a/b/c"
+        );
+        assert_eq!(
+            nt_splitdrive("C:\\x"),
+            ("C:".to_string(), "\\x".to_string())
+        );
+        assert_eq!(nt_split("C:\\a\\b"), ("C:\\a".to_string(), "b".to_string()));
+        assert_eq!(py_splitlines("a\r\nb\rc\n\nd"), ["a", "b", "c", "", "d"]);
+    }
+
+    #[test]
+    fn utc_calendar() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(
+            format_utc("%Y-%m-%d %H:%M:%S %j", 1709251199.0),
+            "2024-02-29 23:59:59 060"
+        );
+    }
+
+    #[test]
+    fn merge_hash_keeps_key_order() {
+        use serde_json::json;
+        let x = crate::template::from_json(&json!({"a": 1, "b": {"c": [1]}, "d": 4}));
+        let y = crate::template::from_json(&json!({"b": {"c": [2], "e": 5}, "a": 9}));
+        let m = merge_hash(&x, &y, true, "append").unwrap();
+        assert_eq!(py_repr(&m), "{'a': 9, 'b': {'c': [1, 2], 'e': 5}, 'd': 4}");
+        assert!(merge_hash(&x, &y, true, "bogus").is_err());
+    }
 }

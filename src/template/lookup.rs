@@ -72,9 +72,17 @@ pub struct LookupContext<'a> {
 ///
 /// `options` are the plugin's keyword options (`wantlist` and `errors` are handled by the
 /// template functions, not here).
-pub fn query(cx: &LookupContext<'_>, name: &str, terms: Vec<Value>, options: IndexMap<String, Value>) -> Result<Vec<Value>, Error> {
+pub fn query(
+    cx: &LookupContext<'_>,
+    name: &str,
+    terms: Vec<Value>,
+    options: IndexMap<String, Value>,
+) -> Result<Vec<Value>, Error> {
     let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
-    let mut opts = Options { plugin: short.to_string(), map: options };
+    let mut opts = Options {
+        plugin: short.to_string(),
+        map: options,
+    };
     let out = match short {
         "env" => env_lookup(&terms, &mut opts)?,
         "file" => file_lookup(cx, &terms, &mut opts)?,
@@ -100,7 +108,11 @@ pub fn query(cx: &LookupContext<'_>, name: &str, terms: Vec<Value>, options: Ind
         "varnames" => varnames(cx, &terms)?,
         "password" => password(cx, &terms, &mut opts)?,
         "inventory_hostnames" => inventory_hostnames(cx, &terms)?,
-        other => return Err(fail(format!("lookup plugin '{other}' is not supported by rdeploy"))),
+        other => {
+            return Err(fail(format!(
+                "lookup plugin '{other}' is not supported by rdeploy"
+            )))
+        }
     };
     opts.finish()?;
     Ok(out)
@@ -118,7 +130,10 @@ impl Options {
     }
     fn finish(self) -> Result<(), Error> {
         match self.map.keys().next() {
-            Some(k) => Err(fail(format!("lookup plugin '{}' has no option '{k}'", self.plugin))),
+            Some(k) => Err(fail(format!(
+                "lookup plugin '{}' has no option '{k}'",
+                self.plugin
+            ))),
             None => Ok(()),
         }
     }
@@ -130,7 +145,11 @@ enum ErrorMode {
     Ignore,
 }
 
-fn run_from_template(state: &State, args: Rest<ValueOrKwargs>, always_list: bool) -> Result<Value, Error> {
+fn run_from_template(
+    state: &State,
+    args: Rest<ValueOrKwargs>,
+    always_list: bool,
+) -> Result<Value, Error> {
     let mut p = Params::new(if always_list { "query" } else { "lookup" }, args);
     let name = p
         .take("name")
@@ -143,12 +162,19 @@ fn run_from_template(state: &State, args: Rest<ValueOrKwargs>, always_list: bool
         None | Some("strict") => ErrorMode::Strict,
         Some("warn") => ErrorMode::Warn,
         Some("ignore") => ErrorMode::Ignore,
-        Some(other) => return Err(fail(format!("lookup: 'errors' must be strict, warn or ignore, not '{other}'"))),
+        Some(other) => {
+            return Err(fail(format!(
+                "lookup: 'errors' must be strict, warn or ignore, not '{other}'"
+            )))
+        }
     };
     for t in &terms {
         defined(t, &format!("lookup('{name}')"))?;
     }
-    let cx = LookupContext { env: state.env(), vars: state };
+    let cx = LookupContext {
+        env: state.env(),
+        vars: state,
+    };
     let items = match query(&cx, &name, terms, kw) {
         Ok(items) => items,
         Err(e) => {
@@ -158,7 +184,11 @@ fn run_from_template(state: &State, args: Rest<ValueOrKwargs>, always_list: bool
                     if matches!(errors, ErrorMode::Warn) {
                         tracing::warn!("lookup('{name}') failed: {e}");
                     }
-                    Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) })
+                    Ok(if wantlist {
+                        Value::from(Vec::<Value>::new())
+                    } else {
+                        Value::from(())
+                    })
                 }
             };
         }
@@ -176,7 +206,10 @@ pub fn lookup_result(items: Vec<Value>) -> Value {
         0 => Value::from(items),
         1 => items.into_iter().next().unwrap_or_default(),
         _ if items.iter().all(|v| v.kind() == ValueKind::String) => {
-            let strings: Vec<&str> = items.iter().map(|v| v.as_str().unwrap_or_default()).collect();
+            let strings: Vec<&str> = items
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default())
+                .collect();
             Value::from(strings.join(","))
         }
         _ => Value::from(items),
@@ -195,18 +228,29 @@ fn query_function(state: &State, args: Rest<ValueOrKwargs>) -> Result<Value, Err
 // Finding files on the controller.
 
 fn var_path(cx: &LookupContext<'_>, name: &str) -> Option<PathBuf> {
-    cx.vars.get(name).filter(|v| !v.is_none()).map(|v| PathBuf::from(py_str(&v))).filter(|p| !p.as_os_str().is_empty())
+    cx.vars
+        .get(name)
+        .filter(|v| !v.is_none())
+        .map(|v| PathBuf::from(py_str(&v)))
+        .filter(|p| !p.as_os_str().is_empty())
 }
 
 /// The directories relative names are searched in, most specific first.
 fn search_bases(cx: &LookupContext<'_>) -> Vec<PathBuf> {
     if let Some(list) = cx.vars.get("ansible_search_path").filter(is_list) {
-        let bases: Vec<PathBuf> = to_vec(&list).unwrap_or_default().iter().map(|v| PathBuf::from(py_str(v))).collect();
+        let bases: Vec<PathBuf> = to_vec(&list)
+            .unwrap_or_default()
+            .iter()
+            .map(|v| PathBuf::from(py_str(v)))
+            .collect();
         if !bases.is_empty() {
             return bases;
         }
     }
-    let mut bases: Vec<PathBuf> = ["role_path", "playbook_dir"].iter().filter_map(|n| var_path(cx, n)).collect();
+    let mut bases: Vec<PathBuf> = ["role_path", "playbook_dir"]
+        .iter()
+        .filter_map(|n| var_path(cx, n))
+        .collect();
     if bases.is_empty() {
         bases.push(std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")));
     }
@@ -216,7 +260,8 @@ fn search_bases(cx: &LookupContext<'_>) -> Vec<PathBuf> {
 
 /// The directory commands and relative paths use: `playbook_dir`, else the current one.
 fn basedir(cx: &LookupContext<'_>) -> PathBuf {
-    var_path(cx, "playbook_dir").unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+    var_path(cx, "playbook_dir")
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
 }
 
 /// Ansible's `find_file_in_search_path`: absolute names as they are, relative ones in
@@ -277,16 +322,27 @@ fn env_lookup(terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> 
 }
 
 /// `file`: a controller file's contents (`rstrip=True`, `lstrip=False`).
-fn file_lookup(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+fn file_lookup(
+    cx: &LookupContext<'_>,
+    terms: &[Value],
+    opts: &mut Options,
+) -> Result<Vec<Value>, Error> {
     let rstrip = filters::opt_bool(opts.take("rstrip"), true);
     let lstrip = filters::opt_bool(opts.take("lstrip"), false);
     let mut out = Vec::new();
     for name in term_strings(terms) {
         let path = find_file(cx, &["files"], &name)
             .filter(|p| p.is_file())
-            .ok_or_else(|| fail(format!("The 'file' lookup had an issue accessing the file '{name}': file not found")))?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| fail(format!("The 'file' lookup had an issue accessing the file '{name}': {e}")))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "The 'file' lookup had an issue accessing the file '{name}': file not found"
+                ))
+            })?;
+        let bytes = std::fs::read(&path).map_err(|e| {
+            fail(format!(
+                "The 'file' lookup had an issue accessing the file '{name}': {e}"
+            ))
+        })?;
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
         if lstrip {
             text = text.trim_start().to_string();
@@ -301,36 +357,67 @@ fn file_lookup(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> R
 
 /// `template`: renders a controller template with the current variables (plus
 /// `template_vars`), searched under `templates/`.
-fn template_lookup(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+fn template_lookup(
+    cx: &LookupContext<'_>,
+    terms: &[Value],
+    opts: &mut Options,
+) -> Result<Vec<Value>, Error> {
     let template_vars = opts.take("template_vars");
     let convert_data = filters::opt_bool(opts.take("convert_data"), false);
     opts.take("jinja2_native");
-    for custom in ["variable_start_string", "variable_end_string", "comment_start_string", "comment_end_string"] {
+    for custom in [
+        "variable_start_string",
+        "variable_end_string",
+        "comment_start_string",
+        "comment_end_string",
+    ] {
         if opts.take(custom).is_some() {
-            return Err(fail(format!("the template lookup's '{custom}' option is not supported by rdeploy")));
+            return Err(fail(format!(
+                "the template lookup's '{custom}' option is not supported by rdeploy"
+            )));
         }
     }
     let mut out = Vec::new();
     for name in term_strings(terms) {
         let path = find_file(cx, &["templates"], &name)
             .filter(|p| p.is_file())
-            .ok_or_else(|| fail(format!("the template file {name} could not be found for the lookup")))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "the template file {name} could not be found for the lookup"
+                ))
+            })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
         let mut ctx = cx.vars.all();
         let full = path.canonicalize().unwrap_or_else(|_| path.clone());
-        ctx.insert("template_path".into(), Value::from(path.display().to_string()));
-        ctx.insert("template_fullpath".into(), Value::from(full.display().to_string()));
+        ctx.insert(
+            "template_path".into(),
+            Value::from(path.display().to_string()),
+        );
+        ctx.insert(
+            "template_fullpath".into(),
+            Value::from(full.display().to_string()),
+        );
         ctx.insert(
             "template_basedir".into(),
-            Value::from(full.parent().map(|p| p.display().to_string()).unwrap_or_default()),
+            Value::from(
+                full.parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
         );
-        if let Some(tv) = template_vars.as_ref().filter(|v| v.kind() == ValueKind::Map) {
+        if let Some(tv) = template_vars
+            .as_ref()
+            .filter(|v| v.kind() == ValueKind::Map)
+        {
             for (k, v) in map_items(tv)? {
                 ctx.insert(py_str(&k), v);
             }
         }
         let ctx = Value::from_pairs(ctx);
-        let rendered = cx.env.render_named_str(&path.display().to_string(), &text, ctx)?;
+        let rendered = cx
+            .env
+            .render_named_str(&path.display().to_string(), &text, ctx)?;
         let value = if convert_data {
             serde_json::from_str::<serde_json::Value>(&rendered)
                 .map(|j| crate::template::from_json(&j))
@@ -345,7 +432,11 @@ fn template_lookup(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) 
 
 fn split_list(v: &Value, seps: &[char]) -> Result<Vec<String>, Error> {
     if let Some(s) = v.as_str() {
-        return Ok(s.split(seps).filter(|x| !x.is_empty()).map(str::to_string).collect());
+        return Ok(s
+            .split(seps)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect());
     }
     if v.is_none() || v.is_undefined() {
         return Ok(Vec::new());
@@ -364,7 +455,11 @@ struct FirstFoundOptions {
     skip: bool,
 }
 
-fn first_found_terms(terms: &[Value], o: &mut FirstFoundOptions, out: &mut Vec<String>) -> Result<(), Error> {
+fn first_found_terms(
+    terms: &[Value],
+    o: &mut FirstFoundOptions,
+    out: &mut Vec<String>,
+) -> Result<(), Error> {
     for term in terms {
         let files = match term.kind() {
             ValueKind::Map => {
@@ -407,10 +502,22 @@ fn first_found_terms(terms: &[Value], o: &mut FirstFoundOptions, out: &mut Vec<S
 }
 
 /// `first_found`: the first existing file of a list, or of `{files, paths, skip}`.
-fn first_found(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+fn first_found(
+    cx: &LookupContext<'_>,
+    terms: &[Value],
+    opts: &mut Options,
+) -> Result<Vec<Value>, Error> {
     let mut o = FirstFoundOptions {
-        files: opts.take("files").map(|f| split_list(&f, &[',', ';'])).transpose()?.unwrap_or_default(),
-        paths: opts.take("paths").map(|p| split_list(&p, &[',', ';', ':'])).transpose()?.unwrap_or_default(),
+        files: opts
+            .take("files")
+            .map(|f| split_list(&f, &[',', ';']))
+            .transpose()?
+            .unwrap_or_default(),
+        paths: opts
+            .take("paths")
+            .map(|p| split_list(&p, &[',', ';', ':']))
+            .transpose()?
+            .unwrap_or_default(),
         skip: filters::opt_bool(opts.take("skip"), false),
     };
     let terms: Vec<Value> = if terms.is_empty() {
@@ -422,13 +529,24 @@ fn first_found(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> R
     first_found_terms(&terms, &mut o, &mut candidates)?;
     let subdirs: Vec<String> = match cx.vars.get("_lookup_subdir") {
         Some(s) if !s.is_none() => vec![py_str(&s)],
-        _ => ["files", "templates", "vars", "tasks"].iter().map(|s| s.to_string()).collect(),
+        _ => ["files", "templates", "vars", "tasks"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     let subdirs: Vec<&str> = subdirs.iter().map(String::as_str).collect();
     for name in candidates {
         if let Some(path) = find_file(cx, &subdirs, &name) {
-            let path = if path.is_absolute() { path } else { std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path) };
-            return Ok(vec![Value::from(filters::py_normpath(&path.display().to_string()))]);
+            let path = if path.is_absolute() {
+                path
+            } else {
+                std::env::current_dir()
+                    .map(|d| d.join(&path))
+                    .unwrap_or(path)
+            };
+            return Ok(vec![Value::from(filters::py_normpath(
+                &path.display().to_string(),
+            ))]);
         }
     }
     if o.skip {
@@ -448,7 +566,10 @@ fn fileglob(cx: &LookupContext<'_>, terms: &[Value]) -> Result<Vec<Value>, Error
             let dir = filters::py_dirname(&term);
             find_file(cx, &["files"], &dir).into_iter().collect()
         } else {
-            search_bases(cx).into_iter().flat_map(|b| [b.join("files"), b]).collect()
+            search_bases(cx)
+                .into_iter()
+                .flat_map(|b| [b.join("files"), b])
+                .collect()
         };
         for dir in dirs {
             let pattern = dir.join(&file).display().to_string();
@@ -483,7 +604,10 @@ fn dict_lookup(terms: &[Value]) -> Result<Vec<Value>, Error> {
             return Err(fail("with_dict expects a dict"));
         }
         for (k, v) in map_items(t)? {
-            out.push(new_map([(Value::from("key"), k), (Value::from("value"), v)]));
+            out.push(new_map([
+                (Value::from("key"), k),
+                (Value::from("value"), v),
+            ]));
         }
     }
     Ok(out)
@@ -506,7 +630,9 @@ fn lists(terms: Vec<Value>, what: &str) -> Result<Vec<Vec<Value>>, Error> {
 fn nested(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
     let lists = lists(terms, "nested")?;
     if lists.is_empty() {
-        return Err(fail("with_nested requires at least one element in the nested list"));
+        return Err(fail(
+            "with_nested requires at least one element in the nested list",
+        ));
     }
     let mut result: Vec<Vec<Value>> = vec![Vec::new()];
     for list in lists {
@@ -520,18 +646,31 @@ fn nested(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
         }
         result = next;
     }
-    result.into_iter().map(|r| flatten_once(r).map(Value::from)).collect()
+    result
+        .into_iter()
+        .map(|r| flatten_once(r).map(Value::from))
+        .collect()
 }
 
 /// `together`: items side by side, `None` where a list is shorter (`with_together`).
 fn together(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
     let lists = lists(terms, "together")?;
     if lists.is_empty() {
-        return Err(fail("with_together requires at least one element in each list"));
+        return Err(fail(
+            "with_together requires at least one element in each list",
+        ));
     }
     let n = lists.iter().map(Vec::len).max().unwrap_or(0);
     (0..n)
-        .map(|i| flatten_once(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::from(()))).collect()).map(Value::from))
+        .map(|i| {
+            flatten_once(
+                lists
+                    .iter()
+                    .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
+                    .collect(),
+            )
+            .map(Value::from)
+        })
         .collect()
 }
 
@@ -539,22 +678,38 @@ fn together(terms: Vec<Value>) -> Result<Vec<Value>, Error> {
 /// As in Ansible, the sub-list is taken out of the item it came from, and skipped
 /// registered results are left out.
 fn subelements(terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
-    let usage = || fail("subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey");
+    let usage = || {
+        fail("subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey")
+    };
     if terms.len() < 2 || terms.len() > 3 {
         return Err(usage());
     }
     let mut skip_missing = filters::opt_bool(opts.take("skip_missing"), false);
     if let Some(flags) = terms.get(2) {
         if flags.kind() != ValueKind::Map {
-            return Err(fail("the optional third item must be a dict with flags skip_missing"));
+            return Err(fail(
+                "the optional third item must be a dict with flags skip_missing",
+            ));
         }
-        let flag = flags.get_attr("skip_missing").ok().filter(|v| !v.is_undefined());
+        let flag = flags
+            .get_attr("skip_missing")
+            .ok()
+            .filter(|v| !v.is_undefined());
         if let Some(f) = flag {
             skip_missing = super::truthy(&f);
         }
     }
-    let path: Vec<String> = terms[1].as_str().ok_or_else(usage)?.split('.').map(str::to_string).collect();
-    let skipped = |v: &Value| v.get_attr("skipped").map(|s| !s.is_undefined() && !(s.kind() == ValueKind::Bool && !s.is_true())).unwrap_or(false);
+    let path: Vec<String> = terms[1]
+        .as_str()
+        .ok_or_else(usage)?
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    let skipped = |v: &Value| {
+        v.get_attr("skipped")
+            .map(|s| !s.is_undefined() && !(s.kind() == ValueKind::Bool && !s.is_true()))
+            .unwrap_or(false)
+    };
     let elements = match terms[0].kind() {
         ValueKind::Map if skipped(&terms[0]) => return Ok(Vec::new()),
         ValueKind::Map => map_items(&terms[0])?.into_iter().map(|(_, v)| v).collect(),
@@ -564,13 +719,18 @@ fn subelements(terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error>
     let mut out = Vec::new();
     for item in elements {
         if item.kind() != ValueKind::Map {
-            return Err(fail(format!("subelements lookup expects a dictionary, got '{}'", filters::py_repr(&item))));
+            return Err(fail(format!(
+                "subelements lookup expects a dictionary, got '{}'",
+                filters::py_repr(&item)
+            )));
         }
         if skipped(&item) {
             continue;
         }
         match take_sublist(&item, &path, skip_missing)? {
-            Some((rest, list)) => out.extend(list.into_iter().map(|x| Value::from(vec![rest.clone(), x]))),
+            Some((rest, list)) => {
+                out.extend(list.into_iter().map(|x| Value::from(vec![rest.clone(), x])))
+            }
             None => continue,
         }
     }
@@ -578,19 +738,31 @@ fn subelements(terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error>
 }
 
 /// Removes the list at `path` from a copy of `item`: `(item without it, the list)`.
-fn take_sublist(item: &Value, path: &[String], skip_missing: bool) -> Result<Option<(Value, Vec<Value>)>, Error> {
+fn take_sublist(
+    item: &Value,
+    path: &[String],
+    skip_missing: bool,
+) -> Result<Option<(Value, Vec<Value>)>, Error> {
     let key = Value::from(path[0].as_str());
     let child = item.get_item(&key)?;
     if child.is_undefined() {
         if skip_missing {
             return Ok(None);
         }
-        return Err(fail(format!("could not find '{}' key in iterated item '{}'", path[0], filters::py_repr(item))));
+        return Err(fail(format!(
+            "could not find '{}' key in iterated item '{}'",
+            path[0],
+            filters::py_repr(item)
+        )));
     }
     let mut pairs = map_items(item)?;
     if path.len() == 1 {
         if child.kind() != ValueKind::Seq {
-            return Err(fail(format!("the key {} should point to a list, got '{}'", path[0], filters::py_repr(&child))));
+            return Err(fail(format!(
+                "the key {} should point to a list, got '{}'",
+                path[0],
+                filters::py_repr(&child)
+            )));
         }
         pairs.retain(|(k, _)| *k != key);
         return Ok(Some((new_map(pairs), to_vec(&child)?)));
@@ -599,7 +771,11 @@ fn take_sublist(item: &Value, path: &[String], skip_missing: bool) -> Result<Opt
         if skip_missing {
             return Ok(None);
         }
-        return Err(fail(format!("the key {} should point to a dictionary, got '{}'", path[0], filters::py_repr(&child))));
+        return Err(fail(format!(
+            "the key {} should point to a dictionary, got '{}'",
+            path[0],
+            filters::py_repr(&child)
+        )));
     }
     let Some((new_child, list)) = take_sublist(&child, &path[1..], skip_missing)? else {
         return Ok(None);
@@ -613,7 +789,11 @@ fn take_sublist(item: &Value, path: &[String], skip_missing: bool) -> Result<Opt
 }
 
 /// `sequence`: `start=1 end=10 stride=1 format=%d`, `count=`, or `[start-]end[/stride][:format]`.
-fn sequence(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+fn sequence(
+    cx: &LookupContext<'_>,
+    terms: &[Value],
+    opts: &mut Options,
+) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     let opt_int = |v: Option<Value>| -> Result<Option<i64>, Error> {
         match v {
@@ -628,10 +808,19 @@ fn sequence(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Resu
         opt_int(opts.take("stride"))?,
         opts.take("format").map(|v| py_str(&v)),
     );
-    let terms: Vec<String> = if terms.is_empty() { vec![String::new()] } else { term_strings(terms) };
+    let terms: Vec<String> = if terms.is_empty() {
+        vec![String::new()]
+    } else {
+        term_strings(terms)
+    };
     for term in terms {
-        let (mut start, mut end, mut count, mut stride, mut format) =
-            (defaults.0.unwrap_or(1), defaults.1, defaults.2, defaults.3.unwrap_or(1), defaults.4.clone().unwrap_or_else(|| "%d".into()));
+        let (mut start, mut end, mut count, mut stride, mut format) = (
+            defaults.0.unwrap_or(1),
+            defaults.1,
+            defaults.2,
+            defaults.3.unwrap_or(1),
+            defaults.4.clone().unwrap_or_else(|| "%d".into()),
+        );
         let term = term.trim();
         if !term.is_empty() {
             if let Some(c) = shortcut(term) {
@@ -653,14 +842,20 @@ fn sequence(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Resu
                         "count" => count = Some(parse_int0(&v)?),
                         "stride" => stride = parse_int0(&v)?,
                         "format" => format = v,
-                        other => return Err(fail(format!("unrecognized arguments to with_sequence: ['{other}']"))),
+                        other => {
+                            return Err(fail(format!(
+                                "unrecognized arguments to with_sequence: ['{other}']"
+                            )))
+                        }
                     }
                 }
             }
         }
         match (count, end) {
             (None, None) => return Err(fail("must specify count or end in with_sequence")),
-            (Some(_), Some(_)) => return Err(fail("can't specify both count and end in with_sequence")),
+            (Some(_), Some(_)) => {
+                return Err(fail("can't specify both count and end in with_sequence"))
+            }
             (Some(0), None) => continue,
             (Some(c), None) => end = Some(start + c * stride - 1),
             _ => {}
@@ -704,11 +899,19 @@ fn shortcut(term: &str) -> Option<Shortcut> {
     use std::sync::OnceLock;
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        regex::Regex::new(r"(?i)^(([0-9]+|0x[0-9a-f]+)-)?([0-9]+|0x[0-9a-f]+)(/([0-9]+|0x[0-9a-f]+))?(:(.+))?$").expect("valid regex")
+        regex::Regex::new(
+            r"(?i)^(([0-9]+|0x[0-9a-f]+)-)?([0-9]+|0x[0-9a-f]+)(/([0-9]+|0x[0-9a-f]+))?(:(.+))?$",
+        )
+        .expect("valid regex")
     });
     let c = re.captures(term)?;
     let int = |m: Option<regex::Match<'_>>| m.and_then(|m| parse_int0(m.as_str()).ok());
-    Some((int(c.get(2)), int(c.get(3))?, int(c.get(5)), c.get(7).map(|m| m.as_str().to_string())))
+    Some((
+        int(c.get(2)),
+        int(c.get(3))?,
+        int(c.get(5)),
+        c.get(7).map(|m| m.as_str().to_string()),
+    ))
 }
 
 /// Splits `k=v k2='v 2'` arguments.
@@ -762,7 +965,12 @@ fn pipe(cx: &LookupContext<'_>, terms: &[Value], lines: bool) -> Result<Vec<Valu
 
 /// Renders strings that hold template syntax, inside lists and mappings too (variables
 /// are templated lazily in Ansible; `lookup('vars', x)` sees the rendered value).
-fn render_nested(cx: &LookupContext<'_>, v: &Value, ctx: &Value, depth: usize) -> Result<Value, Error> {
+fn render_nested(
+    cx: &LookupContext<'_>,
+    v: &Value,
+    ctx: &Value,
+    depth: usize,
+) -> Result<Value, Error> {
     if depth > 20 {
         return Err(fail("recursive loop detected in template string"));
     }
@@ -775,9 +983,12 @@ fn render_nested(cx: &LookupContext<'_>, v: &Value, ctx: &Value, depth: usize) -
                 v.clone()
             }
         }
-        ValueKind::Seq => {
-            Value::from(to_vec(v)?.iter().map(|x| render_nested(cx, x, ctx, depth + 1)).collect::<Result<Vec<_>, _>>()?)
-        }
+        ValueKind::Seq => Value::from(
+            to_vec(v)?
+                .iter()
+                .map(|x| render_nested(cx, x, ctx, depth + 1))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         ValueKind::Map => new_map(
             map_items(v)?
                 .into_iter()
@@ -789,14 +1000,20 @@ fn render_nested(cx: &LookupContext<'_>, v: &Value, ctx: &Value, depth: usize) -
 }
 
 /// `vars`: variables by (templated) name, then `hostvars[inventory_hostname]`.
-fn vars_lookup(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
+fn vars_lookup(
+    cx: &LookupContext<'_>,
+    terms: &[Value],
+    opts: &mut Options,
+) -> Result<Vec<Value>, Error> {
     let default = opts.take("default");
     let ctx = Value::from_pairs(cx.vars.all());
     let mut out = Vec::new();
     for name in term_strings(terms) {
         let mut found = cx.vars.get(&name);
         if found.is_none() {
-            if let (Some(hostvars), Some(host)) = (cx.vars.get("hostvars"), cx.vars.get("inventory_hostname")) {
+            if let (Some(hostvars), Some(host)) =
+                (cx.vars.get("hostvars"), cx.vars.get("inventory_hostname"))
+            {
                 found = hostvars
                     .get_item(&host)
                     .ok()
@@ -809,7 +1026,10 @@ fn vars_lookup(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> R
             None => match &default {
                 Some(d) => out.push(d.clone()),
                 None => {
-                    return Err(Error::new(ErrorKind::UndefinedError, format!("No variable named '{name}' was found")));
+                    return Err(Error::new(
+                        ErrorKind::UndefinedError,
+                        format!("No variable named '{name}' was found"),
+                    ));
                 }
             },
         }
@@ -823,30 +1043,53 @@ fn varnames(cx: &LookupContext<'_>, terms: &[Value]) -> Result<Vec<Value>, Error
     let mut out = Vec::new();
     for term in term_strings(terms) {
         let re = filters::compile_py_regex(&term, false, false)?;
-        out.extend(names.iter().filter(|n| re.is_match(n)).map(|n| Value::from(n.as_str())));
+        out.extend(
+            names
+                .iter()
+                .filter(|n| re.is_match(n))
+                .map(|n| Value::from(n.as_str())),
+        );
     }
     Ok(out)
 }
 
 /// `password`: a random password kept in a controller file (created on first use;
 /// `/dev/null` gives a fresh one each time). Options: `length=20`, `chars=ascii_letters,digits`.
-fn password(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error> {
-    let mut length = opts.take("length").map(|v| parse_int0(&py_str(&v))).transpose()?;
-    let mut chars = opts.take("chars").map(|v| split_list(&v, &[',']).unwrap_or_default());
+fn password(
+    cx: &LookupContext<'_>,
+    terms: &[Value],
+    opts: &mut Options,
+) -> Result<Vec<Value>, Error> {
+    let mut length = opts
+        .take("length")
+        .map(|v| parse_int0(&py_str(&v)))
+        .transpose()?;
+    let mut chars = opts
+        .take("chars")
+        .map(|v| split_list(&v, &[',']).unwrap_or_default());
     opts.take("seed");
     if opts.take("encrypt").is_some() {
-        return Err(fail("the password lookup's 'encrypt' option is not supported by rdeploy"));
+        return Err(fail(
+            "the password lookup's 'encrypt' option is not supported by rdeploy",
+        ));
     }
     let mut out = Vec::new();
     for term in term_strings(terms) {
         let mut words = term.split_whitespace();
-        let rel = words.next().ok_or_else(|| fail("password lookup needs a path"))?.to_string();
+        let rel = words
+            .next()
+            .ok_or_else(|| fail("password lookup needs a path"))?
+            .to_string();
         for w in words {
             match w.split_once('=') {
                 Some(("length", v)) => length = Some(parse_int0(v)?),
                 Some(("chars", v)) => chars = Some(v.split(',').map(str::to_string).collect()),
                 Some(("encrypt" | "ident" | "seed", _)) => {}
-                _ => return Err(fail(format!("unrecognized password lookup parameter '{w}'"))),
+                _ => {
+                    return Err(fail(format!(
+                        "unrecognized password lookup parameter '{w}'"
+                    )))
+                }
             }
         }
         let path = {
@@ -860,23 +1103,37 @@ fn password(cx: &LookupContext<'_>, terms: &[Value], opts: &mut Options) -> Resu
         if path != Path::new("/dev/null") {
             if let Ok(content) = std::fs::read_to_string(&path) {
                 let first = content.lines().next().unwrap_or("");
-                let pw = first.split(" salt=").next().unwrap_or("").split(" ident=").next().unwrap_or("");
+                let pw = first
+                    .split(" salt=")
+                    .next()
+                    .unwrap_or("")
+                    .split(" ident=")
+                    .next()
+                    .unwrap_or("");
                 out.push(Value::from(pw));
                 continue;
             }
         }
-        let alphabet = password_alphabet(chars.as_deref().unwrap_or(&["ascii_letters".into(), "digits".into(), ".,:-_".into()]));
+        let alphabet = password_alphabet(chars.as_deref().unwrap_or(&[
+            "ascii_letters".into(),
+            "digits".into(),
+            ".,:-_".into(),
+        ]));
         if alphabet.is_empty() {
             return Err(fail("password lookup: empty chars"));
         }
         let mut rng = filters::PyRandom::from_entropy();
         let n = length.unwrap_or(20).max(0) as usize;
-        let pw: String = (0..n).map(|_| alphabet[rng.randbelow(alphabet.len() as u128) as usize]).collect();
+        let pw: String = (0..n)
+            .map(|_| alphabet[rng.randbelow(alphabet.len() as u128) as usize])
+            .collect();
         if path != Path::new("/dev/null") {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
             }
-            std::fs::write(&path, format!("{pw}\n")).map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+            std::fs::write(&path, format!("{pw}\n"))
+                .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
         }
         out.push(Value::from(pw));
     }
@@ -909,10 +1166,19 @@ fn password_alphabet(sets: &[String]) -> Vec<char> {
 /// `inventory_hostnames`: hosts matching patterns, from the `groups` variable (`all`,
 /// group and host names, `*` wildcards, `a:b` union, `:&` intersection, `:!` exclusion).
 fn inventory_hostnames(cx: &LookupContext<'_>, terms: &[Value]) -> Result<Vec<Value>, Error> {
-    let groups = cx.vars.get("groups").filter(|g| g.kind() == ValueKind::Map).ok_or_else(|| fail("no inventory groups known"))?;
+    let groups = cx
+        .vars
+        .get("groups")
+        .filter(|g| g.kind() == ValueKind::Map)
+        .ok_or_else(|| fail("no inventory groups known"))?;
     let group_map: IndexMap<String, Vec<String>> = map_items(&groups)?
         .into_iter()
-        .map(|(k, v)| (py_str(&k), to_vec(&v).unwrap_or_default().iter().map(py_str).collect()))
+        .map(|(k, v)| {
+            (
+                py_str(&k),
+                to_vec(&v).unwrap_or_default().iter().map(py_str).collect(),
+            )
+        })
         .collect();
     let all: Vec<String> = group_map.get("all").cloned().unwrap_or_else(|| {
         let mut hosts: Vec<String> = Vec::new();
@@ -931,7 +1197,10 @@ fn inventory_hostnames(cx: &LookupContext<'_>, terms: &[Value]) -> Result<Vec<Va
             return hosts.clone();
         }
         if pat.contains('*') || pat.contains('?') {
-            let re = format!("^{}$", regex::escape(pat).replace("\\*", ".*").replace("\\?", "."));
+            let re = format!(
+                "^{}$",
+                regex::escape(pat).replace("\\*", ".*").replace("\\?", ".")
+            );
             let re = regex::Regex::new(&re).ok();
             let mut out = Vec::new();
             for (g, hosts) in &group_map {
@@ -939,7 +1208,11 @@ fn inventory_hostnames(cx: &LookupContext<'_>, terms: &[Value]) -> Result<Vec<Va
                     out.extend(hosts.iter().cloned());
                 }
             }
-            out.extend(all.iter().filter(|h| re.as_ref().map(|r| r.is_match(h)).unwrap_or(false)).cloned());
+            out.extend(
+                all.iter()
+                    .filter(|h| re.as_ref().map(|r| r.is_match(h)).unwrap_or(false))
+                    .cloned(),
+            );
             return out;
         }
         all.iter().filter(|h| *h == pat).cloned().collect()
@@ -969,4 +1242,95 @@ fn inventory_hostnames(cx: &LookupContext<'_>, terms: &[Value]) -> Result<Vec<Va
         }
     }
     Ok(out.into_iter().map(Value::from).collect())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use serde_json::json;
+
+    fn v(j: serde_json::Value) -> Value {
+        crate::template::from_json(&j)
+    }
+
+    #[test]
+    fn lookup_result_like_ansible_2_19() {
+        assert_eq!(filters::py_repr(&lookup_result(vec![])), "[]");
+        assert_eq!(filters::py_repr(&lookup_result(vec![Value::from(5)])), "5");
+        assert_eq!(
+            filters::py_repr(&lookup_result(vec![Value::from("a"), Value::from("b")])),
+            "'a,b'"
+        );
+        assert_eq!(
+            filters::py_repr(&lookup_result(vec![Value::from("a"), Value::from(1)])),
+            "['a', 1]"
+        );
+    }
+
+    #[test]
+    fn sequence_shortcuts_and_kv() {
+        assert_eq!(
+            shortcut("4-8/2:web%d"),
+            Some((Some(4), 8, Some(2), Some("web%d".to_string())))
+        );
+        assert_eq!(shortcut("0x10"), Some((None, 16, None, None)));
+        assert_eq!(shortcut("start=1"), None);
+        assert_eq!(
+            parse_kv("start=1 format='host %d'").unwrap(),
+            vec![
+                ("start".to_string(), "1".to_string()),
+                ("format".to_string(), "host %d".to_string())
+            ]
+        );
+        assert!(parse_kv("nonsense").is_err());
+    }
+
+    #[test]
+    fn query_with_a_plain_context() {
+        let env = crate::template::Templar::new();
+        let vars = v(json!({"x": [1, 2], "playbook_dir": "/tmp"}));
+        let cx = LookupContext {
+            env: env.env(),
+            vars: &vars,
+        };
+        let items = query(
+            &cx,
+            "items",
+            vec![v(json!([1, [2, 3]])), Value::from(4)],
+            IndexMap::new(),
+        )
+        .unwrap();
+        assert_eq!(filters::py_repr(&Value::from(items)), "[1, [2, 3], 4]");
+        let dict = query(
+            &cx,
+            "ansible.builtin.dict",
+            vec![v(json!({"a": 1}))],
+            IndexMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            filters::py_repr(&Value::from(dict)),
+            "[{'key': 'a', 'value': 1}]"
+        );
+        let vars_out = query(&cx, "vars", vec![Value::from("x")], IndexMap::new()).unwrap();
+        assert_eq!(filters::py_repr(&Value::from(vars_out)), "[[1, 2]]");
+        assert!(query(&cx, "url", vec![], IndexMap::new()).is_err());
+    }
+
+    #[test]
+    fn subelements_take_the_list_out() {
+        let item = v(json!({"n": "a", "x": {"l": [1, 2], "k": 1}}));
+        let (rest, list) = take_sublist(&item, &["x".to_string(), "l".to_string()], false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(filters::py_repr(&rest), "{'n': 'a', 'x': {'k': 1}}");
+        assert_eq!(list.len(), 2);
+        assert!(take_sublist(&item, &["nope".to_string()], true)
+            .unwrap()
+            .is_none());
+        assert!(
+            take_sublist(&item, &["n".to_string()], false).is_err(),
+            "not a list"
+        );
+    }
 }

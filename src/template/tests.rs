@@ -95,7 +95,9 @@ fn result_dict(v: &Value, test: &str) -> Result<(), Error> {
 }
 
 fn field_true(v: &Value, key: &str) -> bool {
-    v.get_item(&Value::from(key)).map(|x| x.is_true()).unwrap_or(false)
+    v.get_item(&Value::from(key))
+        .map(|x| x.is_true())
+        .unwrap_or(false)
 }
 
 fn failed(v: &Value) -> Result<bool, Error> {
@@ -127,7 +129,11 @@ fn changed(v: &Value) -> Result<bool, Error> {
     let results = v.get_item(&Value::from("results"))?;
     if results.kind() == ValueKind::Seq {
         let items = to_vec(&results)?;
-        if items.first().map(|r| r.kind() == ValueKind::Map).unwrap_or(false) {
+        if items
+            .first()
+            .map(|r| r.kind() == ValueKind::Map)
+            .unwrap_or(false)
+        {
             return Ok(items.iter().any(|r| field_true(r, "changed")));
         }
     }
@@ -160,17 +166,30 @@ fn started(v: &Value) -> Result<bool, Error> {
 // ---------------------------------------------------------------------------------------
 // Regular expressions.
 
-fn regex_test(value: &Value, args: Rest<ValueOrKwargs>, name: &'static str, default_type: &str) -> Result<bool, Error> {
+fn regex_test(
+    value: &Value,
+    args: Rest<ValueOrKwargs>,
+    name: &'static str,
+    default_type: &str,
+) -> Result<bool, Error> {
     let mut p = Params::new(name, args);
     let pattern = filters::opt_string(p.take("pattern")).unwrap_or_default();
     let ignorecase = filters::opt_bool(p.take("ignorecase"), false);
     let multiline = filters::opt_bool(p.take("multiline"), false);
-    let match_type = if name == "regex" { filters::opt_string(p.take("match_type")) } else { None };
+    let match_type = if name == "regex" {
+        filters::opt_string(p.take("match_type"))
+    } else {
+        None
+    };
     p.finish()?;
     defined(value, name)?;
     let text = py_str(value);
     let match_type = match_type.unwrap_or_else(|| default_type.to_string());
-    let pattern = if match_type == "fullmatch" { format!("(?:{pattern})\\Z") } else { pattern };
+    let pattern = if match_type == "fullmatch" {
+        format!("(?:{pattern})\\Z")
+    } else {
+        pattern
+    };
     let re = compile_py_regex(&pattern, ignorecase, multiline)?;
     Ok(match re.find(&text) {
         None => false,
@@ -281,10 +300,20 @@ fn loose_parts(v: &str) -> Vec<LoosePart> {
 fn strict_version(v: &str) -> Result<(Vec<u64>, Option<(char, u64)>), Error> {
     use std::sync::OnceLock;
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| regex::Regex::new(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:([ab])(\d+))?$").expect("valid regex"));
-    let c = re.captures(v).ok_or_else(|| fail(format!("invalid version number '{v}'")))?;
-    let num = |i: usize| c.get(i).map(|m| m.as_str().parse::<u64>().unwrap_or(u64::MAX)).unwrap_or(0);
-    let pre = c.get(4).map(|m| (m.as_str().chars().next().unwrap_or('a'), num(5)));
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:([ab])(\d+))?$").expect("valid regex")
+    });
+    let c = re
+        .captures(v)
+        .ok_or_else(|| fail(format!("invalid version number '{v}'")))?;
+    let num = |i: usize| {
+        c.get(i)
+            .map(|m| m.as_str().parse::<u64>().unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    };
+    let pre = c
+        .get(4)
+        .map(|m| (m.as_str().chars().next().unwrap_or('a'), num(5)));
     Ok((vec![num(1), num(2), num(3)], pre))
 }
 
@@ -308,9 +337,14 @@ fn semver(v: &str) -> Result<(Vec<String>, Vec<String>), Error> {
         )
         .expect("valid regex")
     });
-    let c = re.captures(v).ok_or_else(|| fail(format!("invalid semantic version '{v}'")))?;
+    let c = re
+        .captures(v)
+        .ok_or_else(|| fail(format!("invalid semantic version '{v}'")))?;
     let core = (1..=3).map(|i| c[i].to_string()).collect();
-    let pre = c.get(4).map(|m| m.as_str().split('.').map(str::to_string).collect()).unwrap_or_default();
+    let pre = c
+        .get(4)
+        .map(|m| m.as_str().split('.').map(str::to_string).collect())
+        .unwrap_or_default();
     Ok((core, pre))
 }
 
@@ -346,7 +380,12 @@ fn cmp_semver(a: &str, b: &str) -> Result<Ordering, Error> {
 }
 
 /// Compares two versions with one of Ansible's operators (`<`, `lt`, `==`, `eq`, `<>` ...).
-pub fn compare_versions(value: &str, version: &str, operator: &str, version_type: &str) -> Result<bool, Error> {
+pub fn compare_versions(
+    value: &str,
+    version: &str,
+    operator: &str,
+    version_type: &str,
+) -> Result<bool, Error> {
     if value.is_empty() {
         return Err(fail("Input version value cannot be empty"));
     }
@@ -396,7 +435,13 @@ fn version_impl(value: &Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error>
         (_, Some(t)) => t,
         _ => "loose".to_string(),
     };
-    let text = |v: &Value| if v.is_none() { String::new() } else { py_str(v) };
+    let text = |v: &Value| {
+        if v.is_none() {
+            String::new()
+        } else {
+            py_str(v)
+        }
+    };
     compare_versions(&text(value), &text(&version), &operator, &kind)
 }
 
@@ -473,7 +518,10 @@ fn falsy(value: &Value, args: Rest<ValueOrKwargs>) -> Result<bool, Error> {
 }
 
 fn is_nan(value: &Value) -> bool {
-    value.kind() == ValueKind::Number && f64::try_from(value.clone()).map(f64::is_nan).unwrap_or(false)
+    value.kind() == ValueKind::Number
+        && f64::try_from(value.clone())
+            .map(f64::is_nan)
+            .unwrap_or(false)
 }
 
 fn never(_value: &Value) -> bool {
@@ -481,7 +529,10 @@ fn never(_value: &Value) -> bool {
 }
 
 fn is_sequence(value: &Value) -> bool {
-    matches!(value.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::String | ValueKind::Bytes) || is_list(value)
+    matches!(
+        value.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::String | ValueKind::Bytes
+    ) || is_list(value)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -490,7 +541,9 @@ fn is_sequence(value: &Value) -> bool {
 fn path_of(v: &Value, test: &str) -> Result<std::path::PathBuf, Error> {
     defined(v, test)?;
     let s = py_str(v);
-    Ok(std::path::PathBuf::from(filters::py_expanduser(&filters::py_expandvars(&s))))
+    Ok(std::path::PathBuf::from(filters::py_expanduser(
+        &filters::py_expandvars(&s),
+    )))
 }
 
 fn is_abs(v: &Value) -> Result<bool, Error> {
@@ -506,7 +559,10 @@ fn is_dir(v: &Value) -> Result<bool, Error> {
 }
 
 fn is_link(v: &Value) -> Result<bool, Error> {
-    Ok(path_of(v, "link")?.symlink_metadata().map(|m| m.file_type().is_symlink()).unwrap_or(false))
+    Ok(path_of(v, "link")?
+        .symlink_metadata()
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false))
 }
 
 fn exists(v: &Value) -> Result<bool, Error> {
@@ -549,7 +605,9 @@ fn uri_scheme(s: &str) -> Option<&str> {
     let scheme = &s[..i];
     (i > 0
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
     .then_some(scheme)
 }
 
@@ -576,8 +634,15 @@ fn is_url(value: &Value, schemes: Option<Value>) -> Result<bool, Error> {
     }
     let s = py_str(value);
     let scheme = uri_scheme(&s).unwrap_or("").to_ascii_lowercase();
-    let rest = if scheme.is_empty() { s.as_str() } else { &s[scheme.len() + 1..] };
-    let netloc = rest.strip_prefix("//").map(|r| r.split(['/', '?', '#']).next().unwrap_or("")).unwrap_or("");
+    let rest = if scheme.is_empty() {
+        s.as_str()
+    } else {
+        &s[scheme.len() + 1..]
+    };
+    let netloc = rest
+        .strip_prefix("//")
+        .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
     Ok(!netloc.is_empty() || scheme == "file")
 }
 
@@ -627,6 +692,8 @@ mod unit {
 
     #[test]
     fn big_numbers_compare_numerically() {
-        assert!(compare_versions("20240101123456789012", "20240101123456789011", ">", "loose").unwrap());
+        assert!(
+            compare_versions("20240101123456789012", "20240101123456789011", ">", "loose").unwrap()
+        );
     }
 }
