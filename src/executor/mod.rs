@@ -428,6 +428,10 @@ impl Executor {
                 match &t.kind {
                     TaskKind::Block { block, rescue, always } => {
                         let child = inherit.child(t);
+                        let failed_before: std::collections::HashMap<String, u32> = active
+                            .iter()
+                            .filter_map(|h| self.host_rt(h).map(|rt| (h.clone(), rt.st.lock().unwrap().stats.failed)))
+                            .collect();
                         let block_failed = self.run_list(block, &active, &child, handler).await;
                         let mut rescued_ok = HashSet::new();
                         if !rescue.is_empty() && !block_failed.is_empty() {
@@ -441,7 +445,10 @@ impl Executor {
                                 if !rescue_failed.contains(h) {
                                     rescued_ok.insert(h.clone());
                                     if let Some(rt) = self.host_rt(h) {
-                                        rt.st.lock().unwrap().stats.rescued += 1;
+                                        let mut st = rt.st.lock().unwrap();
+                                        st.stats.rescued += 1;
+                                        // A rescued failure is not a failure of the host (as in Ansible).
+                                        st.stats.failed = failed_before.get(h).copied().unwrap_or(0);
                                     }
                                 }
                             }

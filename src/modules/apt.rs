@@ -411,7 +411,9 @@ pub(crate) async fn run_apt(ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
             s.raw("  echo '@@RD cache_would_update'\n");
         } else {
             s.raw("  echo '@@RD update_output'\n");
+            // apt-get update exits 0 when a source cannot be fetched; Ansible fails then.
             s.raw("  rd_apt -q update || { echo 'Failed to update apt cache' >&2; exit 91; }\n");
+            s.raw("  if grep -qE '^(W: Failed to fetch|E: )|Some index files failed to download' \"$rd_err\"; then echo \"Failed to update apt cache: $(grep -E '^(W|E): ' \"$rd_err\" | head -3)\" >&2; exit 91; fi\n");
             s.raw("  mkdir -p /var/lib/apt/periodic && rd_after=$(rd_mtime) && touch /var/lib/apt/periodic/update-success-stamp\n");
             s.raw("  echo '@@RD cache_updated'; [ \"$rd_after\" != \"$rd_before\" ] && echo yes; date +%s\n");
         }

@@ -279,6 +279,31 @@ impl Module for AptRepository {
         // ---- exchange 2
         let mut s = Script::new();
         s.raw("LC_ALL=C; DEBIAN_FRONTEND=noninteractive; export LC_ALL DEBIAN_FRONTEND\nmkdir -p /etc/apt/sources.list.d || exit 3\n");
+        // Keep the old files: a failed cache update puts them back, as Ansible does.
+        s.raw("rd_bk=$(mktemp -d) || exit 3\ntrap 'rm -rf \"$rd_bk\"' EXIT\n");
+        let touched: Vec<&String> = writes
+            .iter()
+            .map(|(p, _)| p)
+            .chain(removes.iter())
+            .collect();
+        for (i, p) in touched.iter().enumerate() {
+            if files.iter().any(|(f, _)| &f == p) {
+                s.raw("cp -p ")
+                    .arg(p)
+                    .raw(&format!(" \"$rd_bk/{i}\" || exit 3\n"));
+            }
+        }
+        s.raw("rd_revert() {\n");
+        for (i, p) in touched.iter().enumerate() {
+            s.raw(&format!(
+                "  if [ -e \"$rd_bk/{i}\" ]; then cp -p \"$rd_bk/{i}\" "
+            ))
+            .arg(p)
+            .raw("; else rm -f ")
+            .arg(p)
+            .raw("; fi\n");
+        }
+        s.raw("  :\n}\n");
         for (p, content) in &writes {
             let existed = files.iter().any(|(f, _)| f == p);
             s.raw("rd_dest=").arg(p).raw(
@@ -304,7 +329,10 @@ impl Module for AptRepository {
             s.raw("rm -f -- ").args(&removes).raw("\n");
         }
         if update_cache {
-            s.raw("echo '@@RD update'\napt-get -o DPkg::Lock::Timeout=60 -q update >&2 || { echo 'Failed to update apt cache' >&2; exit 91; }\n");
+            // apt-get update exits 0 when a source cannot be fetched; Ansible fails then.
+            s.raw("echo '@@RD update'\nrd_uerr=$(mktemp) || exit 3\n");
+            s.raw("if ! apt-get -o DPkg::Lock::Timeout=60 -q update >&2 2>\"$rd_uerr\" || grep -qE '^(W: Failed to fetch|E: )|Some index files failed to download' \"$rd_uerr\"; then\n");
+            s.raw("  rd_revert; echo \"Failed to update apt cache: $(grep -E '^(W|E): ' \"$rd_uerr\" | head -3) (the sources were put back as they were)\" >&2; rm -f \"$rd_uerr\"; exit 91\nfi\nrm -f \"$rd_uerr\"\n");
         }
         let r = ctx.run(s.as_str()).await?;
         if r.rc != 0 {
@@ -312,7 +340,7 @@ impl Module for AptRepository {
                 "apt_repository: {}",
                 r.stderr_str().trim().lines().last().unwrap_or("failed")
             ));
-            f.changed = r.rc == 91;
+            f.changed = false;
             return Ok(f.with("stderr", r.stderr_str()));
         }
         Ok(o.with("cache_updated", update_cache))

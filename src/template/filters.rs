@@ -4420,7 +4420,7 @@ mod unit {
     fn python_replacement_templates() {
         let re = compile_py_regex("(a)(?P<n>b)?", false, false).unwrap();
         let sub = |repl: &str, text: &str| py_regex_sub(&re, repl, text, 0).map(|r| r.0);
-        assert_eq!(sub(r"[\1\g<n>\g<0>]", "ab a").unwrap(), "[abab] [a a]");
+        assert_eq!(sub(r"[\1\g<n>\g<0>]", "ab a").unwrap(), "[abab] [aa]");
         assert_eq!(sub(r"\n\t\\", "a").unwrap(), "\n\t\\");
         assert_eq!(sub(r"\.", "a").unwrap(), r"\.");
         assert_eq!(sub(r"\101", "a").unwrap(), "A", "octal escape");

@@ -203,3 +203,88 @@ fn host_killed_mid_run_is_unreachable_and_others_finish() {
     let retry = std::fs::read_to_string(dir.path().join("slow.retry")).unwrap();
     assert_eq!(retry.trim(), "node7");
 }
+
+#[test]
+fn exec_json_output_tags_and_limit() {
+    let f = fleet();
+    let dir = tempdir();
+    let inv = write_inventory(dir.path(), &["node1", "node2"], "root");
+    let kh = f.known_hosts();
+    // Ad hoc: rdeploy exec PATTERN -- COMMAND
+    let r = rdeploy(dir.path(), &["exec", "fleet", "-i", inv.to_str().unwrap(), "--known-hosts", kh.to_str().unwrap(), "--", "hostname"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("changed: [node1]") && r.stdout.contains("changed: [node2]"), "{}", r.stdout);
+
+    std::fs::write(
+        dir.path().join("t.yml"),
+        "- hosts: fleet\n  gather_facts: no\n  tasks:\n    - command: hostname\n      register: h\n      changed_when: false\n      tags: [info]\n    - command: touch /tmp/rd-tagged-deploy\n      tags: [deploy]\n    - debug: msg=never\n      tags: [never]\n",
+    )
+    .unwrap();
+    // --output json: one event per line; --tags; --limit.
+    let r = rdeploy(dir.path(), &["run", "t.yml", "-i", inv.to_str().unwrap(), "--known-hosts", kh.to_str().unwrap(), "--output", "json", "-t", "info", "-l", "node2"]);
+    r.assert_code(0);
+    let events: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let results: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "host_result").collect();
+    assert_eq!(results.len(), 1, "only the info task on node2: {}", r.stdout);
+    assert_eq!(results[0]["host"], "node2");
+    assert_eq!(results[0]["result"]["stdout"], "node2");
+    let recap = events.iter().find(|e| e["event"] == "recap").expect("recap event");
+    assert_eq!(recap["stats"]["node2"]["ok"], 1);
+    assert!(recap["stats"].get("node1").is_none());
+
+    // --list-hosts and --list-tasks touch no host.
+    let r = rdeploy(dir.path(), &["run", "t.yml", "-i", inv.to_str().unwrap(), "--list-hosts", "--list-tasks"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("node1") && r.stdout.contains("hosts (2)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("debug"), "`never` tasks are not listed: {}", r.stdout);
+}
+
+#[test]
+fn blocks_rescue_always_loops_and_when() {
+    let f = fleet();
+    let dir = tempdir();
+    let inv = write_inventory(dir.path(), &["node2"], "root");
+    let kh = f.known_hosts();
+    std::fs::write(
+        dir.path().join("b.yml"),
+        r#"- hosts: fleet
+  gather_facts: yes
+  vars:
+    pkgs: [a, b, c]
+  tasks:
+    - block:
+        - command: /bin/false
+        - command: touch /tmp/rd-not-reached
+      rescue:
+        - set_fact:
+            rescued_from: "{{ ansible_failed_task | default('x') }}"
+        - copy:
+            content: "rescued\n"
+            dest: /tmp/rd-rescued
+      always:
+        - copy:
+            content: "{% for p in pkgs %}{{ p }}-{{ loop.index }}\n{% endfor %}"
+            dest: /tmp/rd-always
+    - command: echo {{ item }}
+      loop: "{{ pkgs }}"
+      when: item != 'b'
+      register: echoes
+    - assert:
+        that:
+          - echoes.results | length == 3
+          - echoes.results[1] is skipped
+          - echoes.results[0].stdout == 'a'
+          - ansible_os_family == 'Debian'
+"#,
+    )
+    .unwrap();
+    docker_sh(&f.host("node2").container, "rm -f /tmp/rd-not-reached /tmp/rd-rescued /tmp/rd-always");
+    let r = rdeploy(dir.path(), &["run", "b.yml", "-i", inv.to_str().unwrap(), "--known-hosts", kh.to_str().unwrap()]);
+    r.assert_code(0);
+    let c = &f.host("node2").container;
+    assert_eq!(docker_out(c, "cat /tmp/rd-rescued"), "rescued");
+    assert_eq!(docker_out(c, "cat /tmp/rd-always"), "a-1\nb-2\nc-3");
+    assert_eq!(docker_out(c, "test -e /tmp/rd-not-reached && echo yes || echo no"), "no");
+    let rc = recap(&r.stdout);
+    assert_eq!(rc["node2"][3], 0, "rescued failures don't count as failed: {}", r.stdout);
+}

@@ -508,6 +508,19 @@ async fn apt_repository_and_apt_key_without_gpg() {
     );
     assert!(!n.ok("apt_repository", absent).await.changed);
 
+    // a cache update that fails puts the sources back (as Ansible does)
+    let _lock = APT.lock().await;
+    let o = n
+        .run(
+            "apt_repository",
+            json!({"repo": "deb http://127.0.0.1:9/debian bookworm main", "filename": "rdsys"}),
+        )
+        .await
+        .unwrap();
+    assert!(o.failed && !o.changed, "{o:?}");
+    assert!(!n.succeeds("test -e /etc/apt/sources.list.d/rdsys.list"));
+    drop(_lock);
+
     // apt_key: the Debian archive key is already trusted (found without gpg)
     let key = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg";
     assert!(n.succeeds(&format!("test -f {key}")));
