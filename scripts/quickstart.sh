@@ -9,8 +9,8 @@ bash tests/fleet/fleet.sh docker
 bash tests/fleet/fleet.sh image
 bash tests/fleet/fleet.sh up "$N"
 bash tests/fleet/fleet.sh moto
-cargo build --release
-BIN=target/release/rdeploy
+cargo build
+BIN=target/debug/rdeploy
 echo "== inventory"
 "$BIN" inventory -i target/fleet/inventory.ini list
 echo "== first run"

@@ -2,7 +2,9 @@
 //! every input (inventory, playbooks, templates) before touching any host, then runs.
 //! `main` only maps the result to an exit status.
 
-use crate::cli::{Cli, Command, ConnArgs, ExecArgs, HostKeyChecking, InventoryAction, InventoryArgs, RunArgs};
+use crate::cli::{
+    Cli, Command, ConnArgs, ExecArgs, HostKeyChecking, InventoryAction, InventoryArgs, RunArgs,
+};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, RunOptions};
 use crate::inventory::Inventory;
@@ -65,20 +67,26 @@ pub fn parse_extra_vars(items: &[String]) -> Result<IndexMap<String, Value>> {
         let item = item.trim();
         if let Some(file) = item.strip_prefix('@') {
             let node = crate::yaml::load_file(Path::new(file))?;
-            let m = node.as_map().ok_or_else(|| node.error("extra vars file must be a mapping"))?;
+            let m = node
+                .as_map()
+                .ok_or_else(|| node.error("extra vars file must be a mapping"))?;
             for (k, v) in m {
                 out.insert(k.key_string().unwrap_or_default(), v.to_value());
             }
         } else if item.starts_with('{') {
             let node = crate::yaml::load_str(item, Path::new("<extra-vars>"))?;
-            let m = node.as_map().ok_or_else(|| Error::usage("extra vars must be a mapping"))?;
+            let m = node
+                .as_map()
+                .ok_or_else(|| Error::usage("extra vars must be a mapping"))?;
             for (k, v) in m {
                 out.insert(k.key_string().unwrap_or_default(), v.to_value());
             }
         } else {
             for (k, v) in crate::playbook::kv::parse_kv(item, false) {
                 if k == "_raw_params" {
-                    return Err(Error::usage(format!("invalid extra vars `{v}`: expected key=value, @file or JSON")));
+                    return Err(Error::usage(format!(
+                        "invalid extra vars `{v}`: expected key=value, @file or JSON"
+                    )));
                 }
                 out.insert(k, Value::from(v));
             }
@@ -108,7 +116,10 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
     for s in &sources {
         let text = s.to_string_lossy();
         if !text.contains(',') && !s.exists() {
-            return Err(Error::usage(format!("inventory source {} does not exist", s.display())));
+            return Err(Error::usage(format!(
+                "inventory source {} does not exist",
+                s.display()
+            )));
         }
     }
     let inv = Inventory::load(&sources, playbook_dir).await?;
@@ -131,7 +142,11 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
         },
     };
     let become_ = Become {
-        become_: if conn.become_ { Some(true) } else { cfg.become_ },
+        become_: if conn.become_ {
+            Some(true)
+        } else {
+            cfg.become_
+        },
         user: conn.become_user.clone().or(cfg.become_user.clone()),
         method: conn.become_method.clone().or(cfg.become_method.clone()),
         flags: None,
@@ -158,20 +173,38 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
         roles_path: cfg.roles_path.clone(),
         ..Default::default()
     };
-    let reporter: Arc<dyn Reporter> = Arc::from(output::reporter(conn.output, conn.verbose, conn.diff));
-    Ok(Prepared { inv, opts, reporter })
+    let reporter: Arc<dyn Reporter> =
+        Arc::from(output::reporter(conn.output, conn.verbose, conn.diff));
+    Ok(Prepared {
+        inv,
+        opts,
+        reporter,
+    })
 }
 
 async fn run_playbooks(args: RunArgs) -> Result<i32> {
-    let playbook_dir = args.playbooks.first().and_then(|p| p.parent()).map(Path::to_path_buf);
-    let pdir = playbook_dir.as_deref().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    let playbook_dir = args
+        .playbooks
+        .first()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf);
+    let pdir = playbook_dir.as_deref().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
     let mut p = prepare(&args.conn, pdir).await?;
     p.opts.tags = split_tags(&args.tags);
     p.opts.skip_tags = split_tags(&args.skip_tags);
     p.opts.start_at_task = args.start_at_task.clone();
     p.opts.retry_file = args.retry_file.clone();
     let registry = crate::modules::registry();
-    let loader = Loader { registry: &registry, roles_path: p.opts.roles_path.clone() };
+    let loader = Loader {
+        registry: &registry,
+        roles_path: p.opts.roles_path.clone(),
+    };
     // Parse and validate every playbook before anything runs.
     let templar = Templar::new();
     let mut books = Vec::new();
@@ -194,7 +227,11 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
                 let hosts = ex.select_hosts(&play.hosts)?;
                 println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);
                 if args.list_hosts {
-                    println!("    pattern: ['{}']\n    hosts ({}):", play.hosts, hosts.len());
+                    println!(
+                        "    pattern: ['{}']\n    hosts ({}):",
+                        play.hosts,
+                        hosts.len()
+                    );
                     for h in &hosts {
                         println!("      {h}");
                     }
@@ -234,14 +271,23 @@ fn list_tasks(tasks: &[Task], inherited: &[String], indent: usize, ex: &Executor
     for t in tasks {
         let tags: Vec<String> = inherited.iter().chain(t.tags.iter()).cloned().collect();
         match &t.kind {
-            TaskKind::Block { block, rescue, always } => {
+            TaskKind::Block {
+                block,
+                rescue,
+                always,
+            } => {
                 list_tasks(block, &tags, indent, ex);
                 list_tasks(rescue, &tags, indent, ex);
                 list_tasks(always, &tags, indent, ex);
             }
             _ => {
                 if ex.tags_match(&tags, false) {
-                    println!("{}{}\tTAGS: [{}]", " ".repeat(indent), t.display_name(), tags.join(", "));
+                    println!(
+                        "{}{}\tTAGS: [{}]",
+                        " ".repeat(indent),
+                        t.display_name(),
+                        tags.join(", ")
+                    );
                 }
             }
         }
@@ -249,7 +295,10 @@ fn list_tasks(tasks: &[Task], inherited: &[String], indent: usize, ex: &Executor
 }
 
 fn split_tags(v: &[String]) -> Vec<String> {
-    v.iter().flat_map(|t| t.split(',').map(|s| s.trim().to_string())).filter(|s| !s.is_empty()).collect()
+    v.iter()
+        .flat_map(|t| t.split(',').map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Compiles every template string and conditional of a playbook, and the template files
@@ -263,14 +312,24 @@ pub fn validate_templates(book: &Playbook, templar: &Templar) -> Result<()> {
                 let s = v.as_str().unwrap_or_default();
                 if Templar::is_template(s) {
                     if let Err(e) = templar.env().template_from_str(s) {
-                        return Err(Error::source_at(span, format!("template error: {}", crate::template::TemplateError::from(e).message)));
+                        return Err(Error::source_at(
+                            span,
+                            format!(
+                                "template error: {}",
+                                crate::template::TemplateError::from(e).message
+                            ),
+                        ));
                     }
                 }
             }
             ValueKind::Seq | ValueKind::Map => {
                 if let Ok(it) = v.try_iter() {
                     for k in it {
-                        let item = if v.kind() == ValueKind::Map { v.get_item(&k).unwrap_or_default() } else { k };
+                        let item = if v.kind() == ValueKind::Map {
+                            v.get_item(&k).unwrap_or_default()
+                        } else {
+                            k
+                        };
                         check_value(&item, templar, span)?;
                     }
                 }
@@ -289,11 +348,25 @@ pub fn validate_templates(book: &Playbook, templar: &Templar) -> Result<()> {
             .env()
             .compile_expression(expr)
             .map(|_| ())
-            .map_err(|e| Error::source_at(span, format!("invalid conditional `{c}`: {}", crate::template::TemplateError::from(e).message)))
+            .map_err(|e| {
+                Error::source_at(
+                    span,
+                    format!(
+                        "invalid conditional `{c}`: {}",
+                        crate::template::TemplateError::from(e).message
+                    ),
+                )
+            })
     }
     fn walk(tasks: &[Task], templar: &Templar) -> Result<()> {
         for t in tasks {
-            for c in t.when.iter().chain(t.changed_when.iter().flatten()).chain(t.failed_when.iter().flatten()).chain(t.until.iter().flatten()) {
+            for c in t
+                .when
+                .iter()
+                .chain(t.changed_when.iter().flatten())
+                .chain(t.failed_when.iter().flatten())
+                .chain(t.until.iter().flatten())
+            {
                 check_cond(c, templar, &t.span)?;
             }
             match &t.kind {
@@ -303,7 +376,10 @@ pub fn validate_templates(book: &Playbook, templar: &Templar) -> Result<()> {
                         if let Ok(src) = args.get_attr("src") {
                             if let Some(s) = src.as_str() {
                                 if !Templar::is_template(s) {
-                                    let search = crate::modules::SearchPaths { role_dir: t.role.as_ref().map(|r| r.path.clone()), playbook_dir: t.dir.clone() };
+                                    let search = crate::modules::SearchPaths {
+                                        role_dir: t.role.as_ref().map(|r| r.path.clone()),
+                                        playbook_dir: t.dir.clone(),
+                                    };
                                     match search.find(s, "templates") {
                                         Some(path) => {
                                             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
@@ -321,7 +397,11 @@ pub fn validate_templates(book: &Playbook, templar: &Templar) -> Result<()> {
                         }
                     }
                 }
-                TaskKind::Block { block, rescue, always } => {
+                TaskKind::Block {
+                    block,
+                    rescue,
+                    always,
+                } => {
                     walk(block, templar)?;
                     walk(rescue, templar)?;
                     walk(always, templar)?;
@@ -343,7 +423,11 @@ pub fn validate_templates(book: &Playbook, templar: &Templar) -> Result<()> {
 fn column_of_error(text: &str, e: &minijinja::Error) -> usize {
     match (e.range(), e.line()) {
         (Some(r), Some(line)) => {
-            let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+            let line_start: usize = text
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
             r.start.saturating_sub(line_start) + 1
         }
         _ => 1,
@@ -352,11 +436,26 @@ fn column_of_error(text: &str, e: &minijinja::Error) -> usize {
 
 async fn run_exec(args: ExecArgs) -> Result<i32> {
     let mut p = prepare(&args.conn, None).await?;
-    let module = args.module.clone().unwrap_or_else(|| if args.command.is_empty() { "command".into() } else { "shell".into() });
-    let raw = if !args.command.is_empty() { args.command.join(" ") } else { args.args.clone().unwrap_or_default() };
+    let module = args.module.clone().unwrap_or_else(|| {
+        if args.command.is_empty() {
+            "command".into()
+        } else {
+            "shell".into()
+        }
+    });
+    let raw = if !args.command.is_empty() {
+        args.command.join(" ")
+    } else {
+        args.args.clone().unwrap_or_default()
+    };
     let registry = crate::modules::registry();
-    let free = registry.get(&module).map(|m| m.free_form()).unwrap_or(false);
-    if registry.get(&module).is_none() && !crate::playbook::loader::EXECUTOR_ACTIONS.contains(&module.as_str()) {
+    let free = registry
+        .get(&module)
+        .map(|m| m.free_form())
+        .unwrap_or(false);
+    if registry.get(&module).is_none()
+        && !crate::playbook::loader::EXECUTOR_ACTIONS.contains(&module.as_str())
+    {
         return Err(Error::usage(format!("unknown module `{module}`")));
     }
     let mut amap = IndexMap::new();
@@ -366,7 +465,10 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     let mut task = crate::executor::task::synthetic_task(&format!("{module}"), &module);
     task.tags = vec![];
     task.check_mode = None;
-    task.kind = TaskKind::Action { module: module.clone(), args: Value::from_pairs(amap) };
+    task.kind = TaskKind::Action {
+        module: module.clone(),
+        args: Value::from_pairs(amap),
+    };
     task.name = Some(format!("{module} {raw}").trim().to_string());
     let play = crate::playbook::Play {
         name: format!("rdeploy exec {}", args.pattern),
@@ -397,7 +499,10 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     };
     p.opts.retry_file = None;
     let ex = Executor::new(p.inv, p.opts, p.reporter.clone());
-    let book = Playbook { path: PathBuf::from("<exec>"), plays: vec![play] };
+    let book = Playbook {
+        path: PathBuf::from("<exec>"),
+        plays: vec![play],
+    };
     let summary = ex.run_playbook(&book).await?;
     p.reporter.finish();
     Ok(summary.exit_code)
@@ -414,7 +519,10 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
     }
     for s in &sources {
         if !s.to_string_lossy().contains(',') && !s.exists() {
-            return Err(Error::usage(format!("inventory source {} does not exist", s.display())));
+            return Err(Error::usage(format!(
+                "inventory source {} does not exist",
+                s.display()
+            )));
         }
     }
     let inv = Inventory::load(&sources, None).await?;
@@ -427,7 +535,10 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
         if !inv.hosts.contains_key(&h) {
             return Err(Error::usage(format!("host {h} is not in the inventory")));
         }
-        println!("{}", serde_json::to_string_pretty(&display::host(&inv, &h)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&display::host(&inv, &h)).unwrap_or_default()
+        );
         return Ok(EXIT_OK);
     }
     if let Some(InventoryAction::Graph { group }) = &args.action {
@@ -439,7 +550,10 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&display::to_ansible_json(&inv)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&display::to_ansible_json(&inv)).unwrap_or_default()
+        );
         return Ok(EXIT_OK);
     }
     let hosts = match &args.limit {

@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "rdeploy", version, about = "Agentless configuration, deploy and provisioning over SSH (Ansible-compatible)")]
+#[command(
+    name = "rdeploy",
+    version,
+    about = "Agentless configuration, deploy and provisioning over SSH (Ansible-compatible)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -170,7 +174,12 @@ pub struct InventoryArgs {
     #[arg(short = 'l', long = "limit", global = true)]
     pub limit: Option<String>,
     /// Project config file.
-    #[arg(long = "config", value_name = "FILE", env = "ANSIBLE_CONFIG", global = true)]
+    #[arg(
+        long = "config",
+        value_name = "FILE",
+        env = "ANSIBLE_CONFIG",
+        global = true
+    )]
     pub config: Option<PathBuf>,
 }
 

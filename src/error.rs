@@ -15,11 +15,19 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: &Arc<PathBuf>, line: usize, col: usize) -> Self {
-        Span { file: file.clone(), line, col }
+        Span {
+            file: file.clone(),
+            line,
+            col,
+        }
     }
     /// A span for a whole file (line 1, column 1), used when no finer position exists.
     pub fn file_start(file: &Path) -> Self {
-        Span { file: Arc::new(file.to_path_buf()), line: 1, col: 1 }
+        Span {
+            file: Arc::new(file.to_path_buf()),
+            line: 1,
+            col: 1,
+        }
     }
 }
 
@@ -46,7 +54,10 @@ pub struct SourceError {
 
 impl SourceError {
     pub fn new(span: &Span, message: impl Into<String>) -> Self {
-        SourceError { span: span.clone(), message: message.into() }
+        SourceError {
+            span: span.clone(),
+            message: message.into(),
+        }
     }
 }
 
@@ -82,7 +93,10 @@ pub enum Error {
     Usage(String),
     /// I/O on the controller.
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     /// A failure talking to a cloud API.
     #[error("{0}")]
     Cloud(String),
@@ -96,7 +110,10 @@ impl Error {
         Error::Usage(msg.into())
     }
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
     pub fn source_at(span: &Span, msg: impl Into<String>) -> Self {
         Error::Source(SourceError::new(span, msg))

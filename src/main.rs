@@ -5,7 +5,10 @@ use clap::Parser;
 fn main() {
     let cli = rdeploy::cli::Cli::parse();
     rdeploy::logging::init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -8,7 +8,13 @@ use std::fmt::Write as _;
 /// characters, anything else is wrapped in single quotes with `'` written as `'\''`.
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b':' | b'@' | b'%' | b'+' | b',' | b'='))
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'-' | b'.' | b'/' | b':' | b'@' | b'%' | b'+' | b',' | b'='
+                )
+        })
     {
         return s.to_string();
     }
@@ -31,7 +37,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    argv.into_iter().map(|a| quote(a.as_ref())).collect::<Vec<_>>().join(" ")
+    argv.into_iter()
+        .map(|a| quote(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Builds a shell script from fixed fragments (written by rdeploy's code) and values
@@ -171,6 +180,9 @@ mod tests {
 
     #[test]
     fn splitting() {
-        assert_eq!(split("echo 'a b' \"c d\" e\\ f").unwrap(), vec!["echo", "a b", "c d", "e f"]);
+        assert_eq!(
+            split("echo 'a b' \"c d\" e\\ f").unwrap(),
+            vec!["echo", "a b", "c d", "e f"]
+        );
     }
 }

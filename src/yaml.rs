@@ -55,7 +55,10 @@ impl Node {
     }
     /// Looks a key up in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.key_string().as_deref() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.key_string().as_deref() == Some(key))
+            .map(|(_, v)| v)
     }
     /// A mapping key as a string (scalars are stringified the way Ansible does).
     pub fn key_string(&self) -> Option<String> {
@@ -98,7 +101,9 @@ impl Node {
             NodeKind::Null => J::Null,
             NodeKind::Bool(b) => J::Bool(*b),
             NodeKind::Int(i) => J::from(*i),
-            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
             NodeKind::Str(s) => J::String(s.clone()),
             NodeKind::Seq(s) => J::Array(s.iter().map(Node::to_json).collect()),
             NodeKind::Map(m) => {
@@ -144,7 +149,10 @@ pub fn load_str(text: &str, path: &Path) -> Result<Node> {
     let mut docs = load_all_str(text, path)?;
     if docs.is_empty() {
         let file = Arc::new(path.to_path_buf());
-        return Ok(Node { kind: NodeKind::Null, span: Span::new(&file, 1, 1) });
+        return Ok(Node {
+            kind: NodeKind::Null,
+            span: Span::new(&file, 1, 1),
+        });
     }
     Ok(docs.swap_remove(0))
 }
@@ -152,7 +160,13 @@ pub fn load_str(text: &str, path: &Path) -> Result<Node> {
 /// Parses every document of a YAML stream.
 pub fn load_all_str(text: &str, path: &Path) -> Result<Vec<Node>> {
     let file = Arc::new(path.to_path_buf());
-    let mut builder = Builder { file: file.clone(), stack: vec![], docs: vec![], anchors: HashMap::new(), error: None };
+    let mut builder = Builder {
+        file: file.clone(),
+        stack: vec![],
+        docs: vec![],
+        anchors: HashMap::new(),
+        error: None,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
         let m = e.marker();
@@ -243,7 +257,10 @@ impl MarkedEventReceiver for Builder {
                     match tag.suffix.as_str() {
                         "str" | "unsafe" => NodeKind::Str(value),
                         "vault" => {
-                            self.error = Some(Error::source_at(&span, "ansible-vault encrypted values (!vault) are not supported"));
+                            self.error = Some(Error::source_at(
+                                &span,
+                                "ansible-vault encrypted values (!vault) are not supported",
+                            ));
                             return;
                         }
                         _ => resolve_plain(value),
@@ -263,7 +280,13 @@ impl MarkedEventReceiver for Builder {
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, span, anchor)) = self.stack.pop() {
-                    self.push_node(Node { kind: NodeKind::Seq(items), span }, anchor);
+                    self.push_node(
+                        Node {
+                            kind: NodeKind::Seq(items),
+                            span,
+                        },
+                        anchor,
+                    );
                 }
             }
             Event::MappingEnd => {
@@ -271,7 +294,13 @@ impl MarkedEventReceiver for Builder {
                     // A block mapping's own marker points after its first key; the first
                     // key is where users see the mapping start.
                     let span = entries.first().map(|(k, _)| k.span.clone()).unwrap_or(span);
-                    self.push_node(Node { kind: NodeKind::Map(entries), span }, anchor);
+                    self.push_node(
+                        Node {
+                            kind: NodeKind::Map(entries),
+                            span,
+                        },
+                        anchor,
+                    );
                 }
             }
             Event::Alias(id) => {
@@ -293,9 +322,15 @@ impl MarkedEventReceiver for Builder {
 pub fn resolve_plain(s: String) -> NodeKind {
     match s.as_str() {
         "" | "~" | "null" | "Null" | "NULL" => return NodeKind::Null,
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return NodeKind::Bool(true),
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return NodeKind::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return NodeKind::Float(f64::INFINITY),
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return NodeKind::Bool(true)
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return NodeKind::Bool(false)
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return NodeKind::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return NodeKind::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return NodeKind::Float(f64::NAN),
         _ => {}

@@ -195,7 +195,10 @@ impl Executor {
 
     /// Runs every play of a playbook; returns the summary (recap is emitted).
     pub async fn run_playbook(self: &Arc<Self>, pb: &Playbook) -> Result<RunSummary> {
-        self.emit(Event::PlaybookStart { path: pb.path.display().to_string(), check: self.opts.check });
+        self.emit(Event::PlaybookStart {
+            path: pb.path.display().to_string(),
+            check: self.opts.check,
+        });
         for play in &pb.plays {
             if !self.tags_match(&play.tags, true) && play_has_no_tagged_tasks(play, self) {
                 continue;
@@ -226,14 +229,23 @@ impl Executor {
                 failed.push(name.clone());
             }
         }
-        self.emit(Event::Recap { stats: stats.clone(), elapsed_secs: self.started.elapsed().as_secs_f64() });
+        self.emit(Event::Recap {
+            stats: stats.clone(),
+            elapsed_secs: self.started.elapsed().as_secs_f64(),
+        });
         if !failed.is_empty() {
-            let path = self.opts.retry_file.clone().or_else(|| playbook.map(|p| p.with_extension("retry")));
+            let path = self
+                .opts
+                .retry_file
+                .clone()
+                .or_else(|| playbook.map(|p| p.with_extension("retry")));
             if let Some(path) = path {
                 let mut text = failed.join("\n");
                 text.push('\n');
                 if let Err(e) = host::write_atomic(&path, text.as_bytes()) {
-                    self.emit(Event::Warning { msg: format!("could not write retry file {}: {e}", path.display()) });
+                    self.emit(Event::Warning {
+                        msg: format!("could not write retry file {}: {e}", path.display()),
+                    });
                 }
             }
         }
@@ -250,7 +262,12 @@ impl Executor {
     /// Whether a task (or play) with these tags runs under --tags/--skip-tags.
     pub fn tags_match(&self, tags: &[String], for_play: bool) -> bool {
         let has = |t: &str| tags.iter().any(|x| x == t);
-        if self.opts.skip_tags.iter().any(|s| has(s) || (s == "all" && !has("always"))) {
+        if self
+            .opts
+            .skip_tags
+            .iter()
+            .any(|s| has(s) || (s == "all" && !has("always")))
+        {
             return false;
         }
         if has("always") {
@@ -270,12 +287,18 @@ impl Executor {
 
     async fn run_play(self: &Arc<Self>, play: &Play) -> Result<()> {
         let hosts = self.select_hosts(&play.hosts)?;
-        self.emit(Event::PlayStart { name: play.name.clone(), hosts: hosts.clone() });
+        self.emit(Event::PlayStart {
+            name: play.name.clone(),
+            hosts: hosts.clone(),
+        });
         if hosts.is_empty() {
-            self.emit(Event::Warning { msg: format!("no hosts matched `{}`: skipping play", play.hosts) });
+            self.emit(Event::Warning {
+                msg: format!("no hosts matched `{}`: skipping play", play.hosts),
+            });
             return Ok(());
         }
-        self.abort_play.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.abort_play
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         // Play-level variable layers.
         let mut role_defaults = IndexMap::new();
         let mut role_vars = IndexMap::new();
@@ -310,11 +333,19 @@ impl Executor {
         }
         // vars_files: templated with play vars and extra vars; relative to the playbook.
         for vf in &play.vars_files {
-            let scope = vars::Scope::new(vec![self.extra_layer.clone(), Arc::new(play_vars.clone())], self.templar.clone());
+            let scope = vars::Scope::new(
+                vec![self.extra_layer.clone(), Arc::new(play_vars.clone())],
+                self.templar.clone(),
+            );
             let mut loaded = false;
             let mut tried = Vec::new();
             for alt in vf.split('\u{0}') {
-                let name = self.templar.render_string(alt, &scope.value()).map_err(|e| Error::usage(format!("vars_files entry {alt:?}: {}", e.message)))?;
+                let name = self
+                    .templar
+                    .render_string(alt, &scope.value())
+                    .map_err(|e| {
+                        Error::usage(format!("vars_files entry {alt:?}: {}", e.message))
+                    })?;
                 let path = play.dir.join(&name);
                 tried.push(path.display().to_string());
                 if path.is_file() {
@@ -331,7 +362,10 @@ impl Executor {
                 }
             }
             if !loaded {
-                return Err(Error::usage(format!("vars file not found: {}", tried.join(" or "))));
+                return Err(Error::usage(format!(
+                    "vars file not found: {}",
+                    tried.join(" or ")
+                )));
             }
         }
         self.play.write().unwrap().play_vars = Arc::new(play_vars);
@@ -352,12 +386,19 @@ impl Executor {
                 self.gather_facts(&active).await;
                 active = self.alive(&active);
             }
-            for (section, tasks) in [("pre_tasks", &play.pre_tasks), ("tasks", &play.tasks), ("post_tasks", &play.post_tasks)] {
+            for (section, tasks) in [
+                ("pre_tasks", &play.pre_tasks),
+                ("tasks", &play.tasks),
+                ("post_tasks", &play.post_tasks),
+            ] {
                 let _ = section;
                 if tasks.is_empty() {
                     continue;
                 }
-                let play_inherit = Inherit { tags: play.tags.clone(), ..base.clone() };
+                let play_inherit = Inherit {
+                    tags: play.tags.clone(),
+                    ..base.clone()
+                };
                 if play.strategy_free {
                     // Each host runs through the list at its own pace.
                     let forks = self.opts.forks.max(1);
@@ -383,7 +424,9 @@ impl Executor {
             if let Some(pct) = play.max_fail_percentage {
                 let failed = batch.len() - self.alive(&batch).len();
                 if failed as f64 * 100.0 / batch.len() as f64 > pct {
-                    self.emit(Event::Warning { msg: format!("max_fail_percentage {pct}% exceeded: stopping the play") });
+                    self.emit(Event::Warning {
+                        msg: format!("max_fail_percentage {pct}% exceeded: stopping the play"),
+                    });
                     break;
                 }
             }
@@ -405,8 +448,14 @@ impl Executor {
 
     async fn gather_facts(self: &Arc<Self>, hosts: &[String]) {
         let task = task::synthetic_task("Gathering Facts", "setup");
-        self.emit(Event::TaskStart { name: "Gathering Facts".into(), action: "setup".into(), hosts: hosts.len(), handler: false });
-        self.run_task_on_hosts(&task, hosts, &Inherit::default(), false).await;
+        self.emit(Event::TaskStart {
+            name: "Gathering Facts".into(),
+            action: "setup".into(),
+            hosts: hosts.len(),
+            handler: false,
+        });
+        self.run_task_on_hosts(&task, hosts, &Inherit::default(), false)
+            .await;
     }
 
     /// Runs a list of tasks on hosts (linear). Returns the hosts that failed in it.
@@ -426,11 +475,18 @@ impl Executor {
                 }
                 let before: HashSet<String> = active.iter().cloned().collect();
                 match &t.kind {
-                    TaskKind::Block { block, rescue, always } => {
+                    TaskKind::Block {
+                        block,
+                        rescue,
+                        always,
+                    } => {
                         let child = inherit.child(t);
                         let failed_before: std::collections::HashMap<String, u32> = active
                             .iter()
-                            .filter_map(|h| self.host_rt(h).map(|rt| (h.clone(), rt.st.lock().unwrap().stats.failed)))
+                            .filter_map(|h| {
+                                self.host_rt(h)
+                                    .map(|rt| (h.clone(), rt.st.lock().unwrap().stats.failed))
+                            })
                             .collect();
                         let block_failed = self.run_list(block, &active, &child, handler).await;
                         let mut rescued_ok = HashSet::new();
@@ -440,7 +496,11 @@ impl Executor {
                                     rt.clear_failure_for_rescue();
                                 }
                             }
-                            let rescue_failed: HashSet<String> = self.run_list(rescue, &block_failed, &child, handler).await.into_iter().collect();
+                            let rescue_failed: HashSet<String> = self
+                                .run_list(rescue, &block_failed, &child, handler)
+                                .await
+                                .into_iter()
+                                .collect();
                             for h in &block_failed {
                                 if !rescue_failed.contains(h) {
                                     rescued_ok.insert(h.clone());
@@ -448,7 +508,8 @@ impl Executor {
                                         let mut st = rt.st.lock().unwrap();
                                         st.stats.rescued += 1;
                                         // A rescued failure is not a failure of the host (as in Ansible).
-                                        st.stats.failed = failed_before.get(h).copied().unwrap_or(0);
+                                        st.stats.failed =
+                                            failed_before.get(h).copied().unwrap_or(0);
                                     }
                                 }
                             }
@@ -457,11 +518,19 @@ impl Executor {
                             // always runs on every host that was in the block and is still reachable
                             let targets: Vec<String> = active
                                 .iter()
-                                .filter(|h| self.host_rt(h).map(|rt| !rt.st.lock().unwrap().unreachable).unwrap_or(false))
+                                .filter(|h| {
+                                    self.host_rt(h)
+                                        .map(|rt| !rt.st.lock().unwrap().unreachable)
+                                        .unwrap_or(false)
+                                })
                                 .cloned()
                                 .collect();
                             // Failed hosts (not rescued) still run `always`, then stay failed.
-                            let still_failed: Vec<String> = targets.iter().filter(|h| !self.host_rt(h).unwrap().is_active()).cloned().collect();
+                            let still_failed: Vec<String> = targets
+                                .iter()
+                                .filter(|h| !self.host_rt(h).unwrap().is_active())
+                                .cloned()
+                                .collect();
                             for h in &still_failed {
                                 self.host_rt(h).unwrap().st.lock().unwrap().in_always = true;
                             }
@@ -476,11 +545,16 @@ impl Executor {
                     }
                     TaskKind::Action { module, args } if module == "meta" => {
                         let child = inherit.child(t);
-                        let what = args.get_attr("_raw_params").ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                        let what = args
+                            .get_attr("_raw_params")
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default();
                         match what.trim() {
                             "flush_handlers" => self.run_handlers(&active).await,
                             "end_play" => {
-                                self.abort_play.store(true, std::sync::atomic::Ordering::SeqCst);
+                                self.abort_play
+                                    .store(true, std::sync::atomic::Ordering::SeqCst);
                             }
                             "end_host" | "end_batch" => {
                                 for h in &active {
@@ -514,33 +588,56 @@ impl Executor {
                             }
                             "noop" | "refresh_inventory" | "" => {}
                             other => {
-                                self.emit(Event::Warning { msg: format!("meta: `{other}` is not supported; ignored") });
+                                self.emit(Event::Warning {
+                                    msg: format!("meta: `{other}` is not supported; ignored"),
+                                });
                             }
                         }
                     }
                     TaskKind::Action { .. } => {
-                        let eff_tags: Vec<String> = inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
+                        let eff_tags: Vec<String> =
+                            inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
                         if !self.tags_match(&eff_tags, false) {
                             continue;
                         }
-                        if !self.start_at_reached.load(std::sync::atomic::Ordering::SeqCst) {
+                        if !self
+                            .start_at_reached
+                            .load(std::sync::atomic::Ordering::SeqCst)
+                        {
                             let name = t.display_name();
                             let want = self.opts.start_at_task.clone().unwrap_or_default();
                             if name == want || t.name.as_deref() == Some(want.as_str()) {
-                                self.start_at_reached.store(true, std::sync::atomic::Ordering::SeqCst);
+                                self.start_at_reached
+                                    .store(true, std::sync::atomic::Ordering::SeqCst);
                             } else {
                                 continue;
                             }
                         }
-                        self.emit(Event::TaskStart { name: t.display_name(), action: t.action().to_string(), hosts: active.len(), handler });
+                        self.emit(Event::TaskStart {
+                            name: t.display_name(),
+                            action: t.action().to_string(),
+                            hosts: active.len(),
+                            handler,
+                        });
                         self.run_task_on_hosts(t, &active, inherit, handler).await;
-                        let fatal = t.any_errors_fatal || inherit.any_errors_fatal || self.play.read().unwrap().any_errors_fatal;
+                        let fatal = t.any_errors_fatal
+                            || inherit.any_errors_fatal
+                            || self.play.read().unwrap().any_errors_fatal;
                         let now = self.alive(&active);
                         if fatal && now.len() < active.len() {
-                            let failed_now: Vec<&String> = active.iter().filter(|h| !now.contains(h)).collect();
-                            if failed_now.iter().any(|h| self.host_rt(h).map(|rt| rt.st.lock().unwrap().failed_in_play).unwrap_or(false)) {
-                                self.emit(Event::Warning { msg: "any_errors_fatal: a host failed, stopping all hosts".into() });
-                                self.abort_play.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let failed_now: Vec<&String> =
+                                active.iter().filter(|h| !now.contains(h)).collect();
+                            if failed_now.iter().any(|h| {
+                                self.host_rt(h)
+                                    .map(|rt| rt.st.lock().unwrap().failed_in_play)
+                                    .unwrap_or(false)
+                            }) {
+                                self.emit(Event::Warning {
+                                    msg: "any_errors_fatal: a host failed, stopping all hosts"
+                                        .into(),
+                                });
+                                self.abort_play
+                                    .store(true, std::sync::atomic::Ordering::SeqCst);
                             }
                         }
                     }
@@ -548,7 +645,11 @@ impl Executor {
                 let now = self.alive(&active);
                 for h in before.iter() {
                     if !now.contains(h) && !failed.contains(h) {
-                        if self.host_rt(h).map(|rt| rt.st.lock().unwrap().failed_in_play).unwrap_or(false) {
+                        if self
+                            .host_rt(h)
+                            .map(|rt| rt.st.lock().unwrap().failed_in_play)
+                            .unwrap_or(false)
+                        {
                             failed.push(h.clone());
                         }
                     }
@@ -584,7 +685,8 @@ impl Executor {
                 continue;
             }
             let one = std::slice::from_ref(h);
-            self.run_list(one, &targets, &Inherit::default(), true).await;
+            self.run_list(one, &targets, &Inherit::default(), true)
+                .await;
             // Handlers notified by handlers run later in this same flush (Ansible does too).
         }
         for host in hosts {
@@ -597,21 +699,32 @@ impl Executor {
     }
 
     /// Runs one task on many hosts, `forks` at a time; `run_once` runs on the first.
-    pub async fn run_task_on_hosts(self: &Arc<Self>, t: &Task, hosts: &[String], inherit: &Inherit, handler: bool) {
+    pub async fn run_task_on_hosts(
+        self: &Arc<Self>,
+        t: &Task,
+        hosts: &[String],
+        inherit: &Inherit,
+        handler: bool,
+    ) {
         let forks = self.opts.forks.max(1);
         let run_once = t.run_once || inherit.run_once;
-        let targets: Vec<String> = if run_once { hosts.iter().take(1).cloned().collect() } else { hosts.to_vec() };
-        let results: Vec<(String, Option<task::Registered>)> = futures::stream::iter(targets.iter().cloned())
-            .map(|h| {
-                let this = self.clone();
-                async move {
-                    let r = this.run_task_host(t, &h, inherit, handler).await;
-                    (h, r)
-                }
-            })
-            .buffer_unordered(forks)
-            .collect()
-            .await;
+        let targets: Vec<String> = if run_once {
+            hosts.iter().take(1).cloned().collect()
+        } else {
+            hosts.to_vec()
+        };
+        let results: Vec<(String, Option<task::Registered>)> =
+            futures::stream::iter(targets.iter().cloned())
+                .map(|h| {
+                    let this = self.clone();
+                    async move {
+                        let r = this.run_task_host(t, &h, inherit, handler).await;
+                        (h, r)
+                    }
+                })
+                .buffer_unordered(forks)
+                .collect()
+                .await;
         if run_once {
             // The result of a run_once task is registered on every host of the batch.
             if let Some((_, Some(reg))) = results.into_iter().next() {
@@ -648,12 +761,24 @@ fn play_has_no_tagged_tasks(play: &Play, ex: &Executor) -> bool {
         tasks.iter().any(|t| {
             let tags: Vec<String> = inherited.iter().chain(t.tags.iter()).cloned().collect();
             match &t.kind {
-                TaskKind::Block { block, rescue, always } => any(block, &tags, ex) || any(rescue, &tags, ex) || any(always, &tags, ex),
-                _ => ex.tags_match(&tags, false) || matches!(t.kind, TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. }),
+                TaskKind::Block {
+                    block,
+                    rescue,
+                    always,
+                } => any(block, &tags, ex) || any(rescue, &tags, ex) || any(always, &tags, ex),
+                _ => {
+                    ex.tags_match(&tags, false)
+                        || matches!(
+                            t.kind,
+                            TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. }
+                        )
+                }
             }
         })
     }
-    !(any(&play.pre_tasks, &play.tags, ex) || any(&play.tasks, &play.tags, ex) || any(&play.post_tasks, &play.tags, ex))
+    !(any(&play.pre_tasks, &play.tags, ex)
+        || any(&play.tasks, &play.tags, ex)
+        || any(&play.post_tasks, &play.tags, ex))
 }
 
 /// Splits hosts into `serial` batches (the last size repeats).
@@ -695,7 +820,10 @@ mod tests {
     fn serial_batches() {
         let hosts: Vec<String> = (1..=7).map(|i| format!("h{i}")).collect();
         let b = batches(&hosts, &[Serial::Count(1), Serial::Count(2)]);
-        assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![1, 2, 2, 2]);
+        assert_eq!(
+            b.iter().map(|x| x.len()).collect::<Vec<_>>(),
+            vec![1, 2, 2, 2]
+        );
         let b = batches(&hosts, &[Serial::Percent(50.0)]);
         assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![3, 3, 1]);
     }

@@ -7,7 +7,7 @@ use super::{Executor, Inherit};
 use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
 use crate::output::{Event, HostResult, Status};
 use crate::playbook::{LoopControl, LoopSpec, Task, TaskKind};
-use crate::ssh::{self, Connection, ConnectSpec, TransportError};
+use crate::ssh::{self, ConnectSpec, Connection, TransportError};
 use crate::template::{self, Templar, OMIT};
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -15,10 +15,21 @@ use serde_json::{json, Map};
 use std::sync::Arc;
 use std::time::Duration;
 
-const CENSORED: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /// Modules that run entirely on the controller (no connection needed).
-const CONTROLLER_MODULES: &[&str] = &["debug", "assert", "fail", "pause", "set_fact", "include_vars", "add_host", "group_by", "set_stats"];
+const CONTROLLER_MODULES: &[&str] = &[
+    "debug",
+    "assert",
+    "fail",
+    "pause",
+    "set_fact",
+    "include_vars",
+    "add_host",
+    "group_by",
+    "set_stats",
+];
 
 /// What a task leaves in the host's variables (for run_once propagation).
 pub struct Registered {
@@ -32,7 +43,10 @@ pub fn synthetic_task(name: &str, module: &str) -> Task {
     Task {
         name: Some(name.to_string()),
         span: crate::error::Span::file_start(std::path::Path::new("<internal>")),
-        kind: TaskKind::Action { module: module.to_string(), args: Value::from_pairs(IndexMap::<String, Value>::new()) },
+        kind: TaskKind::Action {
+            module: module.to_string(),
+            args: Value::from_pairs(IndexMap::<String, Value>::new()),
+        },
         when: vec![],
         loop_: None,
         loop_control: LoopControl::default(),
@@ -83,24 +97,55 @@ impl Executor {
         let inv = self.inv.read().unwrap();
         let mut m = IndexMap::new();
         m.insert("inventory_hostname".into(), Value::from(host));
-        m.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
+        m.insert(
+            "inventory_hostname_short".into(),
+            Value::from(host.split('.').next().unwrap_or(host)),
+        );
         m.insert("group_names".into(), Value::from(inv.group_names(host)));
         let groups: IndexMap<String, Vec<String>> = inv.groups_map();
-        m.insert("groups".into(), Value::from_pairs(groups.into_iter().map(|(k, v)| (k, Value::from(v)))));
+        m.insert(
+            "groups".into(),
+            Value::from_pairs(groups.into_iter().map(|(k, v)| (k, Value::from(v)))),
+        );
         m.insert("play_hosts".into(), Value::from(play.batch.clone()));
         m.insert("ansible_play_hosts".into(), Value::from(play.batch.clone()));
         m.insert("ansible_play_batch".into(), Value::from(play.batch.clone()));
-        m.insert("ansible_play_hosts_all".into(), Value::from(play.play_hosts.clone()));
-        m.insert("ansible_play_name".into(), Value::from(play.play_name.clone()));
+        m.insert(
+            "ansible_play_hosts_all".into(),
+            Value::from(play.play_hosts.clone()),
+        );
+        m.insert(
+            "ansible_play_name".into(),
+            Value::from(play.play_name.clone()),
+        );
         m.insert("playbook_dir".into(), Value::from(abs(&play.playbook_dir)));
         m.insert("omit".into(), Value::from(OMIT));
         m.insert("ansible_check_mode".into(), Value::from(self.opts.check));
         m.insert("ansible_diff_mode".into(), Value::from(self.opts.diff));
         m.insert("ansible_forks".into(), Value::from(self.opts.forks));
         m.insert("ansible_verbosity".into(), Value::from(self.opts.verbosity));
-        m.insert("ansible_run_tags".into(), Value::from(if self.opts.tags.is_empty() { vec!["all".to_string()] } else { self.opts.tags.clone() }));
-        m.insert("ansible_skip_tags".into(), Value::from(self.opts.skip_tags.clone()));
-        m.insert("ansible_version".into(), Value::from_pairs([("full", Value::from("2.16.0")), ("major", Value::from(2)), ("minor", Value::from(16)), ("revision", Value::from(0)), ("string", Value::from("2.16.0"))]));
+        m.insert(
+            "ansible_run_tags".into(),
+            Value::from(if self.opts.tags.is_empty() {
+                vec!["all".to_string()]
+            } else {
+                self.opts.tags.clone()
+            }),
+        );
+        m.insert(
+            "ansible_skip_tags".into(),
+            Value::from(self.opts.skip_tags.clone()),
+        );
+        m.insert(
+            "ansible_version".into(),
+            Value::from_pairs([
+                ("full", Value::from("2.16.0")),
+                ("major", Value::from(2)),
+                ("minor", Value::from(16)),
+                ("revision", Value::from(0)),
+                ("string", Value::from("2.16.0")),
+            ]),
+        );
         if let Some(r) = t.and_then(|t| t.role.as_ref()) {
             m.insert("role_path".into(), Value::from(abs(&r.path)));
             m.insert("role_name".into(), Value::from(r.name.clone()));
@@ -110,7 +155,11 @@ impl Executor {
         m.insert(
             "hostvars".into(),
             Value::from_object(super::vars::HostVars {
-                lookup: Arc::new(move |h: &str| this.upgrade().and_then(|ex| ex.host_base_scope(h)).map(|s| s.value())),
+                lookup: Arc::new(move |h: &str| {
+                    this.upgrade()
+                        .and_then(|ex| ex.host_base_scope(h))
+                        .map(|s| s.value())
+                }),
                 names: Arc::new(names),
             }),
         );
@@ -129,7 +178,10 @@ impl Executor {
         let d = rt.dynv.read().unwrap();
         let mut magic = IndexMap::new();
         magic.insert("inventory_hostname".to_string(), Value::from(host));
-        magic.insert("ansible_facts".to_string(), Value::from_pairs(strip_facts(&d.facts)));
+        magic.insert(
+            "ansible_facts".to_string(),
+            Value::from_pairs(strip_facts(&d.facts)),
+        );
         let layers: Vec<Layer> = vec![
             Arc::new(magic),
             self.extra_layer.clone(),
@@ -149,7 +201,11 @@ impl Executor {
         if !inv.hosts.contains_key(host) {
             return None;
         }
-        let mut m: IndexMap<String, Value> = inv.extra_vars_all.iter().map(|(k, v)| (k.clone(), template::from_json(v))).collect();
+        let mut m: IndexMap<String, Value> = inv
+            .extra_vars_all
+            .iter()
+            .map(|(k, v)| (k.clone(), template::from_json(v)))
+            .collect();
         for (k, v) in inv.host_vars(host) {
             m.insert(k, template::from_json(&v));
         }
@@ -157,7 +213,13 @@ impl Executor {
     }
 
     /// Builds the variable scope of a task on a host (Ansible's precedence, highest first).
-    pub fn scope_for(&self, t: &Task, host: &str, inherit: &Inherit, top: Option<IndexMap<String, Value>>) -> Arc<Scope> {
+    pub fn scope_for(
+        &self,
+        t: &Task,
+        host: &str,
+        inherit: &Inherit,
+        top: Option<IndexMap<String, Value>>,
+    ) -> Arc<Scope> {
         let play = self.play.read().unwrap().clone();
         let rt = self.host_rt(host);
         let (facts, set_facts, include_vars) = match &rt {
@@ -168,7 +230,10 @@ impl Executor {
             None => Default::default(),
         };
         let mut magic = self.magic(host, Some(t));
-        magic.insert("ansible_facts".into(), Value::from_pairs(strip_facts(&facts)));
+        magic.insert(
+            "ansible_facts".into(),
+            Value::from_pairs(strip_facts(&facts)),
+        );
         let mut layers: Vec<Layer> = Vec::with_capacity(16);
         if let Some(top) = top {
             layers.push(Arc::new(top));
@@ -205,7 +270,10 @@ impl Executor {
         }
         layers.push(play.role_defaults_all.clone());
         let mut base = IndexMap::new();
-        base.insert("ansible_managed".to_string(), Value::from("Ansible managed"));
+        base.insert(
+            "ansible_managed".to_string(),
+            Value::from("Ansible managed"),
+        );
         layers.push(Arc::new(base));
         Scope::new(layers, self.templar.clone())
     }
@@ -214,11 +282,21 @@ impl Executor {
     pub fn when_ok_for(&self, t: &Task, inherit: &Inherit, host: &str) -> bool {
         let scope = self.scope_for(t, host, inherit, None);
         let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
-        conds.iter().all(|c| self.templar.eval_condition(c, &scope.value()).unwrap_or(false))
+        conds.iter().all(|c| {
+            self.templar
+                .eval_condition(c, &scope.value())
+                .unwrap_or(false)
+        })
     }
 
     /// Runs a task on one host; emits its result; returns what it registered.
-    pub async fn run_task_host(self: &Arc<Self>, t: &Task, host: &str, inherit: &Inherit, handler: bool) -> Option<Registered> {
+    pub async fn run_task_host(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        inherit: &Inherit,
+        handler: bool,
+    ) -> Option<Registered> {
         let rt = self.host_rt(host)?;
         let name = t.display_name();
         let no_log = t.no_log || inherit.no_log;
@@ -236,7 +314,16 @@ impl Executor {
                     return None;
                 }
                 Err(e) => {
-                    self.report_fail(&rt, &name, host, format!("The conditional check '{c}' failed: {}", e.message), t, inherit, &scope, no_log);
+                    self.report_fail(
+                        &rt,
+                        &name,
+                        host,
+                        format!("The conditional check '{c}' failed: {}", e.message),
+                        t,
+                        inherit,
+                        &scope,
+                        no_log,
+                    );
                     return None;
                 }
             }
@@ -247,7 +334,13 @@ impl Executor {
                 Ok(items) => Some(items),
                 Err(msg) => {
                     // A loop over an undefined variable skipped by `when` is not an error.
-                    if !t.when.is_empty() && !t.when.iter().all(|c| self.templar.eval_condition(c, &scope.value()).unwrap_or(true)) {
+                    if !t.when.is_empty()
+                        && !t.when.iter().all(|c| {
+                            self.templar
+                                .eval_condition(c, &scope.value())
+                                .unwrap_or(true)
+                        })
+                    {
                         self.report_skip(&rt, &name, host, t.action());
                         return None;
                     }
@@ -268,7 +361,10 @@ impl Executor {
                 for (i, item) in items.iter().enumerate() {
                     let mut top = IndexMap::new();
                     top.insert(loop_var.clone(), item.clone());
-                    top.insert("ansible_loop_var".to_string(), Value::from(loop_var.clone()));
+                    top.insert(
+                        "ansible_loop_var".to_string(),
+                        Value::from(loop_var.clone()),
+                    );
                     if let Some(iv) = &lc.index_var {
                         top.insert(iv.clone(), Value::from(i));
                     }
@@ -286,10 +382,15 @@ impl Executor {
                     );
                     let iscope = scope.with_top(top);
                     let label = match &lc.label {
-                        Some(l) => self.templar.render_string(l, &iscope.value()).unwrap_or_else(|_| l.clone()),
+                        Some(l) => self
+                            .templar
+                            .render_string(l, &iscope.value())
+                            .unwrap_or_else(|_| l.clone()),
                         None => label_of(item),
                     };
-                    let mut r = self.run_item(t, host, inherit, &iscope, &module, Some(&loop_var)).await;
+                    let mut r = self
+                        .run_item(t, host, inherit, &iscope, &module, Some(&loop_var))
+                        .await;
                     r.result.insert(loop_var.clone(), template::to_json(item));
                     r.result.insert("ansible_loop_var".into(), json!(loop_var));
                     let unreachable = r.unreachable;
@@ -304,7 +405,17 @@ impl Executor {
                 }
             }
         }
-        self.finish_task(t, &rt, host, &name, inherit, handler, no_log, items.is_some(), results)
+        self.finish_task(
+            t,
+            &rt,
+            host,
+            &name,
+            inherit,
+            handler,
+            no_log,
+            items.is_some(),
+            results,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -321,12 +432,16 @@ impl Executor {
         results: Vec<(Option<String>, ItemResult)>,
     ) -> Option<Registered> {
         let _ = handler;
-        let delegated_to = t.delegate_to.clone().or_else(|| inherit.delegate_to.clone());
+        let delegated_to = t
+            .delegate_to
+            .clone()
+            .or_else(|| inherit.delegate_to.clone());
         let any_changed = results.iter().any(|(_, r)| r.changed);
         let any_failed = results.iter().any(|(_, r)| r.failed && !r.ignored);
         let any_ignored = results.iter().any(|(_, r)| r.failed && r.ignored);
         let unreachable = results.iter().any(|(_, r)| r.unreachable);
-        let all_skipped = !results.is_empty() && results.iter().all(|(_, r)| r.status == Status::Skipped);
+        let all_skipped =
+            !results.is_empty() && results.iter().all(|(_, r)| r.status == Status::Skipped);
         let mut facts = IndexMap::new();
         for (_, r) in &results {
             for (k, v) in &r.facts {
@@ -335,7 +450,11 @@ impl Executor {
         }
         // Events: one per item (or one).
         for (label, r) in &results {
-            let result = if no_log { json!({"censored": CENSORED, "changed": r.changed}) } else { serde_json::Value::Object(r.result.clone()) };
+            let result = if no_log {
+                json!({"censored": CENSORED, "changed": r.changed})
+            } else {
+                serde_json::Value::Object(r.result.clone())
+            };
             self.emit(Event::HostResult(HostResult {
                 host: host.to_string(),
                 task: name.to_string(),
@@ -373,7 +492,10 @@ impl Executor {
                 "results": results.iter().map(|(_, r)| serde_json::Value::Object(r.result.clone())).collect::<Vec<_>>(),
             })
         } else {
-            results.first().map(|(_, r)| serde_json::Value::Object(r.result.clone())).unwrap_or(json!({}))
+            results
+                .first()
+                .map(|(_, r)| serde_json::Value::Object(r.result.clone()))
+                .unwrap_or(json!({}))
         };
         let reg_value = template::from_json(&reg_value);
         {
@@ -423,7 +545,11 @@ impl Executor {
                 }
             }
         }
-        Some(Registered { name: t.register.clone(), value: reg_value, facts })
+        Some(Registered {
+            name: t.register.clone(),
+            value: reg_value,
+            facts,
+        })
     }
 
     fn report_skip(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str, action: &str) {
@@ -443,7 +569,17 @@ impl Executor {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn report_fail(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str, msg: String, t: &Task, inherit: &Inherit, scope: &Arc<Scope>, no_log: bool) {
+    fn report_fail(
+        &self,
+        rt: &Arc<super::host::HostRt>,
+        name: &str,
+        host: &str,
+        msg: String,
+        t: &Task,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+        no_log: bool,
+    ) {
         let ignored = self.ignore_errors(t, inherit, scope);
         {
             let mut st = rt.st.lock().unwrap();
@@ -458,23 +594,33 @@ impl Executor {
         self.emit(Event::HostResult(HostResult {
             host: host.to_string(),
             task: name.to_string(),
-                action: t.action().to_string(),
+            action: t.action().to_string(),
             status: Status::Failed,
             ignored,
             item: None,
             delegated_to: None,
             msg: if no_log { None } else { Some(msg.clone()) },
-            result: if no_log { json!({"censored": CENSORED}) } else { json!({"failed": true, "msg": msg}) },
+            result: if no_log {
+                json!({"censored": CENSORED})
+            } else {
+                json!({"failed": true, "msg": msg})
+            },
             diff: vec![],
         }));
     }
 
     fn ignore_errors(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> bool {
-        let v = t.ignore_errors.clone().or_else(|| inherit.ignore_errors.clone());
+        let v = t
+            .ignore_errors
+            .clone()
+            .or_else(|| inherit.ignore_errors.clone());
         match v {
             None => self.play.read().unwrap().ignore_errors,
             Some(v) => match v.as_str() {
-                Some(s) => self.templar.eval_condition(s, &scope.value()).unwrap_or(false),
+                Some(s) => self
+                    .templar
+                    .eval_condition(s, &scope.value())
+                    .unwrap_or(false),
                 None => v.is_true(),
             },
         }
@@ -482,7 +628,9 @@ impl Executor {
 
     fn loop_items(&self, spec: &LoopSpec, scope: &Arc<Scope>) -> Result<Vec<Value>, String> {
         let ctx = scope.value();
-        let render = |v: &Value| -> Result<Value, String> { self.templar.render_value(v, &ctx).map_err(|e| e.message) };
+        let render = |v: &Value| -> Result<Value, String> {
+            self.templar.render_value(v, &ctx).map_err(|e| e.message)
+        };
         let as_list = |v: Value| -> Result<Vec<Value>, String> {
             if v.is_undefined() || v.is_none() {
                 return Err("Invalid data passed to 'loop', it requires a list".into());
@@ -492,7 +640,9 @@ impl Executor {
             }
             match v.try_iter() {
                 Ok(it) if v.kind() == minijinja::value::ValueKind::Seq => Ok(it.collect()),
-                _ => Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {v}")),
+                _ => Err(format!(
+                    "Invalid data passed to 'loop', it requires a list, got this instead: {v}"
+                )),
             }
         };
         match spec {
@@ -501,7 +651,11 @@ impl Executor {
                 let terms = render(terms)?;
                 match kind.as_str() {
                     "items" => {
-                        let list = if terms.kind() == minijinja::value::ValueKind::Seq { terms.try_iter().map_err(|e| e.to_string())?.collect() } else { vec![terms] };
+                        let list = if terms.kind() == minijinja::value::ValueKind::Seq {
+                            terms.try_iter().map_err(|e| e.to_string())?.collect()
+                        } else {
+                            vec![terms]
+                        };
                         let mut out = Vec::new();
                         for i in list {
                             if i.kind() == minijinja::value::ValueKind::Seq {
@@ -521,13 +675,24 @@ impl Executor {
                         }
                         Ok(out)
                     }
-                    "indexed_items" => Ok(as_list(terms)?.into_iter().enumerate().map(|(i, v)| Value::from(vec![Value::from(i), v])).collect()),
+                    "indexed_items" => Ok(as_list(terms)?
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| Value::from(vec![Value::from(i), v]))
+                        .collect()),
                     other => {
                         let mut top = IndexMap::new();
-                        let args = if terms.kind() == minijinja::value::ValueKind::Seq { terms } else { Value::from(vec![terms]) };
+                        let args = if terms.kind() == minijinja::value::ValueKind::Seq {
+                            terms
+                        } else {
+                            Value::from(vec![terms])
+                        };
                         top.insert("__rd_terms".to_string(), args);
                         let s2 = scope.with_top(top);
-                        let v = self.templar.eval_expr(&format!("query('{other}', *__rd_terms)"), &s2.value()).map_err(|e| format!("with_{other}: {}", e.message))?;
+                        let v = self
+                            .templar
+                            .eval_expr(&format!("query('{other}', *__rd_terms)"), &s2.value())
+                            .map_err(|e| format!("with_{other}: {}", e.message))?;
                         as_list(v)
                     }
                 }
@@ -536,8 +701,26 @@ impl Executor {
     }
 
     /// Runs one (possibly looped) item: when, args, module (with until), changed/failed_when.
-    async fn run_item(self: &Arc<Self>, t: &Task, host: &str, inherit: &Inherit, scope: &Arc<Scope>, module: &str, _loop_var: Option<&String>) -> ItemResult {
-        let mut r = ItemResult { status: Status::Ok, ignored: false, result: Map::new(), changed: false, failed: false, unreachable: false, diff: vec![], facts: IndexMap::new(), msg: None };
+    async fn run_item(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+        module: &str,
+        _loop_var: Option<&String>,
+    ) -> ItemResult {
+        let mut r = ItemResult {
+            status: Status::Ok,
+            ignored: false,
+            result: Map::new(),
+            changed: false,
+            failed: false,
+            unreachable: false,
+            diff: vec![],
+            facts: IndexMap::new(),
+            msg: None,
+        };
         let ctx = scope.value();
         for c in &t.when {
             match self.templar.eval_condition(c, &ctx) {
@@ -546,11 +729,22 @@ impl Executor {
                     r.status = Status::Skipped;
                     r.result.insert("changed".into(), json!(false));
                     r.result.insert("skipped".into(), json!(true));
-                    r.result.insert("skip_reason".into(), json!("Conditional result was False"));
+                    r.result
+                        .insert("skip_reason".into(), json!("Conditional result was False"));
                     r.result.insert("false_condition".into(), json!(c));
                     return r;
                 }
-                Err(e) => return self.item_failed(t, inherit, scope, format!("The conditional check '{c}' failed. The error was: {}", e.message)),
+                Err(e) => {
+                    return self.item_failed(
+                        t,
+                        inherit,
+                        scope,
+                        format!(
+                            "The conditional check '{c}' failed. The error was: {}",
+                            e.message
+                        ),
+                    )
+                }
             }
         }
         let args = match &t.kind {
@@ -559,7 +753,9 @@ impl Executor {
         };
         let rendered = match self.templar.render_value(&args, &ctx) {
             Ok(v) => v,
-            Err(e) => return self.item_failed(t, inherit, scope, format!("{}: {}", t.span, e.message)),
+            Err(e) => {
+                return self.item_failed(t, inherit, scope, format!("{}: {}", t.span, e.message))
+            }
         };
         let mut amap = match template::to_json(&rendered) {
             serde_json::Value::Object(m) => m,
@@ -568,12 +764,31 @@ impl Executor {
         strip_omit(&mut amap);
         let args = Args::new(amap);
         let retries = t.until.as_ref().map(|_| {
-            t.retries.as_ref().and_then(|v| self.templar.render_value(v, &ctx).ok()).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(3).max(0) as usize
+            t.retries
+                .as_ref()
+                .and_then(|v| self.templar.render_value(v, &ctx).ok())
+                .and_then(|v| {
+                    v.as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .unwrap_or(3)
+                .max(0) as usize
         });
-        let delay = t.delay.as_ref().and_then(|v| self.templar.render_value(v, &ctx).ok()).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(5).max(0) as u64;
+        let delay = t
+            .delay
+            .as_ref()
+            .and_then(|v| self.templar.render_value(v, &ctx).ok())
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .unwrap_or(5)
+            .max(0) as u64;
         let mut attempt = 0usize;
         loop {
-            let outcome = self.call_module(t, host, inherit, scope, module, &args).await;
+            let outcome = self
+                .call_module(t, host, inherit, scope, module, &args)
+                .await;
             let mut res = match outcome {
                 Err(ModuleError::Unreachable(e)) => {
                     r.unreachable = true;
@@ -603,12 +818,16 @@ impl Executor {
                 m.entry("msg").or_insert_with(|| json!(msg));
             }
             if !res.facts.is_empty() {
-                m.insert("ansible_facts".into(), serde_json::Value::Object(res.facts.clone()));
+                m.insert(
+                    "ansible_facts".into(),
+                    serde_json::Value::Object(res.facts.clone()),
+                );
             }
             let mut changed = res.changed;
             let mut failed = res.failed;
             // changed_when / failed_when / until see the result under the register name.
-            let needs_eval = t.changed_when.is_some() || t.failed_when.is_some() || t.until.is_some();
+            let needs_eval =
+                t.changed_when.is_some() || t.failed_when.is_some() || t.until.is_some();
             if needs_eval {
                 let mut top = IndexMap::new();
                 let rv = template::from_json(&serde_json::Value::Object(m.clone()));
@@ -616,7 +835,8 @@ impl Executor {
                     top.insert(reg.clone(), rv.clone());
                 }
                 for (k, v) in m.iter() {
-                    top.entry(k.clone()).or_insert_with(|| template::from_json(v));
+                    top.entry(k.clone())
+                        .or_insert_with(|| template::from_json(v));
                 }
                 let s2 = scope.with_top(top);
                 let c2 = s2.value();
@@ -645,7 +865,13 @@ impl Executor {
                     m.insert("attempts".into(), json!(attempt + 1));
                     if !done {
                         failed = true;
-                        m.insert("msg".into(), json!(format!("Retried {} times; the until condition was never met", attempt)));
+                        m.insert(
+                            "msg".into(),
+                            json!(format!(
+                                "Retried {} times; the until condition was never met",
+                                attempt
+                            )),
+                        );
                     }
                 }
             }
@@ -662,9 +888,11 @@ impl Executor {
                 if module == "set_fact" {
                     r.facts.insert(k, template::from_json(&v));
                 } else if module == "include_vars" {
-                    r.facts.insert(format!("__include_vars__{k}"), template::from_json(&v));
+                    r.facts
+                        .insert(format!("__include_vars__{k}"), template::from_json(&v));
                 } else {
-                    r.facts.insert(format!("__fact__{k}"), template::from_json(&v));
+                    r.facts
+                        .insert(format!("__fact__{k}"), template::from_json(&v));
                 }
             }
             r.result = m;
@@ -684,7 +912,13 @@ impl Executor {
         }
     }
 
-    fn item_failed(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>, msg: String) -> ItemResult {
+    fn item_failed(
+        &self,
+        t: &Task,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+        msg: String,
+    ) -> ItemResult {
         let mut result = Map::new();
         result.insert("failed".into(), json!(true));
         result.insert("changed".into(), json!(false));
@@ -703,7 +937,15 @@ impl Executor {
     }
 
     /// Calls a module (or an executor action) for one item.
-    async fn call_module(self: &Arc<Self>, t: &Task, host: &str, inherit: &Inherit, scope: &Arc<Scope>, module: &str, args: &Args) -> Result<Outcome, ModuleError> {
+    async fn call_module(
+        self: &Arc<Self>,
+        t: &Task,
+        host: &str,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+        module: &str,
+        args: &Args,
+    ) -> Result<Outcome, ModuleError> {
         match module {
             "set_fact" => {
                 let mut o = Outcome::ok();
@@ -721,31 +963,67 @@ impl Executor {
             "include_vars" => return self.include_vars(t, host, args),
             "add_host" => {
                 let name = args.req_str_any(&["name", "host", "hostname"])?;
-                let groups = args.list("groups").or_else(|| args.list("group")).unwrap_or_default();
+                let groups = args
+                    .list("groups")
+                    .or_else(|| args.list("group"))
+                    .unwrap_or_default();
                 let mut vars = crate::inventory::Vars::new();
                 for (k, v) in &args.map {
-                    if !matches!(k.as_str(), "name" | "host" | "hostname" | "groups" | "group") {
+                    if !matches!(
+                        k.as_str(),
+                        "name" | "host" | "hostname" | "groups" | "group"
+                    ) {
                         vars.insert(k.clone(), v.clone());
                     }
                 }
-                self.inv.write().unwrap().add_runtime_host(&name, &groups, vars).map_err(|e| ModuleError::failed(e.to_string()))?;
-                self.hosts.write().unwrap().entry(name.clone()).or_insert_with(|| Arc::new(super::host::HostRt::new(&name)));
-                return Ok(Outcome::changed(true).with("add_host", json!({"host_name": name, "groups": groups})));
+                self.inv
+                    .write()
+                    .unwrap()
+                    .add_runtime_host(&name, &groups, vars)
+                    .map_err(|e| ModuleError::failed(e.to_string()))?;
+                self.hosts
+                    .write()
+                    .unwrap()
+                    .entry(name.clone())
+                    .or_insert_with(|| Arc::new(super::host::HostRt::new(&name)));
+                return Ok(Outcome::changed(true)
+                    .with("add_host", json!({"host_name": name, "groups": groups})));
             }
             "group_by" => {
                 let key = args.req_str("key")?;
-                let key: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+                let key: String = key
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
                 let mut groups = vec![key.clone()];
                 if let Some(parents) = args.list("parents") {
                     groups.extend(parents);
                 }
-                self.inv.write().unwrap().add_runtime_host(host, &groups, Default::default()).map_err(|e| ModuleError::failed(e.to_string()))?;
+                self.inv
+                    .write()
+                    .unwrap()
+                    .add_runtime_host(host, &groups, Default::default())
+                    .map_err(|e| ModuleError::failed(e.to_string()))?;
                 return Ok(Outcome::changed(false).with("groups", json!(groups)));
             }
             _ => {}
         }
-        let m = self.registry.get(module).ok_or_else(|| ModuleError::failed(format!("unknown module {module}")))?;
-        let check_mode = match t.check_mode.or(inherit.check_mode).or(self.play.read().unwrap().check_mode) {
+        let m = self
+            .registry
+            .get(module)
+            .ok_or_else(|| ModuleError::failed(format!("unknown module {module}")))?;
+        let check_mode = match t.check_mode.or(inherit.check_mode).or(self
+            .play
+            .read()
+            .unwrap()
+            .check_mode)
+        {
             Some(v) => v,
             None => self.opts.check,
         };
@@ -755,18 +1033,30 @@ impl Executor {
         let conn: Arc<dyn Connection> = if CONTROLLER_MODULES.contains(&m.name()) {
             Arc::new(ssh::local::LocalConnection)
         } else {
-            let delegate = t.delegate_to.clone().or_else(|| inherit.delegate_to.clone());
+            let delegate = t
+                .delegate_to
+                .clone()
+                .or_else(|| inherit.delegate_to.clone());
             match delegate {
                 Some(d) => {
-                    let d = self.templar.render_string(&d, &scope.value()).map_err(|e| ModuleError::failed(e.message))?;
+                    let d = self
+                        .templar
+                        .render_string(&d, &scope.value())
+                        .map_err(|e| ModuleError::failed(e.message))?;
                     self.delegate_connection(&d).await?
                 }
                 None => self.connection(host, t, inherit, scope).await?,
             }
         };
-        let search = SearchPaths { role_dir: t.role.as_ref().map(|r| r.path.clone()), playbook_dir: t.dir.clone() };
+        let search = SearchPaths {
+            role_dir: t.role.as_ref().map(|r| r.path.clone()),
+            playbook_dir: t.dir.clone(),
+        };
         let vars = scope.value();
-        let timeout = t.timeout.map(Duration::from_secs).or(self.opts.task_timeout);
+        let timeout = t
+            .timeout
+            .map(Duration::from_secs)
+            .or(self.opts.task_timeout);
         let ctx = ModuleCtx {
             host,
             conn,
@@ -782,12 +1072,24 @@ impl Executor {
         m.run(&ctx, args).await
     }
 
-    fn environment(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Result<Vec<(String, String)>, ModuleError> {
+    fn environment(
+        &self,
+        t: &Task,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+    ) -> Result<Vec<(String, String)>, ModuleError> {
         let play_env = self.play.read().unwrap().environment.clone();
         let mut out: IndexMap<String, String> = IndexMap::new();
-        let all: Vec<Value> = play_env.into_iter().chain(inherit.environment.iter().cloned()).chain(t.environment.iter().cloned()).collect();
+        let all: Vec<Value> = play_env
+            .into_iter()
+            .chain(inherit.environment.iter().cloned())
+            .chain(t.environment.iter().cloned())
+            .collect();
         for e in all {
-            let v = self.templar.render_value(&e, &scope.value()).map_err(|e| ModuleError::failed(format!("environment: {}", e.message)))?;
+            let v = self
+                .templar
+                .render_value(&e, &scope.value())
+                .map_err(|e| ModuleError::failed(format!("environment: {}", e.message)))?;
             if let Ok(keys) = v.try_iter() {
                 for k in keys {
                     let val = v.get_item(&k).unwrap_or_default();
@@ -822,25 +1124,67 @@ impl Executor {
     fn become_for(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Option<ssh::Become> {
         let play_become = self.play.read().unwrap().become_.clone();
         let b = t.become_.over(&inherit.become_).over(&play_become);
-        let on = b.become_.or_else(|| self.var_str(scope, &["ansible_become"]).map(|s| crate::template::truthy(&Value::from(s)))).unwrap_or(false);
+        let on = b
+            .become_
+            .or_else(|| {
+                self.var_str(scope, &["ansible_become"])
+                    .map(|s| crate::template::truthy(&Value::from(s)))
+            })
+            .unwrap_or(false);
         if !on {
             return None;
         }
-        let user = b.user.clone().or_else(|| self.var_str(scope, &["ansible_become_user"])).unwrap_or_else(|| "root".into());
-        let user = self.templar.render_string(&user, &scope.value()).unwrap_or(user);
-        let method = b.method.clone().or_else(|| self.var_str(scope, &["ansible_become_method"])).unwrap_or_else(|| "sudo".into());
-        let password = self.opts.become_password.clone().or_else(|| self.var_str(scope, &["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]));
+        let user = b
+            .user
+            .clone()
+            .or_else(|| self.var_str(scope, &["ansible_become_user"]))
+            .unwrap_or_else(|| "root".into());
+        let user = self
+            .templar
+            .render_string(&user, &scope.value())
+            .unwrap_or(user);
+        let method = b
+            .method
+            .clone()
+            .or_else(|| self.var_str(scope, &["ansible_become_method"]))
+            .unwrap_or_else(|| "sudo".into());
+        let password = self.opts.become_password.clone().or_else(|| {
+            self.var_str(
+                scope,
+                &[
+                    "ansible_become_password",
+                    "ansible_become_pass",
+                    "ansible_sudo_pass",
+                ],
+            )
+        });
         Some(ssh::Become {
-            method: if method == "su" { ssh::BecomeMethod::Su } else { ssh::BecomeMethod::Sudo },
+            method: if method == "su" {
+                ssh::BecomeMethod::Su
+            } else {
+                ssh::BecomeMethod::Sudo
+            },
             user,
             password,
-            flags: b.flags.clone().or_else(|| self.var_str(scope, &["ansible_become_flags"])),
+            flags: b
+                .flags
+                .clone()
+                .or_else(|| self.var_str(scope, &["ansible_become_flags"])),
         })
     }
 
     /// The host's connection, opened on first use.
-    async fn connection(&self, host: &str, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Result<Arc<dyn Connection>, TransportError> {
-        let rt = self.host_rt(host).ok_or_else(|| TransportError::Connect { addr: host.into(), msg: "unknown host".into() })?;
+    async fn connection(
+        &self,
+        host: &str,
+        t: &Task,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+    ) -> Result<Arc<dyn Connection>, TransportError> {
+        let rt = self.host_rt(host).ok_or_else(|| TransportError::Connect {
+            addr: host.into(),
+            msg: "unknown host".into(),
+        })?;
         let mut guard = rt.conn.lock().await;
         if let Some(c) = guard.as_ref() {
             return Ok(c.clone());
@@ -861,7 +1205,10 @@ impl Executor {
         Ok(c)
     }
 
-    async fn delegate_connection(&self, target: &str) -> Result<Arc<dyn Connection>, TransportError> {
+    async fn delegate_connection(
+        &self,
+        target: &str,
+    ) -> Result<Arc<dyn Connection>, TransportError> {
         let known = self.host_rt(target).is_some();
         if !known && matches!(target, "localhost" | "127.0.0.1" | "::1") {
             return Ok(Arc::new(ssh::local::LocalConnection));
@@ -871,7 +1218,11 @@ impl Executor {
             return Ok(c.clone());
         }
         let t = synthetic_task("delegate", "command");
-        let scope = if known { self.scope_for(&t, target, &Inherit::default(), None) } else { Scope::new(vec![], self.templar.clone()) };
+        let scope = if known {
+            self.scope_for(&t, target, &Inherit::default(), None)
+        } else {
+            Scope::new(vec![], self.templar.clone())
+        };
         let local = self.var_str(&scope, &["ansible_connection"]).as_deref() == Some("local");
         let c: Arc<dyn Connection> = if local {
             Arc::new(ssh::local::LocalConnection)
@@ -886,8 +1237,16 @@ impl Executor {
         Ok(c)
     }
 
-    fn connect_spec(&self, host: &str, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> ConnectSpec {
-        let address = self.var_str(scope, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
+    fn connect_spec(
+        &self,
+        host: &str,
+        t: &Task,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+    ) -> ConnectSpec {
+        let address = self
+            .var_str(scope, &["ansible_host", "ansible_ssh_host"])
+            .unwrap_or_else(|| host.to_string());
         // ~/.ssh/config applies to the address, as with OpenSSH; inventory settings win.
         let sshcfg = ssh::ssh_config::lookup_user(&address);
         let address = sshcfg.hostname.clone().unwrap_or(address);
@@ -910,19 +1269,32 @@ impl Executor {
         if let Some(k) = &self.opts.private_key {
             keys.push(k.clone());
         }
-        if let Some(k) = self.var_str(scope, &["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
+        if let Some(k) = self.var_str(
+            scope,
+            &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+        ) {
             keys.push(expand_home(&k));
         }
         if keys.is_empty() {
             keys.extend(sshcfg.identity_files.iter().cloned());
         }
-        let password = self.var_str(scope, &["ansible_password", "ansible_ssh_pass", "ansible_ssh_password"]);
+        let password = self.var_str(
+            scope,
+            &[
+                "ansible_password",
+                "ansible_ssh_pass",
+                "ansible_ssh_password",
+            ],
+        );
         let mut known_hosts = self.opts.known_hosts.clone();
         if let Some(k) = self.var_str(scope, &["ansible_ssh_known_hosts_file"]) {
             known_hosts.push(expand_home(&k));
         }
         known_hosts.extend(sshcfg.user_known_hosts_files.iter().cloned());
-        let mut policy = sshcfg.strict_host_key_checking.filter(|_| self.opts.host_key_policy == ssh::HostKeyPolicy::Strict).unwrap_or(self.opts.host_key_policy);
+        let mut policy = sshcfg
+            .strict_host_key_checking
+            .filter(|_| self.opts.host_key_policy == ssh::HostKeyPolicy::Strict)
+            .unwrap_or(self.opts.host_key_policy);
         // ssh options users keep in ansible_ssh_common_args / ansible_ssh_extra_args.
         let mut jump = sshcfg.proxy_jump.clone();
         for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
@@ -955,7 +1327,9 @@ impl Executor {
                         },
                     };
                     match k.as_str() {
-                        "userknownhostsfile" => known_hosts.extend(v.split_whitespace().map(expand_home)),
+                        "userknownhostsfile" => {
+                            known_hosts.extend(v.split_whitespace().map(expand_home))
+                        }
                         "stricthostkeychecking" => {
                             policy = match v.to_ascii_lowercase().as_str() {
                                 "no" | "off" => ssh::HostKeyPolicy::Off,
@@ -969,7 +1343,10 @@ impl Executor {
                 }
             }
         }
-        if let Some(v) = self.var_str(scope, &["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
+        if let Some(v) = self.var_str(
+            scope,
+            &["ansible_host_key_checking", "ansible_ssh_host_key_checking"],
+        ) {
             if !crate::template::truthy(&Value::from(v)) {
                 policy = ssh::HostKeyPolicy::Off;
             }
@@ -984,7 +1361,9 @@ impl Executor {
             known_hosts,
             host_key_policy: policy,
             connect_timeout: self.opts.connect_timeout,
-            jump: jump.filter(|j| j != "none").map(|j| Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self))))
+            jump: jump.filter(|j| j != "none").map(|j| {
+                Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self)))
+            }),
         }
     }
 
@@ -1003,7 +1382,9 @@ impl Executor {
             name: host.clone(),
             address: host,
             port,
-            user: user.or_else(|| self.opts.remote_user.clone()).unwrap_or_else(|| "root".into()),
+            user: user
+                .or_else(|| self.opts.remote_user.clone())
+                .unwrap_or_else(|| "root".into()),
             private_keys: keys.to_vec(),
             password: None,
             known_hosts: self.opts.known_hosts.clone(),
@@ -1014,7 +1395,9 @@ impl Executor {
     }
 
     fn include_vars(&self, t: &Task, _host: &str, args: &Args) -> Result<Outcome, ModuleError> {
-        let file = args.str_any(&["_raw_params", "file", "dir"]).ok_or_else(|| ModuleError::failed("include_vars needs a file"))?;
+        let file = args
+            .str_any(&["_raw_params", "file", "dir"])
+            .ok_or_else(|| ModuleError::failed("include_vars needs a file"))?;
         let mut candidates = Vec::new();
         if let Some(r) = &t.role {
             candidates.push(r.path.join("vars").join(&file));
@@ -1022,18 +1405,30 @@ impl Executor {
         candidates.push(t.dir.join(&file));
         candidates.push(t.dir.join("vars").join(&file));
         candidates.push(self.play.read().unwrap().playbook_dir.join(&file));
-        let path = candidates.into_iter().find(|p| p.exists()).ok_or_else(|| ModuleError::failed(format!("Could not find or access '{file}'")))?;
+        let path = candidates
+            .into_iter()
+            .find(|p| p.exists())
+            .ok_or_else(|| ModuleError::failed(format!("Could not find or access '{file}'")))?;
         let mut files = Vec::new();
         if path.is_dir() {
-            let mut entries: Vec<_> = std::fs::read_dir(&path).map_err(|e| ModuleError::failed(e.to_string()))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            let mut entries: Vec<_> = std::fs::read_dir(&path)
+                .map_err(|e| ModuleError::failed(e.to_string()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
             entries.sort();
-            files.extend(entries.into_iter().filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))));
+            files.extend(entries.into_iter().filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yml" | "yaml" | "json")
+                )
+            }));
         } else {
             files.push(path.clone());
         }
         let mut vars = Map::new();
         for f in files {
-            let node = crate::yaml::load_file(&f).map_err(|e| ModuleError::failed(e.to_string()))?;
+            let node =
+                crate::yaml::load_file(&f).map_err(|e| ModuleError::failed(e.to_string()))?;
             if let serde_json::Value::Object(m) = node.to_json() {
                 vars.extend(m);
             }
@@ -1045,66 +1440,109 @@ impl Executor {
             }
             None => o.facts = vars,
         }
-        o.data.insert("ansible_included_var_files".into(), json!([path.display().to_string()]));
+        o.data.insert(
+            "ansible_included_var_files".into(),
+            json!([path.display().to_string()]),
+        );
         Ok(o)
     }
 
     /// Runs a dynamic include (tasks or role) for the hosts whose `when` holds, grouped
     /// by the file each host resolves to.
-    pub async fn run_include(self: &Arc<Self>, t: &Task, hosts: &[String], inherit: &Inherit, handler: bool) {
+    pub async fn run_include(
+        self: &Arc<Self>,
+        t: &Task,
+        hosts: &[String],
+        inherit: &Inherit,
+        handler: bool,
+    ) {
         let eff_tags: Vec<String> = inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
         if !self.tags_match(&eff_tags, false) {
             return;
         }
-        let loader = crate::playbook::loader::Loader { registry: &self.registry, roles_path: self.roles_path.clone() };
-        let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> = IndexMap::new();
+        let loader = crate::playbook::loader::Loader {
+            registry: &self.registry,
+            roles_path: self.roles_path.clone(),
+        };
+        let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> =
+            IndexMap::new();
         for h in hosts {
             let scope = self.scope_for(t, h, inherit, None);
             let ctx = scope.value();
             let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
-            if !conds.iter().all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false)) {
+            if !conds
+                .iter()
+                .all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false))
+            {
                 if let Some(rt) = self.host_rt(h) {
                     self.report_skip(&rt, &t.display_name(), h, t.action());
                 }
                 continue;
             }
             let (key, load): (String, Result<Vec<Task>, String>) = match &t.kind {
-                TaskKind::IncludeTasks { file, dir, .. } => match self.templar.render_string(file, &ctx) {
-                    Ok(f) => {
-                        let mut cands = vec![dir.join(&f)];
-                        if let Some(r) = &t.role {
-                            cands.push(r.path.join("tasks").join(&f));
+                TaskKind::IncludeTasks { file, dir, .. } => {
+                    match self.templar.render_string(file, &ctx) {
+                        Ok(f) => {
+                            let mut cands = vec![dir.join(&f)];
+                            if let Some(r) = &t.role {
+                                cands.push(r.path.join("tasks").join(&f));
+                            }
+                            let p = cands
+                                .iter()
+                                .find(|p| p.exists())
+                                .cloned()
+                                .unwrap_or_else(|| cands[0].clone());
+                            let key = p.display().to_string();
+                            if let Some(g) = groups.get_mut(&key) {
+                                g.0.push(h.clone());
+                                continue;
+                            }
+                            (
+                                key,
+                                loader
+                                    .load_task_file(&p, t.role.as_ref())
+                                    .map_err(|e| e.to_string()),
+                            )
                         }
-                        let p = cands.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| cands[0].clone());
-                        let key = p.display().to_string();
-                        if let Some(g) = groups.get_mut(&key) {
-                            g.0.push(h.clone());
-                            continue;
-                        }
-                        (key, loader.load_task_file(&p, t.role.as_ref()).map_err(|e| e.to_string()))
+                        Err(e) => (String::new(), Err(e.message)),
                     }
-                    Err(e) => (String::new(), Err(e.message)),
-                },
-                TaskKind::IncludeRole { name, tasks_from, .. } => {
-                    let name = self.templar.render_string(name, &ctx).unwrap_or_else(|_| name.clone());
+                }
+                TaskKind::IncludeRole {
+                    name, tasks_from, ..
+                } => {
+                    let name = self
+                        .templar
+                        .render_string(name, &ctx)
+                        .unwrap_or_else(|_| name.clone());
                     let key = format!("role:{name}:{}", tasks_from.clone().unwrap_or_default());
                     if let Some(g) = groups.get_mut(&key) {
                         g.0.push(h.clone());
                         continue;
                     }
                     let dir = self.play.read().unwrap().playbook_dir.clone();
-                    let node = crate::yaml::Node { kind: crate::yaml::NodeKind::Null, span: t.span.clone() };
-                    let r = loader.load_role(&name, tasks_from.as_deref(), Default::default(), &dir, &node).map(|(role, tasks, handlers)| {
-                        // The role's handlers become available to the play.
-                        if !handlers.is_empty() {
-                            let mut p = self.play.write().unwrap();
-                            let mut hs = (*p.handlers).clone();
-                            hs.extend(handlers);
-                            p.handlers = Arc::new(hs);
-                        }
-                        let _ = role;
-                        tasks
-                    });
+                    let node = crate::yaml::Node {
+                        kind: crate::yaml::NodeKind::Null,
+                        span: t.span.clone(),
+                    };
+                    let r = loader
+                        .load_role(
+                            &name,
+                            tasks_from.as_deref(),
+                            Default::default(),
+                            &dir,
+                            &node,
+                        )
+                        .map(|(role, tasks, handlers)| {
+                            // The role's handlers become available to the play.
+                            if !handlers.is_empty() {
+                                let mut p = self.play.write().unwrap();
+                                let mut hs = (*p.handlers).clone();
+                                hs.extend(handlers);
+                                p.handlers = Arc::new(hs);
+                            }
+                            let _ = role;
+                            tasks
+                        });
                     (key, r.map_err(|e| e.to_string()))
                 }
                 _ => return,
@@ -1112,19 +1550,34 @@ impl Executor {
             match load {
                 Ok(tasks) => {
                     let params = match &t.kind {
-                        TaskKind::IncludeTasks { args, .. } | TaskKind::IncludeRole { args, .. } => {
+                        TaskKind::IncludeTasks { args, .. }
+                        | TaskKind::IncludeRole { args, .. } => {
                             let mut m = IndexMap::new();
                             if let Ok(keys) = args.try_iter() {
                                 for k in keys {
                                     let ks = k.to_string();
-                                    if matches!(ks.as_str(), "name" | "tasks_from" | "apply" | "public" | "role" | "allow_duplicates" | "handlers_from" | "defaults_from" | "vars_from") {
+                                    if matches!(
+                                        ks.as_str(),
+                                        "name"
+                                            | "tasks_from"
+                                            | "apply"
+                                            | "public"
+                                            | "role"
+                                            | "allow_duplicates"
+                                            | "handlers_from"
+                                            | "defaults_from"
+                                            | "vars_from"
+                                    ) {
                                         continue;
                                     }
                                     if let Ok(v) = args.get_item(&k) {
                                         if ks == "vars" {
                                             if let Ok(vk) = v.try_iter() {
                                                 for k2 in vk {
-                                                    m.insert(k2.to_string(), v.get_item(&k2).unwrap_or_default());
+                                                    m.insert(
+                                                        k2.to_string(),
+                                                        v.get_item(&k2).unwrap_or_default(),
+                                                    );
                                                 }
                                             }
                                         } else {
@@ -1165,13 +1618,17 @@ impl Executor {
     }
 }
 
-
 fn all_true(templar: &Templar, conds: &[String], ctx: &Value) -> Result<bool, String> {
     for c in conds {
         match templar.eval_condition(c, ctx) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
-            Err(e) => return Err(format!("The conditional check '{c}' failed. The error was: {}", e.message)),
+            Err(e) => {
+                return Err(format!(
+                    "The conditional check '{c}' failed. The error was: {}",
+                    e.message
+                ))
+            }
         }
     }
     Ok(true)
@@ -1188,23 +1645,43 @@ fn strip_omit(m: &mut Map<String, serde_json::Value>) {
 }
 
 fn strip_facts(facts: &IndexMap<String, Value>) -> Vec<(String, Value)> {
-    facts.iter().map(|(k, v)| (k.strip_prefix("ansible_").unwrap_or(k).to_string(), v.clone())).collect()
+    facts
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.strip_prefix("ansible_").unwrap_or(k).to_string(),
+                v.clone(),
+            )
+        })
+        .collect()
 }
 
 fn label_of(item: &Value) -> String {
     match item.as_str() {
         Some(s) => s.to_string(),
-        None => serde_json::to_string(&template::to_json(item)).unwrap_or_else(|_| item.to_string()),
+        None => {
+            serde_json::to_string(&template::to_json(item)).unwrap_or_else(|_| item.to_string())
+        }
     }
 }
 
 fn abs(p: &std::path::Path) -> String {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
-fn keys_for_jump(cli: &Option<std::path::PathBuf>, scope: &Arc<Scope>, ex: &Executor) -> Vec<std::path::PathBuf> {
+fn keys_for_jump(
+    cli: &Option<std::path::PathBuf>,
+    scope: &Arc<Scope>,
+    ex: &Executor,
+) -> Vec<std::path::PathBuf> {
     let mut keys: Vec<std::path::PathBuf> = cli.iter().cloned().collect();
-    if let Some(k) = ex.var_str(scope, &["ansible_ssh_private_key_file", "ansible_private_key_file"]) {
+    if let Some(k) = ex.var_str(
+        scope,
+        &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+    ) {
         keys.push(expand_home(&k));
     }
     keys

@@ -32,7 +32,11 @@ impl std::fmt::Debug for Scope {
 impl Scope {
     /// Layers are given highest precedence first.
     pub fn new(layers: Vec<Layer>, templar: Templar) -> Arc<Scope> {
-        Arc::new(Scope { layers, templar, cache: Mutex::new(HashMap::new()) })
+        Arc::new(Scope {
+            layers,
+            templar,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A new scope with one more layer on top.
@@ -72,9 +76,15 @@ impl Scope {
         DEPTH.with(|d| d.set(depth));
         let v = match res {
             Ok(v) => v,
-            Err(e) => Value::from(minijinja::Error::new(minijinja::ErrorKind::UndefinedError, format!("in variable `{key}`: {}", e.message))),
+            Err(e) => Value::from(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("in variable `{key}`: {}", e.message),
+            )),
         };
-        self.cache.lock().unwrap().insert(key.to_string(), v.clone());
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), v.clone());
         Some(v)
     }
 
@@ -95,10 +105,17 @@ pub fn needs_render(v: &Value) -> bool {
     use minijinja::value::ValueKind;
     match v.kind() {
         ValueKind::String => v.as_str().map(Templar::is_template).unwrap_or(false),
-        ValueKind::Seq => v.try_iter().map(|mut it| it.any(|i| needs_render(&i))).unwrap_or(false),
+        ValueKind::Seq => v
+            .try_iter()
+            .map(|mut it| it.any(|i| needs_render(&i)))
+            .unwrap_or(false),
         ValueKind::Map => v
             .try_iter()
-            .map(|mut it| it.any(|k| v.get_item(&k).map(|x| needs_render(&x)).unwrap_or(false) || needs_render(&k)))
+            .map(|mut it| {
+                it.any(|k| {
+                    v.get_item(&k).map(|x| needs_render(&x)).unwrap_or(false) || needs_render(&k)
+                })
+            })
             .unwrap_or(false),
         _ => false,
     }
@@ -136,11 +153,21 @@ impl Object for HostVars {
         (self.lookup)(key.as_str()?)
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Iter(Box::new(self.names.iter().map(|s| Value::from(s.as_str())).collect::<Vec<_>>().into_iter()))
+        Enumerator::Iter(Box::new(
+            self.names
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        ))
     }
 }
 
 /// Converts a JSON map into a layer.
 pub fn layer_from_json(m: &IndexMap<String, serde_json::Value>) -> Layer {
-    Arc::new(m.iter().map(|(k, v)| (k.clone(), crate::template::from_json(v))).collect())
+    Arc::new(
+        m.iter()
+            .map(|(k, v)| (k.clone(), crate::template::from_json(v)))
+            .collect(),
+    )
 }

@@ -31,21 +31,25 @@ impl Args {
         self.get(key).map(value_to_string)
     }
     pub fn req_str(&self, key: &str) -> Result<String, ModuleError> {
-        self.str(key).ok_or_else(|| ModuleError::failed(format!("missing required argument: {key}")))
+        self.str(key)
+            .ok_or_else(|| ModuleError::failed(format!("missing required argument: {key}")))
     }
     /// First present of several names (aliases such as `path`/`dest`/`name`).
     pub fn str_any(&self, keys: &[&str]) -> Option<String> {
         keys.iter().find_map(|k| self.str(k))
     }
     pub fn req_str_any(&self, keys: &[&str]) -> Result<String, ModuleError> {
-        self.str_any(keys).ok_or_else(|| ModuleError::failed(format!("missing required argument: {}", keys[0])))
+        self.str_any(keys)
+            .ok_or_else(|| ModuleError::failed(format!("missing required argument: {}", keys[0])))
     }
 
     /// A boolean argument with Ansible's truthy strings.
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ModuleError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => to_bool(v).map(Some).ok_or_else(|| ModuleError::failed(format!("argument {key}: {v} is not a valid boolean"))),
+            Some(v) => to_bool(v).map(Some).ok_or_else(|| {
+                ModuleError::failed(format!("argument {key}: {v} is not a valid boolean"))
+            }),
         }
     }
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, ModuleError> {
@@ -60,32 +64,44 @@ impl Args {
                 .or_else(|| n.as_f64().map(|f| f as i64))
                 .map(Some)
                 .ok_or_else(|| ModuleError::failed(format!("argument {key}: not an integer"))),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ModuleError::failed(format!("argument {key}: {s:?} is not an integer"))),
-            Some(v) => Err(ModuleError::failed(format!("argument {key}: {v} is not an integer"))),
+            Some(Value::String(s)) => s.trim().parse::<i64>().map(Some).map_err(|_| {
+                ModuleError::failed(format!("argument {key}: {s:?} is not an integer"))
+            }),
+            Some(v) => Err(ModuleError::failed(format!(
+                "argument {key}: {v} is not an integer"
+            ))),
         }
     }
     pub fn float(&self, key: &str) -> Result<Option<f64>, ModuleError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| ModuleError::failed(format!("argument {key}: {s:?} is not a number"))),
-            Some(v) => Err(ModuleError::failed(format!("argument {key}: {v} is not a number"))),
+            Some(Value::String(s)) => {
+                s.trim().parse::<f64>().map(Some).map_err(|_| {
+                    ModuleError::failed(format!("argument {key}: {s:?} is not a number"))
+                })
+            }
+            Some(v) => Err(ModuleError::failed(format!(
+                "argument {key}: {v} is not a number"
+            ))),
         }
     }
 
     /// A list argument: a YAML list, or a comma-separated string.
     pub fn list(&self, key: &str) -> Option<Vec<String>> {
         match self.get(key)? {
-            Value::Array(a) => Some(a.iter().filter(|v| !v.is_null()).map(value_to_string).collect()),
-            Value::String(s) => Some(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+            Value::Array(a) => Some(
+                a.iter()
+                    .filter(|v| !v.is_null())
+                    .map(value_to_string)
+                    .collect(),
+            ),
+            Value::String(s) => Some(
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+            ),
             v => Some(vec![value_to_string(v)]),
         }
     }
@@ -96,7 +112,9 @@ impl Args {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => {
-                let i = n.as_i64().ok_or_else(|| ModuleError::failed("mode must be an integer or a string"))?;
+                let i = n
+                    .as_i64()
+                    .ok_or_else(|| ModuleError::failed("mode must be an integer or a string"))?;
                 Ok(Some(format!("0{:o}", i)))
             }
             Some(Value::String(s)) => {
@@ -106,7 +124,9 @@ impl Args {
                 }
                 if s.bytes().all(|b| b.is_ascii_digit()) {
                     if !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                        return Err(ModuleError::failed(format!("mode {s:?} is not a valid octal mode")));
+                        return Err(ModuleError::failed(format!(
+                            "mode {s:?} is not a valid octal mode"
+                        )));
                     }
                     let t = s.trim_start_matches('0');
                     return Ok(Some(format!("0{}", if t.is_empty() { "0" } else { t })));
@@ -115,7 +135,9 @@ impl Args {
                     return Ok(Some("preserve".into()));
                 }
                 if !s.bytes().all(|b| b"ugoarwxXst+-=,".contains(&b)) {
-                    return Err(ModuleError::failed(format!("mode {s:?} is not a valid mode")));
+                    return Err(ModuleError::failed(format!(
+                        "mode {s:?} is not a valid mode"
+                    )));
                 }
                 Ok(Some(s.to_string()))
             }
@@ -157,7 +179,13 @@ pub fn value_to_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
         Value::Number(n) => n.to_string(),
         other => other.to_string(),
     }

@@ -117,10 +117,7 @@ impl Module for Getent {
             }
         }
         let fact = format!("getent_{database}");
-        o.facts.insert(fact.clone(), Value::Object(results.clone()));
-        let mut af = Map::new();
-        af.insert(fact, Value::Object(results));
-        o.data.insert("ansible_facts".into(), Value::Object(af));
+        o.facts.insert(fact, Value::Object(results));
         Ok(o)
     }
 }

@@ -17,6 +17,7 @@ pub mod assert;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod deb822_repository;
 pub mod debug;
 pub mod docker_compose;
 pub mod docker_login;
@@ -74,10 +75,17 @@ impl Outcome {
         Outcome::default()
     }
     pub fn changed(changed: bool) -> Self {
-        Outcome { changed, ..Default::default() }
+        Outcome {
+            changed,
+            ..Default::default()
+        }
     }
     pub fn failed(msg: impl Into<String>) -> Self {
-        Outcome { failed: true, msg: Some(msg.into()), ..Default::default() }
+        Outcome {
+            failed: true,
+            msg: Some(msg.into()),
+            ..Default::default()
+        }
     }
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.data.insert(key.to_string(), value.into());
@@ -87,8 +95,17 @@ impl Outcome {
         self.msg = Some(msg.into());
         self
     }
-    pub fn with_diff(mut self, path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
-        self.diff.push(FileDiff { path: path.to_string(), before: before.into(), after: after.into() });
+    pub fn with_diff(
+        mut self,
+        path: &str,
+        before: impl Into<String>,
+        after: impl Into<String>,
+    ) -> Self {
+        self.diff.push(FileDiff {
+            path: path.to_string(),
+            before: before.into(),
+            after: after.into(),
+        });
         self
     }
 }
@@ -165,7 +182,11 @@ impl ModuleCtx<'_> {
     }
 
     /// Runs a script with bytes on its stdin (file contents are streamed this way).
-    pub async fn run_stdin(&self, script: &str, stdin: Option<Vec<u8>>) -> Result<ExecOutput, ModuleError> {
+    pub async fn run_stdin(
+        &self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOutput, ModuleError> {
         let mut full = String::new();
         for (k, v) in self.environment {
             if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !k.is_empty() {
@@ -184,7 +205,14 @@ impl ModuleCtx<'_> {
             }
             (false, None) => Some(prefix),
         };
-        Ok(self.conn.exec(ExecRequest { script: command, stdin, timeout: self.timeout }).await?)
+        Ok(self
+            .conn
+            .exec(ExecRequest {
+                script: command,
+                stdin,
+                timeout: self.timeout,
+            })
+            .await?)
     }
 
     /// Runs a script and fails the task when it exits non-zero.
@@ -258,6 +286,7 @@ pub fn registry() -> Registry {
         Arc::new(command::Shell),
         Arc::new(command::Raw),
         Arc::new(copy::Copy),
+        Arc::new(deb822_repository::Deb822Repository),
         Arc::new(debug::Debug),
         Arc::new(docker_compose::DockerCompose),
         Arc::new(docker_login::DockerLogin),

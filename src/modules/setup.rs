@@ -74,9 +74,8 @@ impl Module for Setup {
         if !patterns.is_empty() {
             facts.retain(|k, _| patterns.iter().any(|p| p.matches(k)));
         }
+        // The executor sets these as host facts and shows them as `ansible_facts`.
         let mut o = Outcome::ok();
-        o.data
-            .insert("ansible_facts".into(), Value::Object(facts.clone()));
         o.facts = facts;
         Ok(o)
     }

@@ -18,7 +18,11 @@ pub struct Attrs {
 impl Attrs {
     /// Reads `owner`, `group`, `mode` from module arguments.
     pub fn from_args(args: &super::Args) -> Result<Self, ModuleError> {
-        Ok(Attrs { owner: args.str("owner"), group: args.str("group"), mode: args.mode("mode")? })
+        Ok(Attrs {
+            owner: args.str("owner"),
+            group: args.str("group"),
+            mode: args.mode("mode")?,
+        })
     }
     pub fn is_empty(&self) -> bool {
         self.owner.is_none() && self.group.is_none() && self.mode.is_none()
@@ -38,7 +42,9 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
     }
     let h = if follow { "" } else { "-h " };
     let statf = if follow { "stat -L" } else { "stat" };
-    s.raw(&format!("rd_before=$({statf} -c '%a %U %G' \"${var}\" 2>/dev/null)\n"));
+    s.raw(&format!(
+        "rd_before=$({statf} -c '%a %U %G' \"${var}\" 2>/dev/null)\n"
+    ));
     if let Some(owner) = &attrs.owner {
         s.raw("rd_o=").arg(owner).raw("\n");
         s.raw(&format!(
@@ -47,7 +53,9 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
         if check {
             s.raw("[ \"$rd_cur\" = \"$rd_o\" ] || echo RD_ATTRS_CHANGED\n");
         } else {
-            s.raw(&format!("[ \"$rd_cur\" = \"$rd_o\" ] || chown {h}\"$rd_o\" \"${var}\" || exit 3\n"));
+            s.raw(&format!(
+                "[ \"$rd_cur\" = \"$rd_o\" ] || chown {h}\"$rd_o\" \"${var}\" || exit 3\n"
+            ));
         }
     }
     if let Some(group) = &attrs.group {
@@ -58,7 +66,9 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
         if check {
             s.raw("[ \"$rd_cur\" = \"$rd_g\" ] || echo RD_ATTRS_CHANGED\n");
         } else {
-            s.raw(&format!("[ \"$rd_cur\" = \"$rd_g\" ] || chgrp {h}\"$rd_g\" \"${var}\" || exit 3\n"));
+            s.raw(&format!(
+                "[ \"$rd_cur\" = \"$rd_g\" ] || chgrp {h}\"$rd_g\" \"${var}\" || exit 3\n"
+            ));
         }
     }
     if let Some(mode) = &attrs.mode {
@@ -71,10 +81,14 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
                 if check {
                     s.raw("[ \"$rd_cur\" = \"$rd_m\" ] || echo RD_ATTRS_CHANGED\n");
                 } else {
-                    s.raw("[ \"$rd_cur\" = \"$rd_m\" ] || chmod ").arg(mode).raw(&format!(" \"${var}\" || exit 3\n"));
+                    s.raw("[ \"$rd_cur\" = \"$rd_m\" ] || chmod ")
+                        .arg(mode)
+                        .raw(&format!(" \"${var}\" || exit 3\n"));
                 }
             } else if !check {
-                s.raw("chmod ").arg(mode).raw(&format!(" \"${var}\" || exit 3\n"));
+                s.raw("chmod ")
+                    .arg(mode)
+                    .raw(&format!(" \"${var}\" || exit 3\n"));
             }
         }
     }
@@ -119,13 +133,21 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
     let mut before = None;
     if ctx.diff_mode {
         let mut s = Script::new();
-        s.raw("[ -f ").arg(p.dest).raw(" ] && cat ").arg(p.dest).raw(" || true");
+        s.raw("[ -f ")
+            .arg(p.dest)
+            .raw(" ] && cat ")
+            .arg(p.dest)
+            .raw(" || true");
         let out = ctx.run(s.as_str()).await?;
         before = Some(out.stdout_str());
     }
     let check = ctx.check_mode;
     let mut s = Script::new();
-    s.raw("rd_dest=").arg(p.dest).raw("\nrd_want=").arg(&want).raw("\n");
+    s.raw("rd_dest=")
+        .arg(p.dest)
+        .raw("\nrd_want=")
+        .arg(&want)
+        .raw("\n");
     s.raw("if [ -d \"$rd_dest\" ]; then echo \"destination is a directory\" >&2; exit 4; fi\n");
     s.raw("rd_cur=; if [ -e \"$rd_dest\" ]; then echo RD_EXISTS; rd_cur=$(sha256sum \"$rd_dest\" | cut -d' ' -f1); fi\n");
     if p.only_if_missing {
@@ -173,7 +195,11 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
         // In check mode a missing file is a content change already.
     }
     s.raw("fi\n");
-    let stdin = if check { None } else { Some(p.content.to_vec()) };
+    let stdin = if check {
+        None
+    } else {
+        Some(p.content.to_vec())
+    };
     let out = ctx.run_stdin(s.as_str(), stdin).await?;
     let stdout = out.stdout_str();
     if out.rc != 0 {
@@ -183,13 +209,18 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
             _ => format!("could not write {} (rc={}): {}", p.dest, out.rc, err.trim()),
         }));
     }
-    let mut r = PutResult { before, ..Default::default() };
+    let mut r = PutResult {
+        before,
+        ..Default::default()
+    };
     for line in stdout.lines() {
         match line {
             "RD_EXISTS" => r.existed = true,
             "RD_CONTENT" => r.content_changed = true,
             "RD_ATTRS_CHANGED" => r.changed = true,
-            l if l.starts_with("RD_BACKUP ") => r.backup_file = Some(l["RD_BACKUP ".len()..].to_string()),
+            l if l.starts_with("RD_BACKUP ") => {
+                r.backup_file = Some(l["RD_BACKUP ".len()..].to_string())
+            }
             _ => {}
         }
     }
@@ -200,10 +231,19 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
 /// Reads a remote file (None when it does not exist). One exchange.
 pub async fn read_file(ctx: &ModuleCtx<'_>, path: &str) -> Result<Option<Vec<u8>>, ModuleError> {
     let mut s = Script::new();
-    s.raw("if [ -f ").arg(path).raw(" ]; then printf 'Y'; cat ").arg(path).raw("; elif [ -e ").arg(path).raw(" ]; then echo 'not a regular file' >&2; exit 4; else printf 'N'; fi");
+    s.raw("if [ -f ")
+        .arg(path)
+        .raw(" ]; then printf 'Y'; cat ")
+        .arg(path)
+        .raw("; elif [ -e ")
+        .arg(path)
+        .raw(" ]; then echo 'not a regular file' >&2; exit 4; else printf 'N'; fi");
     let out = ctx.run(s.as_str()).await?;
     if out.rc != 0 {
-        return Err(ModuleError::failed(format!("cannot read {path}: {}", out.stderr_str().trim())));
+        return Err(ModuleError::failed(format!(
+            "cannot read {path}: {}",
+            out.stderr_str().trim()
+        )));
     }
     match out.stdout.first() {
         Some(b'Y') => Ok(Some(out.stdout[1..].to_vec())),
@@ -213,12 +253,18 @@ pub async fn read_file(ctx: &ModuleCtx<'_>, path: &str) -> Result<Option<Vec<u8>
 
 /// Builds the usual outcome of a file write.
 pub fn file_outcome(dest: &str, r: &PutResult, after: &[u8], ctx: &ModuleCtx<'_>) -> Outcome {
-    let mut o = Outcome::changed(r.changed).with("dest", dest).with("checksum", sha256_hex(after));
+    let mut o = Outcome::changed(r.changed)
+        .with("dest", dest)
+        .with("checksum", sha256_hex(after));
     if let Some(b) = &r.backup_file {
         o = o.with("backup_file", b.clone());
     }
     if ctx.diff_mode && r.content_changed {
-        o = o.with_diff(dest, r.before.clone().unwrap_or_default(), String::from_utf8_lossy(after).into_owned());
+        o = o.with_diff(
+            dest,
+            r.before.clone().unwrap_or_default(),
+            String::from_utf8_lossy(after).into_owned(),
+        );
     }
     o
 }
@@ -250,7 +296,9 @@ pub fn sections(out: &str) -> Vec<(String, String)> {
 
 /// The text of the first section called `name` (see [`sections`]).
 pub fn section<'a>(secs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    secs.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str())
+    secs.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, t)| t.as_str())
 }
 
 /// Shell code defining `rd_fetch URL OUT`: downloads URL into the file OUT on the host
@@ -258,7 +306,11 @@ pub fn section<'a>(secs: &'a [(String, String)], name: &str) -> Option<&'a str> 
 /// is installed. `timeout` bounds connecting and stalls, in seconds.
 pub fn fetch_fn(timeout: u64, validate_certs: bool) -> String {
     let k = if validate_certs { "" } else { " -k" };
-    let nk = if validate_certs { "" } else { " --no-check-certificate" };
+    let nk = if validate_certs {
+        ""
+    } else {
+        " --no-check-certificate"
+    };
     format!(
         "rd_fetch() {{\n\
          \x20 if command -v curl >/dev/null 2>&1; then\n\
@@ -279,7 +331,14 @@ mod sections_tests {
     #[test]
     fn splits_sections() {
         let s = sections("junk\n@@RD a\nx\ny\n@@RD b 1\n\n@@RD c\nz\n");
-        assert_eq!(s, vec![("a".into(), "x\ny".into()), ("b 1".into(), "".into()), ("c".into(), "z".into())]);
+        assert_eq!(
+            s,
+            vec![
+                ("a".into(), "x\ny".into()),
+                ("b 1".into(), "".into()),
+                ("c".into(), "z".into())
+            ]
+        );
         assert_eq!(section(&s, "c"), Some("z"));
         assert_eq!(section(&s, "d"), None);
     }
@@ -387,16 +446,18 @@ pub fn py_expand(caps: &regex::bytes::Captures<'_>, template: &[u8]) -> Vec<u8> 
                 group(&mut out, &template[i + 1..j]);
                 i = j;
             }
-            b'g' if template.get(i + 2) == Some(&b'<') => match template[i + 3..].iter().position(|&b| b == b'>') {
-                Some(end) => {
-                    group(&mut out, &template[i + 3..i + 3 + end]);
-                    i = i + 4 + end;
+            b'g' if template.get(i + 2) == Some(&b'<') => {
+                match template[i + 3..].iter().position(|&b| b == b'>') {
+                    Some(end) => {
+                        group(&mut out, &template[i + 3..i + 3 + end]);
+                        i = i + 4 + end;
+                    }
+                    None => {
+                        out.extend_from_slice(b"\\g");
+                        i += 2;
+                    }
                 }
-                None => {
-                    out.extend_from_slice(b"\\g");
-                    i += 2;
-                }
-            },
+            }
             b'n' => {
                 out.push(b'\n');
                 i += 2;
@@ -425,7 +486,9 @@ pub fn py_expand(caps: &regex::bytes::Captures<'_>, template: &[u8]) -> Vec<u8> 
 
 /// Splits bytes into lines that keep their `\n` (Python's `readlines()`).
 pub fn split_lines(data: &[u8]) -> Vec<Vec<u8>> {
-    data.split_inclusive(|&b| b == b'\n').map(|l| l.to_vec()).collect()
+    data.split_inclusive(|&b| b == b'\n')
+        .map(|l| l.to_vec())
+        .collect()
 }
 
 /// A line without its line ending (`\n` or `\r\n`).
@@ -458,7 +521,11 @@ pub fn shell_glob(pattern: &str) -> String {
         if c == '[' {
             if let Some(end) = chars[i + 1..].iter().position(|&x| x == ']') {
                 let class: String = chars[i + 1..i + 1 + end].iter().collect();
-                if !class.is_empty() && class.chars().all(|x| x.is_ascii_alphanumeric() || matches!(x, '-' | '!' | '^' | '_' | '.')) {
+                if !class.is_empty()
+                    && class.chars().all(|x| {
+                        x.is_ascii_alphanumeric() || matches!(x, '-' | '!' | '^' | '_' | '.')
+                    })
+                {
                     flush(&mut out, &mut lit);
                     out.push('[');
                     out.push_str(&class);
@@ -490,7 +557,12 @@ pub struct EditTarget {
 /// Reads a file that a module is about to edit, in one exchange: resolves symlinks
 /// (`follow`), fails on directories, and with `mkdir_parent` creates the missing parent
 /// directory of an absent file (not in check mode), as lineinfile's `create` does.
-pub async fn read_for_edit(ctx: &ModuleCtx<'_>, path: &str, follow: bool, mkdir_parent: bool) -> Result<EditTarget, ModuleError> {
+pub async fn read_for_edit(
+    ctx: &ModuleCtx<'_>,
+    path: &str,
+    follow: bool,
+    mkdir_parent: bool,
+) -> Result<EditTarget, ModuleError> {
     let mut s = Script::new();
     s.raw("rd_p=").arg(path).raw("\n");
     if follow {
@@ -501,15 +573,25 @@ pub async fn read_for_edit(ctx: &ModuleCtx<'_>, path: &str, follow: bool, mkdir_
     s.raw("if [ -f \"$rd_p\" ]; then printf Y; exec cat -- \"$rd_p\"; fi\n");
     s.raw("if [ -e \"$rd_p\" ]; then echo \"$rd_p is not a regular file\" >&2; exit 4; fi\n");
     if mkdir_parent && !ctx.check_mode {
-        s.raw("rd_d=$(dirname -- \"$rd_p\"); [ -d \"$rd_d\" ] || mkdir -p -- \"$rd_d\" || exit 4\n");
+        s.raw(
+            "rd_d=$(dirname -- \"$rd_p\"); [ -d \"$rd_d\" ] || mkdir -p -- \"$rd_d\" || exit 4\n",
+        );
     }
     s.raw("printf N\n");
     let out = ctx.run(s.as_str()).await?;
     if out.rc != 0 {
         let err = out.stderr_str();
-        return Err(ModuleError::failed(if out.rc == 4 { err.trim().to_string() } else { format!("cannot read {path} (rc={}): {}", out.rc, err.trim()) }));
+        return Err(ModuleError::failed(if out.rc == 4 {
+            err.trim().to_string()
+        } else {
+            format!("cannot read {path} (rc={}): {}", out.rc, err.trim())
+        }));
     }
-    let nl = out.stdout.iter().position(|&b| b == b'\n').ok_or_else(|| ModuleError::failed(format!("cannot read {path}: unexpected output")))?;
+    let nl = out
+        .stdout
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| ModuleError::failed(format!("cannot read {path}: unexpected output")))?;
     let real_path = String::from_utf8_lossy(&out.stdout[..nl]).into_owned();
     let rest = &out.stdout[nl + 1..];
     let content = match rest.first() {
@@ -539,14 +621,20 @@ pub struct Edit<'a> {
 pub async fn apply_edit(ctx: &ModuleCtx<'_>, e: &Edit<'_>) -> Result<Outcome, ModuleError> {
     if let Some(v) = &e.validate {
         if !v.contains("%s") {
-            return Err(ModuleError::failed(format!("validate must contain %s: {v}")));
+            return Err(ModuleError::failed(format!(
+                "validate must contain %s: {v}"
+            )));
         }
     }
     let before = e.target.content.as_deref();
     let content_changed = before != Some(e.after);
     let exists = before.is_some();
     let mut changed = content_changed;
-    let mut msg = if content_changed { e.msg.clone() } else { String::new() };
+    let mut msg = if content_changed {
+        e.msg.clone()
+    } else {
+        String::new()
+    };
     let mut backup_file = None;
     if content_changed || (exists && !e.attrs.is_empty()) {
         if ctx.check_mode && !exists {
@@ -578,7 +666,9 @@ pub async fn apply_edit(ctx: &ModuleCtx<'_>, e: &Edit<'_>) -> Result<Outcome, Mo
             }
         }
     }
-    let mut o = Outcome::changed(changed).with("msg", msg.clone()).with("path", e.path);
+    let mut o = Outcome::changed(changed)
+        .with("msg", msg.clone())
+        .with("path", e.path);
     if !msg.is_empty() {
         o.msg = Some(msg);
     }
@@ -604,7 +694,9 @@ pub fn symbolic_mode_check_script(s: &mut Script, var: &str, mode: &str, follow:
         return;
     }
     let statf = if follow { "stat -L" } else { "stat" };
-    s.raw(&format!("if [ -e \"${var}\" ]; then rd_cur=$({statf} -c %a \"${var}\"); rd_t=$(mktemp -d) && {{ "));
+    s.raw(&format!(
+        "if [ -e \"${var}\" ]; then rd_cur=$({statf} -c %a \"${var}\"); rd_t=$(mktemp -d) && {{ "
+    ));
     s.raw(&format!("if [ -d \"${var}\" ]; then mkdir \"$rd_t/x\"; else : > \"$rd_t/x\"; fi; chmod \"$rd_cur\" \"$rd_t/x\"; chmod "));
     s.arg(mode);
     s.raw(" \"$rd_t/x\"; [ \"$(stat -c %a \"$rd_t/x\")\" = \"$rd_cur\" ] || echo RD_ATTRS_CHANGED; rm -rf \"$rd_t\"; }; fi\n");
@@ -618,7 +710,10 @@ mod edit_tests {
     fn python_expand() {
         let re = py_regex(r"^(?P<k>\w+)=(.*)$", false).unwrap();
         let caps = re.captures(b"host=a").unwrap();
-        assert_eq!(py_expand(&caps, br"\1: \2 \g<k> \g<2> $1\n"), b"host: a host a $1\n".to_vec());
+        assert_eq!(
+            py_expand(&caps, br"\1: \2 \g<k> \g<2> $1\n"),
+            b"host: a host a $1\n".to_vec()
+        );
     }
 
     #[test]
@@ -648,7 +743,9 @@ mod edit_tests {
 /// arguments (the home directory on the host, of the user the task runs as). Paths
 /// without a leading `~` are returned as they are, without an exchange.
 pub async fn expand_user(ctx: &ModuleCtx<'_>, path: &str) -> Result<String, ModuleError> {
-    let Some(rest) = path.strip_prefix('~') else { return Ok(path.to_string()) };
+    let Some(rest) = path.strip_prefix('~') else {
+        return Ok(path.to_string());
+    };
     let (user, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -657,7 +754,9 @@ pub async fn expand_user(ctx: &ModuleCtx<'_>, path: &str) -> Result<String, Modu
     if user.is_empty() {
         s.raw("printf '%s' \"$HOME\"");
     } else {
-        s.raw("getent passwd ").arg(user).raw(" | cut -d: -f6 | tr -d '\\n'");
+        s.raw("getent passwd ")
+            .arg(user)
+            .raw(" | cut -d: -f6 | tr -d '\\n'");
     }
     let out = ctx.run(s.as_str()).await?;
     let home = out.stdout_str();

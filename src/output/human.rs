@@ -22,7 +22,12 @@ struct State {
 
 impl Human {
     pub fn new(verbosity: u8, diff: bool) -> Self {
-        Human { verbosity, diff, tty: std::io::stdout().is_terminal(), state: Mutex::new(State::default()) }
+        Human {
+            verbosity,
+            diff,
+            tty: std::io::stdout().is_terminal(),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn println(&self, st: &State, line: String) {
@@ -46,7 +51,11 @@ impl Human {
             Some(d) => format!("{} -> {}", r.host, d),
             None => r.host.clone(),
         };
-        let item = r.item.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
+        let item = r
+            .item
+            .as_ref()
+            .map(|i| format!(" => (item={i})"))
+            .unwrap_or_default();
         let (word, paint): (&str, fn(String) -> String) = match r.status {
             Status::Ok => ("ok", |s| style(s).green().to_string()),
             Status::Changed => ("changed", |s| style(s).yellow().to_string()),
@@ -55,9 +64,13 @@ impl Human {
             Status::Unreachable => ("fatal", |s| style(s).red().to_string()),
         };
         let mut line = match r.status {
-            Status::Failed if r.item.is_some() => format!("failed: [{host}]{item} => {}", compact(&r.result)),
+            Status::Failed if r.item.is_some() => {
+                format!("failed: [{host}]{item} => {}", compact(&r.result))
+            }
             Status::Failed => format!("fatal: [{host}]: FAILED! => {}", compact(&r.result)),
-            Status::Unreachable => format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&r.result)),
+            Status::Unreachable => {
+                format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&r.result))
+            }
             _ => {
                 let mut l = format!("{word}: [{host}]{item}");
                 let show_msg = r.action == "debug";
@@ -78,7 +91,6 @@ impl Human {
         }
         paint(line)
     }
-
 }
 
 fn compact(v: &serde_json::Value) -> String {
@@ -102,14 +114,25 @@ impl Reporter for Human {
                 }
                 self.println(&st, Self::header("PLAY", name));
             }
-            Event::TaskStart { name, hosts, handler, .. } => {
+            Event::TaskStart {
+                name,
+                hosts,
+                handler,
+                ..
+            } => {
                 if let Some(b) = st.bar.take() {
                     b.finish_and_clear();
                 }
-                self.println(&st, Self::header(if *handler { "RUNNING HANDLER" } else { "TASK" }, name));
+                self.println(
+                    &st,
+                    Self::header(if *handler { "RUNNING HANDLER" } else { "TASK" }, name),
+                );
                 if self.tty {
                     let b = ProgressBar::new(*hosts as u64);
-                    b.set_style(ProgressStyle::with_template("{spinner} {pos}/{len} hosts {wide_msg}").unwrap());
+                    b.set_style(
+                        ProgressStyle::with_template("{spinner} {pos}/{len} hosts {wide_msg}")
+                            .unwrap(),
+                    );
                     b.enable_steady_tick(std::time::Duration::from_millis(120));
                     st.bar = Some(b);
                 }
@@ -124,7 +147,10 @@ impl Reporter for Human {
                     for d in &r.diff {
                         let text = similar::TextDiff::from_lines(&d.before, &d.after)
                             .unified_diff()
-                            .header(&format!("before: {}", d.path), &format!("after: {}", d.path))
+                            .header(
+                                &format!("before: {}", d.path),
+                                &format!("after: {}", d.path),
+                            )
                             .to_string();
                         self.println(&st, text);
                     }
@@ -136,9 +162,15 @@ impl Reporter for Human {
                 }
             }
             Event::HostDone { .. } => {}
-            Event::Warning { msg } => self.println(&st, style(format!("[WARNING]: {msg}")).magenta().to_string()),
+            Event::Warning { msg } => self.println(
+                &st,
+                style(format!("[WARNING]: {msg}")).magenta().to_string(),
+            ),
             Event::Message { msg } => self.println(&st, msg.clone()),
-            Event::Recap { stats, elapsed_secs } => {
+            Event::Recap {
+                stats,
+                elapsed_secs,
+            } => {
                 if let Some(b) = st.bar.take() {
                     b.finish_and_clear();
                 }

@@ -9,7 +9,9 @@ pub struct Json {
 
 impl Json {
     pub fn new() -> Self {
-        Json { out: std::sync::Mutex::new(std::io::stdout()) }
+        Json {
+            out: std::sync::Mutex::new(std::io::stdout()),
+        }
     }
 }
 

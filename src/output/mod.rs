@@ -68,16 +68,36 @@ pub struct HostResult {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    PlaybookStart { path: String, check: bool },
-    PlayStart { name: String, hosts: Vec<String> },
-    TaskStart { name: String, action: String, hosts: usize, handler: bool },
+    PlaybookStart {
+        path: String,
+        check: bool,
+    },
+    PlayStart {
+        name: String,
+        hosts: Vec<String>,
+    },
+    TaskStart {
+        name: String,
+        action: String,
+        hosts: usize,
+        handler: bool,
+    },
     HostResult(HostResult),
     /// A host has nothing more to do in this play (failed or unreachable).
-    HostDone { host: String },
-    Warning { msg: String },
+    HostDone {
+        host: String,
+    },
+    Warning {
+        msg: String,
+    },
     /// Free-form progress lines (for example provisioning steps).
-    Message { msg: String },
-    Recap { stats: IndexMap<String, HostStats>, elapsed_secs: f64 },
+    Message {
+        msg: String,
+    },
+    Recap {
+        stats: IndexMap<String, HostStats>,
+        elapsed_secs: f64,
+    },
 }
 
 /// Renders events. Implementations must be cheap: they are called from the engine.

@@ -93,7 +93,16 @@ fn decode_escapes(s: &str) -> String {
 /// Parses `k=v` words. With `free_form`, words that are not `k=v` (and any `k=v` whose
 /// key is not in `special` when `free_form_only_special`) become `_raw_params`.
 pub fn parse_kv(s: &str, free_form: bool) -> Vec<(String, String)> {
-    const SPECIAL: &[&str] = &["creates", "removes", "chdir", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends"];
+    const SPECIAL: &[&str] = &[
+        "creates",
+        "removes",
+        "chdir",
+        "executable",
+        "warn",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+    ];
     let mut out = Vec::new();
     let mut raw: Vec<String> = Vec::new();
     for word in split_args(s) {
@@ -133,7 +142,10 @@ mod tests {
 
     #[test]
     fn free_form_with_specials() {
-        let kv = parse_kv("/usr/bin/make install creates=/opt/x chdir=/src FOO=bar", true);
+        let kv = parse_kv(
+            "/usr/bin/make install creates=/opt/x chdir=/src FOO=bar",
+            true,
+        );
         assert!(kv.contains(&("creates".into(), "/opt/x".into())));
         assert!(kv.contains(&("chdir".into(), "/src".into())));
         assert!(kv.contains(&("_raw_params".into(), "/usr/bin/make install FOO=bar".into())));

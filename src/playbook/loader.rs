@@ -9,24 +9,107 @@ use crate::yaml::{self, Node, NodeKind};
 use std::path::{Path, PathBuf};
 
 /// Actions the executor implements itself (they change variables or control flow).
-pub const EXECUTOR_ACTIONS: &[&str] = &["set_fact", "include_vars", "meta", "add_host", "group_by", "set_stats"];
+pub const EXECUTOR_ACTIONS: &[&str] = &[
+    "set_fact",
+    "include_vars",
+    "meta",
+    "add_host",
+    "group_by",
+    "set_stats",
+];
 
 const TASK_KEYWORDS: &[&str] = &[
-    "name", "when", "loop", "loop_control", "register", "notify", "listen", "changed_when", "failed_when",
-    "ignore_errors", "ignore_unreachable", "tags", "become", "become_user", "become_method", "become_flags",
-    "become_exe", "remote_user", "vars", "environment", "delegate_to", "delegate_facts", "run_once", "until",
-    "retries", "delay", "no_log", "check_mode", "diff", "any_errors_fatal", "connection", "timeout", "args",
-    "action", "local_action", "block", "rescue", "always", "debugger", "throttle", "async", "poll",
-    "collections", "module_defaults", "port", "sudo", "sudo_user",
+    "name",
+    "when",
+    "loop",
+    "loop_control",
+    "register",
+    "notify",
+    "listen",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "ignore_unreachable",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "remote_user",
+    "vars",
+    "environment",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "until",
+    "retries",
+    "delay",
+    "no_log",
+    "check_mode",
+    "diff",
+    "any_errors_fatal",
+    "connection",
+    "timeout",
+    "args",
+    "action",
+    "local_action",
+    "block",
+    "rescue",
+    "always",
+    "debugger",
+    "throttle",
+    "async",
+    "poll",
+    "collections",
+    "module_defaults",
+    "port",
+    "sudo",
+    "sudo_user",
 ];
 
 const PLAY_KEYWORDS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "vars_prompt", "roles", "pre_tasks", "tasks", "post_tasks",
-    "handlers", "become", "become_user", "become_method", "become_flags", "remote_user", "user",
-    "gather_facts", "gather_subset", "gather_timeout", "serial", "max_fail_percentage", "any_errors_fatal",
-    "strategy", "tags", "environment", "connection", "check_mode", "diff", "force_handlers", "ignore_errors",
-    "ignore_unreachable", "order", "collections", "module_defaults", "no_log", "timeout", "throttle", "port",
-    "run_once", "debugger", "fact_path",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "vars_prompt",
+    "roles",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "remote_user",
+    "user",
+    "gather_facts",
+    "gather_subset",
+    "gather_timeout",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "strategy",
+    "tags",
+    "environment",
+    "connection",
+    "check_mode",
+    "diff",
+    "force_handlers",
+    "ignore_errors",
+    "ignore_unreachable",
+    "order",
+    "collections",
+    "module_defaults",
+    "no_log",
+    "timeout",
+    "throttle",
+    "port",
+    "run_once",
+    "debugger",
+    "fact_path",
 ];
 
 /// What the loader needs besides the files.
@@ -36,7 +119,8 @@ pub struct Loader<'a> {
 }
 
 fn str_of(n: &Node, what: &str) -> Result<String> {
-    n.scalar_string().ok_or_else(|| n.error(format!("{what} must be a string, not a {}", n.type_name())))
+    n.scalar_string()
+        .ok_or_else(|| n.error(format!("{what} must be a string, not a {}", n.type_name())))
 }
 
 fn bool_of(n: &Node, what: &str) -> Result<bool> {
@@ -63,7 +147,11 @@ fn string_list(n: &Node, what: &str) -> Result<Vec<String>> {
 fn tags_of(n: &Node) -> Result<Vec<String>> {
     Ok(string_list(n, "tags")?
         .into_iter()
-        .flat_map(|t| t.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        .flat_map(|t| {
+            t.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .filter(|t| !t.is_empty())
         .collect())
 }
@@ -71,10 +159,13 @@ fn tags_of(n: &Node) -> Result<Vec<String>> {
 fn conditions(n: &Node) -> Result<Vec<String>> {
     match &n.kind {
         NodeKind::Bool(b) => Ok(vec![if *b { "True".into() } else { "False".into() }]),
-        NodeKind::Seq(items) => items.iter().map(|i| match &i.kind {
-            NodeKind::Bool(b) => Ok(if *b { "True".into() } else { "False".into() }),
-            _ => str_of(i, "condition"),
-        }).collect(),
+        NodeKind::Seq(items) => items
+            .iter()
+            .map(|i| match &i.kind {
+                NodeKind::Bool(b) => Ok(if *b { "True".into() } else { "False".into() }),
+                _ => str_of(i, "condition"),
+            })
+            .collect(),
         _ => Ok(vec![str_of(n, "condition")?]),
     }
 }
@@ -85,7 +176,9 @@ fn vars_of(n: &Node) -> Result<RawVars> {
         NodeKind::Null => {}
         NodeKind::Map(m) => {
             for (k, v) in m {
-                let key = k.key_string().ok_or_else(|| k.error("variable names must be strings"))?;
+                let key = k
+                    .key_string()
+                    .ok_or_else(|| k.error("variable names must be strings"))?;
                 out.insert(key, v.to_value());
             }
         }
@@ -107,13 +200,22 @@ fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
         for (i, ca) in a.chars().enumerate() {
             let mut cur = vec![i + 1];
             for (j, cb) in b.iter().enumerate() {
-                cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+                cur.push(
+                    (prev[j] + usize::from(ca != *cb))
+                        .min(prev[j + 1] + 1)
+                        .min(cur[j] + 1),
+                );
             }
             prev = cur;
         }
         prev[b.len()]
     }
-    candidates.iter().map(|c| (dist(word, c), *c)).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c.to_string())
+    candidates
+        .iter()
+        .map(|c| (dist(word, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c.to_string())
 }
 
 impl Loader<'_> {
@@ -121,27 +223,48 @@ impl Loader<'_> {
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();
         self.load_playbook_into(path, &mut plays, 0)?;
-        Ok(Playbook { path: path.to_path_buf(), plays })
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            plays,
+        })
     }
 
     fn load_playbook_into(&self, path: &Path, plays: &mut Vec<Play>, depth: usize) -> Result<()> {
         if depth > 20 {
-            return Err(Error::usage(format!("{}: import_playbook nested too deep", path.display())));
+            return Err(Error::usage(format!(
+                "{}: import_playbook nested too deep",
+                path.display()
+            )));
         }
         if !path.exists() {
-            return Err(Error::usage(format!("the playbook {} could not be found", path.display())));
+            return Err(Error::usage(format!(
+                "the playbook {} could not be found",
+                path.display()
+            )));
         }
         let doc = yaml::load_file(path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
         let items = match &doc.kind {
             NodeKind::Seq(items) => items,
             NodeKind::Null => return Err(doc.error("empty playbook: expected a list of plays")),
-            _ => return Err(doc.error(format!("a playbook must be a list of plays, not a {}", doc.type_name()))),
+            _ => {
+                return Err(doc.error(format!(
+                    "a playbook must be a list of plays, not a {}",
+                    doc.type_name()
+                )))
+            }
         };
         for item in items {
             if item.as_map().is_none() {
-                return Err(item.error(format!("a play must be a mapping, not a {}", item.type_name())));
+                return Err(item.error(format!(
+                    "a play must be a mapping, not a {}",
+                    item.type_name()
+                )));
             }
             if let Some(imp) = item.get("import_playbook").or_else(|| item.get("include")) {
                 let file = str_of(imp, "import_playbook")?;
@@ -215,7 +338,11 @@ impl Loader<'_> {
                             .iter()
                             .map(|i| match &i.kind {
                                 // A list inside vars_files: first file found wins.
-                                NodeKind::Seq(alts) => Ok(alts.iter().filter_map(|a| a.scalar_string()).collect::<Vec<_>>().join("\u{0}")),
+                                NodeKind::Seq(alts) => Ok(alts
+                                    .iter()
+                                    .filter_map(|a| a.scalar_string())
+                                    .collect::<Vec<_>>()
+                                    .join("\u{0}")),
                                 _ => str_of(i, "vars_files entry"),
                             })
                             .collect::<Result<_>>()?,
@@ -226,8 +353,14 @@ impl Loader<'_> {
                     // Without a terminal, prompts take their defaults (CI-friendly).
                     if let NodeKind::Seq(items) = &v.kind {
                         for i in items {
-                            let name = i.get("name").and_then(|n| n.scalar_string()).ok_or_else(|| i.error("vars_prompt entries need a name"))?;
-                            let default = i.get("default").map(|d| d.to_value()).unwrap_or_else(|| minijinja::Value::from(""));
+                            let name = i
+                                .get("name")
+                                .and_then(|n| n.scalar_string())
+                                .ok_or_else(|| i.error("vars_prompt entries need a name"))?;
+                            let default = i
+                                .get("default")
+                                .map(|d| d.to_value())
+                                .unwrap_or_else(|| minijinja::Value::from(""));
                             play.vars.insert(name, default);
                         }
                     }
@@ -266,10 +399,20 @@ impl Loader<'_> {
                         play.serial.push(match &i.kind {
                             NodeKind::Int(n) if *n > 0 => Serial::Count(*n as usize),
                             NodeKind::Str(s) if s.trim().ends_with('%') => Serial::Percent(
-                                s.trim().trim_end_matches('%').trim().parse::<f64>().map_err(|_| i.error("serial percentage must be a number"))?,
+                                s.trim()
+                                    .trim_end_matches('%')
+                                    .trim()
+                                    .parse::<f64>()
+                                    .map_err(|_| i.error("serial percentage must be a number"))?,
                             ),
-                            NodeKind::Str(s) => Serial::Count(s.trim().parse::<usize>().map_err(|_| i.error("serial must be a number, a percentage or a list"))?),
-                            _ => return Err(i.error("serial must be a positive number, a percentage or a list of them")),
+                            NodeKind::Str(s) => {
+                                Serial::Count(s.trim().parse::<usize>().map_err(|_| {
+                                    i.error("serial must be a number, a percentage or a list")
+                                })?)
+                            }
+                            _ => return Err(i.error(
+                                "serial must be a positive number, a percentage or a list of them",
+                            )),
                         });
                     }
                 }
@@ -277,7 +420,10 @@ impl Loader<'_> {
                     play.max_fail_percentage = Some(match &v.kind {
                         NodeKind::Int(i) => *i as f64,
                         NodeKind::Float(f) => *f,
-                        NodeKind::Str(s) => s.trim_end_matches('%').parse().map_err(|_| v.error("max_fail_percentage must be a number"))?,
+                        NodeKind::Str(s) => s
+                            .trim_end_matches('%')
+                            .parse()
+                            .map_err(|_| v.error("max_fail_percentage must be a number"))?,
                         _ => return Err(v.error("max_fail_percentage must be a number")),
                     })
                 }
@@ -287,7 +433,9 @@ impl Loader<'_> {
                     play.strategy_free = match s.as_str() {
                         "linear" | "ansible.builtin.linear" => false,
                         "free" | "ansible.builtin.free" => true,
-                        _ => return Err(v.error(format!("unknown strategy `{s}` (linear or free)"))),
+                        _ => {
+                            return Err(v.error(format!("unknown strategy `{s}` (linear or free)")))
+                        }
                     }
                 }
                 "tags" => play.tags = tags_of(v)?,
@@ -298,8 +446,12 @@ impl Loader<'_> {
                 "ignore_unreachable" => play.ignore_unreachable = bool_of(v, "ignore_unreachable")?,
                 k if PLAY_KEYWORDS.contains(&k) => {}
                 other => {
-                    let hint = suggest(other, PLAY_KEYWORDS).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-                    return Err(k.error(format!("`{other}` is not a valid attribute for a play{hint}")));
+                    let hint = suggest(other, PLAY_KEYWORDS)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    return Err(k.error(format!(
+                        "`{other}` is not a valid attribute for a play{hint}"
+                    )));
                 }
             }
         }
@@ -315,16 +467,29 @@ impl Loader<'_> {
     }
 
     /// Parses a list of tasks.
-    pub fn parse_tasks(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
+    pub fn parse_tasks(
+        &self,
+        node: &Node,
+        dir: &Path,
+        role: Option<&Arc<Role>>,
+    ) -> Result<Vec<Task>> {
         let items = match &node.kind {
             NodeKind::Null => return Ok(vec![]),
             NodeKind::Seq(items) => items,
-            _ => return Err(node.error(format!("expected a list of tasks, not a {}", node.type_name()))),
+            _ => {
+                return Err(node.error(format!(
+                    "expected a list of tasks, not a {}",
+                    node.type_name()
+                )))
+            }
         };
         let mut out = Vec::new();
         for item in items {
             if item.as_map().is_none() {
-                return Err(item.error(format!("a task must be a mapping, not a {}", item.type_name())));
+                return Err(item.error(format!(
+                    "a task must be a mapping, not a {}",
+                    item.type_name()
+                )));
             }
             out.extend(self.parse_task(item, dir, role)?);
         }
@@ -343,7 +508,10 @@ impl Loader<'_> {
         let mut t = Task {
             name: None,
             span: node.span.clone(),
-            kind: TaskKind::Action { module: String::new(), args: minijinja::Value::from(()) },
+            kind: TaskKind::Action {
+                module: String::new(),
+                args: minijinja::Value::from(()),
+            },
             when: vec![],
             loop_: None,
             loop_control: LoopControl::default(),
@@ -383,16 +551,27 @@ impl Loader<'_> {
                 "when" => t.when = conditions(v)?,
                 "loop" => t.loop_ = Some(LoopSpec::Loop(v.to_value())),
                 "loop_control" => {
-                    let m = v.as_map().ok_or_else(|| v.error("loop_control must be a mapping"))?;
+                    let m = v
+                        .as_map()
+                        .ok_or_else(|| v.error("loop_control must be a mapping"))?;
                     for (lk, lv) in m {
                         match lk.key_string().unwrap_or_default().as_str() {
                             "loop_var" => t.loop_control.loop_var = Some(str_of(lv, "loop_var")?),
-                            "index_var" => t.loop_control.index_var = Some(str_of(lv, "index_var")?),
+                            "index_var" => {
+                                t.loop_control.index_var = Some(str_of(lv, "index_var")?)
+                            }
                             "label" => t.loop_control.label = Some(str_of(lv, "label")?),
-                            "pause" => t.loop_control.pause = lv.scalar_string().and_then(|s| s.parse().ok()),
+                            "pause" => {
+                                t.loop_control.pause =
+                                    lv.scalar_string().and_then(|s| s.parse().ok())
+                            }
                             "extended" => t.loop_control.extended = bool_of(lv, "extended")?,
                             "extended_allitems" | "break_when" => {}
-                            other => return Err(lk.error(format!("`{other}` is not a valid loop_control option"))),
+                            other => {
+                                return Err(lk.error(format!(
+                                    "`{other}` is not a valid loop_control option"
+                                )))
+                            }
                         }
                     }
                 }
@@ -428,14 +607,20 @@ impl Loader<'_> {
                 "rescue" => {
                     let b = block.unwrap_or((v, None, None));
                     block = Some((b.0, Some(v), b.2));
-                    if map.iter().all(|(kk, _)| kk.key_string().as_deref() != Some("block")) {
+                    if map
+                        .iter()
+                        .all(|(kk, _)| kk.key_string().as_deref() != Some("block"))
+                    {
                         return Err(k.error("`rescue` needs a `block`"));
                     }
                 }
                 "always" => {
                     let b = block.unwrap_or((v, None, None));
                     block = Some((b.0, b.1, Some(v)));
-                    if map.iter().all(|(kk, _)| kk.key_string().as_deref() != Some("block")) {
+                    if map
+                        .iter()
+                        .all(|(kk, _)| kk.key_string().as_deref() != Some("block"))
+                    {
                         return Err(k.error("`always` needs a `block`"));
                     }
                 }
@@ -444,8 +629,15 @@ impl Loader<'_> {
                         return Err(k.error("a task can have only one action"));
                     }
                     let module = match &v.kind {
-                        NodeKind::Map(_) => v.get("module").and_then(|m| m.scalar_string()).ok_or_else(|| v.error("action needs a module"))?,
-                        _ => str_of(v, "action")?.split_whitespace().next().unwrap_or_default().to_string(),
+                        NodeKind::Map(_) => v
+                            .get("module")
+                            .and_then(|m| m.scalar_string())
+                            .ok_or_else(|| v.error("action needs a module"))?,
+                        _ => str_of(v, "action")?
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
                     };
                     if key == "local_action" {
                         t.delegate_to = Some("localhost".into());
@@ -454,22 +646,36 @@ impl Loader<'_> {
                 }
                 k2 if TASK_KEYWORDS.contains(&k2) => {}
                 k2 if k2.starts_with("with_") => {
-                    t.loop_ = Some(LoopSpec::With(k2["with_".len()..].to_string(), v.to_value()));
+                    t.loop_ = Some(LoopSpec::With(
+                        k2["with_".len()..].to_string(),
+                        v.to_value(),
+                    ));
                 }
                 other => {
                     let short = crate::modules::short_name(other);
                     let known = self.registry.get(other).is_some()
                         || EXECUTOR_ACTIONS.contains(&short)
-                        || matches!(short, "include_tasks" | "import_tasks" | "include_role" | "import_role" | "include");
+                        || matches!(
+                            short,
+                            "include_tasks"
+                                | "import_tasks"
+                                | "include_role"
+                                | "import_role"
+                                | "include"
+                        );
                     if !known {
                         let mut cands: Vec<&str> = TASK_KEYWORDS.to_vec();
                         let names = self.registry.names();
                         cands.extend(names.iter().copied());
-                        let hint = suggest(other, &cands).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                        let hint = suggest(other, &cands)
+                            .map(|s| format!(" (did you mean `{s}`?)"))
+                            .unwrap_or_default();
                         return Err(k.error(format!("couldn't resolve module/action `{other}`: not a task keyword nor a known module{hint}")));
                     }
                     if let Some((prev, _, _)) = &action {
-                        return Err(k.error(format!("conflicting actions in one task: `{prev}` and `{other}`")));
+                        return Err(k.error(format!(
+                            "conflicting actions in one task: `{prev}` and `{other}`"
+                        )));
                     }
                     action = Some((other.to_string(), k, v));
                 }
@@ -488,16 +694,41 @@ impl Loader<'_> {
                 Some(a) => self.parse_tasks(a, dir, role)?,
                 None => vec![],
             };
-            t.kind = TaskKind::Block { block, rescue, always };
+            t.kind = TaskKind::Block {
+                block,
+                rescue,
+                always,
+            };
             return Ok(vec![t]);
         }
-        let (module, knode, vnode) = action.ok_or_else(|| node.error("this task has no action (no module name)"))?;
+        let (module, knode, vnode) =
+            action.ok_or_else(|| node.error("this task has no action (no module name)"))?;
         let module_short = crate::modules::short_name(&module).to_string();
-        let free_form = matches!(module_short.as_str(), "include_tasks" | "import_tasks" | "include" | "include_vars" | "meta" | "import_role" | "include_role")
-            || self.registry.get(&module_short).map(|m| m.free_form()).unwrap_or(false);
-        let mut args = self.parse_args(&module_short, vnode, free_form, knode.key_string().as_deref() == Some("action") || knode.key_string().as_deref() == Some("local_action"))?;
+        let free_form = matches!(
+            module_short.as_str(),
+            "include_tasks"
+                | "import_tasks"
+                | "include"
+                | "include_vars"
+                | "meta"
+                | "import_role"
+                | "include_role"
+        ) || self
+            .registry
+            .get(&module_short)
+            .map(|m| m.free_form())
+            .unwrap_or(false);
+        let mut args = self.parse_args(
+            &module_short,
+            vnode,
+            free_form,
+            knode.key_string().as_deref() == Some("action")
+                || knode.key_string().as_deref() == Some("local_action"),
+        )?;
         if let Some(extra) = extra_args {
-            let m = extra.as_map().ok_or_else(|| extra.error("args must be a mapping"))?;
+            let m = extra
+                .as_map()
+                .ok_or_else(|| extra.error("args must be a mapping"))?;
             for (k, v) in m {
                 args.insert(k.key_string().unwrap_or_default(), v.to_value());
             }
@@ -509,7 +740,8 @@ impl Loader<'_> {
                     .or_else(|| args.get("file"))
                     .and_then(|v| v.as_str().map(str::to_string))
                     .ok_or_else(|| vnode.error("include_tasks/import_tasks needs a file name"))?;
-                let static_ = module_short == "import_tasks" || (module_short == "include" && !crate::template::Templar::is_template(&file));
+                let static_ = module_short == "import_tasks"
+                    || (module_short == "include" && !crate::template::Templar::is_template(&file));
                 if static_ {
                     let path = self.resolve_task_file(&file, dir, role);
                     if !path.exists() {
@@ -520,7 +752,11 @@ impl Loader<'_> {
                 }
                 args.shift_remove("_raw_params");
                 args.shift_remove("file");
-                t.kind = TaskKind::IncludeTasks { file, dir: dir.to_path_buf(), args: minijinja::Value::from_pairs(args) };
+                t.kind = TaskKind::IncludeTasks {
+                    file,
+                    dir: dir.to_path_buf(),
+                    args: minijinja::Value::from_pairs(args),
+                };
             }
             "import_role" | "include_role" => {
                 let name = args
@@ -528,27 +764,41 @@ impl Loader<'_> {
                     .or_else(|| args.get("role"))
                     .and_then(|v| v.as_str().map(str::to_string))
                     .ok_or_else(|| vnode.error("include_role/import_role needs `name`"))?;
-                let tasks_from = args.get("tasks_from").and_then(|v| v.as_str().map(str::to_string));
+                let tasks_from = args
+                    .get("tasks_from")
+                    .and_then(|v| v.as_str().map(str::to_string));
                 if module_short == "import_role" {
                     let params = args.get("vars").map(|v| value_map(v)).unwrap_or_default();
-                    let (role, tasks, _handlers) = self.load_role(&name, tasks_from.as_deref(), params, dir, vnode)?;
+                    let (role, tasks, _handlers) =
+                        self.load_role(&name, tasks_from.as_deref(), params, dir, vnode)?;
                     let _ = role;
                     return Ok(vec![self.wrap_static(t, tasks)]);
                 }
-                t.kind = TaskKind::IncludeRole { name, tasks_from, args: minijinja::Value::from_pairs(args) };
+                t.kind = TaskKind::IncludeRole {
+                    name,
+                    tasks_from,
+                    args: minijinja::Value::from_pairs(args),
+                };
             }
             _ => {
                 if let Some(m) = self.registry.get(&module_short) {
                     if let Some(params) = m.params() {
                         for k in args.keys() {
                             if !k.starts_with('_') && !params.contains(&k.as_str()) {
-                                let hint = suggest(k, params).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-                                return Err(vnode.error(format!("unsupported parameter `{k}` for module `{module_short}`{hint}")));
+                                let hint = suggest(k, params)
+                                    .map(|s| format!(" (did you mean `{s}`?)"))
+                                    .unwrap_or_default();
+                                return Err(vnode.error(format!(
+                                    "unsupported parameter `{k}` for module `{module_short}`{hint}"
+                                )));
                             }
                         }
                     }
                 }
-                t.kind = TaskKind::Action { module: module_short, args: minijinja::Value::from_pairs(args) };
+                t.kind = TaskKind::Action {
+                    module: module_short,
+                    args: minijinja::Value::from_pairs(args),
+                };
             }
         }
         Ok(vec![t])
@@ -556,14 +806,24 @@ impl Loader<'_> {
 
     /// A static import keeps the importing task's keywords by becoming a block.
     fn wrap_static(&self, mut t: Task, inner: Vec<Task>) -> Task {
-        t.kind = TaskKind::Block { block: inner, rescue: vec![], always: vec![] };
+        t.kind = TaskKind::Block {
+            block: inner,
+            rescue: vec![],
+            always: vec![],
+        };
         if t.name.is_none() {
             t.name = Some("import".into());
         }
         t
     }
 
-    fn parse_args(&self, module: &str, v: &Node, free_form: bool, from_action: bool) -> Result<IndexMap<String, minijinja::Value>> {
+    fn parse_args(
+        &self,
+        module: &str,
+        v: &Node,
+        free_form: bool,
+        from_action: bool,
+    ) -> Result<IndexMap<String, minijinja::Value>> {
         let mut out = IndexMap::new();
         match &v.kind {
             NodeKind::Null => {}
@@ -576,11 +836,20 @@ impl Loader<'_> {
                     out.insert(key, val.to_value());
                 }
             }
-            NodeKind::Seq(_) => return Err(v.error(format!("arguments of `{module}` must be a mapping or a string, not a list"))),
+            NodeKind::Seq(_) => {
+                return Err(v.error(format!(
+                    "arguments of `{module}` must be a mapping or a string, not a list"
+                )))
+            }
             _ => {
                 let mut s = v.scalar_string().unwrap_or_default();
                 if from_action {
-                    s = s.trim_start().splitn(2, char::is_whitespace).nth(1).unwrap_or("").to_string();
+                    s = s
+                        .trim_start()
+                        .splitn(2, char::is_whitespace)
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_string();
                 }
                 if matches!(module, "command" | "shell" | "raw" | "script") {
                     // Free-form commands keep their text as written (multi-line scripts);
@@ -590,7 +859,9 @@ impl Loader<'_> {
                 }
                 for (k, val) in parse_kv(&s, free_form) {
                     if k == "_raw_params" && !free_form && module != "set_fact" {
-                        return Err(v.error(format!("`{module}` takes `key=value` arguments; could not parse `{val}`")));
+                        return Err(v.error(format!(
+                            "`{module}` takes `key=value` arguments; could not parse `{val}`"
+                        )));
                     }
                     out.insert(k, minijinja::Value::from(val));
                 }
@@ -609,14 +880,22 @@ impl Loader<'_> {
             candidates.push(r.path.join("tasks").join(p));
             candidates.push(r.path.join(p));
         }
-        candidates.iter().find(|c| c.exists()).cloned().unwrap_or_else(|| candidates[0].clone())
+        candidates
+            .iter()
+            .find(|c| c.exists())
+            .cloned()
+            .unwrap_or_else(|| candidates[0].clone())
     }
 
     /// Finds a role directory by name.
     pub fn find_role(&self, name: &str, play_dir: &Path) -> Option<PathBuf> {
         let p = Path::new(name);
         if p.is_absolute() || name.contains('/') {
-            let cand = if p.is_absolute() { p.to_path_buf() } else { play_dir.join(p) };
+            let cand = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                play_dir.join(p)
+            };
             return cand.is_dir().then_some(cand);
         }
         let short = name.rsplit('.').next().unwrap_or(name);
@@ -626,7 +905,10 @@ impl Loader<'_> {
         for d in dirs {
             for n in [name, short] {
                 let c = d.join(n);
-                if c.join("tasks").is_dir() || c.join("meta").is_dir() || c.join("handlers").is_dir() {
+                if c.join("tasks").is_dir()
+                    || c.join("meta").is_dir()
+                    || c.join("handlers").is_dir()
+                {
                     return Some(c);
                 }
             }
@@ -634,7 +916,13 @@ impl Loader<'_> {
         None
     }
 
-    fn load_role_entry(&self, e: &Node, dir: &Path, existing: &[Arc<Role>], depth: usize) -> Result<(Option<Arc<Role>>, Vec<Task>, Vec<Task>)> {
+    fn load_role_entry(
+        &self,
+        e: &Node,
+        dir: &Path,
+        existing: &[Arc<Role>],
+        depth: usize,
+    ) -> Result<(Option<Arc<Role>>, Vec<Task>, Vec<Task>)> {
         let (name, params, when, tags, become_) = match &e.kind {
             NodeKind::Map(m) => {
                 let mut name = None;
@@ -656,23 +944,47 @@ impl Loader<'_> {
                         }
                     }
                 }
-                (name.ok_or_else(|| e.error("a role entry needs `role:`"))?, params, when, tags, b)
+                (
+                    name.ok_or_else(|| e.error("a role entry needs `role:`"))?,
+                    params,
+                    when,
+                    tags,
+                    b,
+                )
             }
-            _ => (str_of(e, "role")?, RawVars::new(), vec![], vec![], Become::default()),
+            _ => (
+                str_of(e, "role")?,
+                RawVars::new(),
+                vec![],
+                vec![],
+                Become::default(),
+            ),
         };
         // A role runs once per play unless its parameters differ.
-        if existing.iter().any(|r| r.name == name && r.params == params) && depth > 0 {
+        if existing
+            .iter()
+            .any(|r| r.name == name && r.params == params)
+            && depth > 0
+        {
             return Ok((None, vec![], vec![]));
         }
         let (role, tasks, handlers) = self.load_role(&name, None, params, dir, e)?;
         let mut out_tasks = Vec::new();
-        if !when.is_empty() || !tags.is_empty() || become_.become_.is_some() || become_.user.is_some() {
+        if !when.is_empty()
+            || !tags.is_empty()
+            || become_.become_.is_some()
+            || become_.user.is_some()
+        {
             let mut wrapper = self.empty_task(e, dir, Some(&role));
             wrapper.name = Some(format!("role {name}"));
             wrapper.when = when;
             wrapper.tags = tags;
             wrapper.become_ = become_;
-            wrapper.kind = TaskKind::Block { block: tasks, rescue: vec![], always: vec![] };
+            wrapper.kind = TaskKind::Block {
+                block: tasks,
+                rescue: vec![],
+                always: vec![],
+            };
             out_tasks.push(wrapper);
         } else {
             out_tasks = tasks;
@@ -690,7 +1002,11 @@ impl Loader<'_> {
         Task {
             name: None,
             span: node.span.clone(),
-            kind: TaskKind::Block { block: vec![], rescue: vec![], always: vec![] },
+            kind: TaskKind::Block {
+                block: vec![],
+                rescue: vec![],
+                always: vec![],
+            },
             when: vec![],
             loop_: None,
             loop_control: LoopControl::default(),
@@ -724,18 +1040,36 @@ impl Loader<'_> {
 
     /// Loads a role: defaults, vars, tasks (main or `tasks_from`), handlers, and its
     /// meta dependencies (whose tasks come first).
-    pub fn load_role(&self, name: &str, tasks_from: Option<&str>, params: RawVars, play_dir: &Path, at: &Node) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+    pub fn load_role(
+        &self,
+        name: &str,
+        tasks_from: Option<&str>,
+        params: RawVars,
+        play_dir: &Path,
+        at: &Node,
+    ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         self.load_role_depth(name, tasks_from, params, play_dir, at, 0)
     }
 
-    fn load_role_depth(&self, name: &str, tasks_from: Option<&str>, params: RawVars, play_dir: &Path, at: &Node, depth: usize) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+    fn load_role_depth(
+        &self,
+        name: &str,
+        tasks_from: Option<&str>,
+        params: RawVars,
+        play_dir: &Path,
+        at: &Node,
+        depth: usize,
+    ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         if depth > 10 {
             return Err(at.error(format!("role dependencies nested too deep at `{name}`")));
         }
         let path = self.find_role(name, play_dir).ok_or_else(|| {
             let mut searched = vec![play_dir.join("roles").display().to_string()];
             searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
-            at.error(format!("the role `{name}` was not found in {}", searched.join(":")))
+            at.error(format!(
+                "the role `{name}` was not found in {}",
+                searched.join(":")
+            ))
         })?;
         let load_vars = |sub: &str| -> Result<RawVars> {
             for f in ["main.yml", "main.yaml", "main"] {
@@ -748,7 +1082,10 @@ impl Loader<'_> {
             Ok(RawVars::new())
         };
         let role = Arc::new(Role {
-            name: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string()),
+            name: path
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| name.to_string()),
             path: path.clone(),
             defaults: load_vars("defaults")?,
             vars: load_vars("vars")?,
@@ -765,7 +1102,11 @@ impl Loader<'_> {
                     for d in deps {
                         let (dname, dparams) = match &d.kind {
                             NodeKind::Map(_) => {
-                                let n = d.get("role").or_else(|| d.get("name")).and_then(|n| n.scalar_string()).ok_or_else(|| d.error("dependency needs `role:`"))?;
+                                let n = d
+                                    .get("role")
+                                    .or_else(|| d.get("name"))
+                                    .and_then(|n| n.scalar_string())
+                                    .ok_or_else(|| d.error("dependency needs `role:`"))?;
                                 let mut ps = RawVars::new();
                                 for (k, v) in d.as_map().unwrap() {
                                     let key = k.key_string().unwrap_or_default();
@@ -781,7 +1122,8 @@ impl Loader<'_> {
                             }
                             _ => (str_of(d, "dependency")?, RawVars::new()),
                         };
-                        let (_r, t, h) = self.load_role_depth(&dname, None, dparams, play_dir, d, depth + 1)?;
+                        let (_r, t, h) =
+                            self.load_role_depth(&dname, None, dparams, play_dir, d, depth + 1)?;
                         tasks.extend(t);
                         handlers.extend(h);
                     }

@@ -111,11 +111,23 @@ pub struct LoopControl {
 pub enum TaskKind {
     /// A module call. `args` is the raw argument mapping (templated per host).
     Action { module: String, args: Value },
-    Block { block: Vec<Task>, rescue: Vec<Task>, always: Vec<Task> },
+    Block {
+        block: Vec<Task>,
+        rescue: Vec<Task>,
+        always: Vec<Task>,
+    },
     /// `include_tasks` (dynamic). `file` may be templated.
-    IncludeTasks { file: String, dir: PathBuf, args: Value },
+    IncludeTasks {
+        file: String,
+        dir: PathBuf,
+        args: Value,
+    },
     /// `include_role` (dynamic).
-    IncludeRole { name: String, tasks_from: Option<String>, args: Value },
+    IncludeRole {
+        name: String,
+        tasks_from: Option<String>,
+        args: Value,
+    },
 }
 
 /// One task (or block, or handler).

@@ -12,16 +12,19 @@
 //! interrupted apply leaves nothing untagged: the next run discovers it and converges.
 
 use super::aws::{self, cloud_err, retry_codes, tag, Aws};
-use super::plan::{base_tags, cache_subnet_group_name, config_tag, redis_config, Change, Launch, Op, Plan, SubnetRef};
+use super::plan::{
+    base_tags, cache_subnet_group_name, config_tag, redis_config, Change, Launch, Op, Plan,
+    SubnetRef,
+};
 use super::spec::{RedisKind, RuleSpec, Source, Spec};
 use super::state::{Perm, PermSource, State};
 use crate::error::{Error, Result};
 use crate::output::{Event, Reporter};
-use aws_sdk_ec2::types::{
-    AttributeBooleanValue, BlockDeviceMapping, DomainType, EbsBlockDevice, InstanceType, IpPermission, IpRange, ResourceType,
-    UserIdGroupPair, VolumeType,
-};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, BlockDeviceMapping, DomainType, EbsBlockDevice, InstanceType,
+    IpPermission, IpRange, ResourceType, UserIdGroupPair, VolumeType,
+};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -61,15 +64,33 @@ fn say(reporter: &dyn Reporter, msg: impl Into<String>) {
 }
 
 impl<'a> Applier<'a> {
-    pub fn new(aws: &'a Aws, spec: &'a Spec, state: &State, lookups: &super::lookup::Lookups, reporter: &'a dyn Reporter) -> Self {
+    pub fn new(
+        aws: &'a Aws,
+        spec: &'a Spec,
+        state: &State,
+        lookups: &super::lookup::Lookups,
+        reporter: &'a dyn Reporter,
+    ) -> Self {
         let mut ctx = HashMap::new();
         for (region, rs) in &state.regions {
             let mut c = RegionCtx {
                 vpc_id: rs.vpcs.first().map(|v| v.id.clone()),
-                subnets: rs.subnets.iter().map(|s| (s.name.clone(), s.id.clone())).collect(),
+                subnets: rs
+                    .subnets
+                    .iter()
+                    .map(|s| (s.name.clone(), s.id.clone()))
+                    .collect(),
                 igw_id: rs.igws.first().map(|g| g.id.clone()),
-                sgs: rs.security_groups.iter().map(|s| (s.name.clone(), s.id.clone())).collect(),
-                instances: rs.instances.iter().map(|i| ((i.group.clone(), i.index), i.id.clone())).collect(),
+                sgs: rs
+                    .security_groups
+                    .iter()
+                    .map(|s| (s.name.clone(), s.id.clone()))
+                    .collect(),
+                instances: rs
+                    .instances
+                    .iter()
+                    .map(|i| ((i.group.clone(), i.index), i.id.clone()))
+                    .collect(),
                 eips: rs.eips.clone(),
             };
             if let Some(lk) = lookups.regions.get(region) {
@@ -98,8 +119,10 @@ impl<'a> Applier<'a> {
 
     /// Applies every change of the plan. Stops at the first error (a rerun converges).
     pub async fn apply(&mut self, plan: &Plan) -> Result<()> {
-        let (builds, destroys): (Vec<&Change>, Vec<&Change>) =
-            plan.changes.iter().partition(|c| !matches!(c.action, super::plan::Action::Destroy));
+        let (builds, destroys): (Vec<&Change>, Vec<&Change>) = plan
+            .changes
+            .iter()
+            .partition(|c| !matches!(c.action, super::plan::Action::Destroy));
 
         // Stage 1: creations and updates; consecutive launches run concurrently.
         let mut i = 0;
@@ -131,21 +154,46 @@ impl<'a> Applier<'a> {
         // Stage 2: instances running.
         let to_run = std::mem::take(&mut self.to_run);
         if !to_run.is_empty() {
-            wait_instances(self.aws, self.reporter, &to_run, "running", self.spec.timeouts.instances).await?;
+            wait_instances(
+                self.aws,
+                self.reporter,
+                &to_run,
+                "running",
+                self.spec.timeouts.instances,
+            )
+            .await?;
         }
 
         // Stage 3: addresses, then the replaced instances go.
         for (region, op) in std::mem::take(&mut self.after_running) {
-            if let Op::EnsureEip { group, index, allocation_id } = &op {
-                let done = self.ensure_eip(&region, group, *index, allocation_id.as_deref()).await?;
-                say(self.reporter, format!("  {region}: elastic-ip {group}-{index}: {done}"));
+            if let Op::EnsureEip {
+                group,
+                index,
+                allocation_id,
+            } = &op
+            {
+                let done = self
+                    .ensure_eip(&region, group, *index, allocation_id.as_deref())
+                    .await?;
+                say(
+                    self.reporter,
+                    format!("  {region}: elastic-ip {group}-{index}: {done}"),
+                );
             }
         }
         for (region, old_id, group, index) in std::mem::take(&mut self.replaced) {
-            let new_id = self.rc(&region).instances.get(&(group.clone(), index)).cloned().unwrap_or_default();
+            let new_id = self
+                .rc(&region)
+                .instances
+                .get(&(group.clone(), index))
+                .cloned()
+                .unwrap_or_default();
             self.move_eip(&region, &old_id, &new_id).await?;
             terminate(self.aws, &region, std::slice::from_ref(&old_id)).await?;
-            say(self.reporter, format!("  {region}: terminated {old_id} (replaced by {new_id})"));
+            say(
+                self.reporter,
+                format!("  {region}: terminated {old_id} (replaced by {new_id})"),
+            );
         }
 
         // Stage 4: destroys.
@@ -154,7 +202,15 @@ impl<'a> Applier<'a> {
         // Stage 5: Redis available.
         let wait = std::mem::take(&mut self.to_be_available);
         for (region, id, kind) in wait {
-            wait_redis(self.aws, self.reporter, &region, &id, kind, self.spec.timeouts.redis).await?;
+            wait_redis(
+                self.aws,
+                self.reporter,
+                &region,
+                &id,
+                kind,
+                self.spec.timeouts.redis,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -177,15 +233,33 @@ impl<'a> Applier<'a> {
             if matches!(c.op, Op::DeleteSg { .. }) && !sgs_prepared {
                 sgs_prepared = true;
                 if !terminated.is_empty() {
-                    wait_instances(self.aws, self.reporter, &terminated, "terminated", self.spec.timeouts.destroy).await?;
+                    wait_instances(
+                        self.aws,
+                        self.reporter,
+                        &terminated,
+                        "terminated",
+                        self.spec.timeouts.destroy,
+                    )
+                    .await?;
                     terminated.clear();
                 }
                 for (region, ids) in &sg_ids {
                     revoke_group_rules(self.aws, region, ids).await?;
                 }
             }
-            if matches!(c.op, Op::DeleteSubnet { .. } | Op::DeleteVpc { .. } | Op::DeleteIgw { .. }) && !terminated.is_empty() {
-                wait_instances(self.aws, self.reporter, &terminated, "terminated", self.spec.timeouts.destroy).await?;
+            if matches!(
+                c.op,
+                Op::DeleteSubnet { .. } | Op::DeleteVpc { .. } | Op::DeleteIgw { .. }
+            ) && !terminated.is_empty()
+            {
+                wait_instances(
+                    self.aws,
+                    self.reporter,
+                    &terminated,
+                    "terminated",
+                    self.spec.timeouts.destroy,
+                )
+                .await?;
                 terminated.clear();
             }
             if let Op::Terminate { ids } = &c.op {
@@ -194,7 +268,14 @@ impl<'a> Applier<'a> {
             self.run(c).await?;
         }
         if !terminated.is_empty() {
-            wait_instances(self.aws, self.reporter, &terminated, "terminated", self.spec.timeouts.destroy).await?;
+            wait_instances(
+                self.aws,
+                self.reporter,
+                &terminated,
+                "terminated",
+                self.spec.timeouts.destroy,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -245,12 +326,20 @@ impl<'a> Applier<'a> {
         for (region, l, r) in results {
             match r {
                 Ok(id) => {
-                    say(self.reporter, format!("  {region}: + instance {}-{}: {id}", l.group, l.index));
-                    self.rc(&region).instances.insert((l.group.clone(), l.index), id.clone());
+                    say(
+                        self.reporter,
+                        format!("  {region}: + instance {}-{}: {id}", l.group, l.index),
+                    );
+                    self.rc(&region)
+                        .instances
+                        .insert((l.group.clone(), l.index), id.clone());
                     self.to_run.push((region, id));
                 }
                 Err(e) => {
-                    say(self.reporter, format!("  {region}: + instance {}-{}: FAILED", l.group, l.index));
+                    say(
+                        self.reporter,
+                        format!("  {region}: + instance {}-{}: FAILED", l.group, l.index),
+                    );
                     first_err.get_or_insert(e);
                 }
             }
@@ -265,7 +354,11 @@ impl<'a> Applier<'a> {
         let rc = self.rc(region);
         let subnet_id = match &l.subnet {
             SubnetRef::Id(id) => id.clone(),
-            SubnetRef::Name(n) => rc.subnets.get(n).cloned().ok_or_else(|| Error::Cloud(format!("{region}: subnet {n} does not exist")))?,
+            SubnetRef::Name(n) => rc
+                .subnets
+                .get(n)
+                .cloned()
+                .ok_or_else(|| Error::Cloud(format!("{region}: subnet {n} does not exist")))?,
         };
         let mut sg_ids = vec![];
         for s in &l.security_groups {
@@ -286,20 +379,35 @@ impl<'a> Applier<'a> {
                 let out = ec2
                     .create_vpc()
                     .cidr_block(cidr)
-                    .tag_specifications(aws::tag_spec(ResourceType::Vpc, &base_tags(spec, "vpc", "vpc", &prefix)))
+                    .tag_specifications(aws::tag_spec(
+                        ResourceType::Vpc,
+                        &base_tags(spec, "vpc", "vpc", &prefix),
+                    ))
                     .send()
                     .await
                     .map_err(|e| cloud_err(region, "CreateVpc", e))?;
-                let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+                let id = out
+                    .vpc()
+                    .and_then(|v| v.vpc_id())
+                    .unwrap_or_default()
+                    .to_string();
                 retry_codes(&["InvalidVpcID.NotFound"], consistency, || {
-                    ec2.modify_vpc_attribute().vpc_id(&id).enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build()).send()
+                    ec2.modify_vpc_attribute()
+                        .vpc_id(&id)
+                        .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+                        .send()
                 })
                 .await
                 .map_err(|e| cloud_err(region, "ModifyVpcAttribute", e))?;
                 self.rc(region).vpc_id = Some(id.clone());
                 Ok(Some(id))
             }
-            Op::CreateSubnet { name, cidr, az, public } => {
+            Op::CreateSubnet {
+                name,
+                cidr,
+                az,
+                public,
+            } => {
                 let vpc = self.vpc(region)?;
                 let tags = base_tags(spec, "subnet", name, &format!("{prefix}-{name}"));
                 let out = retry_codes(&["InvalidVpcID.NotFound"], consistency, || {
@@ -312,7 +420,11 @@ impl<'a> Applier<'a> {
                 })
                 .await
                 .map_err(|e| cloud_err(region, "CreateSubnet", e))?;
-                let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+                let id = out
+                    .subnet()
+                    .and_then(|s| s.subnet_id())
+                    .unwrap_or_default()
+                    .to_string();
                 if *public {
                     set_subnet_public(&ec2, region, &id, true).await?;
                 }
@@ -327,11 +439,18 @@ impl<'a> Applier<'a> {
                 let vpc = self.vpc(region)?;
                 let out = ec2
                     .create_internet_gateway()
-                    .tag_specifications(aws::tag_spec(ResourceType::InternetGateway, &base_tags(spec, "internet-gateway", "igw", &prefix)))
+                    .tag_specifications(aws::tag_spec(
+                        ResourceType::InternetGateway,
+                        &base_tags(spec, "internet-gateway", "igw", &prefix),
+                    ))
                     .send()
                     .await
                     .map_err(|e| cloud_err(region, "CreateInternetGateway", e))?;
-                let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+                let id = out
+                    .internet_gateway()
+                    .and_then(|g| g.internet_gateway_id())
+                    .unwrap_or_default()
+                    .to_string();
                 attach_igw(&ec2, region, &id, &vpc).await?;
                 self.rc(region).igw_id = Some(id.clone());
                 Ok(Some(id))
@@ -343,26 +462,55 @@ impl<'a> Applier<'a> {
             }
             Op::CreateRouteTable { public_subnets } => {
                 let vpc = self.vpc(region)?;
-                let igw = self.rc(region).igw_id.clone().ok_or_else(|| Error::Cloud(format!("{region}: no internet gateway")))?;
+                let igw = self
+                    .rc(region)
+                    .igw_id
+                    .clone()
+                    .ok_or_else(|| Error::Cloud(format!("{region}: no internet gateway")))?;
                 let out = ec2
                     .create_route_table()
                     .vpc_id(&vpc)
-                    .tag_specifications(aws::tag_spec(ResourceType::RouteTable, &base_tags(spec, "route-table", "public", &format!("{prefix}-public"))))
+                    .tag_specifications(aws::tag_spec(
+                        ResourceType::RouteTable,
+                        &base_tags(spec, "route-table", "public", &format!("{prefix}-public")),
+                    ))
                     .send()
                     .await
                     .map_err(|e| cloud_err(region, "CreateRouteTable", e))?;
-                let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
-                self.fix_route_table(region, &id, true, public_subnets, &igw).await?;
+                let id = out
+                    .route_table()
+                    .and_then(|t| t.route_table_id())
+                    .unwrap_or_default()
+                    .to_string();
+                self.fix_route_table(region, &id, true, public_subnets, &igw)
+                    .await?;
                 Ok(Some(id))
             }
-            Op::FixRouteTable { rt_id, add_default_route, associate } => {
-                let igw = self.rc(region).igw_id.clone().ok_or_else(|| Error::Cloud(format!("{region}: no internet gateway")))?;
-                self.fix_route_table(region, rt_id, *add_default_route, associate, &igw).await?;
+            Op::FixRouteTable {
+                rt_id,
+                add_default_route,
+                associate,
+            } => {
+                let igw = self
+                    .rc(region)
+                    .igw_id
+                    .clone()
+                    .ok_or_else(|| Error::Cloud(format!("{region}: no internet gateway")))?;
+                self.fix_route_table(region, rt_id, *add_default_route, associate, &igw)
+                    .await?;
                 Ok(None)
             }
-            Op::ImportKeyPair { name, public_key, replace } => {
+            Op::ImportKeyPair {
+                name,
+                public_key,
+                replace,
+            } => {
                 if *replace {
-                    ec2.delete_key_pair().key_name(name).send().await.map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
+                    ec2.delete_key_pair()
+                        .key_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
                 }
                 let mut tags = base_tags(spec, "key-pair", name, name);
                 tags.insert(tag::PUBKEY.into(), super::plan::pubkey_hash(public_key));
@@ -381,7 +529,11 @@ impl<'a> Applier<'a> {
                     })?;
                 Ok(out.key_pair_id().map(String::from))
             }
-            Op::CreateSg { name, description, rules } => {
+            Op::CreateSg {
+                name,
+                description,
+                rules,
+            } => {
                 let vpc = self.vpc(region)?;
                 let group_name = format!("{prefix}-{name}");
                 let out = ec2
@@ -401,7 +553,8 @@ impl<'a> Applier<'a> {
                 let id = out.group_id().unwrap_or_default().to_string();
                 self.rc(region).sgs.insert(name.clone(), id.clone());
                 if !rules.is_empty() {
-                    self.pending_rules.push((region.to_string(), name.clone(), rules.clone()));
+                    self.pending_rules
+                        .push((region.to_string(), name.clone(), rules.clone()));
                 }
                 Ok(Some(id))
             }
@@ -412,22 +565,40 @@ impl<'a> Applier<'a> {
             Op::Launch(l) => {
                 let p = self.prepare_launch(region, l)?;
                 let id = run_instance(self.aws, region, l, &p).await?;
-                self.rc(region).instances.insert((l.group.clone(), l.index), id.clone());
+                self.rc(region)
+                    .instances
+                    .insert((l.group.clone(), l.index), id.clone());
                 self.to_run.push((region.to_string(), id.clone()));
                 Ok(Some(id))
             }
             Op::Replace { launch, old_id } => {
                 let p = self.prepare_launch(region, launch)?;
                 let id = run_instance(self.aws, region, launch, &p).await?;
-                self.rc(region).instances.insert((launch.group.clone(), launch.index), id.clone());
+                self.rc(region)
+                    .instances
+                    .insert((launch.group.clone(), launch.index), id.clone());
                 self.to_run.push((region.to_string(), id.clone()));
-                self.replaced.push((region.to_string(), old_id.clone(), launch.group.clone(), launch.index));
+                self.replaced.push((
+                    region.to_string(),
+                    old_id.clone(),
+                    launch.group.clone(),
+                    launch.index,
+                ));
                 Ok(Some(format!("{id} (replaces {old_id} once running)")))
             }
-            Op::UpdateInstance { id, security_groups, set_tags, remove_tags, start } => {
+            Op::UpdateInstance {
+                id,
+                security_groups,
+                set_tags,
+                remove_tags,
+                start,
+            } => {
                 if let Some(names) = security_groups {
                     let rc = self.rc(region);
-                    let ids = names.iter().map(|n| resolve_sg(rc, region, n)).collect::<Result<Vec<_>>>()?;
+                    let ids = names
+                        .iter()
+                        .map(|n| resolve_sg(rc, region, n))
+                        .collect::<Result<Vec<_>>>()?;
                     ec2.modify_instance_attribute()
                         .instance_id(id)
                         .set_groups(Some(ids))
@@ -444,20 +615,41 @@ impl<'a> Applier<'a> {
                         .map_err(|e| cloud_err(region, "CreateTags", e))?;
                 }
                 if !remove_tags.is_empty() {
-                    let tags = remove_tags.iter().map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build()).collect();
-                    ec2.delete_tags().resources(id).set_tags(Some(tags)).send().await.map_err(|e| cloud_err(region, "DeleteTags", e))?;
+                    let tags = remove_tags
+                        .iter()
+                        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                        .collect();
+                    ec2.delete_tags()
+                        .resources(id)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| cloud_err(region, "DeleteTags", e))?;
                 }
                 if *start {
-                    ec2.start_instances().instance_ids(id).send().await.map_err(|e| cloud_err(region, "StartInstances", e))?;
+                    ec2.start_instances()
+                        .instance_ids(id)
+                        .send()
+                        .await
+                        .map_err(|e| cloud_err(region, "StartInstances", e))?;
                     self.to_run.push((region.to_string(), id.clone()));
                 }
                 Ok(None)
             }
-            Op::EnsureEip { group, index, allocation_id } => {
-                let alloc = self.ensure_eip(region, group, *index, allocation_id.as_deref()).await?;
+            Op::EnsureEip {
+                group,
+                index,
+                allocation_id,
+            } => {
+                let alloc = self
+                    .ensure_eip(region, group, *index, allocation_id.as_deref())
+                    .await?;
                 Ok(Some(alloc))
             }
-            Op::ReleaseEip { allocation_id, association_id } => {
+            Op::ReleaseEip {
+                allocation_id,
+                association_id,
+            } => {
                 if let Some(a) = association_id {
                     match ec2.disassociate_address().association_id(a).send().await {
                         Ok(_) => {}
@@ -465,7 +657,11 @@ impl<'a> Applier<'a> {
                         Err(e) => return Err(cloud_err(region, "DisassociateAddress", e)),
                     }
                 }
-                match retry_codes(&["InvalidIPAddress.InUse"], limit, || ec2.release_address().allocation_id(allocation_id).send()).await {
+                match retry_codes(&["InvalidIPAddress.InUse"], limit, || {
+                    ec2.release_address().allocation_id(allocation_id).send()
+                })
+                .await
+                {
                     Ok(_) => Ok(None),
                     Err(e) if aws::is_not_found(&e) => Ok(None),
                     Err(e) => Err(cloud_err(region, "ReleaseAddress", e)),
@@ -475,13 +671,19 @@ impl<'a> Applier<'a> {
                 terminate(self.aws, region, ids).await?;
                 Ok(None)
             }
-            Op::CreateCacheSubnetGroup { name, subnets, update } => {
+            Op::CreateCacheSubnetGroup {
+                name,
+                subnets,
+                update,
+            } => {
                 let rc = self.rc(region);
                 let ids = subnets
                     .iter()
                     .map(|s| match s {
                         SubnetRef::Id(i) => Ok(i.clone()),
-                        SubnetRef::Name(n) => rc.subnets.get(n).cloned().ok_or_else(|| Error::Cloud(format!("{region}: subnet {n} does not exist"))),
+                        SubnetRef::Name(n) => rc.subnets.get(n).cloned().ok_or_else(|| {
+                            Error::Cloud(format!("{region}: subnet {n} does not exist"))
+                        }),
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let ec = self.aws.elasticache(region);
@@ -513,8 +715,20 @@ impl<'a> Applier<'a> {
                 self.create_redis(region, name).await?;
                 Ok(None)
             }
-            Op::UpdateRedis { name, engine_version, security_groups, replicas } => {
-                self.update_redis(region, name, engine_version.as_deref(), *security_groups, *replicas).await?;
+            Op::UpdateRedis {
+                name,
+                engine_version,
+                security_groups,
+                replicas,
+            } => {
+                self.update_redis(
+                    region,
+                    name,
+                    engine_version.as_deref(),
+                    *security_groups,
+                    *replicas,
+                )
+                .await?;
                 Ok(None)
             }
             Op::ReplaceRedis { name } => {
@@ -522,7 +736,11 @@ impl<'a> Applier<'a> {
                 let ec = self.aws.elasticache(region);
                 let cur_kind = {
                     // The current one may be of the other kind.
-                    let rg = ec.describe_replication_groups().replication_group_id(&r.aws_id).send().await;
+                    let rg = ec
+                        .describe_replication_groups()
+                        .replication_group_id(&r.aws_id)
+                        .send()
+                        .await;
                     if rg.is_ok() {
                         RedisKind::ReplicationGroup
                     } else {
@@ -530,7 +748,15 @@ impl<'a> Applier<'a> {
                     }
                 };
                 delete_redis(self.aws, region, &r.aws_id, cur_kind).await?;
-                wait_redis_gone(self.aws, self.reporter, region, &r.aws_id, cur_kind, spec.timeouts.redis).await?;
+                wait_redis_gone(
+                    self.aws,
+                    self.reporter,
+                    region,
+                    &r.aws_id,
+                    cur_kind,
+                    spec.timeouts.redis,
+                )
+                .await?;
                 self.create_redis(region, name).await?;
                 Ok(None)
             }
@@ -540,9 +766,14 @@ impl<'a> Applier<'a> {
             }
             Op::DeleteCacheSubnetGroup { name } => {
                 let ec = self.aws.elasticache(region);
-                let few = aws_sdk_elasticache::config::Builder::default().retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2));
+                let few = aws_sdk_elasticache::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2));
                 let r = retry_codes(&["CacheSubnetGroupInUse"], limit, || {
-                    ec.delete_cache_subnet_group().cache_subnet_group_name(name).customize().config_override(few.clone()).send()
+                    ec.delete_cache_subnet_group()
+                        .cache_subnet_group_name(name)
+                        .customize()
+                        .config_override(few.clone())
+                        .send()
                 })
                 .await;
                 match r {
@@ -561,25 +792,44 @@ impl<'a> Applier<'a> {
                 }
             }
             Op::DeleteSg { id } => {
-                match retry_codes(&["DependencyViolation", "InvalidGroup.InUse"], limit, || ec2.delete_security_group().group_id(id).send()).await {
+                match retry_codes(
+                    &["DependencyViolation", "InvalidGroup.InUse"],
+                    limit,
+                    || ec2.delete_security_group().group_id(id).send(),
+                )
+                .await
+                {
                     Ok(_) => Ok(None),
                     Err(e) if aws::is_not_found(&e) => Ok(None),
                     Err(e) => Err(cloud_err(region, "DeleteSecurityGroup", e)),
                 }
             }
             Op::DeleteKeyPair { name } => {
-                ec2.delete_key_pair().key_name(name).send().await.map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
+                ec2.delete_key_pair()
+                    .key_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
                 Ok(None)
             }
             Op::DeleteRouteTable { id, associations } => {
                 for a in associations {
-                    match ec2.disassociate_route_table().association_id(a).send().await {
+                    match ec2
+                        .disassociate_route_table()
+                        .association_id(a)
+                        .send()
+                        .await
+                    {
                         Ok(_) => {}
                         Err(e) if aws::is_not_found(&e) => {}
                         Err(e) => return Err(cloud_err(region, "DisassociateRouteTable", e)),
                     }
                 }
-                match retry_codes(&["DependencyViolation"], limit, || ec2.delete_route_table().route_table_id(id).send()).await {
+                match retry_codes(&["DependencyViolation"], limit, || {
+                    ec2.delete_route_table().route_table_id(id).send()
+                })
+                .await
+                {
                     Ok(_) => Ok(None),
                     Err(e) if aws::is_not_found(&e) => Ok(None),
                     Err(e) => Err(cloud_err(region, "DeleteRouteTable", e)),
@@ -587,24 +837,45 @@ impl<'a> Applier<'a> {
             }
             Op::DeleteIgw { id, vpcs } => {
                 for v in vpcs {
-                    match retry_codes(&["DependencyViolation"], limit, || ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(v).send()).await {
+                    match retry_codes(&["DependencyViolation"], limit, || {
+                        ec2.detach_internet_gateway()
+                            .internet_gateway_id(id)
+                            .vpc_id(v)
+                            .send()
+                    })
+                    .await
+                    {
                         Ok(_) => {}
-                        Err(e) if aws::is_not_found(&e) || e.code() == Some("Gateway.NotAttached") => {}
+                        Err(e)
+                            if aws::is_not_found(&e) || e.code() == Some("Gateway.NotAttached") => {
+                        }
                         Err(e) => return Err(cloud_err(region, "DetachInternetGateway", e)),
                     }
                 }
-                match retry_codes(&["DependencyViolation"], limit, || ec2.delete_internet_gateway().internet_gateway_id(id).send()).await {
+                match retry_codes(&["DependencyViolation"], limit, || {
+                    ec2.delete_internet_gateway().internet_gateway_id(id).send()
+                })
+                .await
+                {
                     Ok(_) => Ok(None),
                     Err(e) if aws::is_not_found(&e) => Ok(None),
                     Err(e) => Err(cloud_err(region, "DeleteInternetGateway", e)),
                 }
             }
-            Op::DeleteSubnet { id } => match retry_codes(&["DependencyViolation"], limit, || ec2.delete_subnet().subnet_id(id).send()).await {
+            Op::DeleteSubnet { id } => match retry_codes(&["DependencyViolation"], limit, || {
+                ec2.delete_subnet().subnet_id(id).send()
+            })
+            .await
+            {
                 Ok(_) => Ok(None),
                 Err(e) if aws::is_not_found(&e) => Ok(None),
                 Err(e) => Err(cloud_err(region, "DeleteSubnet", e)),
             },
-            Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || ec2.delete_vpc().vpc_id(id).send()).await {
+            Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
+                ec2.delete_vpc().vpc_id(id).send()
+            })
+            .await
+            {
                 Ok(_) => Ok(None),
                 Err(e) if aws::is_not_found(&e) => Ok(None),
                 Err(e) => Err(cloud_err(region, "DeleteVpc", e)),
@@ -613,7 +884,13 @@ impl<'a> Applier<'a> {
     }
 
     /// Associates an address of the group (or a new one) with instance `group-index`.
-    async fn ensure_eip(&mut self, region: &str, group: &str, index: u32, allocation_id: Option<&str>) -> Result<String> {
+    async fn ensure_eip(
+        &mut self,
+        region: &str,
+        group: &str,
+        index: u32,
+        allocation_id: Option<&str>,
+    ) -> Result<String> {
         let spec = self.spec;
         let ec2 = self.aws.ec2(region);
         let instance = self
@@ -621,7 +898,11 @@ impl<'a> Applier<'a> {
             .instances
             .get(&(group.to_string(), index))
             .cloned()
-            .ok_or_else(|| Error::Cloud(format!("{region}: no instance {group}-{index} for its Elastic IP")))?;
+            .ok_or_else(|| {
+                Error::Cloud(format!(
+                    "{region}: no instance {group}-{index} for its Elastic IP"
+                ))
+            })?;
         let alloc = match allocation_id {
             Some(a) => a.to_string(),
             None => {
@@ -629,32 +910,65 @@ impl<'a> Applier<'a> {
                 let out = ec2
                     .allocate_address()
                     .domain(DomainType::Vpc)
-                    .tag_specifications(aws::tag_spec(ResourceType::ElasticIp, &base_tags(spec, "elastic-ip", group, &name)))
+                    .tag_specifications(aws::tag_spec(
+                        ResourceType::ElasticIp,
+                        &base_tags(spec, "elastic-ip", group, &name),
+                    ))
                     .send()
                     .await
                     .map_err(|e| cloud_err(region, "AllocateAddress", e))?;
                 out.allocation_id().unwrap_or_default().to_string()
             }
         };
-        retry_codes(&["InvalidInstanceID", "IncorrectInstanceState", "InvalidAllocationID.NotFound"], Duration::from_secs(60), || {
-            ec2.associate_address().allocation_id(&alloc).instance_id(&instance).allow_reassociation(true).send()
-        })
+        retry_codes(
+            &[
+                "InvalidInstanceID",
+                "IncorrectInstanceState",
+                "InvalidAllocationID.NotFound",
+            ],
+            Duration::from_secs(60),
+            || {
+                ec2.associate_address()
+                    .allocation_id(&alloc)
+                    .instance_id(&instance)
+                    .allow_reassociation(true)
+                    .send()
+            },
+        )
         .await
         .map_err(|e| cloud_err(region, "AssociateAddress", e))?;
         Ok(format!("{alloc} -> {instance}"))
     }
 
     fn vpc(&mut self, region: &str) -> Result<String> {
-        self.rc(region).vpc_id.clone().ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))
+        self.rc(region)
+            .vpc_id
+            .clone()
+            .ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))
     }
 
-    async fn fix_route_table(&mut self, region: &str, rt: &str, add_default_route: bool, associate: &[String], igw: &str) -> Result<()> {
+    async fn fix_route_table(
+        &mut self,
+        region: &str,
+        rt: &str,
+        add_default_route: bool,
+        associate: &[String],
+        igw: &str,
+    ) -> Result<()> {
         let ec2 = self.aws.ec2(region);
         let consistency = Duration::from_secs(60);
         if add_default_route {
-            let r = retry_codes(&["InvalidRouteTableID.NotFound", "InvalidGatewayID.NotFound"], consistency, || {
-                ec2.create_route().route_table_id(rt).destination_cidr_block("0.0.0.0/0").gateway_id(igw).send()
-            })
+            let r = retry_codes(
+                &["InvalidRouteTableID.NotFound", "InvalidGatewayID.NotFound"],
+                consistency,
+                || {
+                    ec2.create_route()
+                        .route_table_id(rt)
+                        .destination_cidr_block("0.0.0.0/0")
+                        .gateway_id(igw)
+                        .send()
+                },
+            )
             .await;
             match r {
                 Ok(_) => {}
@@ -671,24 +985,46 @@ impl<'a> Applier<'a> {
             }
         }
         for name in associate {
-            let subnet = self.rc(region).subnets.get(name).cloned().ok_or_else(|| Error::Cloud(format!("{region}: subnet {name} does not exist")))?;
-            retry_codes(&["InvalidRouteTableID.NotFound", "InvalidSubnetID.NotFound"], consistency, || {
-                ec2.associate_route_table().route_table_id(rt).subnet_id(&subnet).send()
-            })
+            let subnet =
+                self.rc(region).subnets.get(name).cloned().ok_or_else(|| {
+                    Error::Cloud(format!("{region}: subnet {name} does not exist"))
+                })?;
+            retry_codes(
+                &["InvalidRouteTableID.NotFound", "InvalidSubnetID.NotFound"],
+                consistency,
+                || {
+                    ec2.associate_route_table()
+                        .route_table_id(rt)
+                        .subnet_id(&subnet)
+                        .send()
+                },
+            )
             .await
             .map_err(|e| cloud_err(region, "AssociateRouteTable", e))?;
         }
         Ok(())
     }
 
-    async fn sg_rules(&mut self, region: &str, name: &str, add: &[RuleSpec], remove: &[Perm]) -> Result<()> {
+    async fn sg_rules(
+        &mut self,
+        region: &str,
+        name: &str,
+        add: &[RuleSpec],
+        remove: &[Perm],
+    ) -> Result<()> {
         let ec2 = self.aws.ec2(region);
         let rc = self.rc(region);
         let id = resolve_sg(rc, region, name)?;
         let consistency = Duration::from_secs(60);
         if !remove.is_empty() {
             let perms: Vec<IpPermission> = remove.iter().map(perm_to_ip_permission).collect();
-            match ec2.revoke_security_group_ingress().group_id(&id).set_ip_permissions(Some(perms)).send().await {
+            match ec2
+                .revoke_security_group_ingress()
+                .group_id(&id)
+                .set_ip_permissions(Some(perms))
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if e.code() == Some("InvalidPermission.NotFound") => {}
                 Err(e) => return Err(cloud_err(region, "RevokeSecurityGroupIngress", e)),
@@ -700,22 +1036,41 @@ impl<'a> Applier<'a> {
                 Source::GroupId(g) => PermSource::Group(g.clone()),
                 Source::Group(n) => PermSource::Group(resolve_sg(rc, region, n)?),
             };
-            let perm = perm_to_ip_permission(&Perm { protocol: r.protocol.clone(), from_port: r.from_port, to_port: r.to_port, source });
+            let perm = perm_to_ip_permission(&Perm {
+                protocol: r.protocol.clone(),
+                from_port: r.from_port,
+                to_port: r.to_port,
+                source,
+            });
             let res = retry_codes(&["InvalidGroup.NotFound"], consistency, || {
-                ec2.authorize_security_group_ingress().group_id(&id).ip_permissions(perm.clone()).send()
+                ec2.authorize_security_group_ingress()
+                    .group_id(&id)
+                    .ip_permissions(perm.clone())
+                    .send()
             })
             .await;
             match res {
                 Ok(_) => {}
                 Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
-                Err(e) => return Err(cloud_err(region, &format!("AuthorizeSecurityGroupIngress ({r})"), e)),
+                Err(e) => {
+                    return Err(cloud_err(
+                        region,
+                        &format!("AuthorizeSecurityGroupIngress ({r})"),
+                        e,
+                    ))
+                }
             }
         }
         Ok(())
     }
 
     async fn move_eip(&mut self, region: &str, old_id: &str, new_id: &str) -> Result<()> {
-        let eip = self.rc(region).eips.iter().find(|e| e.instance_id.as_deref() == Some(old_id)).cloned();
+        let eip = self
+            .rc(region)
+            .eips
+            .iter()
+            .find(|e| e.instance_id.as_deref() == Some(old_id))
+            .cloned();
         if let Some(e) = eip {
             let ec2 = self.aws.ec2(region);
             ec2.associate_address()
@@ -725,7 +1080,13 @@ impl<'a> Applier<'a> {
                 .send()
                 .await
                 .map_err(|x| cloud_err(region, "AssociateAddress", x))?;
-            say(self.reporter, format!("  {region}: elastic-ip {} moved from {old_id} to {new_id}", e.public_ip));
+            say(
+                self.reporter,
+                format!(
+                    "  {region}: elastic-ip {} moved from {old_id} to {new_id}",
+                    e.public_ip
+                ),
+            );
         }
         Ok(())
     }
@@ -734,27 +1095,59 @@ impl<'a> Applier<'a> {
         let spec = self.spec;
         let r = &spec.redis[name];
         let ec = self.aws.elasticache(region);
-        // A previous one with the same id still deleting must be gone first.
-        wait_redis_gone(self.aws, self.reporter, region, &r.aws_id, r.kind, spec.timeouts.redis).await?;
-        let rc = self.rc(region);
-        let sg_ids = r.security_groups.iter().map(|s| resolve_sg(rc, region, &s.value)).collect::<Result<Vec<_>>>()?;
-        let subnet_group = r.subnet_group.clone().unwrap_or_else(|| cache_subnet_group_name(spec));
-        let mut tags = base_tags(spec, "redis", name, &r.aws_id);
-        tags.insert(tag::CONFIG.into(), config_tag(&redis_config(spec, r)));
-        let exists = |code: Option<&str>| {
-            matches!(code, Some("ReplicationGroupAlreadyExists") | Some("ReplicationGroupAlreadyExistsFault") | Some("CacheClusterAlreadyExists"))
-        };
         let not_ours = || {
             Error::Cloud(format!(
                 "{region}: an ElastiCache resource `{}` exists but is not rdeploy's (no rdeploy:project/rdeploy:env tags); rdeploy will not touch it",
                 r.aws_id
             ))
         };
+        // Discovery did not see it as ours: if it exists, it is either being deleted (then
+        // wait until it is gone) or somebody else's.
+        for kind in [RedisKind::ReplicationGroup, RedisKind::CacheCluster] {
+            match redis_status(self.aws, region, &r.aws_id, kind).await? {
+                None => {}
+                Some(s) if s == "deleting" => {
+                    wait_redis_gone(
+                        self.aws,
+                        self.reporter,
+                        region,
+                        &r.aws_id,
+                        kind,
+                        spec.timeouts.redis,
+                    )
+                    .await?
+                }
+                Some(_) => return Err(not_ours()),
+            }
+        }
+        let rc = self.rc(region);
+        let sg_ids = r
+            .security_groups
+            .iter()
+            .map(|s| resolve_sg(rc, region, &s.value))
+            .collect::<Result<Vec<_>>>()?;
+        let subnet_group = r
+            .subnet_group
+            .clone()
+            .unwrap_or_else(|| cache_subnet_group_name(spec));
+        let mut tags = base_tags(spec, "redis", name, &r.aws_id);
+        tags.insert(tag::CONFIG.into(), config_tag(&redis_config(spec, r)));
+        let exists = |code: Option<&str>| {
+            matches!(
+                code,
+                Some("ReplicationGroupAlreadyExists")
+                    | Some("ReplicationGroupAlreadyExistsFault")
+                    | Some("CacheClusterAlreadyExists")
+            )
+        };
         match r.kind {
             RedisKind::ReplicationGroup => {
                 ec.create_replication_group()
                     .replication_group_id(&r.aws_id)
-                    .replication_group_description(format!("rdeploy {}/{} {}", spec.project, spec.env, r.name))
+                    .replication_group_description(format!(
+                        "rdeploy {}/{} {}",
+                        spec.project, spec.env, r.name
+                    ))
                     .engine("redis")
                     .set_engine_version(r.engine_version.clone())
                     .cache_node_type(&r.node_type)
@@ -766,7 +1159,13 @@ impl<'a> Applier<'a> {
                     .set_tags(Some(ec_tags(&tags)))
                     .send()
                     .await
-                    .map_err(|e| if exists(e.code()) { not_ours() } else { cloud_err(region, "CreateReplicationGroup", e) })?;
+                    .map_err(|e| {
+                        if exists(e.code()) {
+                            not_ours()
+                        } else {
+                            cloud_err(region, "CreateReplicationGroup", e)
+                        }
+                    })?;
             }
             RedisKind::CacheCluster => {
                 ec.create_cache_cluster()
@@ -781,31 +1180,54 @@ impl<'a> Applier<'a> {
                     .set_tags(Some(ec_tags(&tags)))
                     .send()
                     .await
-                    .map_err(|e| if exists(e.code()) { not_ours() } else { cloud_err(region, "CreateCacheCluster", e) })?;
+                    .map_err(|e| {
+                        if exists(e.code()) {
+                            not_ours()
+                        } else {
+                            cloud_err(region, "CreateCacheCluster", e)
+                        }
+                    })?;
             }
         }
-        self.to_be_available.push((region.to_string(), r.aws_id.clone(), r.kind));
+        self.to_be_available
+            .push((region.to_string(), r.aws_id.clone(), r.kind));
         Ok(())
     }
 
-    async fn update_redis(&mut self, region: &str, name: &str, engine: Option<&str>, sgs: bool, replicas: Option<(u32, u32)>) -> Result<()> {
+    async fn update_redis(
+        &mut self,
+        region: &str,
+        name: &str,
+        engine: Option<&str>,
+        sgs: bool,
+        replicas: Option<(u32, u32)>,
+    ) -> Result<()> {
         let spec = self.spec;
         let r = &spec.redis[name];
         let ec = self.aws.elasticache(region);
         let rc = self.rc(region);
-        let sg_ids = r.security_groups.iter().map(|s| resolve_sg(rc, region, &s.value)).collect::<Result<Vec<_>>>()?;
+        let sg_ids = r
+            .security_groups
+            .iter()
+            .map(|s| resolve_sg(rc, region, &s.value))
+            .collect::<Result<Vec<_>>>()?;
         let arn;
         match r.kind {
             RedisKind::ReplicationGroup => {
                 if engine.is_some() || sgs {
-                    let mut req = ec.modify_replication_group().replication_group_id(&r.aws_id).apply_immediately(true);
+                    let mut req = ec
+                        .modify_replication_group()
+                        .replication_group_id(&r.aws_id)
+                        .apply_immediately(true);
                     if let Some(v) = engine {
                         req = req.engine_version(v);
                     }
                     if sgs {
                         req = req.set_security_group_ids(Some(sg_ids.clone()));
                     }
-                    req.send().await.map_err(|e| cloud_err(region, "ModifyReplicationGroup", e))?;
+                    req.send()
+                        .await
+                        .map_err(|e| cloud_err(region, "ModifyReplicationGroup", e))?;
                 }
                 if let Some((from, to)) = replicas {
                     if to > from {
@@ -832,29 +1254,53 @@ impl<'a> Applier<'a> {
                     .send()
                     .await
                     .map_err(|e| cloud_err(region, "DescribeReplicationGroups", e))?;
-                arn = out.replication_groups().first().and_then(|g| g.arn()).unwrap_or_default().to_string();
+                arn = out
+                    .replication_groups()
+                    .first()
+                    .and_then(|g| g.arn())
+                    .unwrap_or_default()
+                    .to_string();
             }
             RedisKind::CacheCluster => {
-                let mut req = ec.modify_cache_cluster().cache_cluster_id(&r.aws_id).apply_immediately(true);
+                let mut req = ec
+                    .modify_cache_cluster()
+                    .cache_cluster_id(&r.aws_id)
+                    .apply_immediately(true);
                 if let Some(v) = engine {
                     req = req.engine_version(v);
                 }
                 if sgs {
                     req = req.set_security_group_ids(Some(sg_ids));
                 }
-                req.send().await.map_err(|e| cloud_err(region, "ModifyCacheCluster", e))?;
+                req.send()
+                    .await
+                    .map_err(|e| cloud_err(region, "ModifyCacheCluster", e))?;
                 let out = ec
                     .describe_cache_clusters()
                     .cache_cluster_id(&r.aws_id)
                     .send()
                     .await
                     .map_err(|e| cloud_err(region, "DescribeCacheClusters", e))?;
-                arn = out.cache_clusters().first().and_then(|g| g.arn()).unwrap_or_default().to_string();
+                arn = out
+                    .cache_clusters()
+                    .first()
+                    .and_then(|g| g.arn())
+                    .unwrap_or_default()
+                    .to_string();
             }
         }
-        let tag = aws_sdk_elasticache::types::Tag::builder().key(tag::CONFIG).value(config_tag(&redis_config(spec, r))).build();
-        ec.add_tags_to_resource().resource_name(&arn).tags(tag).send().await.map_err(|e| cloud_err(region, "AddTagsToResource", e))?;
-        self.to_be_available.push((region.to_string(), r.aws_id.clone(), r.kind));
+        let tag = aws_sdk_elasticache::types::Tag::builder()
+            .key(tag::CONFIG)
+            .value(config_tag(&redis_config(spec, r)))
+            .build();
+        ec.add_tags_to_resource()
+            .resource_name(&arn)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| cloud_err(region, "AddTagsToResource", e))?;
+        self.to_be_available
+            .push((region.to_string(), r.aws_id.clone(), r.kind));
         Ok(())
     }
 }
@@ -868,11 +1314,21 @@ fn resolve_sg(rc: &RegionCtx, region: &str, name: &str) -> Result<String> {
     if name.starts_with("sg-") {
         return Ok(name.to_string());
     }
-    rc.sgs.get(name).cloned().ok_or_else(|| Error::Cloud(format!("{region}: security group `{name}` does not exist")))
+    rc.sgs
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::Cloud(format!("{region}: security group `{name}` does not exist")))
 }
 
 fn ec_tags(tags: &indexmap::IndexMap<String, String>) -> Vec<aws_sdk_elasticache::types::Tag> {
-    tags.iter().map(|(k, v)| aws_sdk_elasticache::types::Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_elasticache::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
 }
 
 fn perm_to_ip_permission(p: &Perm) -> IpPermission {
@@ -882,24 +1338,45 @@ fn perm_to_ip_permission(p: &Perm) -> IpPermission {
     }
     match &p.source {
         PermSource::Cidr(c) => b = b.ip_ranges(IpRange::builder().cidr_ip(c).build()),
-        PermSource::Group(g) => b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build()),
+        PermSource::Group(g) => {
+            b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build())
+        }
     }
     b.build()
 }
 
-async fn set_subnet_public(ec2: &aws_sdk_ec2::Client, region: &str, id: &str, public: bool) -> Result<()> {
-    retry_codes(&["InvalidSubnetID.NotFound"], Duration::from_secs(60), || {
-        ec2.modify_subnet_attribute().subnet_id(id).map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build()).send()
-    })
+async fn set_subnet_public(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    id: &str,
+    public: bool,
+) -> Result<()> {
+    retry_codes(
+        &["InvalidSubnetID.NotFound"],
+        Duration::from_secs(60),
+        || {
+            ec2.modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+                .send()
+        },
+    )
     .await
     .map_err(|e| cloud_err(region, "ModifySubnetAttribute", e))?;
     Ok(())
 }
 
 async fn attach_igw(ec2: &aws_sdk_ec2::Client, region: &str, igw: &str, vpc: &str) -> Result<()> {
-    match retry_codes(&["InvalidInternetGatewayID.NotFound", "InvalidVpcID.NotFound"], Duration::from_secs(60), || {
-        ec2.attach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send()
-    })
+    match retry_codes(
+        &["InvalidInternetGatewayID.NotFound", "InvalidVpcID.NotFound"],
+        Duration::from_secs(60),
+        || {
+            ec2.attach_internet_gateway()
+                .internet_gateway_id(igw)
+                .vpc_id(vpc)
+                .send()
+        },
+    )
     .await
     {
         Ok(_) => Ok(()),
@@ -925,20 +1402,42 @@ async fn run_instance(aws: &Aws, region: &str, l: &Launch, p: &Prepared) -> Resu
         req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
     }
     if let Some(gb) = l.root_volume_gb {
-        let device = l.ami.root_device.clone().unwrap_or_else(|| "/dev/xvda".into());
+        let device = l
+            .ami
+            .root_device
+            .clone()
+            .unwrap_or_else(|| "/dev/xvda".into());
         req = req.block_device_mappings(
             BlockDeviceMapping::builder()
                 .device_name(device)
-                .ebs(EbsBlockDevice::builder().volume_size(gb as i32).volume_type(VolumeType::Gp3).delete_on_termination(true).build())
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .volume_size(gb as i32)
+                        .volume_type(VolumeType::Gp3)
+                        .delete_on_termination(true)
+                        .build(),
+                )
                 .build(),
         );
     }
     // These codes mean the request was refused, so retrying cannot launch twice.
-    let out = retry_codes(&["InvalidGroup.NotFound", "InvalidSubnetID.NotFound", "InvalidKeyPair.NotFound"], Duration::from_secs(60), || {
-        req.clone().send()
-    })
+    let out = retry_codes(
+        &[
+            "InvalidGroup.NotFound",
+            "InvalidSubnetID.NotFound",
+            "InvalidKeyPair.NotFound",
+        ],
+        Duration::from_secs(60),
+        || req.clone().send(),
+    )
     .await
-    .map_err(|e| cloud_err(region, &format!("RunInstances ({}-{})", l.group, l.index), e))?;
+    .map_err(|e| {
+        cloud_err(
+            region,
+            &format!("RunInstances ({}-{})", l.group, l.index),
+            e,
+        )
+    })?;
     out.instances()
         .first()
         .and_then(|i| i.instance_id())
@@ -951,7 +1450,12 @@ async fn terminate(aws: &Aws, region: &str, ids: &[String]) -> Result<()> {
         return Ok(());
     }
     let ec2 = aws.ec2(region);
-    match ec2.terminate_instances().set_instance_ids(Some(ids.to_vec())).send().await {
+    match ec2
+        .terminate_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if aws::is_not_found(&e) => {
             // Some are gone already: terminate the others one by one.
@@ -972,19 +1476,32 @@ async fn terminate(aws: &Aws, region: &str, ids: &[String]) -> Result<()> {
 /// referencing each other can be deleted).
 async fn revoke_group_rules(aws: &Aws, region: &str, ids: &[String]) -> Result<()> {
     let ec2 = aws.ec2(region);
-    let out = match ec2.describe_security_groups().set_group_ids(Some(ids.to_vec())).send().await {
+    let out = match ec2
+        .describe_security_groups()
+        .set_group_ids(Some(ids.to_vec()))
+        .send()
+        .await
+    {
         Ok(o) => o,
         Err(e) if aws::is_not_found(&e) => return Ok(()),
         Err(e) => return Err(cloud_err(region, "DescribeSecurityGroups", e)),
     };
     for g in out.security_groups() {
-        let perms: Vec<Perm> =
-            super::state::flatten_perms(g.ip_permissions()).into_iter().filter(|p| matches!(p.source, PermSource::Group(_))).collect();
+        let perms: Vec<Perm> = super::state::flatten_perms(g.ip_permissions())
+            .into_iter()
+            .filter(|p| matches!(p.source, PermSource::Group(_)))
+            .collect();
         if perms.is_empty() {
             continue;
         }
         let ip: Vec<IpPermission> = perms.iter().map(perm_to_ip_permission).collect();
-        match ec2.revoke_security_group_ingress().group_id(g.group_id().unwrap_or_default()).set_ip_permissions(Some(ip)).send().await {
+        match ec2
+            .revoke_security_group_ingress()
+            .group_id(g.group_id().unwrap_or_default())
+            .set_ip_permissions(Some(ip))
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if aws::is_not_found(&e) => {}
             Err(e) => return Err(cloud_err(region, "RevokeSecurityGroupIngress", e)),
@@ -996,20 +1513,33 @@ async fn revoke_group_rules(aws: &Aws, region: &str, ids: &[String]) -> Result<(
 async fn delete_redis(aws: &Aws, region: &str, id: &str, kind: RedisKind) -> Result<()> {
     let ec = aws.elasticache(region);
     let r = match kind {
-        RedisKind::ReplicationGroup => ec.delete_replication_group().replication_group_id(id).retain_primary_cluster(false).send().await.map(|_| ()).map_err(|e| {
-            if aws::is_not_found(&e) {
-                None
-            } else {
-                Some(cloud_err(region, "DeleteReplicationGroup", e))
-            }
-        }),
-        RedisKind::CacheCluster => ec.delete_cache_cluster().cache_cluster_id(id).send().await.map(|_| ()).map_err(|e| {
-            if aws::is_not_found(&e) {
-                None
-            } else {
-                Some(cloud_err(region, "DeleteCacheCluster", e))
-            }
-        }),
+        RedisKind::ReplicationGroup => ec
+            .delete_replication_group()
+            .replication_group_id(id)
+            .retain_primary_cluster(false)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if aws::is_not_found(&e) {
+                    None
+                } else {
+                    Some(cloud_err(region, "DeleteReplicationGroup", e))
+                }
+            }),
+        RedisKind::CacheCluster => ec
+            .delete_cache_cluster()
+            .cache_cluster_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if aws::is_not_found(&e) {
+                    None
+                } else {
+                    Some(cloud_err(region, "DeleteCacheCluster", e))
+                }
+            }),
     };
     match r {
         Ok(()) | Err(None) => Ok(()),
@@ -1018,7 +1548,12 @@ async fn delete_redis(aws: &Aws, region: &str, id: &str, kind: RedisKind) -> Res
 }
 
 /// Polls with a growing interval (1 s up to 15 s) until `done` or the timeout.
-async fn poll<F, Fut>(timeout_secs: u64, what: &str, reporter: &dyn Reporter, mut check: F) -> Result<()>
+async fn poll<F, Fut>(
+    timeout_secs: u64,
+    what: &str,
+    reporter: &dyn Reporter,
+    mut check: F,
+) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(bool, String)>>,
@@ -1031,12 +1566,21 @@ where
         let (done, progress) = check().await?;
         if done {
             if !last.is_empty() || start.elapsed() > Duration::from_secs(2) {
-                say(reporter, format!("  {what}: done ({progress}, {:.0?})", start.elapsed()));
+                say(
+                    reporter,
+                    format!("  {what}: done ({progress}, {:.0?})", start.elapsed()),
+                );
             }
             return Ok(());
         }
         if progress != last || last_report.elapsed() > Duration::from_secs(30) {
-            say(reporter, format!("  waiting for {what}: {progress} ({:.0?} so far)", start.elapsed()));
+            say(
+                reporter,
+                format!(
+                    "  waiting for {what}: {progress} ({:.0?} so far)",
+                    start.elapsed()
+                ),
+            );
             last = progress;
             last_report = Instant::now();
         }
@@ -1051,7 +1595,13 @@ where
 }
 
 /// Waits until every instance is in `target` state (running or terminated).
-async fn wait_instances(aws: &Aws, reporter: &dyn Reporter, ids: &[(String, String)], target: &str, timeout: u64) -> Result<()> {
+async fn wait_instances(
+    aws: &Aws,
+    reporter: &dyn Reporter,
+    ids: &[(String, String)],
+    target: &str,
+    timeout: u64,
+) -> Result<()> {
     let mut by_region: HashMap<&str, Vec<String>> = HashMap::new();
     for (r, id) in ids {
         by_region.entry(r.as_str()).or_default().push(id.clone());
@@ -1064,22 +1614,29 @@ async fn wait_instances(aws: &Aws, reporter: &dyn Reporter, ids: &[(String, Stri
             let mut ok = 0;
             for (region, ids) in &by_region {
                 let ec2 = aws.ec2(region);
-                let found = match super::state::describe_instances(&ec2, region, vec![], ids.clone()).await {
-                    Ok(f) => f,
-                    // Just launched and not visible yet: not done.
-                    Err(Error::Cloud(m)) if m.contains("InvalidInstanceID.NotFound") => {
-                        if target == "terminated" {
-                            ok += ids.len();
+                let found =
+                    match super::state::describe_instances(&ec2, region, vec![], ids.clone()).await
+                    {
+                        Ok(f) => f,
+                        // Just launched and not visible yet: not done.
+                        Err(Error::Cloud(m)) if m.contains("InvalidInstanceID.NotFound") => {
+                            if target == "terminated" {
+                                ok += ids.len();
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+                        Err(e) => return Err(e),
+                    };
                 for i in &found {
                     if i.state == target {
                         ok += 1;
-                    } else if target == "running" && (i.state == "terminated" || i.state == "shutting-down") {
-                        return Err(Error::Cloud(format!("{region}: instance {} ({}) stopped while starting: {}", i.id, i.group, i.state)));
+                    } else if target == "running"
+                        && (i.state == "terminated" || i.state == "shutting-down")
+                    {
+                        return Err(Error::Cloud(format!(
+                            "{region}: instance {} ({}) stopped while starting: {}",
+                            i.id, i.group, i.state
+                        )));
                     }
                 }
                 if target == "terminated" {
@@ -1092,38 +1649,88 @@ async fn wait_instances(aws: &Aws, reporter: &dyn Reporter, ids: &[(String, Stri
     .await
 }
 
-async fn redis_status(aws: &Aws, region: &str, id: &str, kind: RedisKind) -> Result<Option<String>> {
+async fn redis_status(
+    aws: &Aws,
+    region: &str,
+    id: &str,
+    kind: RedisKind,
+) -> Result<Option<String>> {
     let ec = aws.elasticache(region);
     match kind {
-        RedisKind::ReplicationGroup => match ec.describe_replication_groups().replication_group_id(id).send().await {
-            Ok(o) => Ok(o.replication_groups().first().and_then(|g| g.status()).map(String::from)),
+        RedisKind::ReplicationGroup => match ec
+            .describe_replication_groups()
+            .replication_group_id(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o
+                .replication_groups()
+                .first()
+                .and_then(|g| g.status())
+                .map(String::from)),
             Err(e) if aws::is_not_found(&e) => Ok(None),
             Err(e) => Err(cloud_err(region, "DescribeReplicationGroups", e)),
         },
-        RedisKind::CacheCluster => match ec.describe_cache_clusters().cache_cluster_id(id).send().await {
-            Ok(o) => Ok(o.cache_clusters().first().and_then(|g| g.cache_cluster_status()).map(String::from)),
+        RedisKind::CacheCluster => match ec
+            .describe_cache_clusters()
+            .cache_cluster_id(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o
+                .cache_clusters()
+                .first()
+                .and_then(|g| g.cache_cluster_status())
+                .map(String::from)),
             Err(e) if aws::is_not_found(&e) => Ok(None),
             Err(e) => Err(cloud_err(region, "DescribeCacheClusters", e)),
         },
     }
 }
 
-async fn wait_redis(aws: &Aws, reporter: &dyn Reporter, region: &str, id: &str, kind: RedisKind, timeout: u64) -> Result<()> {
-    poll(timeout, &format!("redis {id} available"), reporter, || async move {
-        let s = redis_status(aws, region, id, kind).await?;
-        Ok((s.as_deref() == Some("available"), s.unwrap_or_else(|| "not found".into())))
-    })
+async fn wait_redis(
+    aws: &Aws,
+    reporter: &dyn Reporter,
+    region: &str,
+    id: &str,
+    kind: RedisKind,
+    timeout: u64,
+) -> Result<()> {
+    poll(
+        timeout,
+        &format!("redis {id} available"),
+        reporter,
+        || async move {
+            let s = redis_status(aws, region, id, kind).await?;
+            Ok((
+                s.as_deref() == Some("available"),
+                s.unwrap_or_else(|| "not found".into()),
+            ))
+        },
+    )
     .await
 }
 
-async fn wait_redis_gone(aws: &Aws, reporter: &dyn Reporter, region: &str, id: &str, kind: RedisKind, timeout: u64) -> Result<()> {
+async fn wait_redis_gone(
+    aws: &Aws,
+    reporter: &dyn Reporter,
+    region: &str,
+    id: &str,
+    kind: RedisKind,
+    timeout: u64,
+) -> Result<()> {
     let present = redis_status(aws, region, id, kind).await?;
     if present.is_none() {
         return Ok(());
     }
-    poll(timeout, &format!("redis {id} deleted"), reporter, || async move {
-        let s = redis_status(aws, region, id, kind).await?;
-        Ok((s.is_none(), s.unwrap_or_else(|| "gone".into())))
-    })
+    poll(
+        timeout,
+        &format!("redis {id} deleted"),
+        reporter,
+        || async move {
+            let s = redis_status(aws, region, id, kind).await?;
+            Ok((s.is_none(), s.unwrap_or_else(|| "gone".into())))
+        },
+    )
     .await
 }

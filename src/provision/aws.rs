@@ -61,7 +61,8 @@ pub struct Aws {
 impl Aws {
     /// Loads the configuration. Makes no API call.
     pub async fn connect(settings: &AwsSettings) -> Aws {
-        let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+        let region =
+            aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .retry_config(
@@ -83,13 +84,23 @@ impl Aws {
             loader = loader.profile_name(p);
         }
         if let Some((id, secret)) = &settings.credentials {
-            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(id, secret, None, None, "rdeploy-static"));
+            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                id,
+                secret,
+                None,
+                None,
+                "rdeploy-static",
+            ));
         }
-        Aws { sdk: loader.load().await }
+        Aws {
+            sdk: loader.load().await,
+        }
     }
 
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk).region(aws_sdk_ec2::config::Region::new(region.to_string())).build();
+        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
+            .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+            .build();
         aws_sdk_ec2::Client::from_conf(conf)
     }
 
@@ -102,7 +113,10 @@ impl Aws {
 
     /// The region of the configuration chain (us-east-1 when none is set).
     pub fn default_region(&self) -> String {
-        self.sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into())
+        self.sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into())
     }
 }
 
@@ -141,12 +155,17 @@ where
 
 /// Whether an error is a "not found" answer (the resource is gone or never existed).
 pub fn is_not_found<E: ErrorCode>(e: &E) -> bool {
-    e.error_code().is_some_and(|c| c.contains("NotFound") || c.ends_with(".Malformed"))
+    e.error_code()
+        .is_some_and(|c| c.contains("NotFound") || c.ends_with(".Malformed"))
 }
 
 /// Retries `op` while it fails with one of `codes`, with exponential backoff (0.5 s
 /// doubling up to 15 s, with jitter) until `limit` has passed; other errors return at once.
-pub async fn retry_codes<T, E, F, Fut>(codes: &[&str], limit: Duration, op: F) -> std::result::Result<T, E>
+pub async fn retry_codes<T, E, F, Fut>(
+    codes: &[&str],
+    limit: Duration,
+    op: F,
+) -> std::result::Result<T, E>
 where
     E: ErrorCode,
     F: FnMut() -> Fut,
@@ -155,7 +174,12 @@ where
     retry_codes_from(Duration::from_millis(500), codes, limit, op).await
 }
 
-async fn retry_codes_from<T, E, F, Fut>(first: Duration, codes: &[&str], limit: Duration, mut op: F) -> std::result::Result<T, E>
+async fn retry_codes_from<T, E, F, Fut>(
+    first: Duration,
+    codes: &[&str],
+    limit: Duration,
+    mut op: F,
+) -> std::result::Result<T, E>
 where
     E: ErrorCode,
     F: FnMut() -> Fut,
@@ -167,7 +191,9 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let retryable = e.error_code().is_some_and(|c| codes.iter().any(|k| c == *k));
+                let retryable = e
+                    .error_code()
+                    .is_some_and(|c| codes.iter().any(|k| c == *k));
                 if !retryable || start.elapsed() + delay > limit {
                     return Err(e);
                 }
@@ -180,33 +206,54 @@ where
 
 /// 75-100 % of `d`, so that parallel retries spread out.
 fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
     let frac = 0.75 + (nanos % 1000) as f64 / 4000.0;
     d.mul_f64(frac)
 }
 
 /// EC2 tags from a map.
 pub fn ec2_tags(tags: &IndexMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// A TagSpecification so that the tags are set atomically with the creation.
 pub fn tag_spec(rt: ResourceType, tags: &IndexMap<String, String>) -> TagSpecification {
-    TagSpecification::builder().resource_type(rt).set_tags(Some(ec2_tags(tags))).build()
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(ec2_tags(tags)))
+        .build()
 }
 
 /// EC2 tags as a map.
 pub fn tag_map(tags: &[Tag]) -> IndexMap<String, String> {
-    tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
 
 pub fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.iter().map(|s| s.to_string()).collect())).build()
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|s| s.to_string()).collect()))
+        .build()
 }
 
 /// The filters selecting everything of one project and environment.
 pub fn owner_filters(project: &str, env: &str) -> Vec<Filter> {
-    vec![filter(&format!("tag:{}", tag::PROJECT), &[project]), filter(&format!("tag:{}", tag::ENV), &[env])]
+    vec![
+        filter(&format!("tag:{}", tag::PROJECT), &[project]),
+        filter(&format!("tag:{}", tag::ENV), &[env]),
+    ]
 }
 
 /// A short stable hash (hex) for tags.
@@ -232,14 +279,19 @@ mod tests {
     async fn retries_listed_codes_with_backoff() {
         let calls = AtomicU32::new(0);
         let ms = Duration::from_millis(1);
-        let r: std::result::Result<u32, Fake> = retry_codes_from(ms, &["DependencyViolation"], Duration::from_secs(60), || async {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            if n < 3 {
-                Err(Fake("DependencyViolation"))
-            } else {
-                Ok(n)
-            }
-        })
+        let r: std::result::Result<u32, Fake> = retry_codes_from(
+            ms,
+            &["DependencyViolation"],
+            Duration::from_secs(60),
+            || async {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                if n < 3 {
+                    Err(Fake("DependencyViolation"))
+                } else {
+                    Ok(n)
+                }
+            },
+        )
         .await;
         assert_eq!(r.unwrap(), 3);
         assert_eq!(calls.load(Ordering::SeqCst), 4);
@@ -249,16 +301,22 @@ mod tests {
     async fn other_codes_fail_at_once_and_limit_is_bounded() {
         let calls = AtomicU32::new(0);
         let ms = Duration::from_millis(1);
-        let r: std::result::Result<(), Fake> = retry_codes_from(ms, &["X"], Duration::from_secs(60), || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err(Fake("AccessDenied"))
-        })
-        .await;
+        let r: std::result::Result<(), Fake> =
+            retry_codes_from(ms, &["X"], Duration::from_secs(60), || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(Fake("AccessDenied"))
+            })
+            .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let start = Instant::now();
-        let r: std::result::Result<(), Fake> =
-            retry_codes_from(Duration::from_millis(10), &["X"], Duration::from_millis(200), || async { Err(Fake("X")) }).await;
+        let r: std::result::Result<(), Fake> = retry_codes_from(
+            Duration::from_millis(10),
+            &["X"],
+            Duration::from_millis(200),
+            || async { Err(Fake("X")) },
+        )
+        .await;
         assert!(r.is_err());
         assert!(start.elapsed() <= Duration::from_millis(400));
     }

@@ -34,7 +34,9 @@ pub async fn lookup(aws: &Aws, spec: &Spec) -> Result<Lookups> {
     let regions = spec.used_regions();
     let futs = regions.iter().map(|r| lookup_region(aws, spec, r));
     let found = futures::future::try_join_all(futs).await?;
-    Ok(Lookups { regions: regions.into_iter().zip(found).collect() })
+    Ok(Lookups {
+        regions: regions.into_iter().zip(found).collect(),
+    })
 }
 
 async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLookups> {
@@ -58,7 +60,10 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
         if out.azs.len() < *azs as usize {
             return Err(Error::source_at(
                 span,
-                format!("region {region} has {} availability zones, the network asks for {azs}", out.azs.len()),
+                format!(
+                    "region {region} has {} availability zones, the network asks for {azs}",
+                    out.azs.len()
+                ),
             ));
         }
     }
@@ -77,7 +82,10 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
             })?;
             let subs = ec2
                 .describe_subnets()
-                .set_filters(Some(vec![aws::filter("vpc-id", &[vpc]), aws::filter("default-for-az", &["true"])]))
+                .set_filters(Some(vec![
+                    aws::filter("vpc-id", &[vpc]),
+                    aws::filter("default-for-az", &["true"]),
+                ]))
                 .send()
                 .await
                 .map_err(|e| cloud_err(region, "DescribeSubnets", e))?;
@@ -85,11 +93,18 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
             out.subnets = subs
                 .subnets()
                 .iter()
-                .filter_map(|s| Some((s.subnet_id()?.to_string(), s.availability_zone().unwrap_or_default().to_string())))
+                .filter_map(|s| {
+                    Some((
+                        s.subnet_id()?.to_string(),
+                        s.availability_zone().unwrap_or_default().to_string(),
+                    ))
+                })
                 .collect();
             out.subnets.sort_by(|a, b| a.1.cmp(&b.1));
             if out.subnets.is_empty() {
-                return Err(Error::Cloud(format!("{region}: the default VPC {vpc} has no default subnets")));
+                return Err(Error::Cloud(format!(
+                    "{region}: the default VPC {vpc} has no default subnets"
+                )));
             }
         }
         Network::Existing { vpc_id, subnet_ids } => {
@@ -107,21 +122,32 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
                         s.vpc_id().unwrap_or_default()
                     )));
                 }
-                out.subnets.push((s.subnet_id().unwrap_or_default().to_string(), s.availability_zone().unwrap_or_default().to_string()));
+                out.subnets.push((
+                    s.subnet_id().unwrap_or_default().to_string(),
+                    s.availability_zone().unwrap_or_default().to_string(),
+                ));
             }
             out.vpc_id = Some(vpc_id.clone());
         }
     }
 
     let mut cache: Vec<(AmiSpec, Ami)> = vec![];
-    for g in spec.instances.values().filter(|g| g.regions.iter().any(|r| r == region)) {
+    for g in spec
+        .instances
+        .values()
+        .filter(|g| g.regions.iter().any(|r| r == region))
+    {
         let ami = match cache.iter().find(|(s, _)| *s == g.ami) {
             Some((_, a)) => a.clone(),
             None => {
-                let a = resolve_ami(&ec2, region, &g.ami).await.map_err(|e| match e {
-                    Error::Cloud(m) => Error::source_at(&g.span, format!("instance group `{}`: {m}", g.name)),
-                    other => other,
-                })?;
+                let a = resolve_ami(&ec2, region, &g.ami)
+                    .await
+                    .map_err(|e| match e {
+                        Error::Cloud(m) => {
+                            Error::source_at(&g.span, format!("instance group `{}`: {m}", g.name))
+                        }
+                        other => other,
+                    })?;
                 cache.push((g.ami.clone(), a.clone()));
                 a
             }
@@ -131,9 +157,16 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
 
     // Key pairs used by name only must exist.
     let mut names: Vec<String> = vec![];
-    for g in spec.instances.values().filter(|g| g.regions.iter().any(|r| r == region)) {
+    for g in spec
+        .instances
+        .values()
+        .filter(|g| g.regions.iter().any(|r| r == region))
+    {
         if let Some(k) = &g.key_name {
-            let managed = spec.key_pair.as_ref().is_some_and(|kp| kp.public_key.is_some() && &kp.name == k);
+            let managed = spec
+                .key_pair
+                .as_ref()
+                .is_some_and(|kp| kp.public_key.is_some() && &kp.name == k);
             if !managed && !names.contains(k) {
                 names.push(k.clone());
             }
@@ -154,10 +187,21 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
     let ec = aws.elasticache(region);
     for r in spec.redis.values().filter(|r| r.region == region) {
         if let Some(g) = &r.subnet_group {
-            match ec.describe_cache_subnet_groups().cache_subnet_group_name(g).send().await {
+            match ec
+                .describe_cache_subnet_groups()
+                .cache_subnet_group_name(g)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws::is_not_found(&e) => {
-                    return Err(Error::source_at(&r.span, format!("redis `{}`: cache subnet group `{g}` does not exist in {region}", r.name)))
+                    return Err(Error::source_at(
+                        &r.span,
+                        format!(
+                            "redis `{}`: cache subnet group `{g}` does not exist in {region}",
+                            r.name
+                        ),
+                    ))
                 }
                 Err(e) => return Err(cloud_err(region, "DescribeCacheSubnetGroups", e)),
             }
@@ -176,13 +220,26 @@ async fn resolve_ami(ec2: &aws_sdk_ec2::Client, region: &str, spec: &AmiSpec) ->
         AmiSpec::Id(id) => {
             let out = ec2.describe_images().image_ids(id).send().await;
             match out {
-                Ok(o) => o.images().first().map(to_ami).ok_or_else(|| Error::Cloud(format!("AMI {id} not found in {region}"))),
-                Err(e) if aws::is_not_found(&e) => Err(Error::Cloud(format!("AMI {id} not found in {region}"))),
+                Ok(o) => o
+                    .images()
+                    .first()
+                    .map(to_ami)
+                    .ok_or_else(|| Error::Cloud(format!("AMI {id} not found in {region}"))),
+                Err(e) if aws::is_not_found(&e) => {
+                    Err(Error::Cloud(format!("AMI {id} not found in {region}")))
+                }
                 Err(e) => Err(cloud_err(region, "DescribeImages", e)),
             }
         }
-        AmiSpec::Lookup { owners, name, architecture } => {
-            let mut filters = vec![aws::filter("name", &[name]), aws::filter("state", &["available"])];
+        AmiSpec::Lookup {
+            owners,
+            name,
+            architecture,
+        } => {
+            let mut filters = vec![
+                aws::filter("name", &[name]),
+                aws::filter("state", &["available"]),
+            ];
             if let Some(a) = architecture {
                 filters.push(aws::filter("architecture", &[a]));
             }
@@ -198,7 +255,12 @@ async fn resolve_ami(ec2: &aws_sdk_ec2::Client, region: &str, spec: &AmiSpec) ->
                 .iter()
                 .max_by(|a, b| (a.creation_date(), a.name()).cmp(&(b.creation_date(), b.name())))
                 .map(to_ami);
-            best.ok_or_else(|| Error::Cloud(format!("no AMI of {} named `{name}` in {region}", owners.join(", "))))
+            best.ok_or_else(|| {
+                Error::Cloud(format!(
+                    "no AMI of {} named `{name}` in {region}",
+                    owners.join(", ")
+                ))
+            })
         }
     }
 }

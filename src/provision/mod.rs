@@ -62,12 +62,16 @@ fn say(reporter: &dyn Reporter, msg: impl Into<String>) {
 
 /// Plans and (unless `plan_only`) applies the spec; returns the exit status.
 pub async fn provision(opts: &ProvisionOptions, reporter: &dyn Reporter) -> Result<i32> {
-    Ok(provision_with(opts, reporter, &AwsSettings::default()).await?.code)
+    Ok(provision_with(opts, reporter, &AwsSettings::default())
+        .await?
+        .code)
 }
 
 /// Destroys everything tagged with the spec's project and environment.
 pub async fn destroy(opts: &ProvisionOptions, reporter: &dyn Reporter) -> Result<i32> {
-    Ok(destroy_with(opts, reporter, &AwsSettings::default()).await?.code)
+    Ok(destroy_with(opts, reporter, &AwsSettings::default())
+        .await?
+        .code)
 }
 
 /// Loads and validates the spec only (no API call): what `provision` does first.
@@ -76,7 +80,11 @@ pub fn load_spec(opts: &ProvisionOptions) -> Result<spec::Spec> {
 }
 
 /// Computes the plan without applying it.
-pub async fn plan_with(opts: &ProvisionOptions, reporter: &dyn Reporter, settings: &AwsSettings) -> Result<Plan> {
+pub async fn plan_with(
+    opts: &ProvisionOptions,
+    reporter: &dyn Reporter,
+    settings: &AwsSettings,
+) -> Result<Plan> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
     let (state, lookups) = tokio::try_join!(
@@ -87,7 +95,11 @@ pub async fn plan_with(opts: &ProvisionOptions, reporter: &dyn Reporter, setting
 }
 
 /// [`provision`] with explicit AWS settings; returns the plan and outputs too.
-pub async fn provision_with(opts: &ProvisionOptions, reporter: &dyn Reporter, settings: &AwsSettings) -> Result<Outcome> {
+pub async fn provision_with(
+    opts: &ProvisionOptions,
+    reporter: &dyn Reporter,
+    settings: &AwsSettings,
+) -> Result<Outcome> {
     // The spec is validated before anything talks to AWS.
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
@@ -97,18 +109,34 @@ pub async fn provision_with(opts: &ProvisionOptions, reporter: &dyn Reporter, se
     )?;
     let plan = plan::plan(&spec, &state, &lookups)?;
     report::show_plan(&plan, reporter, opts.json);
-    let mut outcome = Outcome { code: 0, plan: plan.clone(), applied: false, outputs: IndexMap::new() };
+    let mut outcome = Outcome {
+        code: 0,
+        plan: plan.clone(),
+        applied: false,
+        outputs: IndexMap::new(),
+    };
     if opts.plan_only {
         return Ok(outcome);
     }
     if plan.is_empty() {
-        say(reporter, format!("No changes: {}/{} is up to date ({} resources).", spec.project, spec.env, state.count()));
+        say(
+            reporter,
+            format!(
+                "No changes: {}/{} is up to date ({} resources).",
+                spec.project,
+                spec.env,
+                state.count()
+            ),
+        );
         outcome.outputs = outputs::render(&spec, &state)?;
         report::show_outputs(&outcome.outputs, reporter, opts.json);
         return Ok(outcome);
     }
     let risky = plan.needs_approval();
-    if risky > 0 && !opts.auto_approve && !approved(reporter, risky, "replaces or destroys", "provision").await {
+    if risky > 0
+        && !opts.auto_approve
+        && !approved(reporter, risky, "replaces or destroys", "provision").await
+    {
         outcome.code = 1;
         return Ok(outcome);
     }
@@ -123,18 +151,33 @@ pub async fn provision_with(opts: &ProvisionOptions, reporter: &dyn Reporter, se
 }
 
 /// [`destroy`] with explicit AWS settings.
-pub async fn destroy_with(opts: &ProvisionOptions, reporter: &dyn Reporter, settings: &AwsSettings) -> Result<Outcome> {
+pub async fn destroy_with(
+    opts: &ProvisionOptions,
+    reporter: &dyn Reporter,
+    settings: &AwsSettings,
+) -> Result<Outcome> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
     let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter).await?;
     let plan = plan::destroy_plan(&spec, &state);
     report::show_plan(&plan, reporter, opts.json);
-    let mut outcome = Outcome { code: 0, plan: plan.clone(), applied: false, outputs: IndexMap::new() };
+    let mut outcome = Outcome {
+        code: 0,
+        plan: plan.clone(),
+        applied: false,
+        outputs: IndexMap::new(),
+    };
     if opts.plan_only {
         return Ok(outcome);
     }
     if plan.is_empty() {
-        say(reporter, format!("Nothing to destroy: no resource is tagged {}/{}.", spec.project, spec.env));
+        say(
+            reporter,
+            format!(
+                "Nothing to destroy: no resource is tagged {}/{}.",
+                spec.project, spec.env
+            ),
+        );
         return Ok(outcome);
     }
     if !opts.auto_approve && !approved(reporter, plan.changes.len(), "destroys", "destroy").await {
@@ -146,7 +189,15 @@ pub async fn destroy_with(opts: &ProvisionOptions, reporter: &dyn Reporter, sett
     let changes: Vec<&plan::Change> = plan.changes.iter().collect();
     applier.destroy(&changes).await?;
     outcome.applied = true;
-    say(reporter, format!("Destroy complete: {} resource(s) of {}/{} removed.", plan.changes.len(), spec.project, spec.env));
+    say(
+        reporter,
+        format!(
+            "Destroy complete: {} resource(s) of {}/{} removed.",
+            plan.changes.len(),
+            spec.project,
+            spec.env
+        ),
+    );
     Ok(outcome)
 }
 

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 /// The template context of the outputs.
 pub fn context(spec: &Spec, state: &State) -> Value {
-    let mut instances: IndexMap<String, Vec<Value>> = spec.instances.keys().map(|k| (k.clone(), vec![])).collect();
+    let mut instances: IndexMap<String, Vec<Value>> =
+        spec.instances.keys().map(|k| (k.clone(), vec![])).collect();
     let mut redis = serde_json::Map::new();
     let mut vpc = serde_json::Map::new();
     let mut sgs = serde_json::Map::new();
@@ -22,7 +23,11 @@ pub fn context(spec: &Spec, state: &State) -> Value {
         let mut list: Vec<&super::state::Instance> = rs.instances.iter().collect();
         list.sort_by_key(|i| i.index);
         for i in list {
-            let eip = rs.eips.iter().find(|e| e.instance_id.as_deref() == Some(i.id.as_str())).map(|e| e.public_ip.clone());
+            let eip = rs
+                .eips
+                .iter()
+                .find(|e| e.instance_id.as_deref() == Some(i.id.as_str()))
+                .map(|e| e.public_ip.clone());
             instances.entry(i.group.clone()).or_default().push(json!({
                 "id": i.id, "host": format!("{}-{}", i.group, i.index), "index": i.index,
                 "region": rs.region, "az": i.az, "type": i.instance_type, "state": i.state,
@@ -31,7 +36,11 @@ pub fn context(spec: &Spec, state: &State) -> Value {
             }));
         }
         for r in rs.redis.iter().filter(|r| !r.deleting()) {
-            let key = if r.name.is_empty() { r.aws_id.clone() } else { r.name.clone() };
+            let key = if r.name.is_empty() {
+                r.aws_id.clone()
+            } else {
+                r.name.clone()
+            };
             let endpoint = match (&r.address, r.port) {
                 (Some(a), Some(p)) => Some(format!("{a}:{p}")),
                 _ => None,
@@ -63,7 +72,9 @@ pub fn render(spec: &Spec, state: &State) -> Result<IndexMap<String, Value>> {
     let ctx = crate::template::from_json(&context(spec, state));
     let mut out = IndexMap::new();
     for (name, t) in &spec.outputs {
-        let v = templar.render_str(&t.value, &ctx).map_err(|e| Error::source_at(&t.span, format!("output `{name}`: {}", e.message)))?;
+        let v = templar
+            .render_str(&t.value, &ctx)
+            .map_err(|e| Error::source_at(&t.span, format!("output `{name}`: {}", e.message)))?;
         out.insert(name.clone(), to_json(&v));
     }
     Ok(out)

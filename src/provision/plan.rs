@@ -58,36 +58,116 @@ pub struct Change {
 /// earlier changes of the same plan create some of them.
 #[derive(Debug, Clone)]
 pub enum Op {
-    CreateVpc { cidr: String },
-    CreateSubnet { name: String, cidr: String, az: String, public: bool },
-    SetSubnetPublic { subnet_id: String, public: bool },
+    CreateVpc {
+        cidr: String,
+    },
+    CreateSubnet {
+        name: String,
+        cidr: String,
+        az: String,
+        public: bool,
+    },
+    SetSubnetPublic {
+        subnet_id: String,
+        public: bool,
+    },
     CreateIgw,
-    AttachIgw { igw_id: String },
-    CreateRouteTable { public_subnets: Vec<String> },
-    FixRouteTable { rt_id: String, add_default_route: bool, associate: Vec<String> },
-    ImportKeyPair { name: String, public_key: String, replace: bool },
+    AttachIgw {
+        igw_id: String,
+    },
+    CreateRouteTable {
+        public_subnets: Vec<String>,
+    },
+    FixRouteTable {
+        rt_id: String,
+        add_default_route: bool,
+        associate: Vec<String>,
+    },
+    ImportKeyPair {
+        name: String,
+        public_key: String,
+        replace: bool,
+    },
     /// Creates the group; its rules are added once every new group of the plan exists.
-    CreateSg { name: String, description: String, rules: Vec<RuleSpec> },
-    SgRules { name: String, add: Vec<RuleSpec>, remove: Vec<Perm> },
+    CreateSg {
+        name: String,
+        description: String,
+        rules: Vec<RuleSpec>,
+    },
+    SgRules {
+        name: String,
+        add: Vec<RuleSpec>,
+        remove: Vec<Perm>,
+    },
     Launch(Box<Launch>),
-    Replace { launch: Box<Launch>, old_id: String },
-    UpdateInstance { id: String, security_groups: Option<Vec<String>>, set_tags: IndexMap<String, String>, remove_tags: Vec<String>, start: bool },
+    Replace {
+        launch: Box<Launch>,
+        old_id: String,
+    },
+    UpdateInstance {
+        id: String,
+        security_groups: Option<Vec<String>>,
+        set_tags: IndexMap<String, String>,
+        remove_tags: Vec<String>,
+        start: bool,
+    },
     /// Associates `allocation_id` (a free address of the group) or a newly allocated one.
-    EnsureEip { group: String, index: u32, allocation_id: Option<String> },
-    ReleaseEip { allocation_id: String, association_id: Option<String> },
-    Terminate { ids: Vec<String> },
-    CreateCacheSubnetGroup { name: String, subnets: Vec<SubnetRef>, update: bool },
-    CreateRedis { name: String },
-    UpdateRedis { name: String, engine_version: Option<String>, security_groups: bool, replicas: Option<(u32, u32)> },
-    ReplaceRedis { name: String },
-    DeleteRedis { aws_id: String, kind: RedisKind },
-    DeleteCacheSubnetGroup { name: String },
-    DeleteSg { id: String },
-    DeleteKeyPair { name: String },
-    DeleteRouteTable { id: String, associations: Vec<String> },
-    DeleteIgw { id: String, vpcs: Vec<String> },
-    DeleteSubnet { id: String },
-    DeleteVpc { id: String },
+    EnsureEip {
+        group: String,
+        index: u32,
+        allocation_id: Option<String>,
+    },
+    ReleaseEip {
+        allocation_id: String,
+        association_id: Option<String>,
+    },
+    Terminate {
+        ids: Vec<String>,
+    },
+    CreateCacheSubnetGroup {
+        name: String,
+        subnets: Vec<SubnetRef>,
+        update: bool,
+    },
+    CreateRedis {
+        name: String,
+    },
+    UpdateRedis {
+        name: String,
+        engine_version: Option<String>,
+        security_groups: bool,
+        replicas: Option<(u32, u32)>,
+    },
+    ReplaceRedis {
+        name: String,
+    },
+    DeleteRedis {
+        aws_id: String,
+        kind: RedisKind,
+    },
+    DeleteCacheSubnetGroup {
+        name: String,
+    },
+    DeleteSg {
+        id: String,
+    },
+    DeleteKeyPair {
+        name: String,
+    },
+    DeleteRouteTable {
+        id: String,
+        associations: Vec<String>,
+    },
+    DeleteIgw {
+        id: String,
+        vpcs: Vec<String>,
+    },
+    DeleteSubnet {
+        id: String,
+    },
+    DeleteVpc {
+        id: String,
+    },
 }
 
 /// A subnet by the spec's name (`public-a`, maybe not created yet) or by id.
@@ -141,7 +221,13 @@ impl Plan {
                 Action::Destroy => summary.destroy += 1,
             }
         }
-        Plan { project: project.into(), env: env.into(), regions: regions.to_vec(), changes, summary }
+        Plan {
+            project: project.into(),
+            env: env.into(),
+            regions: regions.to_vec(),
+            changes,
+            summary,
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
@@ -169,7 +255,12 @@ pub fn base_tags(spec: &Spec, kind: &str, name: &str, aws_name: &str) -> IndexMa
 }
 
 /// The instance tags for one member of a group (system tags, defaults, group tags).
-pub fn instance_tags(spec: &Spec, g: &InstanceGroupSpec, index: u32, region: &str) -> Result<IndexMap<String, String>> {
+pub fn instance_tags(
+    spec: &Spec,
+    g: &InstanceGroupSpec,
+    index: u32,
+    region: &str,
+) -> Result<IndexMap<String, String>> {
     let host = format!("{}-{}", g.name, index);
     let mut t = base_tags(spec, "instance", &g.name, &g.name);
     let ctx = minijinja::context! {
@@ -179,9 +270,12 @@ pub fn instance_tags(spec: &Spec, g: &InstanceGroupSpec, index: u32, region: &st
     let templar = Templar::new();
     let mut extra: Vec<String> = spec.tags.keys().cloned().collect();
     for (k, v) in &g.tags {
-        let val = templar
-            .render_string(&v.value, &ctx)
-            .map_err(|e| Error::source_at(&v.span, format!("tag `{k}` of instance group `{}`: {}", g.name, e.message)))?;
+        let val = templar.render_string(&v.value, &ctx).map_err(|e| {
+            Error::source_at(
+                &v.span,
+                format!("tag `{k}` of instance group `{}`: {}", g.name, e.message),
+            )
+        })?;
         t.insert(k.clone(), val);
         if !extra.contains(k) {
             extra.push(k.clone());
@@ -196,22 +290,43 @@ pub fn instance_tags(spec: &Spec, g: &InstanceGroupSpec, index: u32, region: &st
 
 /// Hash of the launch settings AWS does not report back.
 pub fn launch_hash(g: &InstanceGroupSpec) -> String {
-    short_hash(&format!("user_data={:?} root_volume={:?}", g.user_data, g.root_volume_gb))
+    short_hash(&format!(
+        "user_data={:?} root_volume={:?}",
+        g.user_data, g.root_volume_gb
+    ))
 }
 
 /// The settings recorded on a Redis resource (tag `rdeploy:config`).
 pub fn redis_config(spec: &Spec, r: &super::spec::RedisSpec) -> IndexMap<String, String> {
     let mut c = IndexMap::new();
-    c.insert("engine".into(), r.engine_version.clone().unwrap_or_else(|| "default".into()));
+    c.insert(
+        "engine".into(),
+        r.engine_version.clone().unwrap_or_else(|| "default".into()),
+    );
     c.insert("replicas".into(), r.replicas.to_string());
     let sgs: Vec<&str> = r.security_groups.iter().map(|s| s.value.as_str()).collect();
-    c.insert("sg".into(), if sgs.is_empty() { "-".into() } else { sgs.join("+") });
-    c.insert("subnet_group".into(), r.subnet_group.clone().unwrap_or_else(|| cache_subnet_group_name(spec)));
+    c.insert(
+        "sg".into(),
+        if sgs.is_empty() {
+            "-".into()
+        } else {
+            sgs.join("+")
+        },
+    );
+    c.insert(
+        "subnet_group".into(),
+        r.subnet_group
+            .clone()
+            .unwrap_or_else(|| cache_subnet_group_name(spec)),
+    );
     c
 }
 
 pub fn config_tag(c: &IndexMap<String, String>) -> String {
-    c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    c.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn cache_subnet_group_name(spec: &Spec) -> String {
@@ -219,16 +334,32 @@ pub fn cache_subnet_group_name(spec: &Spec) -> String {
 }
 
 /// The subnets a group may launch into, in a region.
-pub fn group_subnets(spec: &Spec, g: &InstanceGroupSpec, lk: &super::lookup::RegionLookups) -> Vec<(SubnetRef, String)> {
+pub fn group_subnets(
+    spec: &Spec,
+    g: &InstanceGroupSpec,
+    lk: &super::lookup::RegionLookups,
+) -> Vec<(SubnetRef, String)> {
     match &spec.network {
         Network::Create { .. } => {
             let planned = spec.network.planned_subnets();
             let names: Vec<String> = match &g.subnets {
                 Some(SubnetSel::Named(n)) => n.clone(),
-                Some(SubnetSel::Private) => planned.iter().filter(|s| !s.public).map(|s| s.name.clone()).collect(),
-                Some(SubnetSel::Public) => planned.iter().filter(|s| s.public).map(|s| s.name.clone()).collect(),
+                Some(SubnetSel::Private) => planned
+                    .iter()
+                    .filter(|s| !s.public)
+                    .map(|s| s.name.clone())
+                    .collect(),
+                Some(SubnetSel::Public) => planned
+                    .iter()
+                    .filter(|s| s.public)
+                    .map(|s| s.name.clone())
+                    .collect(),
                 None => {
-                    let public: Vec<String> = planned.iter().filter(|s| s.public).map(|s| s.name.clone()).collect();
+                    let public: Vec<String> = planned
+                        .iter()
+                        .filter(|s| s.public)
+                        .map(|s| s.name.clone())
+                        .collect();
                     if public.is_empty() {
                         planned.iter().map(|s| s.name.clone()).collect()
                     } else {
@@ -242,7 +373,12 @@ pub fn group_subnets(spec: &Spec, g: &InstanceGroupSpec, lk: &super::lookup::Reg
                     if n.starts_with("subnet-") {
                         (SubnetRef::Id(n), String::new())
                     } else {
-                        let az = planned.iter().find(|p| p.name == n).and_then(|p| lk.azs.get(p.az_index)).cloned().unwrap_or_default();
+                        let az = planned
+                            .iter()
+                            .find(|p| p.name == n)
+                            .and_then(|p| lk.azs.get(p.az_index))
+                            .cloned()
+                            .unwrap_or_default();
                         (SubnetRef::Name(n), az)
                     }
                 })
@@ -264,7 +400,10 @@ pub fn group_subnets(spec: &Spec, g: &InstanceGroupSpec, lk: &super::lookup::Reg
 
 /// Where each spec subnet name is (by id) in the current state.
 fn subnet_ids_by_name(rs: &RegionState) -> HashMap<String, String> {
-    rs.subnets.iter().map(|s| (s.name.clone(), s.id.clone())).collect()
+    rs.subnets
+        .iter()
+        .map(|s| (s.name.clone(), s.id.clone()))
+        .collect()
 }
 
 struct Planner<'a> {
@@ -295,8 +434,17 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
     let mut taken: HashMap<String, BTreeSet<u32>> = HashMap::new();
     for g in spec.instances.values() {
         let entry = taken.entry(g.name.clone()).or_default();
-        for rs in state.regions.values().filter(|rs| g.regions.contains(&rs.region)) {
-            entry.extend(rs.instances.iter().filter(|i| i.group == g.name).map(|i| i.index));
+        for rs in state
+            .regions
+            .values()
+            .filter(|rs| g.regions.contains(&rs.region))
+        {
+            entry.extend(
+                rs.instances
+                    .iter()
+                    .filter(|i| i.group == g.name)
+                    .map(|i| i.index),
+            );
         }
     }
 
@@ -312,20 +460,45 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         // Security groups and rules.
         p.security_groups(region, rs, in_use, &mut sgs, &mut rules, &mut d_sgs);
         // Instances.
-        p.instances(region, rs, &mut taken, &mut instances, &mut d_eips, &mut d_instances)?;
+        p.instances(
+            region,
+            rs,
+            &mut taken,
+            &mut instances,
+            &mut d_eips,
+            &mut d_instances,
+        )?;
         // Redis.
         p.redis(region, rs, &mut cache_groups, &mut redis, &mut d_redis)?;
     }
 
     let mut changes = vec![];
-    for list in [network, keys, sgs, rules, cache_groups, instances, redis, d_eips, d_instances, d_redis, d_sgs, d_keys, d_network] {
+    for list in [
+        network,
+        keys,
+        sgs,
+        rules,
+        cache_groups,
+        instances,
+        redis,
+        d_eips,
+        d_instances,
+        d_redis,
+        d_sgs,
+        d_keys,
+        d_network,
+    ] {
         changes.extend(list);
     }
     Ok(Plan::new(&spec.project, &spec.env, &spec.regions, changes))
 }
 
 /// Refuses plans that would move an existing environment to another VPC.
-fn check_same_vpc(spec: &Spec, rs: &RegionState, lk: Option<&super::lookup::RegionLookups>) -> Result<()> {
+fn check_same_vpc(
+    spec: &Spec,
+    rs: &RegionState,
+    lk: Option<&super::lookup::RegionLookups>,
+) -> Result<()> {
     let target = match &spec.network {
         Network::Create { .. } => rs.vpcs.first().map(|v| v.id.clone()),
         _ => lk.and_then(|l| l.vpc_id.clone()),
@@ -340,13 +513,37 @@ fn check_same_vpc(spec: &Spec, rs: &RegionState, lk: Option<&super::lookup::Regi
     Ok(())
 }
 
-fn change(action: Action, resource: &'static str, name: impl Into<String>, region: &str, id: Option<String>, details: Vec<String>, op: Op) -> Change {
+fn change(
+    action: Action,
+    resource: &'static str,
+    name: impl Into<String>,
+    region: &str,
+    id: Option<String>,
+    details: Vec<String>,
+    op: Op,
+) -> Change {
     let needs_approval = matches!(action, Action::Replace | Action::Destroy);
-    Change { action, resource, name: name.into(), region: region.into(), id, details, needs_approval, op }
+    Change {
+        action,
+        resource,
+        name: name.into(),
+        region: region.into(),
+        id,
+        details,
+        needs_approval,
+        op,
+    }
 }
 
 impl Planner<'_> {
-    fn network(&mut self, region: &str, rs: &RegionState, in_use: bool, out: &mut Vec<Change>, destroy: &mut Vec<Change>) -> Result<()> {
+    fn network(
+        &mut self,
+        region: &str,
+        rs: &RegionState,
+        in_use: bool,
+        out: &mut Vec<Change>,
+        destroy: &mut Vec<Change>,
+    ) -> Result<()> {
         let spec = self.spec;
         let prefix = spec.prefix();
         let lk = self.lookups.regions.get(region);
@@ -357,19 +554,54 @@ impl Planner<'_> {
         let Some((cidr, public)) = wanted else {
             // Nothing of the network is wanted here: everything found goes.
             for rt in &rs.route_tables {
-                destroy.push(change(Action::Destroy, "route-table", format!("{prefix}-public"), region, Some(rt.id.clone()), vec![], Op::DeleteRouteTable {
-                    id: rt.id.clone(),
-                    associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "route-table",
+                    format!("{prefix}-public"),
+                    region,
+                    Some(rt.id.clone()),
+                    vec![],
+                    Op::DeleteRouteTable {
+                        id: rt.id.clone(),
+                        associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
+                    },
+                ));
             }
             for g in &rs.igws {
-                destroy.push(change(Action::Destroy, "internet-gateway", prefix.clone(), region, Some(g.id.clone()), vec![], Op::DeleteIgw { id: g.id.clone(), vpcs: g.attached_vpcs.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "internet-gateway",
+                    prefix.clone(),
+                    region,
+                    Some(g.id.clone()),
+                    vec![],
+                    Op::DeleteIgw {
+                        id: g.id.clone(),
+                        vpcs: g.attached_vpcs.clone(),
+                    },
+                ));
             }
             for s in &rs.subnets {
-                destroy.push(change(Action::Destroy, "subnet", format!("{prefix}-{}", s.name), region, Some(s.id.clone()), vec![s.cidr.clone()], Op::DeleteSubnet { id: s.id.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "subnet",
+                    format!("{prefix}-{}", s.name),
+                    region,
+                    Some(s.id.clone()),
+                    vec![s.cidr.clone()],
+                    Op::DeleteSubnet { id: s.id.clone() },
+                ));
             }
             for v in &rs.vpcs {
-                destroy.push(change(Action::Destroy, "vpc", prefix.clone(), region, Some(v.id.clone()), vec![v.cidr.clone()], Op::DeleteVpc { id: v.id.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "vpc",
+                    prefix.clone(),
+                    region,
+                    Some(v.id.clone()),
+                    vec![v.cidr.clone()],
+                    Op::DeleteVpc { id: v.id.clone() },
+                ));
             }
             return Ok(());
         };
@@ -386,7 +618,15 @@ impl Planner<'_> {
             Some(_) => {}
         }
         for v in rs.vpcs.iter().skip(1) {
-            destroy.push(change(Action::Destroy, "vpc", prefix.clone(), region, Some(v.id.clone()), vec!["duplicate".into()], Op::DeleteVpc { id: v.id.clone() }));
+            destroy.push(change(
+                Action::Destroy,
+                "vpc",
+                prefix.clone(),
+                region,
+                Some(v.id.clone()),
+                vec!["duplicate".into()],
+                Op::DeleteVpc { id: v.id.clone() },
+            ));
         }
 
         // Subnets.
@@ -401,8 +641,17 @@ impl Planner<'_> {
                     format!("{prefix}-{}", sp.name),
                     region,
                     None,
-                    vec![format!("{} {az} {}", sp.cidr, if sp.public { "public" } else { "private" })],
-                    Op::CreateSubnet { name: sp.name.clone(), cidr: sp.cidr.to_string(), az, public: sp.public },
+                    vec![format!(
+                        "{} {az} {}",
+                        sp.cidr,
+                        if sp.public { "public" } else { "private" }
+                    )],
+                    Op::CreateSubnet {
+                        name: sp.name.clone(),
+                        cidr: sp.cidr.to_string(),
+                        az,
+                        public: sp.public,
+                    },
                 )),
                 Some(s) if s.map_public_ip != sp.public => out.push(change(
                     Action::Update,
@@ -410,33 +659,66 @@ impl Planner<'_> {
                     format!("{prefix}-{}", sp.name),
                     region,
                     Some(s.id.clone()),
-                    vec![format!("map public IP on launch: {} -> {}", s.map_public_ip, sp.public)],
-                    Op::SetSubnetPublic { subnet_id: s.id.clone(), public: sp.public },
+                    vec![format!(
+                        "map public IP on launch: {} -> {}",
+                        s.map_public_ip, sp.public
+                    )],
+                    Op::SetSubnetPublic {
+                        subnet_id: s.id.clone(),
+                        public: sp.public,
+                    },
                 )),
                 Some(_) => {}
             }
         }
-        for s in rs.subnets.iter().filter(|s| !planned.iter().any(|p| p.name == s.name)) {
-            destroy.push(change(Action::Destroy, "subnet", format!("{prefix}-{}", s.name), region, Some(s.id.clone()), vec![s.cidr.clone()], Op::DeleteSubnet { id: s.id.clone() }));
+        for s in rs
+            .subnets
+            .iter()
+            .filter(|s| !planned.iter().any(|p| p.name == s.name))
+        {
+            destroy.push(change(
+                Action::Destroy,
+                "subnet",
+                format!("{prefix}-{}", s.name),
+                region,
+                Some(s.id.clone()),
+                vec![s.cidr.clone()],
+                Op::DeleteSubnet { id: s.id.clone() },
+            ));
         }
 
         // Internet gateway and the public route table.
         let vpc_id = rs.vpcs.first().map(|v| v.id.clone());
         if public {
             match rs.igws.first() {
-                None => out.push(change(Action::Create, "internet-gateway", prefix.clone(), region, None, vec![], Op::CreateIgw)),
-                Some(g) if vpc_id.as_ref().is_none_or(|v| !g.attached_vpcs.contains(v)) => out.push(change(
-                    Action::Update,
+                None => out.push(change(
+                    Action::Create,
                     "internet-gateway",
                     prefix.clone(),
                     region,
-                    Some(g.id.clone()),
-                    vec!["attach to the VPC".into()],
-                    Op::AttachIgw { igw_id: g.id.clone() },
+                    None,
+                    vec![],
+                    Op::CreateIgw,
                 )),
+                Some(g) if vpc_id.as_ref().is_none_or(|v| !g.attached_vpcs.contains(v)) => out
+                    .push(change(
+                        Action::Update,
+                        "internet-gateway",
+                        prefix.clone(),
+                        region,
+                        Some(g.id.clone()),
+                        vec!["attach to the VPC".into()],
+                        Op::AttachIgw {
+                            igw_id: g.id.clone(),
+                        },
+                    )),
                 Some(_) => {}
             }
-            let public_subnets: Vec<String> = planned.iter().filter(|s| s.public).map(|s| s.name.clone()).collect();
+            let public_subnets: Vec<String> = planned
+                .iter()
+                .filter(|s| s.public)
+                .map(|s| s.name.clone())
+                .collect();
             match rs.route_tables.first() {
                 None => out.push(change(
                     Action::Create,
@@ -444,16 +726,24 @@ impl Planner<'_> {
                     format!("{prefix}-public"),
                     region,
                     None,
-                    vec![format!("0.0.0.0/0 via the internet gateway, for {}", public_subnets.join(", "))],
+                    vec![format!(
+                        "0.0.0.0/0 via the internet gateway, for {}",
+                        public_subnets.join(", ")
+                    )],
                     Op::CreateRouteTable { public_subnets },
                 )),
                 Some(rt) => {
                     let ids = subnet_ids_by_name(rs);
-                    let associated: HashSet<&String> = rt.associations.iter().map(|a| &a.1).collect();
-                    let missing: Vec<String> =
-                        public_subnets.iter().filter(|n| ids.get(*n).is_none_or(|id| !associated.contains(id))).cloned().collect();
+                    let associated: HashSet<&String> =
+                        rt.associations.iter().map(|a| &a.1).collect();
+                    let missing: Vec<String> = public_subnets
+                        .iter()
+                        .filter(|n| ids.get(*n).is_none_or(|id| !associated.contains(id)))
+                        .cloned()
+                        .collect();
                     let igw = rs.igws.first().map(|g| g.id.clone());
-                    let add_default_route = rt.default_gateway.is_none() || (igw.is_some() && rt.default_gateway != igw);
+                    let add_default_route = rt.default_gateway.is_none()
+                        || (igw.is_some() && rt.default_gateway != igw);
                     if !missing.is_empty() || add_default_route {
                         let mut details = vec![];
                         if add_default_route {
@@ -462,71 +752,165 @@ impl Planner<'_> {
                         if !missing.is_empty() {
                             details.push(format!("associate {}", missing.join(", ")));
                         }
-                        out.push(change(Action::Update, "route-table", format!("{prefix}-public"), region, Some(rt.id.clone()), details, Op::FixRouteTable {
-                            rt_id: rt.id.clone(),
-                            add_default_route,
-                            associate: missing,
-                        }));
+                        out.push(change(
+                            Action::Update,
+                            "route-table",
+                            format!("{prefix}-public"),
+                            region,
+                            Some(rt.id.clone()),
+                            details,
+                            Op::FixRouteTable {
+                                rt_id: rt.id.clone(),
+                                add_default_route,
+                                associate: missing,
+                            },
+                        ));
                     }
                 }
             }
             for rt in rs.route_tables.iter().skip(1) {
-                destroy.push(change(Action::Destroy, "route-table", format!("{prefix}-public"), region, Some(rt.id.clone()), vec!["duplicate".into()], Op::DeleteRouteTable {
-                    id: rt.id.clone(),
-                    associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "route-table",
+                    format!("{prefix}-public"),
+                    region,
+                    Some(rt.id.clone()),
+                    vec!["duplicate".into()],
+                    Op::DeleteRouteTable {
+                        id: rt.id.clone(),
+                        associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
+                    },
+                ));
             }
             for g in rs.igws.iter().skip(1) {
-                destroy.push(change(Action::Destroy, "internet-gateway", prefix.clone(), region, Some(g.id.clone()), vec!["duplicate".into()], Op::DeleteIgw { id: g.id.clone(), vpcs: g.attached_vpcs.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "internet-gateway",
+                    prefix.clone(),
+                    region,
+                    Some(g.id.clone()),
+                    vec!["duplicate".into()],
+                    Op::DeleteIgw {
+                        id: g.id.clone(),
+                        vpcs: g.attached_vpcs.clone(),
+                    },
+                ));
             }
         } else {
             for rt in &rs.route_tables {
-                destroy.push(change(Action::Destroy, "route-table", format!("{prefix}-public"), region, Some(rt.id.clone()), vec![], Op::DeleteRouteTable {
-                    id: rt.id.clone(),
-                    associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "route-table",
+                    format!("{prefix}-public"),
+                    region,
+                    Some(rt.id.clone()),
+                    vec![],
+                    Op::DeleteRouteTable {
+                        id: rt.id.clone(),
+                        associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
+                    },
+                ));
             }
             for g in &rs.igws {
-                destroy.push(change(Action::Destroy, "internet-gateway", prefix.clone(), region, Some(g.id.clone()), vec![], Op::DeleteIgw { id: g.id.clone(), vpcs: g.attached_vpcs.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "internet-gateway",
+                    prefix.clone(),
+                    region,
+                    Some(g.id.clone()),
+                    vec![],
+                    Op::DeleteIgw {
+                        id: g.id.clone(),
+                        vpcs: g.attached_vpcs.clone(),
+                    },
+                ));
             }
         }
         Ok(())
     }
 
-    fn key_pair(&mut self, region: &str, rs: &RegionState, in_use: bool, out: &mut Vec<Change>, destroy: &mut Vec<Change>) {
-        let managed = self.spec.key_pair.as_ref().filter(|k| k.public_key.is_some() && in_use);
+    fn key_pair(
+        &mut self,
+        region: &str,
+        rs: &RegionState,
+        in_use: bool,
+        out: &mut Vec<Change>,
+        destroy: &mut Vec<Change>,
+    ) {
+        let managed = self
+            .spec
+            .key_pair
+            .as_ref()
+            .filter(|k| k.public_key.is_some() && in_use);
         if let Some(kp) = managed {
             let pk = kp.public_key.clone().unwrap_or_default();
             let hash = pubkey_hash(&pk);
             match rs.key_pairs.iter().find(|k| k.name == kp.name) {
-                None => out.push(change(Action::Create, "key-pair", kp.name.clone(), region, None, vec![pk_summary(&pk)], Op::ImportKeyPair {
-                    name: kp.name.clone(),
-                    public_key: pk,
-                    replace: false,
-                })),
+                None => out.push(change(
+                    Action::Create,
+                    "key-pair",
+                    kp.name.clone(),
+                    region,
+                    None,
+                    vec![pk_summary(&pk)],
+                    Op::ImportKeyPair {
+                        name: kp.name.clone(),
+                        public_key: pk,
+                        replace: false,
+                    },
+                )),
                 Some(k) if k.pubkey_hash.as_deref() != Some(hash.as_str()) => out.push(change(
                     Action::Replace,
                     "key-pair",
                     kp.name.clone(),
                     region,
                     None,
-                    vec![format!("public key changed ({})", pk_summary(&pk)), "running instances keep the old key".into()],
-                    Op::ImportKeyPair { name: kp.name.clone(), public_key: pk, replace: true },
+                    vec![
+                        format!("public key changed ({})", pk_summary(&pk)),
+                        "running instances keep the old key".into(),
+                    ],
+                    Op::ImportKeyPair {
+                        name: kp.name.clone(),
+                        public_key: pk,
+                        replace: true,
+                    },
                 )),
                 Some(_) => {}
             }
         }
         for k in &rs.key_pairs {
             if managed.is_none_or(|m| m.name != k.name) {
-                destroy.push(change(Action::Destroy, "key-pair", k.name.clone(), region, None, vec![], Op::DeleteKeyPair { name: k.name.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "key-pair",
+                    k.name.clone(),
+                    region,
+                    None,
+                    vec![],
+                    Op::DeleteKeyPair {
+                        name: k.name.clone(),
+                    },
+                ));
             }
         }
     }
 
-    fn security_groups(&mut self, region: &str, rs: &RegionState, in_use: bool, out: &mut Vec<Change>, rules: &mut Vec<Change>, destroy: &mut Vec<Change>) {
+    fn security_groups(
+        &mut self,
+        region: &str,
+        rs: &RegionState,
+        in_use: bool,
+        out: &mut Vec<Change>,
+        rules: &mut Vec<Change>,
+        destroy: &mut Vec<Change>,
+    ) {
         let spec = self.spec;
         let prefix = spec.prefix();
-        let id_to_name: HashMap<&str, &str> = rs.security_groups.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+        let id_to_name: HashMap<&str, &str> = rs
+            .security_groups
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str()))
+            .collect();
         if in_use {
             for sg in spec.security_groups.values() {
                 let aws_name = format!("{prefix}-{}", sg.name);
@@ -534,11 +918,19 @@ impl Planner<'_> {
                     None => {
                         let mut details = vec![sg.description.clone()];
                         details.extend(sg.ingress.iter().map(|r| format!("+ingress {r}")));
-                        out.push(change(Action::Create, "security-group", aws_name.clone(), region, None, details, Op::CreateSg {
-                            name: sg.name.clone(),
-                            description: sg.description.clone(),
-                            rules: sg.ingress.clone(),
-                        }));
+                        out.push(change(
+                            Action::Create,
+                            "security-group",
+                            aws_name.clone(),
+                            region,
+                            None,
+                            details,
+                            Op::CreateSg {
+                                name: sg.name.clone(),
+                                description: sg.description.clone(),
+                                rules: sg.ingress.clone(),
+                            },
+                        ));
                     }
                     Some(cur) => {
                         // Desired rules whose sources resolve to ids now; unresolvable
@@ -549,10 +941,17 @@ impl Planner<'_> {
                             let want = match &r.source {
                                 Source::Cidr(c) => Some(PermSource::Cidr(c.clone())),
                                 Source::GroupId(id) => Some(PermSource::Group(id.clone())),
-                                Source::Group(n) => rs.sg_by_name(n).map(|g| PermSource::Group(g.id.clone())),
+                                Source::Group(n) => {
+                                    rs.sg_by_name(n).map(|g| PermSource::Group(g.id.clone()))
+                                }
                             };
                             let found = want.and_then(|w| {
-                                cur.ingress.iter().position(|p| p.protocol == r.protocol && p.from_port == r.from_port && p.to_port == r.to_port && p.source == w)
+                                cur.ingress.iter().position(|p| {
+                                    p.protocol == r.protocol
+                                        && p.from_port == r.from_port
+                                        && p.to_port == r.to_port
+                                        && p.source == w
+                                })
                             });
                             match found {
                                 Some(i) => {
@@ -561,15 +960,34 @@ impl Planner<'_> {
                                 None => add.push(r.clone()),
                             }
                         }
-                        let remove: Vec<Perm> = cur.ingress.iter().enumerate().filter(|(i, _)| !matched.contains(i)).map(|(_, p)| p.clone()).collect();
+                        let remove: Vec<Perm> = cur
+                            .ingress
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| !matched.contains(i))
+                            .map(|(_, p)| p.clone())
+                            .collect();
                         if !add.is_empty() || !remove.is_empty() {
-                            let mut details: Vec<String> = add.iter().map(|r| format!("+ingress {r}")).collect();
-                            details.extend(remove.iter().map(|p| format!("-ingress {}", perm_display(p, &id_to_name))));
-                            rules.push(change(Action::Update, "security-group", aws_name, region, Some(cur.id.clone()), details, Op::SgRules {
-                                name: sg.name.clone(),
-                                add,
-                                remove,
-                            }));
+                            let mut details: Vec<String> =
+                                add.iter().map(|r| format!("+ingress {r}")).collect();
+                            details.extend(
+                                remove
+                                    .iter()
+                                    .map(|p| format!("-ingress {}", perm_display(p, &id_to_name))),
+                            );
+                            rules.push(change(
+                                Action::Update,
+                                "security-group",
+                                aws_name,
+                                region,
+                                Some(cur.id.clone()),
+                                details,
+                                Op::SgRules {
+                                    name: sg.name.clone(),
+                                    add,
+                                    remove,
+                                },
+                            ));
                         }
                     }
                 }
@@ -577,7 +995,15 @@ impl Planner<'_> {
         }
         for cur in &rs.security_groups {
             if !in_use || !spec.security_groups.contains_key(&cur.name) {
-                destroy.push(change(Action::Destroy, "security-group", cur.group_name.clone(), region, Some(cur.id.clone()), vec![], Op::DeleteSg { id: cur.id.clone() }));
+                destroy.push(change(
+                    Action::Destroy,
+                    "security-group",
+                    cur.group_name.clone(),
+                    region,
+                    Some(cur.id.clone()),
+                    vec![],
+                    Op::DeleteSg { id: cur.id.clone() },
+                ));
             }
         }
     }
@@ -593,8 +1019,16 @@ impl Planner<'_> {
         destroy: &mut Vec<Change>,
     ) -> Result<()> {
         let spec = self.spec;
-        let sg_id_to_name: HashMap<&str, &str> = rs.security_groups.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
-        let subnet_name_by_id: HashMap<&str, &str> = rs.subnets.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+        let sg_id_to_name: HashMap<&str, &str> = rs
+            .security_groups
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str()))
+            .collect();
+        let subnet_name_by_id: HashMap<&str, &str> = rs
+            .subnets
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str()))
+            .collect();
 
         for g in spec.instances.values() {
             let mine: Vec<&Instance> = rs.instances.iter().filter(|i| i.group == g.name).collect();
@@ -607,7 +1041,9 @@ impl Planner<'_> {
                         region,
                         None,
                         vec![format!("group not in {region} any more: {}", ids_of(&mine))],
-                        Op::Terminate { ids: mine.iter().map(|i| i.id.clone()).collect() },
+                        Op::Terminate {
+                            ids: mine.iter().map(|i| i.id.clone()).collect(),
+                        },
                     ));
                 }
                 for e in rs.eips.iter().filter(|e| e.group == g.name) {
@@ -615,23 +1051,42 @@ impl Planner<'_> {
                 }
                 continue;
             }
-            let lk = self.lookups.regions.get(region).ok_or_else(|| Error::Cloud(format!("{region}: no lookups")))?;
-            let ami = lk.amis.get(&g.name).cloned().ok_or_else(|| Error::Cloud(format!("{region}: no AMI for group {}", g.name)))?;
+            let lk = self
+                .lookups
+                .regions
+                .get(region)
+                .ok_or_else(|| Error::Cloud(format!("{region}: no lookups")))?;
+            let ami =
+                lk.amis.get(&g.name).cloned().ok_or_else(|| {
+                    Error::Cloud(format!("{region}: no AMI for group {}", g.name))
+                })?;
             let subnets = group_subnets(spec, g, lk);
             if subnets.is_empty() {
-                return Err(Error::source_at(&g.span, format!("instance group `{}` has no subnet to launch into in {region}", g.name)));
+                return Err(Error::source_at(
+                    &g.span,
+                    format!(
+                        "instance group `{}` has no subnet to launch into in {region}",
+                        g.name
+                    ),
+                ));
             }
             let allowed: HashSet<SubnetRef> = subnets.iter().map(|s| s.0.clone()).collect();
             let subnet_ref_of = |id: &str| -> SubnetRef {
                 match subnet_name_by_id.get(id) {
-                    Some(n) if matches!(spec.network, Network::Create { .. }) => SubnetRef::Name(n.to_string()),
+                    Some(n) if matches!(spec.network, Network::Create { .. }) => {
+                        SubnetRef::Name(n.to_string())
+                    }
                     _ => SubnetRef::Id(id.to_string()),
                 }
             };
 
             // Oldest first: surplus instances are the oldest ones (like amazon.aws exact_count).
             let mut sorted = mine.clone();
-            sorted.sort_by(|a, b| a.launch_time.cmp(&b.launch_time).then(a.index.cmp(&b.index)));
+            sorted.sort_by(|a, b| {
+                a.launch_time
+                    .cmp(&b.launch_time)
+                    .then(a.index.cmp(&b.index))
+            });
             let surplus_n = sorted.len().saturating_sub(g.count as usize);
             let (surplus, kept) = sorted.split_at(surplus_n);
             let taken_g = taken.get_mut(&g.name).expect("entry");
@@ -642,18 +1097,30 @@ impl Planner<'_> {
                 let mut c = change(
                     Action::Destroy,
                     "instance",
-                    surplus.iter().map(|i| format!("{}-{}", g.name, i.index)).collect::<Vec<_>>().join(", "),
+                    surplus
+                        .iter()
+                        .map(|i| format!("{}-{}", g.name, i.index))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     region,
                     None,
-                    vec![format!("count {} -> {}: terminating the oldest: {}", sorted.len(), g.count, ids_of(surplus))],
-                    Op::Terminate { ids: surplus.iter().map(|i| i.id.clone()).collect() },
+                    vec![format!(
+                        "count {} -> {}: terminating the oldest: {}",
+                        sorted.len(),
+                        g.count,
+                        ids_of(surplus)
+                    )],
+                    Op::Terminate {
+                        ids: surplus.iter().map(|i| i.id.clone()).collect(),
+                    },
                 );
                 c.needs_approval = false;
                 destroy.push(c);
             }
 
             // Subnet load for spreading new instances.
-            let mut load: IndexMap<SubnetRef, usize> = subnets.iter().map(|s| (s.0.clone(), 0)).collect();
+            let mut load: IndexMap<SubnetRef, usize> =
+                subnets.iter().map(|s| (s.0.clone(), 0)).collect();
             for k in kept {
                 if let Some(id) = &k.subnet_id {
                     if let Some(n) = load.get_mut(&subnet_ref_of(id)) {
@@ -704,7 +1171,11 @@ impl Planner<'_> {
                     why.push(format!("type {} -> {}", k.instance_type, g.instance_type));
                 }
                 if k.key_name != g.key_name {
-                    why.push(format!("key {} -> {}", k.key_name.as_deref().unwrap_or("none"), g.key_name.as_deref().unwrap_or("none")));
+                    why.push(format!(
+                        "key {} -> {}",
+                        k.key_name.as_deref().unwrap_or("none"),
+                        g.key_name.as_deref().unwrap_or("none")
+                    ));
                 }
                 if k.tags.get(tag::LAUNCH) != Some(&want_launch_hash) {
                     why.push("user_data or root_volume changed".into());
@@ -712,23 +1183,47 @@ impl Planner<'_> {
                 let cur_subnet = k.subnet_id.as_deref().map(subnet_ref_of);
                 let subnet_ok = cur_subnet.as_ref().is_some_and(|s| allowed.contains(s));
                 if !subnet_ok {
-                    why.push(format!("subnet {} is not one of the group's", k.subnet_id.as_deref().unwrap_or("?")));
+                    why.push(format!(
+                        "subnet {} is not one of the group's",
+                        k.subnet_id.as_deref().unwrap_or("?")
+                    ));
                 }
                 if !why.is_empty() {
-                    let subnet = if subnet_ok { cur_subnet.clone().unwrap() } else { pick_subnet(&mut load) };
+                    let subnet = if subnet_ok {
+                        cur_subnet.clone().unwrap()
+                    } else {
+                        pick_subnet(&mut load)
+                    };
                     let l = launch_for(k.index, subnet.clone())?;
                     why.push(format!("new instance in {}", subnet_label(&subnet)));
-                    out.push(change(Action::Replace, "instance", format!("{}-{}", g.name, k.index), region, Some(k.id.clone()), why, Op::Replace {
-                        launch: Box::new(l),
-                        old_id: k.id.clone(),
-                    }));
+                    out.push(change(
+                        Action::Replace,
+                        "instance",
+                        format!("{}-{}", g.name, k.index),
+                        region,
+                        Some(k.id.clone()),
+                        why,
+                        Op::Replace {
+                            launch: Box::new(l),
+                            old_id: k.id.clone(),
+                        },
+                    ));
                     continue;
                 }
                 // In-place updates.
                 let mut details = vec![];
-                let want_sgs: BTreeSet<String> = g.security_groups.iter().map(|s| s.value.clone()).collect();
-                let have_sgs: BTreeSet<String> =
-                    k.sg_ids.iter().map(|id| sg_id_to_name.get(id.as_str()).map(|s| s.to_string()).unwrap_or_else(|| id.clone())).collect();
+                let want_sgs: BTreeSet<String> =
+                    g.security_groups.iter().map(|s| s.value.clone()).collect();
+                let have_sgs: BTreeSet<String> = k
+                    .sg_ids
+                    .iter()
+                    .map(|id| {
+                        sg_id_to_name
+                            .get(id.as_str())
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| id.clone())
+                    })
+                    .collect();
                 let set_sgs = if want_sgs != have_sgs && !want_sgs.is_empty() {
                     details.push(format!(
                         "security groups [{}] -> [{}]",
@@ -743,13 +1238,22 @@ impl Planner<'_> {
                 let mut set_tags = IndexMap::new();
                 for (key, v) in &want_tags {
                     if k.tags.get(key) != Some(v) {
-                        details.push(format!("tag {key}: {} -> {v}", k.tags.get(key).map(String::as_str).unwrap_or("(none)")));
+                        details.push(format!(
+                            "tag {key}: {} -> {v}",
+                            k.tags.get(key).map(String::as_str).unwrap_or("(none)")
+                        ));
                         set_tags.insert(key.clone(), v.clone());
                     }
                 }
-                let managed_before: Vec<String> = k.tags.get(tag::TAGS).map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
-                let remove_tags: Vec<String> =
-                    managed_before.into_iter().filter(|key| !want_tags.contains_key(key) && k.tags.contains_key(key)).collect();
+                let managed_before: Vec<String> = k
+                    .tags
+                    .get(tag::TAGS)
+                    .map(|s| s.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default();
+                let remove_tags: Vec<String> = managed_before
+                    .into_iter()
+                    .filter(|key| !want_tags.contains_key(key) && k.tags.contains_key(key))
+                    .collect();
                 for key in &remove_tags {
                     details.push(format!("-tag {key}"));
                 }
@@ -758,15 +1262,27 @@ impl Planner<'_> {
                     details.push(format!("start ({})", k.state));
                 }
                 if !details.is_empty() {
-                    out.push(change(Action::Update, "instance", format!("{}-{}", g.name, k.index), region, Some(k.id.clone()), details, Op::UpdateInstance {
-                        id: k.id.clone(),
-                        security_groups: set_sgs,
-                        set_tags,
-                        remove_tags,
-                        start,
-                    }));
+                    out.push(change(
+                        Action::Update,
+                        "instance",
+                        format!("{}-{}", g.name, k.index),
+                        region,
+                        Some(k.id.clone()),
+                        details,
+                        Op::UpdateInstance {
+                            id: k.id.clone(),
+                            security_groups: set_sgs,
+                            set_tags,
+                            remove_tags,
+                            start,
+                        },
+                    ));
                 }
-                if g.elastic_ip && !rs.eips.iter().any(|e| e.group == g.name && e.instance_id.as_deref() == Some(k.id.as_str())) {
+                if g.elastic_ip
+                    && !rs.eips.iter().any(|e| {
+                        e.group == g.name && e.instance_id.as_deref() == Some(k.id.as_str())
+                    })
+                {
                     eip_targets.push(k.index);
                 }
             }
@@ -784,43 +1300,83 @@ impl Planner<'_> {
             for index in new_indexes {
                 let subnet = pick_subnet(&mut load);
                 let l = launch_for(index, subnet.clone())?;
-                let mut details = vec![format!("{} {} ({}) in {}", g.instance_type, ami.id, ami.name, subnet_label(&subnet))];
-                if let Some(sg) = (!l.security_groups.is_empty()).then(|| l.security_groups.join(", ")) {
+                let mut details = vec![format!(
+                    "{} {} ({}) in {}",
+                    g.instance_type,
+                    ami.id,
+                    ami.name,
+                    subnet_label(&subnet)
+                )];
+                if let Some(sg) =
+                    (!l.security_groups.is_empty()).then(|| l.security_groups.join(", "))
+                {
                     details.push(format!("security groups: {sg}"));
                 }
-                out.push(change(Action::Create, "instance", format!("{}-{index}", g.name), region, None, details, Op::Launch(Box::new(l))));
+                out.push(change(
+                    Action::Create,
+                    "instance",
+                    format!("{}-{index}", g.name),
+                    region,
+                    None,
+                    details,
+                    Op::Launch(Box::new(l)),
+                ));
                 if g.elastic_ip {
                     eip_targets.push(index);
                 }
             }
             // Elastic IPs: reuse free ones of the group, allocate the rest, release the surplus.
             let kept_ids: HashSet<&str> = kept.iter().map(|k| k.id.as_str()).collect();
-            let group_eips: Vec<&super::state::Eip> = rs.eips.iter().filter(|e| e.group == g.name).collect();
-            let mut free: Vec<&super::state::Eip> =
-                group_eips.iter().filter(|e| e.instance_id.as_deref().is_none_or(|i| !kept_ids.contains(i))).copied().collect();
+            let group_eips: Vec<&super::state::Eip> =
+                rs.eips.iter().filter(|e| e.group == g.name).collect();
+            let mut free: Vec<&super::state::Eip> = group_eips
+                .iter()
+                .filter(|e| {
+                    e.instance_id
+                        .as_deref()
+                        .is_none_or(|i| !kept_ids.contains(i))
+                })
+                .copied()
+                .collect();
             // Unassociated first.
             free.sort_by_key(|e| e.instance_id.is_some());
             if g.elastic_ip {
                 for index in &eip_targets {
                     let (action, detail, allocation_id) = if free.is_empty() {
-                        (Action::Create, format!("allocate for {}-{index}", g.name), None)
+                        (
+                            Action::Create,
+                            format!("allocate for {}-{index}", g.name),
+                            None,
+                        )
                     } else {
                         let e = free.remove(0);
                         (
                             Action::Update,
-                            format!("associate {} ({}) with {}-{index}", e.public_ip, e.allocation_id, g.name),
+                            format!(
+                                "associate {} ({}) with {}-{index}",
+                                e.public_ip, e.allocation_id, g.name
+                            ),
                             Some(e.allocation_id.clone()),
                         )
                     };
-                    out.push(change(action, "elastic-ip", format!("{}-{index}", g.name), region, None, vec![detail], Op::EnsureEip {
-                        group: g.name.clone(),
-                        index: *index,
-                        allocation_id,
-                    }));
+                    out.push(change(
+                        action,
+                        "elastic-ip",
+                        format!("{}-{index}", g.name),
+                        region,
+                        None,
+                        vec![detail],
+                        Op::EnsureEip {
+                            group: g.name.clone(),
+                            index: *index,
+                            allocation_id,
+                        },
+                    ));
                 }
                 for e in free {
                     let mut c = release(e, region, false);
-                    c.details.push(format!("count {} leaves it unused", g.count));
+                    c.details
+                        .push(format!("count {} leaves it unused", g.count));
                     d_eips.push(c);
                 }
             } else {
@@ -831,7 +1387,11 @@ impl Planner<'_> {
         }
         // Instances of groups the spec does not define any more.
         let mut gone: IndexMap<&str, Vec<&Instance>> = IndexMap::new();
-        for i in rs.instances.iter().filter(|i| !spec.instances.contains_key(&i.group)) {
+        for i in rs
+            .instances
+            .iter()
+            .filter(|i| !spec.instances.contains_key(&i.group))
+        {
             gone.entry(i.group.as_str()).or_default().push(i);
         }
         for (name, list) in gone {
@@ -841,19 +1401,36 @@ impl Planner<'_> {
                 format!("{name} x{}", list.len()),
                 region,
                 None,
-                vec![format!("group `{name}` is not in the spec: {}", ids_of(&list))],
-                Op::Terminate { ids: list.iter().map(|i| i.id.clone()).collect() },
+                vec![format!(
+                    "group `{name}` is not in the spec: {}",
+                    ids_of(&list)
+                )],
+                Op::Terminate {
+                    ids: list.iter().map(|i| i.id.clone()).collect(),
+                },
             ));
         }
-        for e in rs.eips.iter().filter(|e| !spec.instances.contains_key(&e.group)) {
+        for e in rs
+            .eips
+            .iter()
+            .filter(|e| !spec.instances.contains_key(&e.group))
+        {
             d_eips.push(release(e, region, true));
         }
         Ok(())
     }
 
-    fn redis(&mut self, region: &str, rs: &RegionState, cache_groups: &mut Vec<Change>, out: &mut Vec<Change>, destroy: &mut Vec<Change>) -> Result<()> {
+    fn redis(
+        &mut self,
+        region: &str,
+        rs: &RegionState,
+        cache_groups: &mut Vec<Change>,
+        out: &mut Vec<Change>,
+        destroy: &mut Vec<Change>,
+    ) -> Result<()> {
         let spec = self.spec;
-        let here: Vec<&super::spec::RedisSpec> = spec.redis.values().filter(|r| r.region == region).collect();
+        let here: Vec<&super::spec::RedisSpec> =
+            spec.redis.values().filter(|r| r.region == region).collect();
         let csg_name = cache_subnet_group_name(spec);
         let needs_csg = here.iter().any(|r| r.subnet_group.is_none());
         if needs_csg {
@@ -867,7 +1444,11 @@ impl Planner<'_> {
                     region,
                     None,
                     vec![format!("subnets: {}", subnet_refs_display(&wanted))],
-                    Op::CreateCacheSubnetGroup { name: csg_name.clone(), subnets: wanted, update: false },
+                    Op::CreateCacheSubnetGroup {
+                        name: csg_name.clone(),
+                        subnets: wanted,
+                        update: false,
+                    },
                 )),
                 Some(g) => {
                     let ids = subnet_ids_by_name(rs);
@@ -887,14 +1468,21 @@ impl Planner<'_> {
                             region,
                             None,
                             vec![format!("subnets -> {}", subnet_refs_display(&wanted))],
-                            Op::CreateCacheSubnetGroup { name: csg_name.clone(), subnets: wanted, update: true },
+                            Op::CreateCacheSubnetGroup {
+                                name: csg_name.clone(),
+                                subnets: wanted,
+                                update: true,
+                            },
                         ));
                     }
                 }
             }
         }
         for r in &here {
-            let live = rs.redis.iter().find(|x| x.aws_id == r.aws_id && !x.deleting());
+            let live = rs
+                .redis
+                .iter()
+                .find(|x| x.aws_id == r.aws_id && !x.deleting());
             let want_cfg = redis_config(spec, r);
             match live {
                 None => {
@@ -906,10 +1494,24 @@ impl Planner<'_> {
                         r.replicas,
                         r.port
                     )];
-                    if rs.redis.iter().any(|x| x.aws_id == r.aws_id && x.deleting()) {
+                    if rs
+                        .redis
+                        .iter()
+                        .any(|x| x.aws_id == r.aws_id && x.deleting())
+                    {
                         details.push("waits for the previous one to finish deleting".into());
                     }
-                    out.push(change(Action::Create, "redis", r.aws_id.clone(), region, None, details, Op::CreateRedis { name: r.name.clone() }));
+                    out.push(change(
+                        Action::Create,
+                        "redis",
+                        r.aws_id.clone(),
+                        region,
+                        None,
+                        details,
+                        Op::CreateRedis {
+                            name: r.name.clone(),
+                        },
+                    ));
                 }
                 Some(cur) => {
                     let mut why = vec![];
@@ -920,22 +1522,41 @@ impl Planner<'_> {
                         why.push(format!("node type {} -> {}", cur.node_type, r.node_type));
                     }
                     if cur.port.is_some_and(|p| p != r.port as i32) {
-                        why.push(format!("port {} -> {}", cur.port.unwrap_or_default(), r.port));
+                        why.push(format!(
+                            "port {} -> {}",
+                            cur.port.unwrap_or_default(),
+                            r.port
+                        ));
                     }
                     if cur.config.get("subnet_group") != want_cfg.get("subnet_group") {
                         why.push(format!(
                             "subnet group {} -> {}",
-                            cur.config.get("subnet_group").map(String::as_str).unwrap_or("?"),
+                            cur.config
+                                .get("subnet_group")
+                                .map(String::as_str)
+                                .unwrap_or("?"),
                             want_cfg["subnet_group"]
                         ));
                     }
                     if !why.is_empty() {
                         why.push("the data in it is lost".into());
-                        out.push(change(Action::Replace, "redis", r.aws_id.clone(), region, Some(cur.aws_id.clone()), why, Op::ReplaceRedis { name: r.name.clone() }));
+                        out.push(change(
+                            Action::Replace,
+                            "redis",
+                            r.aws_id.clone(),
+                            region,
+                            Some(cur.aws_id.clone()),
+                            why,
+                            Op::ReplaceRedis {
+                                name: r.name.clone(),
+                            },
+                        ));
                         continue;
                     }
                     let mut details = vec![];
-                    let engine = (cur.config.get("engine") != want_cfg.get("engine") && r.engine_version.is_some()).then(|| {
+                    let engine = (cur.config.get("engine") != want_cfg.get("engine")
+                        && r.engine_version.is_some())
+                    .then(|| {
                         details.push(format!(
                             "engine version {} -> {}",
                             cur.config.get("engine").map(String::as_str).unwrap_or("?"),
@@ -945,20 +1566,36 @@ impl Planner<'_> {
                     });
                     let sgs = cur.config.get("sg") != want_cfg.get("sg");
                     if sgs {
-                        details.push(format!("security groups {} -> {}", cur.config.get("sg").map(String::as_str).unwrap_or("?"), want_cfg["sg"]));
+                        details.push(format!(
+                            "security groups {} -> {}",
+                            cur.config.get("sg").map(String::as_str).unwrap_or("?"),
+                            want_cfg["sg"]
+                        ));
                     }
-                    let have_replicas: u32 = cur.config.get("replicas").and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let have_replicas: u32 = cur
+                        .config
+                        .get("replicas")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
                     let replicas = (have_replicas != r.replicas).then(|| {
                         details.push(format!("replicas {have_replicas} -> {}", r.replicas));
                         (have_replicas, r.replicas)
                     });
                     if !details.is_empty() {
-                        out.push(change(Action::Update, "redis", r.aws_id.clone(), region, Some(cur.aws_id.clone()), details, Op::UpdateRedis {
-                            name: r.name.clone(),
-                            engine_version: engine,
-                            security_groups: sgs,
-                            replicas,
-                        }));
+                        out.push(change(
+                            Action::Update,
+                            "redis",
+                            r.aws_id.clone(),
+                            region,
+                            Some(cur.aws_id.clone()),
+                            details,
+                            Op::UpdateRedis {
+                                name: r.name.clone(),
+                                engine_version: engine,
+                                security_groups: sgs,
+                                replicas,
+                            },
+                        ));
                     }
                 }
             }
@@ -972,13 +1609,26 @@ impl Planner<'_> {
                     region,
                     Some(cur.aws_id.clone()),
                     vec!["the data in it is lost".into()],
-                    Op::DeleteRedis { aws_id: cur.aws_id.clone(), kind: cur.kind },
+                    Op::DeleteRedis {
+                        aws_id: cur.aws_id.clone(),
+                        kind: cur.kind,
+                    },
                 ));
             }
         }
         if !needs_csg {
             for g in &rs.cache_subnet_groups {
-                let mut c = change(Action::Destroy, "cache-subnet-group", g.name.clone(), region, None, vec![], Op::DeleteCacheSubnetGroup { name: g.name.clone() });
+                let mut c = change(
+                    Action::Destroy,
+                    "cache-subnet-group",
+                    g.name.clone(),
+                    region,
+                    None,
+                    vec![],
+                    Op::DeleteCacheSubnetGroup {
+                        name: g.name.clone(),
+                    },
+                );
                 c.needs_approval = false;
                 destroy.push(c);
             }
@@ -993,9 +1643,20 @@ pub fn cache_subnets(spec: &Spec, lk: Option<&super::lookup::RegionLookups>) -> 
     match &spec.network {
         Network::Create { private, .. } => {
             let planned = spec.network.planned_subnets();
-            planned.into_iter().filter(|s| s.public != *private).map(|s| SubnetRef::Name(s.name)).collect()
+            planned
+                .into_iter()
+                .filter(|s| s.public != *private)
+                .map(|s| SubnetRef::Name(s.name))
+                .collect()
         }
-        _ => lk.map(|l| l.subnets.iter().map(|(id, _)| SubnetRef::Id(id.clone())).collect()).unwrap_or_default(),
+        _ => lk
+            .map(|l| {
+                l.subnets
+                    .iter()
+                    .map(|(id, _)| SubnetRef::Id(id.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -1016,14 +1677,20 @@ fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
         region,
         Some(e.allocation_id.clone()),
         vec![format!("release {} (the address is lost)", e.public_ip)],
-        Op::ReleaseEip { allocation_id: e.allocation_id.clone(), association_id: e.association_id.clone() },
+        Op::ReleaseEip {
+            allocation_id: e.allocation_id.clone(),
+            association_id: e.association_id.clone(),
+        },
     );
     c.needs_approval = approval;
     c
 }
 
 fn ids_of(list: &[&Instance]) -> String {
-    list.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
+    list.iter()
+        .map(|i| i.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn perm_display(p: &Perm, names: &HashMap<&str, &str>) -> String {
@@ -1087,7 +1754,9 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
                 region,
                 None,
                 vec![ids_of(&list)],
-                Op::Terminate { ids: list.iter().map(|i| i.id.clone()).collect() },
+                Op::Terminate {
+                    ids: list.iter().map(|i| i.id.clone()).collect(),
+                },
             ));
         }
         for r in rs.redis.iter().filter(|r| !r.deleting()) {
@@ -1098,36 +1767,104 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
                 region,
                 Some(r.aws_id.clone()),
                 vec![format!("{} (the data in it is lost)", r.kind.as_str())],
-                Op::DeleteRedis { aws_id: r.aws_id.clone(), kind: r.kind },
+                Op::DeleteRedis {
+                    aws_id: r.aws_id.clone(),
+                    kind: r.kind,
+                },
             ));
         }
         for g in &rs.cache_subnet_groups {
-            csgs.push(change(Action::Destroy, "cache-subnet-group", g.name.clone(), region, None, vec![], Op::DeleteCacheSubnetGroup { name: g.name.clone() }));
+            csgs.push(change(
+                Action::Destroy,
+                "cache-subnet-group",
+                g.name.clone(),
+                region,
+                None,
+                vec![],
+                Op::DeleteCacheSubnetGroup {
+                    name: g.name.clone(),
+                },
+            ));
         }
         for s in &rs.security_groups {
-            sgs.push(change(Action::Destroy, "security-group", s.group_name.clone(), region, Some(s.id.clone()), vec![], Op::DeleteSg { id: s.id.clone() }));
+            sgs.push(change(
+                Action::Destroy,
+                "security-group",
+                s.group_name.clone(),
+                region,
+                Some(s.id.clone()),
+                vec![],
+                Op::DeleteSg { id: s.id.clone() },
+            ));
         }
         for k in &rs.key_pairs {
-            keys.push(change(Action::Destroy, "key-pair", k.name.clone(), region, None, vec![], Op::DeleteKeyPair { name: k.name.clone() }));
+            keys.push(change(
+                Action::Destroy,
+                "key-pair",
+                k.name.clone(),
+                region,
+                None,
+                vec![],
+                Op::DeleteKeyPair {
+                    name: k.name.clone(),
+                },
+            ));
         }
         for rt in &rs.route_tables {
-            rts.push(change(Action::Destroy, "route-table", format!("{prefix}-public"), region, Some(rt.id.clone()), vec![], Op::DeleteRouteTable {
-                id: rt.id.clone(),
-                associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-            }));
+            rts.push(change(
+                Action::Destroy,
+                "route-table",
+                format!("{prefix}-public"),
+                region,
+                Some(rt.id.clone()),
+                vec![],
+                Op::DeleteRouteTable {
+                    id: rt.id.clone(),
+                    associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
+                },
+            ));
         }
         for g in &rs.igws {
-            igws.push(change(Action::Destroy, "internet-gateway", prefix.clone(), region, Some(g.id.clone()), vec![], Op::DeleteIgw { id: g.id.clone(), vpcs: g.attached_vpcs.clone() }));
+            igws.push(change(
+                Action::Destroy,
+                "internet-gateway",
+                prefix.clone(),
+                region,
+                Some(g.id.clone()),
+                vec![],
+                Op::DeleteIgw {
+                    id: g.id.clone(),
+                    vpcs: g.attached_vpcs.clone(),
+                },
+            ));
         }
         for s in &rs.subnets {
-            subnets.push(change(Action::Destroy, "subnet", format!("{prefix}-{}", s.name), region, Some(s.id.clone()), vec![s.cidr.clone()], Op::DeleteSubnet { id: s.id.clone() }));
+            subnets.push(change(
+                Action::Destroy,
+                "subnet",
+                format!("{prefix}-{}", s.name),
+                region,
+                Some(s.id.clone()),
+                vec![s.cidr.clone()],
+                Op::DeleteSubnet { id: s.id.clone() },
+            ));
         }
         for v in &rs.vpcs {
-            vpcs.push(change(Action::Destroy, "vpc", prefix.clone(), region, Some(v.id.clone()), vec![v.cidr.clone()], Op::DeleteVpc { id: v.id.clone() }));
+            vpcs.push(change(
+                Action::Destroy,
+                "vpc",
+                prefix.clone(),
+                region,
+                Some(v.id.clone()),
+                vec![v.cidr.clone()],
+                Op::DeleteVpc { id: v.id.clone() },
+            ));
         }
     }
     let mut changes = vec![];
-    for l in [eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs] {
+    for l in [
+        eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
+    ] {
         changes.extend(l);
     }
     Plan::new(&spec.project, &spec.env, &spec.regions, changes)

@@ -9,22 +9,46 @@ use indexmap::IndexMap;
 pub fn plan_lines(plan: &Plan) -> Vec<String> {
     let mut out = vec![];
     let multi = plan.regions.len() > 1;
-    out.push(format!("Plan for {}/{} ({}):", plan.project, plan.env, plan.regions.join(", ")));
+    out.push(format!(
+        "Plan for {}/{} ({}):",
+        plan.project,
+        plan.env,
+        plan.regions.join(", ")
+    ));
     if plan.changes.is_empty() {
         out.push("  no changes: the infrastructure matches the spec".into());
         return out;
     }
     for c in &plan.changes {
-        let id = c.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
-        let region = if multi { format!(" [{}]", c.region) } else { String::new() };
-        let approval = if c.needs_approval { "  (needs approval)" } else { "" };
-        out.push(format!("  {:<3} {:<18} {}{id}{region}{approval}", c.action.symbol(), c.resource, c.name));
+        let id =
+            c.id.as_deref()
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default();
+        let region = if multi {
+            format!(" [{}]", c.region)
+        } else {
+            String::new()
+        };
+        let approval = if c.needs_approval {
+            "  (needs approval)"
+        } else {
+            ""
+        };
+        out.push(format!(
+            "  {:<3} {:<18} {}{id}{region}{approval}",
+            c.action.symbol(),
+            c.resource,
+            c.name
+        ));
         for d in &c.details {
             out.push(format!("        {d}"));
         }
     }
     let s = &plan.summary;
-    out.push(format!("Plan: {} to create, {} to update, {} to replace, {} to destroy.", s.create, s.update, s.replace, s.destroy));
+    out.push(format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+        s.create, s.update, s.replace, s.destroy
+    ));
     out
 }
 
@@ -32,7 +56,9 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
 pub fn show_plan(plan: &Plan, reporter: &dyn Reporter, json: bool) {
     if json {
         let doc = serde_json::json!({ "plan": plan.to_json() });
-        reporter.event(&Event::Message { msg: doc.to_string() });
+        reporter.event(&Event::Message {
+            msg: doc.to_string(),
+        });
         return;
     }
     for l in plan_lines(plan) {
@@ -41,22 +67,32 @@ pub fn show_plan(plan: &Plan, reporter: &dyn Reporter, json: bool) {
 }
 
 /// Sends the outputs to the reporter.
-pub fn show_outputs(outputs: &IndexMap<String, serde_json::Value>, reporter: &dyn Reporter, json: bool) {
+pub fn show_outputs(
+    outputs: &IndexMap<String, serde_json::Value>,
+    reporter: &dyn Reporter,
+    json: bool,
+) {
     if outputs.is_empty() {
         return;
     }
     if json {
         let doc = serde_json::json!({ "outputs": outputs });
-        reporter.event(&Event::Message { msg: doc.to_string() });
+        reporter.event(&Event::Message {
+            msg: doc.to_string(),
+        });
         return;
     }
-    reporter.event(&Event::Message { msg: "Outputs:".into() });
+    reporter.event(&Event::Message {
+        msg: "Outputs:".into(),
+    });
     for (k, v) in outputs {
         let text = match v {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        reporter.event(&Event::Message { msg: format!("  {k} = {text}") });
+        reporter.event(&Event::Message {
+            msg: format!("  {k} = {text}"),
+        });
     }
 }
 

@@ -48,7 +48,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { instances: 600, redis: 1800, destroy: 1200 }
+        Timeouts {
+            instances: 600,
+            redis: 1800,
+            destroy: 1200,
+        }
     }
 }
 
@@ -68,12 +72,22 @@ impl Cidr {
             return None;
         }
         let addr = u32::from(addr);
-        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
-        Some(Cidr { addr: addr & mask, prefix })
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        Some(Cidr {
+            addr: addr & mask,
+            prefix,
+        })
     }
     /// The `index`-th block of length `prefix` inside this one.
     pub fn subnet(&self, prefix: u8, index: u32) -> Cidr {
-        Cidr { addr: self.addr + (index << (32 - prefix)), prefix }
+        Cidr {
+            addr: self.addr + (index << (32 - prefix)),
+            prefix,
+        }
     }
 }
 
@@ -87,18 +101,34 @@ impl std::fmt::Display for Cidr {
 #[derive(Debug, Clone)]
 pub enum Network {
     /// rdeploy creates a VPC per region with subnets over the first `azs` zones.
-    Create { cidr: Cidr, azs: u32, public: bool, private: bool, span: Span },
+    Create {
+        cidr: Cidr,
+        azs: u32,
+        public: bool,
+        private: bool,
+        span: Span,
+    },
     /// The region's default VPC and its default subnets.
     Default,
     /// An existing VPC and subnets (single region), never modified.
-    Existing { vpc_id: String, subnet_ids: Vec<String> },
+    Existing {
+        vpc_id: String,
+        subnet_ids: Vec<String>,
+    },
 }
 
 impl Network {
     /// Names of the subnets rdeploy creates (`public-a`, `private-b` ...) with their
     /// CIDR and zone index, in creation order.
     pub fn planned_subnets(&self) -> Vec<SubnetPlan> {
-        let Network::Create { cidr, azs, public, private, .. } = self else {
+        let Network::Create {
+            cidr,
+            azs,
+            public,
+            private,
+            ..
+        } = self
+        else {
             return vec![];
         };
         let new_prefix = (cidr.prefix + 8).min(28);
@@ -169,7 +199,11 @@ pub enum Source {
 
 impl std::fmt::Display for RuleSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let proto = if self.protocol == "-1" { "all" } else { &self.protocol };
+        let proto = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
         let ports = if self.protocol == "-1" {
             String::new()
         } else if self.from_port == self.to_port {
@@ -190,7 +224,11 @@ impl std::fmt::Display for RuleSpec {
 pub enum AmiSpec {
     Id(String),
     /// Newest image (by creation date, then name) of these owners matching the name pattern.
-    Lookup { owners: Vec<String>, name: String, architecture: Option<String> },
+    Lookup {
+        owners: Vec<String>,
+        name: String,
+        architecture: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +310,9 @@ fn is_slug(s: &str) -> bool {
 }
 
 fn is_logical_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 impl Spec {
@@ -296,7 +336,11 @@ impl Spec {
                 used.push(r.region.clone());
             }
         }
-        self.regions.iter().filter(|r| used.contains(r)).cloned().collect()
+        self.regions
+            .iter()
+            .filter(|r| used.contains(r))
+            .cloned()
+            .collect()
     }
 }
 
@@ -348,7 +392,9 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
             let n = match (top.get("env"), top.get("environment")) {
                 (Some(n), _) | (None, Some(n)) => n,
                 (None, None) => {
-                    return Err(doc.error("missing `env` (the environment name; `--env` can set it too)"));
+                    return Err(
+                        doc.error("missing `env` (the environment name; `--env` can set it too)")
+                    );
                 }
             };
             let e = str_of(n, "env")?;
@@ -383,7 +429,10 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     };
 
     let tags = match top.get("tags") {
-        Some(n) => tags_of(n, false)?.into_iter().map(|(k, v)| (k, v.value)).collect(),
+        Some(n) => tags_of(n, false)?
+            .into_iter()
+            .map(|(k, v)| (k, v.value))
+            .collect(),
         None => IndexMap::new(),
     };
 
@@ -428,9 +477,17 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     if let Some(n) = top.get("outputs") {
         for (k, v) in map_entries(n, "outputs")? {
             let key = k.key_string().unwrap_or_default();
-            let text = v.scalar_string().ok_or_else(|| v.error("an output must be a string (a template)"))?;
+            let text = v
+                .scalar_string()
+                .ok_or_else(|| v.error("an output must be a string (a template)"))?;
             check_template(&templar, &text, v)?;
-            outputs.insert(key, Located { value: text, span: v.span.clone() });
+            outputs.insert(
+                key,
+                Located {
+                    value: text,
+                    span: v.span.clone(),
+                },
+            );
         }
     }
 
@@ -471,7 +528,13 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
 /// Cross-references: rules, groups and Redis naming security groups, subnets, regions.
 fn check_references(spec: &Spec) -> Result<()> {
     let known = |name: &str| spec.security_groups.contains_key(name);
-    let names = || spec.security_groups.keys().cloned().collect::<Vec<_>>().join(", ");
+    let names = || {
+        spec.security_groups
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for sg in spec.security_groups.values() {
         for r in &sg.refs {
             let g = &r.value;
@@ -490,24 +553,44 @@ fn check_references(spec: &Spec) -> Result<()> {
             if !s.value.starts_with("sg-") && !known(&s.value) {
                 return Err(Error::source_at(
                     &s.span,
-                    format!("instance group `{}`: security group `{}` is not defined (defined: {})", g.name, s.value, names()),
+                    format!(
+                        "instance group `{}`: security group `{}` is not defined (defined: {})",
+                        g.name,
+                        s.value,
+                        names()
+                    ),
                 ));
             }
         }
         if let Some(SubnetSel::Named(list)) = &g.subnets {
-            let planned: Vec<String> = spec.network.planned_subnets().into_iter().map(|s| s.name).collect();
+            let planned: Vec<String> = spec
+                .network
+                .planned_subnets()
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
             for s in list {
                 if !s.starts_with("subnet-") && !planned.contains(s) {
                     return Err(Error::source_at(
                         &g.span,
-                        format!("instance group `{}`: subnet `{s}` is not one the network creates ({})", g.name, planned.join(", ")),
+                        format!(
+                            "instance group `{}`: subnet `{s}` is not one the network creates ({})",
+                            g.name,
+                            planned.join(", ")
+                        ),
                     ));
                 }
             }
         }
-        if matches!(g.subnets, Some(SubnetSel::Public) | Some(SubnetSel::Private)) {
+        if matches!(
+            g.subnets,
+            Some(SubnetSel::Public) | Some(SubnetSel::Private)
+        ) {
             let want_public = g.subnets == Some(SubnetSel::Public);
-            if let Network::Create { public, private, .. } = &spec.network {
+            if let Network::Create {
+                public, private, ..
+            } = &spec.network
+            {
                 if (want_public && !public) || (!want_public && !private) {
                     return Err(Error::source_at(
                         &g.span,
@@ -526,19 +609,35 @@ fn check_references(spec: &Spec) -> Result<()> {
             if !s.value.starts_with("sg-") && !known(&s.value) {
                 return Err(Error::source_at(
                     &s.span,
-                    format!("redis `{}`: security group `{}` is not defined (defined: {})", r.name, s.value, names()),
+                    format!(
+                        "redis `{}`: security group `{}` is not defined (defined: {})",
+                        r.name,
+                        s.value,
+                        names()
+                    ),
                 ));
             }
         }
     }
     if let Network::Existing { .. } = spec.network {
         if spec.regions.len() > 1 {
-            return Err(Error::source_at(&spec.span, "an existing VPC (`network.vpc_id`) can only be used with a single region"));
+            return Err(Error::source_at(
+                &spec.span,
+                "an existing VPC (`network.vpc_id`) can only be used with a single region",
+            ));
         }
     }
     if spec.instances.values().any(|g| g.elastic_ip) {
-        if let Network::Create { public: false, span, .. } = &spec.network {
-            return Err(Error::source_at(span, "an instance group asks for elastic_ip, but the network has no public subnets"));
+        if let Network::Create {
+            public: false,
+            span,
+            ..
+        } = &spec.network
+        {
+            return Err(Error::source_at(
+                span,
+                "an instance group asks for elastic_ip, but the network has no public subnets",
+            ));
         }
     }
     Ok(())
@@ -552,11 +651,21 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     if let Some(s) = n.as_str() {
         return match s {
             "default" => Ok(Network::Default),
-            _ => Err(n.error(format!("unknown network `{s}`: use `default` or a mapping with `cidr` or `vpc_id`"))),
+            _ => Err(n.error(format!(
+                "unknown network `{s}`: use `default` or a mapping with `cidr` or `vpc_id`"
+            ))),
         };
     }
     let mut f = Fields::new(n, "network")?;
-    f.allow(&["cidr", "azs", "public_subnets", "private_subnets", "vpc_id", "subnet_ids", "default"])?;
+    f.allow(&[
+        "cidr",
+        "azs",
+        "public_subnets",
+        "private_subnets",
+        "vpc_id",
+        "subnet_ids",
+        "default",
+    ])?;
     if let Some(d) = f.get("default") {
         if bool_of(d, "network.default")? {
             return Ok(Network::Default);
@@ -581,7 +690,9 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
         }
         for k in ["cidr", "azs", "public_subnets", "private_subnets"] {
             if let Some(x) = f.get(k) {
-                return Err(x.error(format!("`{k}` does not apply to an existing VPC (`vpc_id`)")));
+                return Err(x.error(format!(
+                    "`{k}` does not apply to an existing VPC (`vpc_id`)"
+                )));
             }
         }
         let _ = regions;
@@ -589,7 +700,8 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     }
     let cidr_node = f.required("cidr")?;
     let cidr_s = str_of(cidr_node, "network.cidr")?;
-    let cidr = Cidr::parse(&cidr_s).ok_or_else(|| cidr_node.error(format!("`{cidr_s}` is not an IPv4 CIDR block")))?;
+    let cidr = Cidr::parse(&cidr_s)
+        .ok_or_else(|| cidr_node.error(format!("`{cidr_s}` is not an IPv4 CIDR block")))?;
     if !(16..=24).contains(&cidr.prefix) {
         return Err(cidr_node.error("a VPC CIDR block must be between /16 and /24"));
     }
@@ -615,7 +727,13 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     if azs > blocks / 2 {
         return Err(cidr_node.error(format!("{cidr} is too small for {azs} zones")));
     }
-    Ok(Network::Create { cidr, azs, public, private, span: n.span.clone() })
+    Ok(Network::Create {
+        cidr,
+        azs,
+        public,
+        private,
+        span: n.span.clone(),
+    })
 }
 
 fn key_pair_of(n: &Node, spec_path: &Path, project: &str, env: &str) -> Result<KeyPairSpec> {
@@ -626,13 +744,16 @@ fn key_pair_of(n: &Node, spec_path: &Path, project: &str, env: &str) -> Result<K
         None => format!("{project}-{env}"),
     };
     let public_key = match (f.get("public_key"), f.get("public_key_file")) {
-        (Some(a), Some(_)) => return Err(a.error("use either `public_key` or `public_key_file`, not both")),
+        (Some(a), Some(_)) => {
+            return Err(a.error("use either `public_key` or `public_key_file`, not both"))
+        }
         (Some(v), None) => Some(str_of(v, "key_pair.public_key")?),
         (None, Some(v)) => {
             let file = str_of(v, "key_pair.public_key_file")?;
             let p = expand_path(&file, spec_path);
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| v.error(format!("cannot read public key file {}: {e}", p.display())))?;
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                v.error(format!("cannot read public key file {}: {e}", p.display()))
+            })?;
             Some(text)
         }
         (None, None) => {
@@ -646,14 +767,22 @@ fn key_pair_of(n: &Node, spec_path: &Path, project: &str, env: &str) -> Result<K
         Some(k) => {
             let k = k.trim().to_string();
             let fields: Vec<&str> = k.split_whitespace().collect();
-            if fields.len() < 2 || !(fields[0].starts_with("ssh-") || fields[0].starts_with("ecdsa-")) {
-                return Err(n.error("the public key is not in OpenSSH format (`ssh-ed25519 AAAA...`)"));
+            if fields.len() < 2
+                || !(fields[0].starts_with("ssh-") || fields[0].starts_with("ecdsa-"))
+            {
+                return Err(
+                    n.error("the public key is not in OpenSSH format (`ssh-ed25519 AAAA...`)")
+                );
             }
             Some(k)
         }
         None => None,
     };
-    Ok(KeyPairSpec { name, public_key, span: n.span.clone() })
+    Ok(KeyPairSpec {
+        name,
+        public_key,
+        span: n.span.clone(),
+    })
 }
 
 fn expand_path(file: &str, spec_path: &Path) -> PathBuf {
@@ -683,7 +812,10 @@ fn security_group_of(name: &str, n: &Node) -> Result<SecurityGroupSpec> {
         for r in seq_of(list, "ingress")? {
             for (rule, span) in rule_of(r)? {
                 if let Source::Group(g) = &rule.source {
-                    refs.push(Located { value: g.clone(), span });
+                    refs.push(Located {
+                        value: g.clone(),
+                        span,
+                    });
                 }
                 if !ingress.contains(&rule) {
                     ingress.push(rule);
@@ -691,12 +823,28 @@ fn security_group_of(name: &str, n: &Node) -> Result<SecurityGroupSpec> {
             }
         }
     }
-    Ok(SecurityGroupSpec { name: name.to_string(), description, ingress, refs, span: n.span.clone() })
+    Ok(SecurityGroupSpec {
+        name: name.to_string(),
+        description,
+        ingress,
+        refs,
+        span: n.span.clone(),
+    })
 }
 
 fn rule_of(n: &Node) -> Result<Vec<(RuleSpec, Span)>> {
     let mut f = Fields::new(n, "an ingress rule")?;
-    f.allow(&["port", "ports", "protocol", "cidr", "cidrs", "from", "from_group", "from_groups", "description"])?;
+    f.allow(&[
+        "port",
+        "ports",
+        "protocol",
+        "cidr",
+        "cidrs",
+        "from",
+        "from_group",
+        "from_groups",
+        "description",
+    ])?;
     let protocol = match f.get("protocol") {
         None => "tcp".to_string(),
         Some(v) => {
@@ -721,7 +869,11 @@ fn rule_of(n: &Node) -> Result<Vec<(RuleSpec, Span)>> {
             }
         }
     };
-    let (from_port, to_port) = if protocol == "-1" { (-1, -1) } else { (from_port, to_port) };
+    let (from_port, to_port) = if protocol == "-1" {
+        (-1, -1)
+    } else {
+        (from_port, to_port)
+    };
     let mut sources = vec![];
     if let Some(v) = f.get("cidr") {
         sources.push((v, Source::Cidr(cidr_of(v)?)));
@@ -746,18 +898,33 @@ fn rule_of(n: &Node) -> Result<Vec<(RuleSpec, Span)>> {
     }
     Ok(sources
         .into_iter()
-        .map(|(node, source)| (RuleSpec { protocol: protocol.clone(), from_port, to_port, source }, node.span.clone()))
+        .map(|(node, source)| {
+            (
+                RuleSpec {
+                    protocol: protocol.clone(),
+                    from_port,
+                    to_port,
+                    source,
+                },
+                node.span.clone(),
+            )
+        })
         .collect())
 }
 
 fn group_source_of(v: &Node) -> Result<Source> {
     let s = str_of(v, "a security group name")?;
-    Ok(if s.starts_with("sg-") { Source::GroupId(s) } else { Source::Group(s) })
+    Ok(if s.starts_with("sg-") {
+        Source::GroupId(s)
+    } else {
+        Source::Group(s)
+    })
 }
 
 fn cidr_of(v: &Node) -> Result<String> {
     let s = str_of(v, "a CIDR block")?;
-    let c = Cidr::parse(&s).ok_or_else(|| v.error(format!("`{s}` is not an IPv4 CIDR block (like 10.0.0.0/8)")))?;
+    let c = Cidr::parse(&s)
+        .ok_or_else(|| v.error(format!("`{s}` is not an IPv4 CIDR block (like 10.0.0.0/8)")))?;
     Ok(c.to_string())
 }
 
@@ -778,19 +945,35 @@ fn port_range_of(v: &Node) -> Result<(i32, i32)> {
             if s == "all" {
                 return Ok((0, 65535));
             }
-            let (a, b) = s.split_once('-').ok_or_else(|| v.error(format!("`{s}` is not a port or a range like 8000-8100")))?;
-            let a: i64 = a.trim().parse().map_err(|_| v.error(format!("`{s}` is not a port range")))?;
-            let b: i64 = b.trim().parse().map_err(|_| v.error(format!("`{s}` is not a port range")))?;
+            let (a, b) = s
+                .split_once('-')
+                .ok_or_else(|| v.error(format!("`{s}` is not a port or a range like 8000-8100")))?;
+            let a: i64 = a
+                .trim()
+                .parse()
+                .map_err(|_| v.error(format!("`{s}` is not a port range")))?;
+            let b: i64 = b
+                .trim()
+                .parse()
+                .map_err(|_| v.error(format!("`{s}` is not a port range")))?;
             if a > b {
                 return Err(v.error(format!("port range `{s}` is reversed")));
             }
             Ok((check(a)?, check(b)?))
         }
-        _ => Err(v.error(format!("a port must be a number or a range like 8000-8100, not a {}", v.type_name()))),
+        _ => Err(v.error(format!(
+            "a port must be a number or a range like 8000-8100, not a {}",
+            v.type_name()
+        ))),
     }
 }
 
-fn instance_group_of(name: &str, n: &Node, regions: &[String], key: Option<&KeyPairSpec>) -> Result<InstanceGroupSpec> {
+fn instance_group_of(
+    name: &str,
+    n: &Node,
+    regions: &[String],
+    key: Option<&KeyPairSpec>,
+) -> Result<InstanceGroupSpec> {
     let mut f = Fields::new(n, "an instance group")?;
     f.allow(&[
         "count",
@@ -814,16 +997,25 @@ fn instance_group_of(name: &str, n: &Node, regions: &[String], key: Option<&KeyP
         None => 1,
     };
     if count > 1000 {
-        return Err(f.get("count").unwrap().error("count is limited to 1000 per group and region"));
+        return Err(f
+            .get("count")
+            .unwrap()
+            .error("count is limited to 1000 per group and region"));
     }
     let type_node = match (f.get("type"), f.get("instance_type")) {
         (Some(a), Some(_)) => return Err(a.error("use either `type` or `instance_type`, not both")),
         (Some(v), None) | (None, Some(v)) => v,
-        (None, None) => return Err(n.error(format!("instance group `{name}` needs `type` (e.g. t3.micro)"))),
+        (None, None) => {
+            return Err(n.error(format!(
+                "instance group `{name}` needs `type` (e.g. t3.micro)"
+            )))
+        }
     };
     let instance_type = str_of(type_node, "type")?;
     if !instance_type.contains('.') {
-        return Err(type_node.error(format!("`{instance_type}` is not an instance type (like t3.micro)")));
+        return Err(type_node.error(format!(
+            "`{instance_type}` is not an instance type (like t3.micro)"
+        )));
     }
     let ami_node = f.required("ami")?;
     let ami = ami_of(ami_node)?;
@@ -843,14 +1035,22 @@ fn instance_group_of(name: &str, n: &Node, regions: &[String], key: Option<&KeyP
                 }
                 SubnetSel::Named(out)
             }
-            _ => return Err(v.error(format!("`subnets` must be public, private or a list of subnets, not a {}", v.type_name()))),
+            _ => {
+                return Err(v.error(format!(
+                    "`subnets` must be public, private or a list of subnets, not a {}",
+                    v.type_name()
+                )))
+            }
         }),
         (None, None) => None,
     };
     let mut security_groups = vec![];
     if let Some(v) = f.get("security_groups") {
         for s in seq_of(v, "security_groups")? {
-            security_groups.push(Located { value: str_of(s, "a security group name")?, span: s.span.clone() });
+            security_groups.push(Located {
+                value: str_of(s, "a security group name")?,
+                span: s.span.clone(),
+            });
         }
     }
     let key_name = match f.get("key_pair") {
@@ -859,14 +1059,18 @@ fn instance_group_of(name: &str, n: &Node, regions: &[String], key: Option<&KeyP
             NodeKind::Bool(false) | NodeKind::Null => None,
             NodeKind::Bool(true) => match key {
                 Some(k) => Some(k.name.clone()),
-                None => return Err(v.error("`key_pair: true` but the spec has no `key_pair` section")),
+                None => {
+                    return Err(v.error("`key_pair: true` but the spec has no `key_pair` section"))
+                }
             },
             NodeKind::Str(s) => Some(s.clone()),
             _ => return Err(v.error("`key_pair` must be a key pair name, true or false")),
         },
     };
     let root_volume_gb = match (f.get("root_volume"), f.get("root_volume_size")) {
-        (Some(a), Some(_)) => return Err(a.error("use either `root_volume` or `root_volume_size`, not both")),
+        (Some(a), Some(_)) => {
+            return Err(a.error("use either `root_volume` or `root_volume_size`, not both"))
+        }
         (Some(v), None) | (None, Some(v)) => {
             let gb = uint_of(v, "root_volume")?;
             if !(1..=16384).contains(&gb) {
@@ -885,7 +1089,14 @@ fn instance_group_of(name: &str, n: &Node, regions: &[String], key: Option<&KeyP
             let t = tags_of(v, true)?;
             let templar = Templar::new();
             for l in t.values() {
-                check_template(&templar, &l.value, &Node { kind: NodeKind::Null, span: l.span.clone() })?;
+                check_template(
+                    &templar,
+                    &l.value,
+                    &Node {
+                        kind: NodeKind::Null,
+                        span: l.span.clone(),
+                    },
+                )?;
             }
             t
         }
@@ -933,7 +1144,9 @@ fn instance_group_of(name: &str, n: &Node, regions: &[String], key: Option<&KeyP
 fn ami_of(n: &Node) -> Result<AmiSpec> {
     if let Some(s) = n.as_str() {
         if !s.starts_with("ami-") {
-            return Err(n.error(format!("`{s}` is not an AMI id (ami-...); use `{{owner: ..., name: ...}}` to look one up")));
+            return Err(n.error(format!(
+                "`{s}` is not an AMI id (ami-...); use `{{owner: ..., name: ...}}` to look one up"
+            )));
         }
         return Ok(AmiSpec::Id(s.to_string()));
     }
@@ -945,23 +1158,41 @@ fn ami_of(n: &Node) -> Result<AmiSpec> {
     let mut owners = vec![];
     match (f.get("owner"), f.get("owners")) {
         (Some(a), Some(_)) => return Err(a.error("use either `owner` or `owners`, not both")),
-        (Some(v), None) => owners.push(v.scalar_string().ok_or_else(|| v.error("`owner` must be an account id or alias"))?),
+        (Some(v), None) => owners.push(
+            v.scalar_string()
+                .ok_or_else(|| v.error("`owner` must be an account id or alias"))?,
+        ),
         (None, Some(v)) => {
             for o in seq_of(v, "owners")? {
-                owners.push(o.scalar_string().ok_or_else(|| o.error("an owner must be an account id or alias"))?);
+                owners.push(
+                    o.scalar_string()
+                        .ok_or_else(|| o.error("an owner must be an account id or alias"))?,
+                );
             }
         }
-        (None, None) => return Err(n.error("an AMI lookup needs `owner` (an account id, or `amazon`, `self`)")),
+        (None, None) => {
+            return Err(n.error("an AMI lookup needs `owner` (an account id, or `amazon`, `self`)"))
+        }
     }
     let name = str_of(f.required("name")?, "ami.name")?;
     let architecture = match f.get("architecture") {
         Some(v) => Some(str_of(v, "ami.architecture")?),
         None => None,
     };
-    Ok(AmiSpec::Lookup { owners, name, architecture })
+    Ok(AmiSpec::Lookup {
+        owners,
+        name,
+        architecture,
+    })
 }
 
-fn redis_of(name: &str, n: &Node, regions: &[String], project: &str, env: &str) -> Result<RedisSpec> {
+fn redis_of(
+    name: &str,
+    n: &Node,
+    regions: &[String],
+    project: &str,
+    env: &str,
+) -> Result<RedisSpec> {
     let mut f = Fields::new(n, "a Redis definition")?;
     f.allow(&[
         "kind",
@@ -982,7 +1213,11 @@ fn redis_of(name: &str, n: &Node, regions: &[String], project: &str, env: &str) 
         },
     };
     let engine_version = match f.get("engine_version") {
-        Some(v) => Some(v.scalar_string().filter(|s| !s.is_empty()).ok_or_else(|| v.error("`engine_version` must be a version like \"7.1\""))?),
+        Some(v) => Some(
+            v.scalar_string()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| v.error("`engine_version` must be a version like \"7.1\""))?,
+        ),
         None => None,
     };
     let node_type = match f.get("node_type") {
@@ -990,17 +1225,25 @@ fn redis_of(name: &str, n: &Node, regions: &[String], project: &str, env: &str) 
         None => "cache.t3.micro".to_string(),
     };
     if !node_type.starts_with("cache.") {
-        return Err(f.get("node_type").unwrap().error(format!("`{node_type}` is not a cache node type (like cache.t3.micro)")));
+        return Err(f.get("node_type").unwrap().error(format!(
+            "`{node_type}` is not a cache node type (like cache.t3.micro)"
+        )));
     }
     let replicas = match f.get("replicas") {
         Some(v) => uint_of(v, "replicas")?,
         None => 0,
     };
     if replicas > 5 {
-        return Err(f.get("replicas").unwrap().error("a replication group has at most 5 replicas"));
+        return Err(f
+            .get("replicas")
+            .unwrap()
+            .error("a replication group has at most 5 replicas"));
     }
     if kind == RedisKind::CacheCluster && replicas > 0 {
-        return Err(f.get("replicas").unwrap().error("a cache_cluster has no replicas; use kind: replication_group"));
+        return Err(f
+            .get("replicas")
+            .unwrap()
+            .error("a cache_cluster has no replicas; use kind: replication_group"));
     }
     let port = match f.get("port") {
         Some(v) => {
@@ -1015,7 +1258,10 @@ fn redis_of(name: &str, n: &Node, regions: &[String], project: &str, env: &str) 
     let mut security_groups = vec![];
     if let Some(v) = f.get("security_groups") {
         for s in seq_of(v, "security_groups")? {
-            security_groups.push(Located { value: str_of(s, "a security group name")?, span: s.span.clone() });
+            security_groups.push(Located {
+                value: str_of(s, "a security group name")?,
+                span: s.span.clone(),
+            });
         }
     }
     let subnet_group = match f.get("subnet_group") {
@@ -1061,7 +1307,10 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     fn new(node: &'a Node, what: &'static str) -> Result<Self> {
         if node.as_map().is_none() {
-            return Err(node.error(format!("{what} must be a mapping, not a {}", node.type_name())));
+            return Err(node.error(format!(
+                "{what} must be a mapping, not a {}",
+                node.type_name()
+            )));
         }
         Ok(Fields { node, what })
     }
@@ -1069,7 +1318,9 @@ impl<'a> Fields<'a> {
         for (k, _) in self.node.as_map().unwrap() {
             let name = k.key_string().unwrap_or_default();
             if !keys.contains(&name.as_str()) {
-                let hint = closest(&name, keys).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                let hint = closest(&name, keys)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
                 return Err(k.error(format!(
                     "unknown key `{name}` in {}{hint}; expected one of: {}",
                     self.what,
@@ -1083,7 +1334,8 @@ impl<'a> Fields<'a> {
         self.node.get(key).filter(|n| !n.is_null())
     }
     fn required(&self, key: &str) -> Result<&'a Node> {
-        self.get(key).ok_or_else(|| self.node.error(format!("missing `{key}` in {}", self.what)))
+        self.get(key)
+            .ok_or_else(|| self.node.error(format!("missing `{key}` in {}", self.what)))
     }
 }
 
@@ -1103,32 +1355,46 @@ fn closest<'k>(name: &str, keys: &[&'k str]) -> Option<&'k str> {
         }
         prev[b.len()]
     }
-    keys.iter().map(|k| (dist(name, k), *k)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, k)| k)
+    keys.iter()
+        .map(|k| (dist(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 fn map_entries<'a>(n: &'a Node, what: &str) -> Result<Vec<(&'a Node, &'a Node)>> {
     match &n.kind {
         NodeKind::Map(m) => Ok(m.iter().map(|(k, v)| (k, v)).collect()),
         NodeKind::Null => Ok(vec![]),
-        _ => Err(n.error(format!("`{what}` must be a mapping (name: settings), not a {}", n.type_name()))),
+        _ => Err(n.error(format!(
+            "`{what}` must be a mapping (name: settings), not a {}",
+            n.type_name()
+        ))),
     }
 }
 
 fn seq_of<'a>(n: &'a Node, what: &str) -> Result<&'a Vec<Node>> {
-    n.as_seq().ok_or_else(|| n.error(format!("`{what}` must be a list, not a {}", n.type_name())))
+    n.as_seq()
+        .ok_or_else(|| n.error(format!("`{what}` must be a list, not a {}", n.type_name())))
 }
 
 fn str_of(n: &Node, what: &str) -> Result<String> {
     match &n.kind {
         NodeKind::Str(s) => Ok(s.clone()),
-        _ => Err(n.error(format!("`{what}` must be a string, not a {}", n.type_name()))),
+        _ => Err(n.error(format!(
+            "`{what}` must be a string, not a {}",
+            n.type_name()
+        ))),
     }
 }
 
 fn bool_of(n: &Node, what: &str) -> Result<bool> {
     match &n.kind {
         NodeKind::Bool(b) => Ok(*b),
-        _ => Err(n.error(format!("`{what}` must be true or false, not a {}", n.type_name()))),
+        _ => Err(n.error(format!(
+            "`{what}` must be true or false, not a {}",
+            n.type_name()
+        ))),
     }
 }
 
@@ -1136,14 +1402,19 @@ fn uint_of(n: &Node, what: &str) -> Result<u32> {
     match &n.kind {
         NodeKind::Int(i) if *i >= 0 && *i <= u32::MAX as i64 => Ok(*i as u32),
         NodeKind::Int(i) => Err(n.error(format!("`{what}` must not be negative (got {i})"))),
-        _ => Err(n.error(format!("`{what}` must be a whole number, not a {}", n.type_name()))),
+        _ => Err(n.error(format!(
+            "`{what}` must be a whole number, not a {}",
+            n.type_name()
+        ))),
     }
 }
 
 fn logical_name(k: &Node) -> Result<String> {
     let name = k.key_string().unwrap_or_default();
     if !is_logical_name(&name) || name.len() > 40 {
-        return Err(k.error(format!("`{name}` is not a valid name: use 1-40 letters, digits, `_` or `-`")));
+        return Err(k.error(format!(
+            "`{name}` is not a valid name: use 1-40 letters, digits, `_` or `-`"
+        )));
     }
     Ok(name)
 }
@@ -1151,7 +1422,8 @@ fn logical_name(k: &Node) -> Result<String> {
 fn region_of(n: &Node) -> Result<String> {
     let r = str_of(n, "region")?;
     let ok = r.split('-').count() >= 3
-        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && r.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && r.chars().last().is_some_and(|c| c.is_ascii_digit());
     if !ok {
         return Err(n.error(format!("`{r}` is not an AWS region (like us-east-1)")));
@@ -1162,7 +1434,10 @@ fn region_of(n: &Node) -> Result<String> {
 fn spec_region_of(n: &Node, regions: &[String]) -> Result<String> {
     let r = region_of(n)?;
     if !regions.contains(&r) {
-        return Err(n.error(format!("region `{r}` is not one of the spec's regions ({})", regions.join(", "))));
+        return Err(n.error(format!(
+            "region `{r}` is not one of the spec's regions ({})",
+            regions.join(", ")
+        )));
     }
     Ok(r)
 }
@@ -1180,17 +1455,37 @@ fn tags_of(n: &Node, allow_templates: bool) -> Result<IndexMap<String, Located<S
         if key == "Name" || key.starts_with("rdeploy:") && !allow_templates {
             return Err(k.error(format!("tag `{key}` is set by rdeploy; choose another key")));
         }
-        if allow_templates && ["rdeploy:project", "rdeploy:env", "rdeploy:kind", "rdeploy:name", "rdeploy:index", "rdeploy:host", "rdeploy:launch", "rdeploy:tags"].contains(&key.as_str()) {
+        if allow_templates
+            && [
+                "rdeploy:project",
+                "rdeploy:env",
+                "rdeploy:kind",
+                "rdeploy:name",
+                "rdeploy:index",
+                "rdeploy:host",
+                "rdeploy:launch",
+                "rdeploy:tags",
+            ]
+            .contains(&key.as_str())
+        {
             return Err(k.error(format!("tag `{key}` is set by rdeploy; choose another key")));
         }
         if key.contains(' ') {
             return Err(k.error("tag keys with spaces are not supported"));
         }
-        let value = v.scalar_string().ok_or_else(|| v.error("a tag value must be a scalar"))?;
+        let value = v
+            .scalar_string()
+            .ok_or_else(|| v.error("a tag value must be a scalar"))?;
         if !allow_templates && Templar::is_template(&value) {
             return Err(v.error("templates are only allowed in instance group tags"));
         }
-        out.insert(key, Located { value, span: v.span.clone() });
+        out.insert(
+            key,
+            Located {
+                value,
+                span: v.span.clone(),
+            },
+        );
     }
     Ok(out)
 }
@@ -1238,19 +1533,30 @@ mod tests {
     #[test]
     fn wrong_type_has_position() {
         let e = err("project: shop\nenv: dev\nregion: us-east-1\ninstances:\n  api:\n    count: two\n    type: t3.micro\n    ami: ami-1\n");
-        assert!(e.starts_with("infra.yml:6:12: `count` must be a whole number, not a string"), "{e}");
+        assert!(
+            e.starts_with("infra.yml:6:12: `count` must be a whole number, not a string"),
+            "{e}"
+        );
     }
 
     #[test]
     fn dangling_rule_reference() {
         let e = err("project: shop\nenv: dev\nregion: us-east-1\nsecurity_groups:\n  redis:\n    ingress:\n      - {port: 6379, from: apii}\n");
-        assert!(e.starts_with("infra.yml:7:28: security group `redis`: a rule refers to `apii`"), "{e}");
+        assert!(
+            e.starts_with("infra.yml:7:28: security group `redis`: a rule refers to `apii`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn dangling_group_security_group() {
         let e = err("project: shop\nenv: dev\nregion: us-east-1\ninstances:\n  api:\n    type: t3.micro\n    ami: ami-1\n    security_groups: [nope]\n");
-        assert!(e.starts_with("infra.yml:8:23: instance group `api`: security group `nope` is not defined"), "{e}");
+        assert!(
+            e.starts_with(
+                "infra.yml:8:23: instance group `api`: security group `nope` is not defined"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1258,7 +1564,9 @@ mod tests {
         let doc = crate::yaml::load_str(MINIMAL, Path::new("infra.yml")).unwrap();
         let s = parse(&doc, Path::new("infra.yml"), Some("feature-x")).unwrap();
         assert_eq!(s.env, "feature-x");
-        let e = parse(&doc, Path::new("infra.yml"), Some("feature/X")).unwrap_err().to_string();
+        let e = parse(&doc, Path::new("infra.yml"), Some("feature/X"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("feature-x"), "{e}");
     }
 
@@ -1277,16 +1585,32 @@ mod tests {
     fn subnets_are_planned() {
         let s = parse_str("project: shop\nenv: dev\nregion: us-east-1\nnetwork:\n  cidr: 10.40.0.0/16\n  azs: 2\n  private_subnets: true\n").unwrap();
         let subs = s.network.planned_subnets();
-        let names: Vec<String> = subs.iter().map(|s| format!("{} {}", s.name, s.cidr)).collect();
-        assert_eq!(names, vec!["public-a 10.40.0.0/24", "public-b 10.40.1.0/24", "private-a 10.40.128.0/24", "private-b 10.40.129.0/24"]);
+        let names: Vec<String> = subs
+            .iter()
+            .map(|s| format!("{} {}", s.name, s.cidr))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "public-a 10.40.0.0/24",
+                "public-b 10.40.1.0/24",
+                "private-a 10.40.128.0/24",
+                "private-b 10.40.129.0/24"
+            ]
+        );
     }
 
     #[test]
     fn redis_id_and_region_checks() {
         let s = parse_str("project: shop\nenv: dev\nregions: [us-east-1, eu-west-1]\nredis:\n  sessions_cache:\n    region: eu-west-1\n").unwrap();
         assert_eq!(s.redis["sessions_cache"].aws_id, "shop-dev-sessions-cache");
-        let e = err("project: shop\nenv: dev\nregion: us-east-1\nredis:\n  x:\n    region: eu-west-1\n");
-        assert!(e.starts_with("infra.yml:6:13: region `eu-west-1` is not one of the spec's regions"), "{e}");
+        let e = err(
+            "project: shop\nenv: dev\nregion: us-east-1\nredis:\n  x:\n    region: eu-west-1\n",
+        );
+        assert!(
+            e.starts_with("infra.yml:6:13: region `eu-west-1` is not one of the spec's regions"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -181,13 +181,26 @@ pub struct CacheSubnetGroup {
 
 /// Parses `k=v k=v` (the format of the `rdeploy:config` tag).
 pub fn parse_config_tag(s: &str) -> IndexMap<String, String> {
-    s.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    s.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Discovers every region of `regions` in parallel.
-pub async fn discover(aws: &Aws, project: &str, env: &str, regions: &[String], reporter: &dyn Reporter) -> Result<State> {
-    reporter.event(&Event::Message { msg: format!("discovering {project}/{env} in {} ...", regions.join(", ")) });
-    let futs = regions.iter().map(|r| discover_region(aws, project, env, r));
+pub async fn discover(
+    aws: &Aws,
+    project: &str,
+    env: &str,
+    regions: &[String],
+    reporter: &dyn Reporter,
+) -> Result<State> {
+    reporter.event(&Event::Message {
+        msg: format!("discovering {project}/{env} in {} ...", regions.join(", ")),
+    });
+    let futs = regions
+        .iter()
+        .map(|r| discover_region(aws, project, env, r));
     let found = futures::future::try_join_all(futs).await?;
     let mut state = State::default();
     for rs in found {
@@ -199,7 +212,17 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, regions: &[String], r
 async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> Result<RegionState> {
     let ec2 = aws.ec2(region);
     let ec = aws.elasticache(region);
-    let (vpcs, subnets, igws, route_tables, security_groups, key_pairs, instances, eips, (redis, cache_subnet_groups)) = tokio::try_join!(
+    let (
+        vpcs,
+        subnets,
+        igws,
+        route_tables,
+        security_groups,
+        key_pairs,
+        instances,
+        eips,
+        (redis, cache_subnet_groups),
+    ) = tokio::try_join!(
         vpcs(&ec2, project, env, region),
         subnets(&ec2, project, env, region),
         igws(&ec2, project, env, region),
@@ -239,7 +262,10 @@ async fn vpcs(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Resu
     Ok(out
         .vpcs()
         .iter()
-        .map(|v| Vpc { id: v.vpc_id().unwrap_or_default().into(), cidr: v.cidr_block().unwrap_or_default().into() })
+        .map(|v| Vpc {
+            id: v.vpc_id().unwrap_or_default().into(),
+            cidr: v.cidr_block().unwrap_or_default().into(),
+        })
         .collect())
 }
 
@@ -276,12 +302,21 @@ async fn igws(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Resu
         .iter()
         .map(|g| Igw {
             id: g.internet_gateway_id().unwrap_or_default().into(),
-            attached_vpcs: g.attachments().iter().filter_map(|a| a.vpc_id().map(String::from)).collect(),
+            attached_vpcs: g
+                .attachments()
+                .iter()
+                .filter_map(|a| a.vpc_id().map(String::from))
+                .collect(),
         })
         .collect())
 }
 
-async fn route_tables(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<RouteTable>> {
+async fn route_tables(
+    ec2: &aws_sdk_ec2::Client,
+    p: &str,
+    e: &str,
+    region: &str,
+) -> Result<Vec<RouteTable>> {
     let out = ec2
         .describe_route_tables()
         .set_filters(Some(aws::owner_filters(p, e)))
@@ -298,7 +333,12 @@ async fn route_tables(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str)
                 .associations()
                 .iter()
                 .filter(|a| !a.main().unwrap_or(false))
-                .filter_map(|a| Some((a.route_table_association_id()?.to_string(), a.subnet_id()?.to_string())))
+                .filter_map(|a| {
+                    Some((
+                        a.route_table_association_id()?.to_string(),
+                        a.subnet_id()?.to_string(),
+                    ))
+                })
                 .collect(),
             default_gateway: t
                 .routes()
@@ -314,22 +354,41 @@ pub fn flatten_perms(perms: &[IpPermission]) -> Vec<Perm> {
     let mut out = vec![];
     for p in perms {
         let protocol = p.ip_protocol().unwrap_or("-1").to_string();
-        let (from_port, to_port) = if protocol == "-1" { (-1, -1) } else { (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1)) };
+        let (from_port, to_port) = if protocol == "-1" {
+            (-1, -1)
+        } else {
+            (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1))
+        };
         for r in p.ip_ranges() {
             if let Some(c) = r.cidr_ip() {
-                out.push(Perm { protocol: protocol.clone(), from_port, to_port, source: PermSource::Cidr(c.to_string()) });
+                out.push(Perm {
+                    protocol: protocol.clone(),
+                    from_port,
+                    to_port,
+                    source: PermSource::Cidr(c.to_string()),
+                });
             }
         }
         for g in p.user_id_group_pairs() {
             if let Some(id) = g.group_id() {
-                out.push(Perm { protocol: protocol.clone(), from_port, to_port, source: PermSource::Group(id.to_string()) });
+                out.push(Perm {
+                    protocol: protocol.clone(),
+                    from_port,
+                    to_port,
+                    source: PermSource::Group(id.to_string()),
+                });
             }
         }
     }
     out
 }
 
-async fn security_groups(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<SecurityGroup>> {
+async fn security_groups(
+    ec2: &aws_sdk_ec2::Client,
+    p: &str,
+    e: &str,
+    region: &str,
+) -> Result<Vec<SecurityGroup>> {
     let out = ec2
         .describe_security_groups()
         .set_filters(Some(aws::owner_filters(p, e)))
@@ -349,7 +408,12 @@ async fn security_groups(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &s
         .collect())
 }
 
-async fn key_pairs(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<KeyPair>> {
+async fn key_pairs(
+    ec2: &aws_sdk_ec2::Client,
+    p: &str,
+    e: &str,
+    region: &str,
+) -> Result<Vec<KeyPair>> {
     let out = ec2
         .describe_key_pairs()
         .set_filters(Some(aws::owner_filters(p, e)))
@@ -367,9 +431,17 @@ async fn key_pairs(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) ->
 }
 
 /// Instances not terminated (pending, running, stopping, stopped), all pages.
-async fn instances(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<Instance>> {
+async fn instances(
+    ec2: &aws_sdk_ec2::Client,
+    p: &str,
+    e: &str,
+    region: &str,
+) -> Result<Vec<Instance>> {
     let mut filters = aws::owner_filters(p, e);
-    filters.push(aws::filter("instance-state-name", &["pending", "running", "stopping", "stopped"]));
+    filters.push(aws::filter(
+        "instance-state-name",
+        &["pending", "running", "stopping", "stopped"],
+    ));
     describe_instances(ec2, region, filters, vec![]).await
 }
 
@@ -394,24 +466,56 @@ pub async fn describe_instances(
         for r in page.reservations() {
             for i in r.instances() {
                 let tags = aws::tag_map(i.tags());
-                let lt = i.launch_time().map(|t| (t.secs(), t.subsec_nanos())).unwrap_or((0, 0));
+                let lt = i
+                    .launch_time()
+                    .map(|t| (t.secs(), t.subsec_nanos()))
+                    .unwrap_or((0, 0));
                 out.push(Instance {
                     id: i.instance_id().unwrap_or_default().into(),
                     group: name_tag(&tags),
-                    index: tags.get(tag::INDEX).and_then(|s| s.parse().ok()).unwrap_or(0),
-                    state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
-                    instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    index: tags
+                        .get(tag::INDEX)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0),
+                    state: i
+                        .state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    instance_type: i
+                        .instance_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
                     image_id: i.image_id().unwrap_or_default().into(),
                     key_name: i.key_name().map(String::from),
                     subnet_id: i.subnet_id().map(String::from),
-                    az: i.placement().and_then(|p| p.availability_zone()).map(String::from),
-                    sg_ids: i.security_groups().iter().filter_map(|g| g.group_id().map(String::from)).collect(),
+                    az: i
+                        .placement()
+                        .and_then(|p| p.availability_zone())
+                        .map(String::from),
+                    sg_ids: i
+                        .security_groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(String::from))
+                        .collect(),
                     tags,
                     launch_time: lt,
-                    private_ip: i.private_ip_address().filter(|s| !s.is_empty()).map(String::from),
-                    public_ip: i.public_ip_address().filter(|s| !s.is_empty()).map(String::from),
-                    public_dns: i.public_dns_name().filter(|s| !s.is_empty()).map(String::from),
-                    private_dns: i.private_dns_name().filter(|s| !s.is_empty()).map(String::from),
+                    private_ip: i
+                        .private_ip_address()
+                        .filter(|s| !s.is_empty())
+                        .map(String::from),
+                    public_ip: i
+                        .public_ip_address()
+                        .filter(|s| !s.is_empty())
+                        .map(String::from),
+                    public_dns: i
+                        .public_dns_name()
+                        .filter(|s| !s.is_empty())
+                        .map(String::from),
+                    private_dns: i
+                        .private_dns_name()
+                        .filter(|s| !s.is_empty())
+                        .map(String::from),
                 });
             }
         }
@@ -434,7 +538,10 @@ async fn eips(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Resu
             public_ip: a.public_ip().unwrap_or_default().into(),
             group: name_tag(&aws::tag_map(a.tags())),
             instance_id: a.instance_id().filter(|s| !s.is_empty()).map(String::from),
-            association_id: a.association_id().filter(|s| !s.is_empty()).map(String::from),
+            association_id: a
+                .association_id()
+                .filter(|s| !s.is_empty())
+                .map(String::from),
         })
         .collect())
 }
@@ -474,7 +581,11 @@ async fn elasticache(
             });
         }
     }
-    let mut pages = ec.describe_cache_clusters().show_cache_node_info(true).into_paginator().send();
+    let mut pages = ec
+        .describe_cache_clusters()
+        .show_cache_node_info(true)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|x| cloud_err(region, "DescribeCacheClusters", x))?;
         for c in page.cache_clusters() {
@@ -500,24 +611,44 @@ async fn elasticache(
     }
     let mut redis = vec![];
     for mut r in found {
-        let Some(tags) = ec_tags(ec, &r.arn, region).await? else { continue };
-        if tags.get(tag::PROJECT).map(String::as_str) == Some(p) && tags.get(tag::ENV).map(String::as_str) == Some(e) {
+        let Some(tags) = ec_tags(ec, &r.arn, region).await? else {
+            continue;
+        };
+        if tags.get(tag::PROJECT).map(String::as_str) == Some(p)
+            && tags.get(tag::ENV).map(String::as_str) == Some(e)
+        {
             r.name = tags.get(tag::NAME).cloned().unwrap_or_default();
-            r.config = tags.get(tag::CONFIG).map(|s| parse_config_tag(s)).unwrap_or_default();
+            r.config = tags
+                .get(tag::CONFIG)
+                .map(|s| parse_config_tag(s))
+                .unwrap_or_default();
             redis.push(r);
         }
     }
     let mut groups = vec![];
     let name = super::spec::slug(&format!("{p}-{e}"));
-    match ec.describe_cache_subnet_groups().cache_subnet_group_name(&name).send().await {
+    match ec
+        .describe_cache_subnet_groups()
+        .cache_subnet_group_name(&name)
+        .send()
+        .await
+    {
         Ok(out) => {
             for g in out.cache_subnet_groups() {
                 let arn = g.arn().unwrap_or_default();
-                let Some(tags) = ec_tags(ec, arn, region).await? else { continue };
-                if tags.get(tag::PROJECT).map(String::as_str) == Some(p) && tags.get(tag::ENV).map(String::as_str) == Some(e) {
+                let Some(tags) = ec_tags(ec, arn, region).await? else {
+                    continue;
+                };
+                if tags.get(tag::PROJECT).map(String::as_str) == Some(p)
+                    && tags.get(tag::ENV).map(String::as_str) == Some(e)
+                {
                     groups.push(CacheSubnetGroup {
                         name: g.cache_subnet_group_name().unwrap_or_default().to_string(),
-                        subnet_ids: g.subnets().iter().filter_map(|s| s.subnet_identifier().map(String::from)).collect(),
+                        subnet_ids: g
+                            .subnets()
+                            .iter()
+                            .filter_map(|s| s.subnet_identifier().map(String::from))
+                            .collect(),
                     });
                 }
             }
@@ -529,7 +660,11 @@ async fn elasticache(
 }
 
 /// The tags of an ElastiCache resource (`None` when it vanished meanwhile).
-pub async fn ec_tags(ec: &aws_sdk_elasticache::Client, arn: &str, region: &str) -> Result<Option<IndexMap<String, String>>> {
+pub async fn ec_tags(
+    ec: &aws_sdk_elasticache::Client,
+    arn: &str,
+    region: &str,
+) -> Result<Option<IndexMap<String, String>>> {
     if arn.is_empty() {
         return Ok(None);
     }
@@ -537,7 +672,12 @@ pub async fn ec_tags(ec: &aws_sdk_elasticache::Client, arn: &str, region: &str) 
         Ok(out) => Ok(Some(
             out.tag_list()
                 .iter()
-                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect(),
         )),
         Err(x) if aws::is_not_found(&x) => Ok(None),

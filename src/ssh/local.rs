@@ -19,7 +19,10 @@ impl Connection for LocalConnection {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| TransportError::Connect { addr: "localhost".into(), msg: e.to_string() })?;
+            .map_err(|e| TransportError::Connect {
+                addr: "localhost".into(),
+                msg: e.to_string(),
+            })?;
         let mut stdin = child.stdin.take();
         let data = req.stdin.unwrap_or_default();
         let writer = async move {
@@ -34,10 +37,16 @@ impl Connection for LocalConnection {
             out
         };
         let out = match req.timeout {
-            Some(t) => tokio::time::timeout(t, run).await.map_err(|_| TransportError::Timeout(t))?,
+            Some(t) => tokio::time::timeout(t, run)
+                .await
+                .map_err(|_| TransportError::Timeout(t))?,
             None => run.await,
         }
         .map_err(|e| TransportError::Lost(e.to_string()))?;
-        Ok(ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        Ok(ExecOutput {
+            rc: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 }

@@ -49,7 +49,11 @@ pub enum TransportError {
     #[error("host key verification failed for {host}: {msg}")]
     HostKey { host: String, msg: String },
     #[error("authentication failed for {user}@{host}: {msg}")]
-    Auth { user: String, host: String, msg: String },
+    Auth {
+        user: String,
+        host: String,
+        msg: String,
+    },
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     #[error("connection lost: {0}")]
@@ -124,18 +128,48 @@ pub fn wrap_become(script: &str, become_: Option<&Become>) -> (String, Vec<u8>) 
                 let flags = b.flags.clone().unwrap_or_else(|| "-H".to_string());
                 let flags: Vec<String> = shell::split(&flags).unwrap_or_default();
                 match &b.password {
-                    None => (format!("sudo {} -n -u {} {}", shell::join(&flags), shell::quote(&b.user), inner), vec![]),
+                    None => (
+                        format!(
+                            "sudo {} -n -u {} {}",
+                            shell::join(&flags),
+                            shell::quote(&b.user),
+                            inner
+                        ),
+                        vec![],
+                    ),
                     Some(pw) => {
+                        // The password is the first line of stdin. A small shell reads it
+                        // (byte by byte, so the rest of stdin stays for the script) and
+                        // hands it to sudo through SUDO_ASKPASS: sudo only asks when it
+                        // needs a password, so the password can never reach the script's
+                        // stdin (root, NOPASSWD, cached credentials). It is never on a
+                        // command line nor written to disk.
                         let mut prefix = pw.clone().into_bytes();
                         prefix.push(b'\n');
-                        (format!("sudo {} -S -p '' -u {} {}", shell::join(&flags), shell::quote(&b.user), inner), prefix)
+                        let outer = format!(
+                            "IFS= read -r RD_PW || exit 1\nexport RD_PW\nrd_ap=$(mktemp) || exit 1\n\
+                             cat > \"$rd_ap\" <<'RD_ASKPASS'\n#!/bin/sh\nprintf '%s\\n' \"$RD_PW\"\nRD_ASKPASS\n\
+                             chmod 700 \"$rd_ap\"\n\
+                             SUDO_ASKPASS=\"$rd_ap\" sudo {} -A -p '' -u {} {}\nrd_rc=$?\nrm -f \"$rd_ap\"\nexit $rd_rc\n",
+                            shell::join(&flags),
+                            shell::quote(&b.user),
+                            inner
+                        );
+                        (format!("/bin/sh -c {}", shell::quote(&outer)), prefix)
                     }
                 }
             }
             BecomeMethod::Su => {
                 // su reads the password from the terminal only; without a password we
                 // can only use su when already root.
-                (format!("su -s /bin/sh {} -c {}", shell::quote(&b.user), shell::quote(&inner)), vec![])
+                (
+                    format!(
+                        "su -s /bin/sh {} -c {}",
+                        shell::quote(&b.user),
+                        shell::quote(&inner)
+                    ),
+                    vec![],
+                )
             }
         },
     }

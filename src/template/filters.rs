@@ -2,16 +2,21 @@
 //!
 //! Filters whose minijinja builtin already behaves like Ansible's are left alone (`length`,
 //! `lower`, `trim`, `unique`, `map`, `select`, `sort`, `min`, `max`, `sum`, `first`, `last`,
-//! `list`, `zip` ...). Filters where Jinja2/Ansible and minijinja differ are replaced:
-//! `bool` (Ansible's yes/no/on/off strings), `int`/`float` (Python parsing, default on
-//! failure), `string`/`join` (Python's `str()` of values: `True`, `None`, `['a']`),
-//! `indent` (keeps a trailing newline like Jinja2), `default` keeps minijinja's (it already
-//! does `default(x, true)`).
+//! `list`, `zip`, `default` ...). Filters where Jinja2/Ansible and minijinja differ are
+//! replaced: `bool` (Ansible's yes/no/on/off strings), `int`/`float` (Python parsing, the
+//! default on failure), `string`/`join` (Python's `str()`: `True`, `None`, `['a']`) and
+//! `indent` (keeps a trailing newline like Jinja2).
 //!
 //! Everything Ansible registers is also reachable by its `ansible.builtin.` name.
-//! The Python-compatible helpers used by the tests and lookups live here too: Python's
-//! `str()`/`repr()` of values ([`py_str`]), Python `re` patterns and replacement templates
-//! ([`compile_py_regex`]), Python's seeded `random.Random` ([`PyRandom`]).
+//! `to_yaml`/`to_nice_yaml` port libyaml's emitter (what Ansible's dumper uses), so their
+//! output is byte-for-byte Ansible's. Dates are rendered in UTC.
+//!
+//! The Python-compatible helpers the tests and lookups share live here too: `str()`/`repr()`
+//! of values ([`py_str`]), Python `re` patterns and replacement templates
+//! ([`compile_py_regex`]), Python's seeded `random.Random` ([`PyRandom`]); and two pieces
+//! of Ansible's rendering for the [`Templar`](super::Templar): printing values like Python
+//! ([`format_value`]) and the backslash pre-escaping of templates from YAML
+//! ([`escape_backslashes`]).
 
 use indexmap::IndexMap;
 use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
@@ -483,15 +488,62 @@ pub fn py_float_repr(f: f64) -> String {
 /// string, everything else as Python's `str()` (`True`, `['a', 'b']`, `{'k': 1}`).
 ///
 /// To be installed with `env.set_formatter(filters::format_value)`.
-pub fn format_value(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
+pub fn format_value(out: &mut Output, _state: &mut State, value: &Value) -> Result<(), Error> {
     if value.is_none() {
         return Ok(());
     }
-    if let Some(s) = value.as_str() {
-        return out.write_str(s).map_err(|_| fail("cannot write output"));
-    }
-    out.write_str(&py_str(value))
+    let text = match value.as_str() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(py_str(value)),
+    };
+    out.write_str(&text)
         .map_err(|_| fail("cannot write output"))
+}
+
+/// Ansible's pre-processing of templates that come from YAML (playbooks, vars, module
+/// arguments; not template files, not `when:` conditions): backslashes inside string
+/// literals of `{{ }}` blocks are doubled, so that `regex_replace('(\\d+)', '\\1')` written
+/// in YAML reaches the filter as `(\d+)` and `\1` instead of being read as Jinja escapes.
+pub fn escape_backslashes(template: &str) -> Cow<'_, str> {
+    if !template.contains('\\') || !template.contains("{{") {
+        return Cow::Borrowed(template);
+    }
+    let bytes = template.as_bytes();
+    let mut out = String::with_capacity(template.len() + 8);
+    let mut i = 0;
+    let mut in_var = false;
+    while i < template.len() {
+        let rest = &template[i..];
+        if !in_var && rest.starts_with("{{") {
+            in_var = true;
+            out.push_str("{{");
+            i += 2;
+            continue;
+        }
+        if in_var && rest.starts_with("}}") {
+            in_var = false;
+            out.push_str("}}");
+            i += 2;
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        if in_var && (c == '\'' || c == '"') {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != c as u8 {
+                j += if bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            if j >= bytes.len() {
+                out.push_str(rest);
+                break;
+            }
+            out.push_str(&template[i..=j].replace('\\', "\\\\"));
+            i = j + 1;
+            continue;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    Cow::Owned(out)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -531,7 +583,7 @@ pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i128> {
             } else {
                 if lower.len() > 1
                     && lower.starts_with('0')
-                    && lower.trim_start_matches(['0', '_']) != ""
+                    && !lower.trim_start_matches(['0', '_']).is_empty()
                 {
                     return None;
                 }
@@ -541,7 +593,7 @@ pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i128> {
         16 => (16, lower.strip_prefix("0x").unwrap_or(&lower).to_string()),
         8 => (8, lower.strip_prefix("0o").unwrap_or(&lower).to_string()),
         2 => (2, lower.strip_prefix("0b").unwrap_or(&lower).to_string()),
-        2..=36 => (base, lower.clone()),
+        3..=36 => (base, lower.clone()),
         _ => return None,
     };
     let digits = digits.strip_prefix('_').unwrap_or(&digits);
@@ -4582,6 +4634,43 @@ mod unit {
             format_utc("%Y-%m-%d %H:%M:%S %j", 1709251199.0),
             "2024-02-29 23:59:59 060"
         );
+    }
+
+    #[test]
+    fn formatter_prints_python_values() {
+        let mut env = Environment::new();
+        env.set_formatter(format_value);
+        let out = env
+            .render_str(
+                "{{ true }}|{{ none }}|{{ [1, 'a'] }}|{{ {'k': 1.0} }}|{{ 'x' }}",
+                (),
+            )
+            .unwrap();
+        assert_eq!(out, "True||[1, 'a']|{'k': 1.0}|x");
+    }
+
+    #[test]
+    fn backslashes_doubled_only_in_expression_strings() {
+        assert_eq!(
+            escape_backslashes(r"{{ x | regex_replace('(\d+)', '\1') }}"),
+            r"{{ x | regex_replace('(\\d+)', '\\1') }}"
+        );
+        assert_eq!(
+            escape_backslashes(r"C:\dir {{ 'a\b' }} \n"),
+            r"C:\dir {{ 'a\\b' }} \n"
+        );
+        // Ansible's quirk: an escaped quote is doubled too.
+        assert_eq!(escape_backslashes(r#"{{ "q\"q" }}"#), r#"{{ "q\\"q" }}"#);
+        assert!(matches!(
+            escape_backslashes("no braces \\"),
+            Cow::Borrowed(_)
+        ));
+        let t = crate::template::Templar::new();
+        let yaml_text = r"{{ 'web01' | regex_replace('^web(\d+)$', 'db\1') }}";
+        let out = t
+            .render_string(&escape_backslashes(yaml_text), &Value::from(()))
+            .unwrap();
+        assert_eq!(out, "db01");
     }
 
     #[test]

@@ -38,10 +38,16 @@ impl Vars for State<'_, '_> {
     fn get(&self, name: &str) -> Option<Value> {
         self.lookup(name).filter(|v| !v.is_undefined())
     }
+    /// The template's variables, without the environment's globals (functions, `omit`)
+    /// unless the context overrides them.
     fn all(&self) -> IndexMap<String, Value> {
+        let globals: IndexMap<&str, Value> = self.env().globals().collect();
         let mut out = IndexMap::new();
         for name in self.known_variables() {
             if let Some(v) = self.lookup(&name) {
+                if globals.get(name.as_ref()) == Some(&v) {
+                    continue;
+                }
                 out.insert(name.to_string(), v);
             }
         }
@@ -707,7 +713,7 @@ fn subelements(terms: &[Value], opts: &mut Options) -> Result<Vec<Value>, Error>
         .collect();
     let skipped = |v: &Value| {
         v.get_attr("skipped")
-            .map(|s| !s.is_undefined() && !(s.kind() == ValueKind::Bool && !s.is_true()))
+            .map(|s| !s.is_undefined() && (s.kind() != ValueKind::Bool || s.is_true()))
             .unwrap_or(false)
     };
     let elements = match terms[0].kind() {
@@ -1315,6 +1321,14 @@ mod unit {
         let vars_out = query(&cx, "vars", vec![Value::from("x")], IndexMap::new()).unwrap();
         assert_eq!(filters::py_repr(&Value::from(vars_out)), "[[1, 2]]");
         assert!(query(&cx, "url", vec![], IndexMap::new()).is_err());
+    }
+
+    #[test]
+    fn varnames_from_a_template_leave_out_globals() {
+        let t = crate::template::Templar::new();
+        let ctx = v(json!({"my_a": 1, "other": 2}));
+        let names = t.eval_expr("query('varnames', '.')", &ctx).unwrap();
+        assert_eq!(filters::py_repr(&names), "['my_a', 'other']");
     }
 
     #[test]

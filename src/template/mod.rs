@@ -33,7 +33,10 @@ impl From<minijinja::Error> for TemplateError {
             message.push_str(&format!(": {s}"));
             src = s.source();
         }
-        TemplateError { message, line: e.line() }
+        TemplateError {
+            message,
+            line: e.line(),
+        }
     }
 }
 
@@ -63,6 +66,8 @@ impl Templar {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         minijinja_contrib::add_to_environment(&mut env);
+        // Print values as Ansible (Python) does: True, None as empty, ['a'].
+        env.set_formatter(filters::format_value);
         filters::register(&mut env);
         tests::register(&mut env);
         lookup::register(&mut env);
@@ -79,17 +84,27 @@ impl Templar {
         if !Self::is_template(s) {
             return Ok(Value::from(s));
         }
+        // Strings from YAML: Ansible doubles backslashes inside `{{ }}` string literals,
+        // so `regex_replace('(\\d+)', '\\1')` means what it says.
+        let escaped = filters::escape_backslashes(s);
+        let s: &str = &escaped;
         if let Some(expr) = single_expression(s) {
             let v = self.eval_expr(expr, ctx)?;
             if v.is_undefined() {
-                return Err(TemplateError { message: format!("'{}' is undefined", expr.trim()), line: None });
+                return Err(TemplateError {
+                    message: format!("'{}' is undefined", expr.trim()),
+                    line: None,
+                });
             }
             if v.kind() == minijinja::value::ValueKind::Invalid {
-                return Err(TemplateError { message: v.to_string(), line: None });
+                return Err(TemplateError {
+                    message: v.to_string(),
+                    line: None,
+                });
             }
             return Ok(v);
         }
-        Ok(Value::from(self.render_string(s, ctx)?))
+        Ok(Value::from(self.env.render_str(s, ctx)?))
     }
 
     /// Renders a string to a string.
@@ -147,8 +162,10 @@ impl Templar {
 
     /// Renders a template file (the template module, lookup('template')).
     pub fn render_file(&self, path: &Path, ctx: &Value) -> Result<String, TemplateError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TemplateError { message: format!("cannot read {}: {e}", path.display()), line: None })?;
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
+            message: format!("cannot read {}: {e}", path.display()),
+            line: None,
+        })?;
         let mut env = (*self.env).clone();
         let name = path.display().to_string();
         env.add_template_owned(name.clone(), text)?;
@@ -206,7 +223,10 @@ mod unit {
         let ctx = context! { ports => vec![80, 443], name => "web" };
         let v = t.render_str("{{ ports }}", &ctx).unwrap();
         assert_eq!(v.len(), Some(2));
-        assert_eq!(t.render_str("host-{{ name }}", &ctx).unwrap().as_str(), Some("host-web"));
+        assert_eq!(
+            t.render_str("host-{{ name }}", &ctx).unwrap().as_str(),
+            Some("host-web")
+        );
     }
 
     #[test]
@@ -214,14 +234,23 @@ mod unit {
         let t = Templar::new();
         assert!(t.render_str("{{ nope }}", &context! {}).is_err());
         assert!(!t.eval_condition("nope is defined", &context! {}).unwrap());
-        assert_eq!(t.render_str("{{ nope | default('x') }}", &context! {}).unwrap().as_str(), Some("x"));
+        assert_eq!(
+            t.render_str("{{ nope | default('x') }}", &context! {})
+                .unwrap()
+                .as_str(),
+            Some("x")
+        );
     }
 
     #[test]
     fn pycompat_methods() {
         let t = Templar::new();
         let ctx = context! { s => "a,b" };
-        assert_eq!(t.render_string("{{ s.split(',') | join('-') }}", &ctx).unwrap(), "a-b");
+        assert_eq!(
+            t.render_string("{{ s.split(',') | join('-') }}", &ctx)
+                .unwrap(),
+            "a-b"
+        );
     }
 }
 

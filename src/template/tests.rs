@@ -297,7 +297,10 @@ fn loose_parts(v: &str) -> Vec<LoosePart> {
     parts
 }
 
-fn strict_version(v: &str) -> Result<(Vec<u64>, Option<(char, u64)>), Error> {
+/// `StrictVersion`: the numbers, and the pre-release tag (`a1`, `b2`) if any.
+type Strict = (Vec<u64>, Option<(char, u64)>);
+
+fn strict_version(v: &str) -> Result<Strict, Error> {
     use std::sync::OnceLock;
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
@@ -623,7 +626,7 @@ fn is_uri(value: &Value, schemes: Option<Value>) -> Result<bool, Error> {
     let s = py_str(value);
     let scheme = uri_scheme(&s).unwrap_or("").to_ascii_lowercase();
     Ok(match schemes_arg(schemes)? {
-        Some(list) if !list.is_empty() => list.iter().any(|x| *x == scheme),
+        Some(list) if !list.is_empty() => list.contains(&scheme),
         _ => true,
     })
 }

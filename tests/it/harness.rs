@@ -39,7 +39,10 @@ impl Fleet {
         self.dir.join("known_hosts")
     }
     pub fn host(&self, name: &str) -> &FleetHost {
-        self.hosts.iter().find(|h| h.name == name).expect("fleet host")
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .expect("fleet host")
     }
 }
 
@@ -81,13 +84,20 @@ pub fn fleet() -> &'static Fleet {
 
 /// Runs a shell command inside a fleet container (independent of rdeploy).
 pub fn docker_sh(container: &str, script: &str) -> Output {
-    Command::new("docker").args(["exec", container, "sh", "-c", script]).output().expect("docker exec")
+    Command::new("docker")
+        .args(["exec", container, "sh", "-c", script])
+        .output()
+        .expect("docker exec")
 }
 
 /// Like [`docker_sh`] but returns trimmed stdout and asserts success.
 pub fn docker_out(container: &str, script: &str) -> String {
     let o = docker_sh(container, script);
-    assert!(o.status.success(), "docker exec {container} {script:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "docker exec {container} {script:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
@@ -106,7 +116,11 @@ pub struct Run {
 
 impl Run {
     pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -143,7 +157,10 @@ pub struct DockerConn {
 
 #[async_trait::async_trait]
 impl rdeploy::ssh::Connection for DockerConn {
-    async fn exec(&self, req: rdeploy::ssh::ExecRequest) -> Result<rdeploy::ssh::ExecOutput, rdeploy::ssh::TransportError> {
+    async fn exec(
+        &self,
+        req: rdeploy::ssh::ExecRequest,
+    ) -> Result<rdeploy::ssh::ExecOutput, rdeploy::ssh::TransportError> {
         use tokio::io::AsyncWriteExt;
         let mut child = tokio::process::Command::new("docker")
             .args(["exec", "-i", &self.container, "/bin/sh", "-c", &req.script])
@@ -160,7 +177,11 @@ impl rdeploy::ssh::Connection for DockerConn {
         };
         let (_, out) = tokio::join!(w, child.wait_with_output());
         let out = out.map_err(|e| rdeploy::ssh::TransportError::Lost(e.to_string()))?;
-        Ok(rdeploy::ssh::ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        Ok(rdeploy::ssh::ExecOutput {
+            rc: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 }
 
@@ -168,7 +189,12 @@ impl rdeploy::ssh::Connection for DockerConn {
 pub fn fixture_copy(name: &str) -> tempfile::TempDir {
     let dir = tempdir();
     let src = repo_root().join("tests/fixtures").join(name);
-    let st = Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(dir.path()).status().expect("cp");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(dir.path())
+        .status()
+        .expect("cp");
     assert!(st.success(), "copy fixture {name}");
     dir
 }
@@ -180,9 +206,15 @@ pub fn write_inventory(dir: &Path, hosts: &[&str], user: &str) -> PathBuf {
     let mut text = String::from("[fleet]\n");
     for h in hosts {
         let fh = f.host(h);
-        text.push_str(&format!("{} ansible_host=127.0.0.1 ansible_port={} ansible_user={}\n", fh.name, fh.port, user));
+        text.push_str(&format!(
+            "{} ansible_host=127.0.0.1 ansible_port={} ansible_user={}\n",
+            fh.name, fh.port, user
+        ));
     }
-    text.push_str(&format!("\n[fleet:vars]\nansible_ssh_private_key_file={}\n", f.key().display()));
+    text.push_str(&format!(
+        "\n[fleet:vars]\nansible_ssh_private_key_file={}\n",
+        f.key().display()
+    ));
     let path = dir.join("hosts.ini");
     std::fs::write(&path, text).expect("write inventory");
     path
@@ -191,7 +223,10 @@ pub fn write_inventory(dir: &Path, hosts: &[&str], user: &str) -> PathBuf {
 /// Standard flags to reach the fleet with strict host key checking.
 pub fn fleet_flags() -> Vec<String> {
     let f = fleet();
-    vec!["--known-hosts".into(), f.known_hosts().display().to_string()]
+    vec![
+        "--known-hosts".into(),
+        f.known_hosts().display().to_string(),
+    ]
 }
 
 /// Parses the PLAY RECAP lines of human output: host -> (ok, changed, unreachable, failed, skipped).
@@ -209,9 +244,23 @@ pub fn recap(stdout: &str) -> std::collections::HashMap<String, [u32; 5]> {
         }
         let (host, rest) = plain.split_once(" : ").unwrap();
         let get = |k: &str| -> u32 {
-            rest.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{k}=")).and_then(|v| v.parse().ok())).unwrap_or(0)
+            rest.split_whitespace()
+                .find_map(|kv| {
+                    kv.strip_prefix(&format!("{k}="))
+                        .and_then(|v| v.parse().ok())
+                })
+                .unwrap_or(0)
         };
-        out.insert(host.trim().to_string(), [get("ok"), get("changed"), get("unreachable"), get("failed"), get("skipped")]);
+        out.insert(
+            host.trim().to_string(),
+            [
+                get("ok"),
+                get("changed"),
+                get("unreachable"),
+                get("failed"),
+                get("skipped"),
+            ],
+        );
     }
     out
 }

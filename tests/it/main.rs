@@ -1,11 +1,12 @@
 //! rdeploy's integration tests: one test binary, real OpenSSH hosts in Debian
 //! containers (tests/fleet/fleet.sh), real moto server for AWS.
 
-mod harness;
+mod aws_inventory;
 mod engine;
-mod ssh;
+mod harness;
 mod inventory;
-mod modules_system;
-mod templates;
 mod modules_files;
+mod modules_system;
 mod provision;
+mod ssh;
+mod templates;

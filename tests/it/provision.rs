@@ -22,9 +22,17 @@ pub fn moto() -> AwsSettings {
             .current_dir(&root)
             .output()
             .expect("run tests/fleet/fleet.sh moto");
-        assert!(out.status.success(), "fleet.sh moto failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "fleet.sh moto failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
-    AwsSettings { endpoint_url: Some(MOTO.into()), credentials: Some(("testing".into(), "testing".into())), profile: None }
+    AwsSettings {
+        endpoint_url: Some(MOTO.into()),
+        credentials: Some(("testing".into(), "testing".into())),
+        profile: None,
+    }
 }
 
 /// The environment the binary needs to reach moto.
@@ -43,9 +51,17 @@ pub fn moto_env() -> Vec<(&'static str, &'static str)> {
 pub fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 1_000_000;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 1_000_000;
     let s = format!("{tag}-{:x}{n}{t:x}", std::process::id() % 4096);
-    s.chars().take(24).collect::<String>().trim_end_matches('-').to_string()
+    s.chars()
+        .take(24)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
 }
 
 /// A spec written into a scratch directory (with the fixture's public key beside it).
@@ -68,19 +84,32 @@ impl Stack {
         std::fs::copy(fixtures().join("deploy.pub"), dir.path().join("deploy.pub")).unwrap();
         let project = unique(tag);
         let spec = dir.path().join("infra.yml");
-        let s = Stack { dir, spec, project, region: region.into() };
+        let s = Stack {
+            dir,
+            spec,
+            project,
+            region: region.into(),
+        };
         s.write(text);
         s
     }
 
     /// Rewrites the spec (PROJECT/REGION replaced).
     pub fn write(&self, text: &str) {
-        let text = text.replace("PROJECT", &self.project).replace("REGION", &self.region);
+        let text = text
+            .replace("PROJECT", &self.project)
+            .replace("REGION", &self.region);
         std::fs::write(&self.spec, text).unwrap();
     }
 
     pub fn opts(&self, env: Option<&str>) -> ProvisionOptions {
-        ProvisionOptions { spec: self.spec.clone(), env: env.map(String::from), plan_only: false, auto_approve: true, json: false }
+        ProvisionOptions {
+            spec: self.spec.clone(),
+            env: env.map(String::from),
+            plan_only: false,
+            auto_approve: true,
+            json: false,
+        }
     }
 
     pub async fn apply(&self, env: Option<&str>) -> (Outcome, Vec<String>) {
@@ -94,12 +123,16 @@ impl Stack {
     pub async fn plan(&self, env: Option<&str>) -> provision::Plan {
         let mut o = self.opts(env);
         o.plan_only = true;
-        provision::plan_with(&o, &Collect::default(), &moto()).await.expect("plan")
+        provision::plan_with(&o, &Collect::default(), &moto())
+            .await
+            .expect("plan")
     }
 
     pub async fn destroy(&self, env: Option<&str>) -> Outcome {
         let c = Collect::default();
-        provision::destroy_with(&self.opts(env), &c, &moto()).await.unwrap_or_else(|e| panic!("destroy failed: {e}\n{}", messages(&c).join("\n")))
+        provision::destroy_with(&self.opts(env), &c, &moto())
+            .await
+            .unwrap_or_else(|e| panic!("destroy failed: {e}\n{}", messages(&c).join("\n")))
     }
 }
 
@@ -120,7 +153,9 @@ pub fn messages(c: &Collect) -> Vec<String> {
 }
 
 /// Provisions with a collecting reporter; returns the outcome and the messages.
-pub async fn provision_collect(opts: &ProvisionOptions) -> (rdeploy::error::Result<Outcome>, Vec<String>) {
+pub async fn provision_collect(
+    opts: &ProvisionOptions,
+) -> (rdeploy::error::Result<Outcome>, Vec<String>) {
     let c = Collect::default();
     let r = provision::provision_with(opts, &c, &moto()).await;
     (r, messages(&c))
@@ -135,16 +170,40 @@ pub async fn live_instances(region: &str, project: &str) -> Vec<(String, String,
     let c = ec2(region).await;
     let out = c
         .describe_instances()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:rdeploy:project").values(project).build())
-        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-state-name").values("pending").values("running").values("stopped").build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:rdeploy:project")
+                .values(project)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopped")
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     let mut v = vec![];
     for r in out.reservations() {
         for i in r.instances() {
-            let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).unwrap_or_default().to_string();
-            v.push((i.instance_id().unwrap().to_string(), tag("Name"), tag("rdeploy:index").parse().unwrap_or(0), tag("rdeploy:env")));
+            let tag = |k: &str| {
+                i.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(k))
+                    .and_then(|t| t.value())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            v.push((
+                i.instance_id().unwrap().to_string(),
+                tag("Name"),
+                tag("rdeploy:index").parse().unwrap_or(0),
+                tag("rdeploy:env"),
+            ));
         }
     }
     v.sort_by(|a, b| (a.1.clone(), a.2).cmp(&(b.1.clone(), b.2)));
@@ -156,7 +215,12 @@ fn count(list: &[(String, String, u32, String)], name: &str) -> usize {
 }
 
 fn summary(p: &provision::Plan) -> (usize, usize, usize, usize) {
-    (p.summary.create, p.summary.update, p.summary.replace, p.summary.destroy)
+    (
+        p.summary.create,
+        p.summary.update,
+        p.summary.replace,
+        p.summary.destroy,
+    )
 }
 
 const SMALL: &str = r#"
@@ -192,25 +256,60 @@ async fn plan_on_an_empty_account_creates_everything_and_changes_nothing() {
     let mut o = s.opts(None);
     o.plan_only = true;
     let c = Collect::default();
-    let out = provision::provision_with(&o, &c, &moto()).await.expect("plan");
+    let out = provision::provision_with(&o, &c, &moto())
+        .await
+        .expect("plan");
     let msgs = messages(&c);
     let p = &out.plan;
     assert!(!out.applied);
-    assert!(p.changes.iter().all(|c| c.action == provision::plan::Action::Create || c.resource == "elastic-ip"), "{msgs:#?}");
+    assert!(
+        p.changes
+            .iter()
+            .all(|c| c.action == provision::plan::Action::Create || c.resource == "elastic-ip"),
+        "{msgs:#?}"
+    );
     // vpc, 4 subnets, igw, route table, key, 5 groups, 7 instances, 1 EIP, cache subnet group, redis
     let n = |r: &str| p.changes.iter().filter(|c| c.resource == r).count();
-    assert_eq!((n("vpc"), n("subnet"), n("internet-gateway"), n("route-table")), (1, 4, 1, 1));
-    assert_eq!((n("key-pair"), n("security-group"), n("instance"), n("elastic-ip")), (1, 5, 7, 1));
+    assert_eq!(
+        (
+            n("vpc"),
+            n("subnet"),
+            n("internet-gateway"),
+            n("route-table")
+        ),
+        (1, 4, 1, 1)
+    );
+    assert_eq!(
+        (
+            n("key-pair"),
+            n("security-group"),
+            n("instance"),
+            n("elastic-ip")
+        ),
+        (1, 5, 7, 1)
+    );
     assert_eq!((n("cache-subnet-group"), n("redis")), (1, 1));
     assert_eq!(p.summary.destroy, 0);
-    assert!(msgs.iter().any(|m| m.starts_with("Plan: 23 to create")), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("+ingress tcp 6379 from group api")), "{msgs:#?}");
+    assert!(
+        msgs.iter().any(|m| m.starts_with("Plan: 23 to create")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("+ingress tcp 6379 from group api")),
+        "{msgs:#?}"
+    );
     // Nothing was created.
     assert!(live_instances(&s.region, &s.project).await.is_empty());
     let vpcs = ec2(&s.region)
         .await
         .describe_vpcs()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:rdeploy:project").values(&s.project).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:rdeploy:project")
+                .values(&s.project)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -219,12 +318,23 @@ async fn plan_on_an_empty_account_creates_everything_and_changes_nothing() {
     // The plan as JSON.
     o.json = true;
     let c = Collect::default();
-    provision::provision_with(&o, &c, &moto()).await.expect("plan");
+    provision::provision_with(&o, &c, &moto())
+        .await
+        .expect("plan");
     let msgs = messages(&c);
-    let doc: serde_json::Value = serde_json::from_str(msgs.iter().find(|m| m.starts_with("{\"plan\"")).expect("json plan")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(
+        msgs.iter()
+            .find(|m| m.starts_with("{\"plan\""))
+            .expect("json plan"),
+    )
+    .unwrap();
     assert_eq!(doc["plan"]["summary"]["create"], 23);
     assert_eq!(doc["plan"]["project"], s.project.as_str());
-    assert!(doc["plan"]["changes"].as_array().unwrap().iter().any(|c| c["resource"] == "redis" && c["action"] == "create"));
+    assert!(doc["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["resource"] == "redis" && c["action"] == "create"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,7 +346,16 @@ async fn apply_seed_stack_then_reapply_changes_nothing() {
     eprintln!("seed stack applied in {:.1?}", t.elapsed());
     assert!(out.applied);
     let live = live_instances(&s.region, &s.project).await;
-    assert_eq!((count(&live, "api"), count(&live, "api_lb"), count(&live, "client"), count(&live, "web")), (2, 1, 2, 2), "{live:?}");
+    assert_eq!(
+        (
+            count(&live, "api"),
+            count(&live, "api_lb"),
+            count(&live, "client"),
+            count(&live, "web")
+        ),
+        (2, 1, 2, 2),
+        "{live:?}"
+    );
     let idx: Vec<u32> = live.iter().filter(|i| i.1 == "api").map(|i| i.2).collect();
     assert_eq!(idx, vec![1, 2]);
 
@@ -245,7 +364,12 @@ async fn apply_seed_stack_then_reapply_changes_nothing() {
     let eips = ec2(&s.region)
         .await
         .describe_addresses()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:rdeploy:project").values(&s.project).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:rdeploy:project")
+                .values(&s.project)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -253,29 +377,58 @@ async fn apply_seed_stack_then_reapply_changes_nothing() {
     assert_eq!(eips.addresses()[0].public_ip(), Some(lb_ip.as_str()));
     let lb_id = live.iter().find(|i| i.1 == "api_lb").unwrap().0.clone();
     assert_eq!(eips.addresses()[0].instance_id(), Some(lb_id.as_str()));
-    assert_eq!(out.outputs["api_hosts"], serde_json::json!(["api-1", "api-2"]));
+    assert_eq!(
+        out.outputs["api_hosts"],
+        serde_json::json!(["api-1", "api-2"])
+    );
     let redis = out.outputs["redis_endpoint"].as_str().unwrap();
-    assert!(redis.ends_with(":6379") && redis.contains(&format!("{}-dev-cache", s.project)), "{redis}");
-    assert!(msgs.iter().any(|m| m.starts_with("Apply complete: 23 created")), "{msgs:#?}");
+    assert!(
+        redis.ends_with(":6379") && redis.contains(&format!("{}-dev-cache", s.project)),
+        "{redis}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("Apply complete: 23 created")),
+        "{msgs:#?}"
+    );
     assert!(msgs.iter().any(|m| m.starts_with("Outputs:")), "{msgs:#?}");
 
     // Redis: a replication group, tagged, reachable only from the api group.
     let ec = Aws::connect(&moto()).await.elasticache(&s.region);
-    let rg = ec.describe_replication_groups().replication_group_id(format!("{}-dev-cache", s.project)).send().await.unwrap();
+    let rg = ec
+        .describe_replication_groups()
+        .replication_group_id(format!("{}-dev-cache", s.project))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rg.replication_groups()[0].status(), Some("available"));
     let sgs = ec2(&s.region)
         .await
         .describe_security_groups()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:rdeploy:project").values(&s.project).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:rdeploy:project")
+                .values(&s.project)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    let by_name = |n: &str| sgs.security_groups().iter().find(|g| g.group_name() == Some(&format!("{}-dev-{n}", s.project))).unwrap().clone();
+    let by_name = |n: &str| {
+        sgs.security_groups()
+            .iter()
+            .find(|g| g.group_name() == Some(&format!("{}-dev-{n}", s.project)))
+            .unwrap()
+            .clone()
+    };
     let redis_sg = by_name("redis");
     let perms = redis_sg.ip_permissions();
     assert_eq!(perms.len(), 1);
     assert_eq!(perms[0].from_port(), Some(6379));
-    assert_eq!(perms[0].user_id_group_pairs()[0].group_id(), by_name("api").group_id());
+    assert_eq!(
+        perms[0].user_id_group_pairs()[0].group_id(),
+        by_name("api").group_id()
+    );
     assert!(perms[0].ip_ranges().is_empty());
 
     // Second run: no change, says so, same instances.
@@ -283,7 +436,10 @@ async fn apply_seed_stack_then_reapply_changes_nothing() {
     let again = again.unwrap_or_else(|e| panic!("{e}\n{}", msgs.join("\n")));
     assert!(again.plan.is_empty(), "{:#?}", again.plan.changes);
     assert!(!again.applied);
-    assert!(msgs.iter().any(|m| m.starts_with("No changes")), "{msgs:#?}");
+    assert!(
+        msgs.iter().any(|m| m.starts_with("No changes")),
+        "{msgs:#?}"
+    );
     assert_eq!(again.outputs["lb_address"], out.outputs["lb_address"]);
     assert_eq!(live_instances(&s.region, &s.project).await, live);
 
@@ -310,13 +466,20 @@ async fn exact_count_2_then_3_then_1_terminates_the_oldest() {
     let three = live_instances(&s.region, &s.project).await;
     assert_eq!(count(&three, "app"), 3);
     let newest = three.iter().find(|i| i.2 == 3).unwrap().0.clone();
-    assert!(two.iter().all(|i| three.contains(i)), "the first two are kept");
+    assert!(
+        two.iter().all(|i| three.contains(i)),
+        "the first two are kept"
+    );
 
     s.write(&small(1));
     let p = s.plan(None).await;
     assert_eq!(summary(&p), (0, 0, 0, 1), "{:#?}", p.changes);
     assert!(!p.changes[0].needs_approval, "scaling in needs no approval");
-    assert!(p.changes[0].details[0].contains("terminating the oldest"), "{:?}", p.changes[0].details);
+    assert!(
+        p.changes[0].details[0].contains("terminating the oldest"),
+        "{:?}",
+        p.changes[0].details
+    );
     s.apply(None).await;
     let one = live_instances(&s.region, &s.project).await;
     assert_eq!(one.len(), 1);
@@ -337,16 +500,36 @@ async fn changed_security_group_rules_converge() {
     let p = s.plan(None).await;
     assert_eq!(summary(&p), (0, 2, 0, 0), "{:#?}", p.changes);
     let app = p.changes.iter().find(|c| c.name.ends_with("-app")).unwrap();
-    assert!(app.details.contains(&"+ingress tcp 443 from 0.0.0.0/0".to_string()), "{:?}", app.details);
-    assert!(app.details.contains(&"+ingress udp 8000-8100 from 10.1.0.0/16".to_string()), "{:?}", app.details);
-    assert!(app.details.contains(&"-ingress tcp 80 from 0.0.0.0/0".to_string()), "{:?}", app.details);
+    assert!(
+        app.details
+            .contains(&"+ingress tcp 443 from 0.0.0.0/0".to_string()),
+        "{:?}",
+        app.details
+    );
+    assert!(
+        app.details
+            .contains(&"+ingress udp 8000-8100 from 10.1.0.0/16".to_string()),
+        "{:?}",
+        app.details
+    );
+    assert!(
+        app.details
+            .contains(&"-ingress tcp 80 from 0.0.0.0/0".to_string()),
+        "{:?}",
+        app.details
+    );
     s.apply(None).await;
     assert!(s.plan(None).await.is_empty(), "rules converged");
 
     let sgs = ec2(&s.region)
         .await
         .describe_security_groups()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(format!("{}-dev-app", s.project)).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(format!("{}-dev-app", s.project))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -356,7 +539,14 @@ async fn changed_security_group_rules_converge() {
         .map(|p| (p.ip_protocol().unwrap().to_string(), p.from_port().unwrap()))
         .collect();
     ports.sort();
-    assert_eq!(ports, vec![("tcp".into(), 22), ("tcp".into(), 443), ("udp".into(), 8000)]);
+    assert_eq!(
+        ports,
+        vec![
+            ("tcp".into(), 22),
+            ("tcp".into(), 443),
+            ("udp".into(), 8000)
+        ]
+    );
     s.destroy(None).await;
 }
 
@@ -373,7 +563,11 @@ async fn two_environments_are_isolated() {
     assert!(s.plan(Some("feature-x")).await.is_empty());
 
     let d = s.destroy(Some("feature-x")).await;
-    assert!(d.plan.changes.iter().all(|c| c.action == provision::plan::Action::Destroy));
+    assert!(d
+        .plan
+        .changes
+        .iter()
+        .all(|c| c.action == provision::plan::Action::Destroy));
     let left = live_instances(&s.region, &s.project).await;
     assert_eq!(left.len(), 2);
     assert!(left.iter().all(|i| i.3 == "main"));
@@ -387,14 +581,45 @@ async fn destroy_never_touches_resources_without_both_tags() {
     let s = Stack::from_text(&small(1), "untag", "eu-central-1");
     s.apply(None).await;
     let c = ec2(&s.region).await;
-    let vpc = c.describe_vpcs().filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build()).send().await.unwrap();
+    let vpc = c
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("isDefault")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpcs()[0].vpc_id().unwrap().to_string();
-    let ami = c.describe_images().owners("099720109477").send().await.unwrap().images()[0].image_id().unwrap().to_string();
+    let ami = c
+        .describe_images()
+        .owners("099720109477")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
     let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
     // Untagged, project tag only, and right project but another env: all must survive.
     let mut foreign = vec![];
-    for tags in [vec![], vec![tag("rdeploy:project", &s.project)], vec![tag("rdeploy:project", &s.project), tag("rdeploy:env", "other")]] {
-        let mut req = c.run_instances().image_id(&ami).instance_type(aws_sdk_ec2::types::InstanceType::T3Micro).min_count(1).max_count(1);
+    for tags in [
+        vec![],
+        vec![tag("rdeploy:project", &s.project)],
+        vec![
+            tag("rdeploy:project", &s.project),
+            tag("rdeploy:env", "other"),
+        ],
+    ] {
+        let mut req = c
+            .run_instances()
+            .image_id(&ami)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1);
         if !tags.is_empty() {
             req = req.tag_specifications(
                 aws_sdk_ec2::types::TagSpecification::builder()
@@ -424,8 +649,16 @@ async fn destroy_never_touches_resources_without_both_tags() {
 
     let d = s.destroy(None).await;
     assert!(d.applied);
-    assert!(d.plan.changes.iter().all(|ch| !ch.details.iter().any(|x| foreign.iter().any(|f| x.contains(f)))));
-    let out = c.describe_instances().set_instance_ids(Some(foreign.clone())).send().await.unwrap();
+    assert!(d.plan.changes.iter().all(|ch| !ch
+        .details
+        .iter()
+        .any(|x| foreign.iter().any(|f| x.contains(f)))));
+    let out = c
+        .describe_instances()
+        .set_instance_ids(Some(foreign.clone()))
+        .send()
+        .await
+        .unwrap();
     let states: Vec<String> = out
         .reservations()
         .iter()
@@ -433,13 +666,34 @@ async fn destroy_never_touches_resources_without_both_tags() {
         .map(|i| i.state().unwrap().name().unwrap().as_str().to_string())
         .collect();
     assert_eq!(states, vec!["running"; 3], "foreign instances untouched");
-    let still = c.describe_security_groups().group_ids(&sg_id).send().await.unwrap();
-    assert_eq!(still.security_groups().len(), 1, "foreign security group untouched");
+    let still = c
+        .describe_security_groups()
+        .group_ids(&sg_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still.security_groups().len(),
+        1,
+        "foreign security group untouched"
+    );
     // Ours are gone.
-    let ours: Vec<_> = live_instances(&s.region, &s.project).await.into_iter().filter(|i| i.3 == "dev").collect();
+    let ours: Vec<_> = live_instances(&s.region, &s.project)
+        .await
+        .into_iter()
+        .filter(|i| i.3 == "dev")
+        .collect();
     assert!(ours.is_empty());
-    c.terminate_instances().set_instance_ids(Some(foreign)).send().await.unwrap();
-    c.delete_security_group().group_id(&sg_id).send().await.unwrap();
+    c.terminate_instances()
+        .set_instance_ids(Some(foreign))
+        .send()
+        .await
+        .unwrap();
+    c.delete_security_group()
+        .group_id(&sg_id)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,7 +703,11 @@ async fn an_interrupted_apply_converges_without_duplicates() {
     let c = std::sync::Arc::new(Collect::default());
     let opts = s.opts(None);
     let c2 = c.clone();
-    let task = tokio::spawn(async move { provision::provision_with(&opts, c2.as_ref(), &moto()).await.map(|o| o.applied) });
+    let task = tokio::spawn(async move {
+        provision::provision_with(&opts, c2.as_ref(), &moto())
+            .await
+            .map(|o| o.applied)
+    });
     let t = std::time::Instant::now();
     loop {
         let created = messages(&c).iter().filter(|m| m.contains(": + ")).count();
@@ -461,7 +719,10 @@ async fn an_interrupted_apply_converges_without_duplicates() {
     task.abort();
     let _ = task.await;
     let done_before = messages(&c).iter().filter(|m| m.contains(": + ")).count();
-    assert!(done_before >= 1, "something was created before the interruption");
+    assert!(
+        done_before >= 1,
+        "something was created before the interruption"
+    );
 
     // 2. A failure midway: an ElastiCache replication group with rdeploy's id but
     // without its tags exists (someone else's). The apply creates the rest, then refuses
@@ -476,22 +737,47 @@ async fn an_interrupted_apply_converges_without_duplicates() {
         .await
         .unwrap();
     let (r, msgs) = provision_collect(&s.opts(None)).await;
-    let err = r.expect_err("the foreign replication group stops the apply").to_string();
-    assert!(err.contains("exists but is not rdeploy's"), "{err}\n{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("+ instance web-2")), "instances were launched before: {msgs:#?}");
+    let err = r
+        .expect_err("the foreign replication group stops the apply")
+        .to_string();
+    assert!(
+        err.contains("exists but is not rdeploy's"),
+        "{err}\n{msgs:#?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains("+ instance web-2")),
+        "instances were launched before: {msgs:#?}"
+    );
 
     // 3. The fixed spec (another Redis name) converges: exact counts, one VPC, no
     // duplicates; a rerun is clean; the foreign group is left alone.
-    let seed = std::fs::read_to_string(fixtures().join("seed.yml")).unwrap().replace("  cache:\n", "  sessions:\n").replace("redis.cache.", "redis.sessions.");
+    let seed = std::fs::read_to_string(fixtures().join("seed.yml"))
+        .unwrap()
+        .replace("  cache:\n", "  sessions:\n")
+        .replace("redis.cache.", "redis.sessions.");
     s.write(&seed);
     let (r, msgs) = provision_collect(&s.opts(None)).await;
     r.unwrap_or_else(|e| panic!("{e}\n{}", msgs.join("\n")));
     let live = live_instances(&s.region, &s.project).await;
-    assert_eq!((count(&live, "api"), count(&live, "api_lb"), count(&live, "client"), count(&live, "web")), (2, 1, 2, 2), "{live:?}");
+    assert_eq!(
+        (
+            count(&live, "api"),
+            count(&live, "api_lb"),
+            count(&live, "client"),
+            count(&live, "web")
+        ),
+        (2, 1, 2, 2),
+        "{live:?}"
+    );
     let vpcs = ec2(&s.region)
         .await
         .describe_vpcs()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:rdeploy:project").values(&s.project).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:rdeploy:project")
+                .values(&s.project)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -499,8 +785,17 @@ async fn an_interrupted_apply_converges_without_duplicates() {
     let p = s.plan(None).await;
     assert!(p.is_empty(), "{:#?}", p.changes);
     s.destroy(None).await;
-    let foreign = ec.describe_replication_groups().replication_group_id(format!("{}-dev-cache", s.project)).send().await.unwrap();
-    assert_eq!(foreign.replication_groups()[0].status(), Some("available"), "the foreign group is untouched");
+    let foreign = ec
+        .describe_replication_groups()
+        .replication_group_id(format!("{}-dev-cache", s.project))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        foreign.replication_groups()[0].status(),
+        Some("available"),
+        "the foreign group is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,18 +807,30 @@ async fn replacement_needs_approval_and_ci_refuses_without_it() {
     let p = s.plan(None).await;
     assert_eq!(summary(&p), (0, 0, 1, 0), "{:#?}", p.changes);
     assert!(p.changes[0].needs_approval);
-    assert!(p.changes[0].details.iter().any(|d| d == "type t3.micro -> t3.large"), "{:?}", p.changes[0].details);
+    assert!(
+        p.changes[0]
+            .details
+            .iter()
+            .any(|d| d == "type t3.micro -> t3.large"),
+        "{:?}",
+        p.changes[0].details
+    );
 
     // The binary, stdin not a terminal, no --auto-approve: refuses, exit 1, nothing done.
     let env = moto_env();
-    let run = super::harness::rdeploy_env(s.dir.path(), &["provision", s.spec.to_str().unwrap()], &env);
+    let run =
+        super::harness::rdeploy_env(s.dir.path(), &["provision", s.spec.to_str().unwrap()], &env);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains("--auto-approve"), "{all}");
     assert_eq!(live_instances(&s.region, &s.project).await, before);
 
     // With --auto-approve: replaced (same index, new id).
-    let run = super::harness::rdeploy_env(s.dir.path(), &["provision", "--auto-approve", s.spec.to_str().unwrap()], &env);
+    let run = super::harness::rdeploy_env(
+        s.dir.path(),
+        &["provision", "--auto-approve", s.spec.to_str().unwrap()],
+        &env,
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let after = live_instances(&s.region, &s.project).await;
     assert_eq!(after.len(), 1);
@@ -532,11 +839,24 @@ async fn replacement_needs_approval_and_ci_refuses_without_it() {
     assert!(s.plan(None).await.is_empty());
 
     // `--plan` through the binary changes nothing and exits 0.
-    let run = super::harness::rdeploy_env(s.dir.path(), &["provision", "--plan", s.spec.to_str().unwrap()], &env);
+    let run = super::harness::rdeploy_env(
+        s.dir.path(),
+        &["provision", "--plan", s.spec.to_str().unwrap()],
+        &env,
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let run = super::harness::rdeploy_env(s.dir.path(), &["destroy", s.spec.to_str().unwrap()], &env);
-    assert_eq!(run.code, 1, "destroy without approval refuses: {}\n{}", run.stdout, run.stderr);
-    let run = super::harness::rdeploy_env(s.dir.path(), &["destroy", "--auto-approve", s.spec.to_str().unwrap()], &env);
+    let run =
+        super::harness::rdeploy_env(s.dir.path(), &["destroy", s.spec.to_str().unwrap()], &env);
+    assert_eq!(
+        run.code, 1,
+        "destroy without approval refuses: {}\n{}",
+        run.stdout, run.stderr
+    );
+    let run = super::harness::rdeploy_env(
+        s.dir.path(),
+        &["destroy", "--auto-approve", s.spec.to_str().unwrap()],
+        &env,
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(live_instances(&s.region, &s.project).await.is_empty());
 }
@@ -566,10 +886,18 @@ outputs:
     assert_eq!(live_instances("us-east-2", &s.project).await.len(), 1);
     assert_eq!(live_instances("eu-west-2", &s.project).await.len(), 1);
     // Indexes are unique across regions.
-    let mut idx: Vec<u32> = live_instances("us-east-2", &s.project).await.iter().chain(live_instances("eu-west-2", &s.project).await.iter()).map(|i| i.2).collect();
+    let mut idx: Vec<u32> = live_instances("us-east-2", &s.project)
+        .await
+        .iter()
+        .chain(live_instances("eu-west-2", &s.project).await.iter())
+        .map(|i| i.2)
+        .collect();
     idx.sort();
     assert_eq!(idx, vec![1, 2]);
-    assert_eq!(out.outputs["regions"], serde_json::json!(["us-east-2", "eu-west-2"]));
+    assert_eq!(
+        out.outputs["regions"],
+        serde_json::json!(["us-east-2", "eu-west-2"])
+    );
     assert!(s.plan(None).await.is_empty());
     s.destroy(None).await;
     assert!(live_instances("eu-west-2", &s.project).await.is_empty());
@@ -578,7 +906,11 @@ outputs:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_specs_give_positions_and_make_no_api_call() {
     // AWS points at a closed port: any API call would fail with a connection error.
-    let closed = AwsSettings { endpoint_url: Some("http://127.0.0.1:9".into()), credentials: Some(("x".into(), "y".into())), profile: None };
+    let closed = AwsSettings {
+        endpoint_url: Some("http://127.0.0.1:9".into()),
+        credentials: Some(("x".into(), "y".into())),
+        profile: None,
+    };
     let cases: &[(&str, &str)] = &[
         ("project: shop\nenv: dev\nregion: us-east-1\ninstances:\n  api:\n    count: 2\n    typ: t3.micro\n", "infra.yml:7:5: unknown key `typ`"),
         ("project: shop\nenv: dev\nregion: us-east-1\ninstances:\n  api:\n    count: [2]\n", "infra.yml:6:12: `count` must be a whole number"),
@@ -595,15 +927,35 @@ async fn bad_specs_give_positions_and_make_no_api_call() {
         let dir = super::harness::tempdir();
         let spec = dir.path().join("infra.yml");
         std::fs::write(&spec, text).unwrap();
-        let opts = ProvisionOptions { spec: spec.clone(), env: None, plan_only: false, auto_approve: true, json: false };
+        let opts = ProvisionOptions {
+            spec: spec.clone(),
+            env: None,
+            plan_only: false,
+            auto_approve: true,
+            json: false,
+        };
         let t = std::time::Instant::now();
-        let err = provision::provision_with(&opts, &Collect::default(), &closed).await.expect_err("bad spec").to_string();
+        let err = provision::provision_with(&opts, &Collect::default(), &closed)
+            .await
+            .expect_err("bad spec")
+            .to_string();
         let rel = err.replace(&format!("{}/", dir.path().display()), "");
         assert!(rel.starts_with(want), "want {want:?}, got:\n{rel}");
-        assert!(matches!(provision::load_spec(&opts), Err(rdeploy::error::Error::Source(_))));
-        assert!(t.elapsed() < std::time::Duration::from_secs(2), "no network round trips");
-        let err = provision::destroy_with(&opts, &Collect::default(), &closed).await.expect_err("bad spec").to_string();
-        assert!(err.replace(&format!("{}/", dir.path().display()), "").starts_with(want));
+        assert!(matches!(
+            provision::load_spec(&opts),
+            Err(rdeploy::error::Error::Source(_))
+        ));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "no network round trips"
+        );
+        let err = provision::destroy_with(&opts, &Collect::default(), &closed)
+            .await
+            .expect_err("bad spec")
+            .to_string();
+        assert!(err
+            .replace(&format!("{}/", dir.path().display()), "")
+            .starts_with(want));
     }
 
     // Through the binary too: exit 1, the position and a caret on stderr.
@@ -612,10 +964,19 @@ async fn bad_specs_give_positions_and_make_no_api_call() {
     let run = super::harness::rdeploy_env(
         dir.path(),
         &["provision", "--plan", "infra.yml"],
-        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y"), ("AWS_REGION", "us-east-1")],
+        &[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_ACCESS_KEY_ID", "x"),
+            ("AWS_SECRET_ACCESS_KEY", "y"),
+            ("AWS_REGION", "us-east-1"),
+        ],
     );
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("infra.yml:7:5: unknown key `typ`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("infra.yml:7:5: unknown key `typ`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("^"), "{}", run.stderr);
 }
 

@@ -618,7 +618,7 @@ fn yaml_folds_long_lines_at_eighty_columns() {
     );
     assert_eq!(
         t.text("{'a': 'some long text that wraps around'} | to_nice_yaml(width=20)"),
-        "a: some long text\n    that wraps around\n"
+        "a: some long text that\n    wraps around\n"
     );
 }
 
@@ -1130,7 +1130,7 @@ fn version_tests_loose_strict_semver() {
     assert!(t.is("'2.6.32-5-amd64' is version('2.6.32-4-amd64', '>')"));
     assert!(t.is("'2024.01.15' is version('2023.12.31', '>')"));
     assert!(
-        t.is("3.10 is version('3.9', '>')") == false,
+        !t.is("3.10 is version('3.9', '>')"),
         "a float 3.10 is 3.1, as in Python"
     );
     assert!(t.is("'1.2a1' is version('1.2', '<', strict=true)"));
@@ -1328,6 +1328,9 @@ fn loop_lookups_items_list_dict_nested_together() {
         "[[{'n': 'a', 'x': {}}, 1]]"
     );
     assert_eq!(t.repr("query('random_choice', 'only')"), "['only']");
+    // How the executor calls a `with_<lookup>:` loop.
+    let t = t.var("__terms", json!([["a"], [1, 2]]));
+    assert_eq!(t.repr("query('nested', *__terms)"), "[['a', 1], ['a', 2]]");
 }
 
 #[test]
