@@ -373,7 +373,7 @@ impl Executor {
             if let Some(rt) = self.host_rt(h) {
                 let mut st = rt.st.lock().unwrap();
                 st.touched = true;
-                st.failed_in_play = false;
+                // Failed and unreachable hosts stay out of later plays (as in Ansible).
                 st.ended = false;
                 st.notified.clear();
             }
@@ -381,7 +381,7 @@ impl Executor {
         for batch in batches(&hosts, &play.serial) {
             self.play.write().unwrap().batch = batch.clone();
             let base = Inherit::default();
-            let mut active: Vec<String> = batch.clone();
+            let mut active: Vec<String> = self.alive(&batch);
             if play.gather_facts && self.opts.tags.iter().all(|t| t != "never") {
                 self.gather_facts(&active).await;
                 active = self.alive(&active);

@@ -193,7 +193,7 @@ where
             Err(e) => {
                 let retryable = e
                     .error_code()
-                    .is_some_and(|c| codes.iter().any(|k| c == *k));
+                    .is_some_and(|c| codes.contains(&c));
                 if !retryable || start.elapsed() + delay > limit {
                     return Err(e);
                 }

@@ -1208,6 +1208,15 @@ impl Planner<'_> {
                             old_id: k.id.clone(),
                         },
                     ));
+                    // The old instance's address moves to the new one; without one,
+                    // the new instance gets an address like a launch.
+                    if g.elastic_ip
+                        && !rs.eips.iter().any(|e| {
+                            e.group == g.name && e.instance_id.as_deref() == Some(k.id.as_str())
+                        })
+                    {
+                        eip_targets.push(k.index);
+                    }
                     continue;
                 }
                 // In-place updates.

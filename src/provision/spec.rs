@@ -449,7 +449,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     let mut security_groups = IndexMap::new();
     if let Some(n) = top.get("security_groups") {
         for (k, v) in map_entries(n, "security_groups")? {
-            let name = logical_name(&k)?;
+            let name = logical_name(k)?;
             security_groups.insert(name.clone(), security_group_of(&name, v)?);
         }
     }
@@ -457,7 +457,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     let mut instances = IndexMap::new();
     if let Some(n) = top.get("instances") {
         for (k, v) in map_entries(n, "instances")? {
-            let name = logical_name(&k)?;
+            let name = logical_name(k)?;
             let g = instance_group_of(&name, v, &regions, key_pair.as_ref())?;
             instances.insert(name, g);
         }
@@ -466,7 +466,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     let mut redis = IndexMap::new();
     if let Some(n) = top.get("redis") {
         for (k, v) in map_entries(n, "redis")? {
-            let name = logical_name(&k)?;
+            let name = logical_name(k)?;
             let r = redis_of(&name, v, &regions, &project, &env)?;
             redis.insert(name, r);
         }
@@ -860,9 +860,7 @@ fn rule_of(n: &Node) -> Result<Vec<(RuleSpec, Span)>> {
         (Some(a), Some(_)) => return Err(a.error("use either `port` or `ports`, not both")),
         (Some(v), None) | (None, Some(v)) => port_range_of(v)?,
         (None, None) => {
-            if protocol == "-1" {
-                (-1, -1)
-            } else if protocol == "icmp" {
+            if protocol == "-1" || protocol == "icmp" {
                 (-1, -1)
             } else {
                 return Err(n.error("an ingress rule needs `port` (or `ports: 8000-8100`)"));

@@ -267,7 +267,7 @@ async fn two_thousand(region: &str, project: &str) {
         .unwrap()
         .to_string();
     let t = Instant::now();
-    let missing = 2000 - have;
+    let missing = 2000usize.saturating_sub(have);
     let calls: Vec<usize> = (0..missing.div_ceil(5)).collect();
     let types = ["t3.micro", "t3.small", "m5.large", "c5.xlarge"];
     futures::future::join_all(calls.chunks(8).map(|chunk| {
@@ -430,4 +430,83 @@ async fn inventory_config_errors_have_positions() {
         let rel = e.replace(&format!("{}/", dir.path().display()), "");
         assert!(rel.starts_with(want), "want {want:?}, got {rel}");
     }
+}
+
+/// The whole path: provision (moto) -> EC2 inventory -> playbook over SSH. moto's
+/// instances are not reachable, so each carries a tag `rdeploy:ssh` with the loopback
+/// endpoint of a fleet container, mapped by the inventory's `compose` (tests only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playbook_runs_on_provisioned_instances_through_the_ec2_inventory() {
+    let f = tokio::task::spawn_blocking(super::harness::fleet)
+        .await
+        .unwrap();
+    let (n1, n2) = (f.host("node1"), f.host("node2"));
+    let spec = format!(
+        r#"
+project: PROJECT
+env: dev
+region: REGION
+security_groups:
+  app: {{ingress: [{{port: 22, cidr: 10.0.0.0/8}}]}}
+  redis: {{ingress: [{{port: 6379, from: app}}]}}
+instances:
+  app:
+    count: 2
+    type: t3.micro
+    ami: {{owner: "099720109477", name: "ubuntu/images/hvm-ssd/ubuntu-*"}}
+    security_groups: [app]
+    tags:
+      "rdeploy:ssh": "127.0.0.1:{{{{ {{1: {p1}, 2: {p2}}}[index] }}}}"
+redis:
+  cache: {{security_groups: [redis]}}
+"#,
+        p1 = n1.port,
+        p2 = n2.port
+    );
+    let s = Stack::from_text(&spec, "e2e", "us-west-1");
+    s.apply(None).await;
+    let inv = format!(
+        "plugin: aws_ec2\nregions: [{}]\nfilters:\n  tag:rdeploy:project: {}\nhostnames: [tag:rdeploy:host]\ncompose:\n  ansible_host: \"tags['rdeploy:ssh'].split(':')[0]\"\n  ansible_port: \"tags['rdeploy:ssh'].split(':')[1] | int\"\n  ansible_user: \"'root'\"\n  ansible_ssh_private_key_file: \"'{}'\"\n",
+        s.region,
+        s.project,
+        f.key().display()
+    );
+    std::fs::write(s.dir.path().join("aws_ec2.yml"), inv).unwrap();
+    let marker = format!("/tmp/rdeploy-{}.conf", s.project);
+    std::fs::write(
+        s.dir.path().join("site.yml"),
+        format!(
+            "- hosts: tag_Name_app\n  gather_facts: no\n  tasks:\n    - name: wire redis\n      copy:\n        content: \"redis={{{{ redis_endpoints.cache }}}} host={{{{ inventory_hostname }}}}\\n\"\n        dest: {marker}\n"
+        ),
+    )
+    .unwrap();
+    let kh = f.known_hosts().display().to_string();
+    let run = super::harness::rdeploy_env(
+        s.dir.path(),
+        &["run", "site.yml", "-i", "aws_ec2.yml", "--known-hosts", &kh],
+        &moto_env(),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let redis = Aws::connect(&moto()).await.elasticache(&s.region);
+    let rg = redis
+        .describe_replication_groups()
+        .replication_group_id(format!("{}-dev-cache", s.project))
+        .send()
+        .await
+        .unwrap();
+    let ep = rg.replication_groups()[0].node_groups()[0]
+        .primary_endpoint()
+        .unwrap();
+    let want = format!("{}:{}", ep.address().unwrap(), ep.port().unwrap());
+    assert_eq!(
+        super::harness::docker_out(&n1.container, &format!("cat {marker}")),
+        format!("redis={want} host=app-1")
+    );
+    assert_eq!(
+        super::harness::docker_out(&n2.container, &format!("cat {marker}")),
+        format!("redis={want} host=app-2")
+    );
+    super::harness::docker_sh(&n1.container, &format!("rm -f {marker}"));
+    super::harness::docker_sh(&n2.container, &format!("rm -f {marker}"));
+    s.destroy(None).await;
 }

@@ -206,7 +206,7 @@ pub async fn live_instances(region: &str, project: &str) -> Vec<(String, String,
             ));
         }
     }
-    v.sort_by(|a, b| (a.1.clone(), a.2).cmp(&(b.1.clone(), b.2)));
+    v.sort_by_key(|a| (a.1.clone(), a.2));
     v
 }
 
