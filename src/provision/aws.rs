@@ -191,9 +191,7 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let retryable = e
-                    .error_code()
-                    .is_some_and(|c| codes.contains(&c));
+                let retryable = e.error_code().is_some_and(|c| codes.contains(&c));
                 if !retryable || start.elapsed() + delay > limit {
                     return Err(e);
                 }

@@ -9,4 +9,5 @@ mod modules_files;
 mod modules_system;
 mod provision;
 mod ssh;
+mod stack;
 mod templates;
