@@ -6,7 +6,7 @@ use super::vars::{Layer, Scope};
 use super::{Executor, Inherit};
 use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
 use crate::output::{Event, HostResult, Status};
-use crate::playbook::{LoopControl, LoopSpec, Task, TaskKind};
+use crate::playbook::{LoopSpec, Task, TaskKind};
 use crate::ssh::{self, ConnectSpec, Connection, TransportError};
 use crate::template::{self, Templar, OMIT};
 use indexmap::IndexMap;
@@ -40,42 +40,18 @@ pub struct Registered {
 
 /// A task made by the engine (fact gathering).
 pub fn synthetic_task(name: &str, module: &str) -> Task {
-    Task {
-        name: Some(name.to_string()),
-        span: crate::error::Span::file_start(std::path::Path::new("<internal>")),
-        kind: TaskKind::Action {
+    let mut t = Task::new(
+        crate::error::Span::file_start(std::path::Path::new("<internal>")),
+        std::path::PathBuf::from("."),
+        TaskKind::Action {
             module: module.to_string(),
             args: Value::from_pairs(IndexMap::<String, Value>::new()),
         },
-        when: vec![],
-        loop_: None,
-        loop_control: LoopControl::default(),
-        register: None,
-        notify: vec![],
-        listen: vec![],
-        changed_when: None,
-        failed_when: None,
-        ignore_errors: None,
-        ignore_unreachable: false,
-        tags: vec!["always".into()],
-        become_: Default::default(),
-        remote_user: None,
-        vars: Default::default(),
-        environment: None,
-        delegate_to: None,
-        run_once: false,
-        until: None,
-        retries: None,
-        delay: None,
-        no_log: false,
-        check_mode: Some(false),
-        diff: None,
-        any_errors_fatal: false,
-        connection: None,
-        timeout: None,
-        role: None,
-        dir: std::path::PathBuf::from("."),
-    }
+    );
+    t.name = Some(name.to_string());
+    t.tags = vec!["always".into()];
+    t.check_mode = Some(false);
+    t
 }
 
 /// One item's result.

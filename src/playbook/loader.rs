@@ -505,42 +505,15 @@ impl Loader<'_> {
 
     fn parse_task(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
         let map = node.as_map().unwrap();
-        let mut t = Task {
-            name: None,
-            span: node.span.clone(),
-            kind: TaskKind::Action {
+        let mut t = Task::new(
+            node.span.clone(),
+            dir.to_path_buf(),
+            TaskKind::Action {
                 module: String::new(),
                 args: minijinja::Value::from(()),
             },
-            when: vec![],
-            loop_: None,
-            loop_control: LoopControl::default(),
-            register: None,
-            notify: vec![],
-            listen: vec![],
-            changed_when: None,
-            failed_when: None,
-            ignore_errors: None,
-            ignore_unreachable: false,
-            tags: vec![],
-            become_: Become::default(),
-            remote_user: None,
-            vars: RawVars::new(),
-            environment: None,
-            delegate_to: None,
-            run_once: false,
-            until: None,
-            retries: None,
-            delay: None,
-            no_log: false,
-            check_mode: None,
-            diff: None,
-            any_errors_fatal: false,
-            connection: None,
-            timeout: None,
-            role: role.cloned(),
-            dir: dir.to_path_buf(),
-        };
+        );
+        t.role = role.cloned();
         let mut action: Option<(String, &Node, &Node)> = None; // (module, key node, value node)
         let mut extra_args: Option<&Node> = None;
         let mut block: Option<(&Node, Option<&Node>, Option<&Node>)> = None;
@@ -999,43 +972,15 @@ impl Loader<'_> {
     }
 
     fn parse_task_stub(&self, node: &Node, dir: &Path) -> Task {
-        Task {
-            name: None,
-            span: node.span.clone(),
-            kind: TaskKind::Block {
+        Task::new(
+            node.span.clone(),
+            dir.to_path_buf(),
+            TaskKind::Block {
                 block: vec![],
                 rescue: vec![],
                 always: vec![],
             },
-            when: vec![],
-            loop_: None,
-            loop_control: LoopControl::default(),
-            register: None,
-            notify: vec![],
-            listen: vec![],
-            changed_when: None,
-            failed_when: None,
-            ignore_errors: None,
-            ignore_unreachable: false,
-            tags: vec![],
-            become_: Become::default(),
-            remote_user: None,
-            vars: RawVars::new(),
-            environment: None,
-            delegate_to: None,
-            run_once: false,
-            until: None,
-            retries: None,
-            delay: None,
-            no_log: false,
-            check_mode: None,
-            diff: None,
-            any_errors_fatal: false,
-            connection: None,
-            timeout: None,
-            role: None,
-            dir: dir.to_path_buf(),
-        }
+        )
     }
 
     /// Loads a role: defaults, vars, tasks (main or `tasks_from`), handlers, and its

@@ -169,6 +169,43 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task with every keyword at its default.
+    pub fn new(span: Span, dir: PathBuf, kind: TaskKind) -> Task {
+        Task {
+            name: None,
+            span,
+            kind,
+            when: vec![],
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: None,
+            ignore_unreachable: false,
+            tags: vec![],
+            become_: Become::default(),
+            remote_user: None,
+            vars: RawVars::new(),
+            environment: None,
+            delegate_to: None,
+            run_once: false,
+            until: None,
+            retries: None,
+            delay: None,
+            no_log: false,
+            check_mode: None,
+            diff: None,
+            any_errors_fatal: false,
+            connection: None,
+            timeout: None,
+            role: None,
+            dir,
+        }
+    }
+
     /// The name shown in output: `role : name`, or the action when unnamed.
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.kind) {

@@ -57,6 +57,8 @@ pub struct Applier<'a> {
     after_running: Vec<(String, Op)>,
     /// Replacements: (region, old id, group, index).
     replaced: Vec<(String, String, String, u32)>,
+    /// Resources a destroy could not remove but that do not fail the run (warned about).
+    pub left_in_place: Vec<String>,
 }
 
 fn say(reporter: &dyn Reporter, msg: impl Into<String>) {
@@ -110,6 +112,7 @@ impl<'a> Applier<'a> {
             pending_rules: vec![],
             after_running: vec![],
             replaced: vec![],
+            left_in_place: vec![],
         }
     }
 
@@ -787,6 +790,8 @@ impl<'a> Applier<'a> {
                                 aws::describe(region, &format!("DeleteCacheSubnetGroup {name}"), &e)
                             ),
                         });
+                        self.left_in_place
+                            .push(format!("cache subnet group {name} ({region})"));
                         Ok(Some("left in place".into()))
                     }
                 }

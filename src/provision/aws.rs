@@ -131,25 +131,33 @@ impl<E: ProvideErrorMetadata, R> ErrorCode for SdkError<E, R> {
     }
 }
 
+/// The SDK's HTTP response type (the same for every service crate).
+pub type HttpResponse = aws_sdk_ec2::config::http::HttpResponse;
+
 /// Turns an SDK error into rdeploy's error, saying where and what.
-pub fn cloud_err<E, R>(region: &str, what: &str, e: SdkError<E, R>) -> Error
+pub fn cloud_err<E>(region: &str, what: &str, e: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     Error::Cloud(describe(region, what, &e))
 }
 
-/// `region: what: Code: message` (or the SDK's whole error chain when there is no code).
-pub fn describe<E, R>(region: &str, what: &str, e: &SdkError<E, R>) -> String
+/// `region: what: Code: message`; without an AWS error code, the HTTP status (service
+/// errors) or the SDK's error chain (connection, timeout, credentials).
+pub fn describe<E>(region: &str, what: &str, e: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{region}: {what}: {c}: {m}"),
         (Some(c), None) => format!("{region}: {what}: {c}"),
-        _ => format!("{region}: {what}: {}", DisplayErrorContext(e)),
+        _ => match e {
+            SdkError::ServiceError(se) => format!(
+                "{region}: {what}: HTTP {} without an AWS error (is the endpoint an AWS API?)",
+                se.raw().status().as_u16()
+            ),
+            _ => format!("{region}: {what}: {}", DisplayErrorContext(e)),
+        },
     }
 }
 

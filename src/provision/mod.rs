@@ -189,11 +189,17 @@ pub async fn destroy_with(
     let changes: Vec<&plan::Change> = plan.changes.iter().collect();
     applier.destroy(&changes).await?;
     outcome.applied = true;
+    let left = &applier.left_in_place;
+    let tail = if left.is_empty() {
+        String::new()
+    } else {
+        format!("; left in place: {}", left.join(", "))
+    };
     say(
         reporter,
         format!(
-            "Destroy complete: {} resource(s) of {}/{} removed.",
-            plan.changes.len(),
+            "Destroy complete: {} resource(s) of {}/{} removed{tail}.",
+            plan.changes.len() - left.len(),
             spec.project,
             spec.env
         ),

@@ -899,6 +899,25 @@ outputs:
         serde_json::json!(["us-east-2", "eu-west-2"])
     );
     assert!(s.plan(None).await.is_empty());
+
+    // The inventory spans the regions too.
+    let cfg = format!(
+        "plugin: aws_ec2\nregions: [us-east-2, eu-west-2]\nfilters:\n  tag:rdeploy:project: {}\nhostnames: [tag:rdeploy:host]\nkeyed_groups:\n  - {{key: placement.region, prefix: region}}\n",
+        s.project
+    );
+    let path = s.dir.path().join("aws_ec2.yml");
+    std::fs::write(&path, cfg).unwrap();
+    let doc = rdeploy::yaml::load_file(&path).unwrap();
+    let mut inv = rdeploy::inventory::Inventory::new();
+    rdeploy::inventory::aws_ec2::load_with(&path, &doc, &mut inv, &moto())
+        .await
+        .unwrap();
+    let mut hosts: Vec<&String> = inv.groups["aws_ec2"].hosts.iter().collect();
+    hosts.sort();
+    assert_eq!(hosts, vec!["app-1", "app-2"]);
+    assert_eq!(inv.groups["region_us_east_2"].hosts.len(), 1);
+    assert_eq!(inv.groups["region_eu_west_2"].hosts.len(), 1);
+
     s.destroy(None).await;
     assert!(live_instances("eu-west-2", &s.project).await.is_empty());
 }
@@ -996,4 +1015,69 @@ async fn seed_example_plans_against_moto() {
         Ok(p) => assert!(p.summary.create >= 20),
         Err(e) => assert!(e.to_string().contains("no AMI of 099720109477"), "{e}"),
     }
+}
+
+/// A fake EC2 endpoint answering `RequestLimitExceeded` twice, then success: the
+/// configuration rdeploy builds retries throttling with backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_with_backoff() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let seen = hits.clone();
+    let server = tokio::spawn(async move {
+        for n in 0..3 {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            seen.lock().unwrap().push(std::time::Instant::now());
+            // Read the request head and its body.
+            let mut buf = vec![];
+            let mut chunk = [0u8; 4096];
+            loop {
+                let k = sock.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..k]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                if k == 0 {
+                    break;
+                }
+            }
+            let (status, body) = if n < 2 {
+                ("503 Service Unavailable", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r1</RequestID></Response>")
+            } else {
+                ("200 OK", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeVpcsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r2</requestId><vpcSet/></DescribeVpcsResponse>")
+            };
+            let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            sock.write_all(resp.as_bytes()).await.unwrap();
+            sock.shutdown().await.ok();
+        }
+    });
+    let settings = AwsSettings {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        credentials: Some(("x".into(), "y".into())),
+        profile: None,
+    };
+    let out = Aws::connect(&settings)
+        .await
+        .ec2("us-east-1")
+        .describe_vpcs()
+        .send()
+        .await;
+    assert!(out.is_ok(), "{out:?}");
+    server.await.unwrap();
+    let hits = hits.lock().unwrap();
+    assert_eq!(hits.len(), 3, "two throttled attempts, then success");
+    assert!(hits[2] > hits[0], "attempts are spaced by a backoff");
 }
