@@ -3,7 +3,16 @@
 use clap::Parser;
 
 fn main() {
-    let cli = rdeploy::cli::Cli::parse();
+    // Bad flags are bad input: exit status 1 (clap's default would be 2, which means
+    // "a task failed" here). --help and --version exit 0.
+    let cli = match rdeploy::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { rdeploy::app::EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     rdeploy::logging::init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

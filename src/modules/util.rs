@@ -42,33 +42,26 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
     }
     let h = if follow { "" } else { "-h " };
     let statf = if follow { "stat -L" } else { "stat" };
+    // One `stat` for everything; act (or, in check mode, report) only on what differs.
     s.raw(&format!(
-        "rd_before=$({statf} -c '%a %U %G' \"${var}\" 2>/dev/null)\n"
+        "rd_ch=\nread -r rd_am rd_au rd_ag rd_aui rd_agi <<RD_STAT\n$({statf} -c '%a %U %G %u %g' \"${var}\" 2>/dev/null)\nRD_STAT\n"
     ));
     if let Some(owner) = &attrs.owner {
         s.raw("rd_o=").arg(owner).raw("\n");
-        s.raw(&format!(
-            "case \"$rd_o\" in *[!0-9]*) rd_cur=$({statf} -c %U \"${var}\");; *) rd_cur=$({statf} -c %u \"${var}\");; esac\n"
-        ));
+        s.raw("case \"$rd_o\" in *[!0-9]*) rd_cur=$rd_au;; *) rd_cur=$rd_aui;; esac\n");
         if check {
-            s.raw("[ \"$rd_cur\" = \"$rd_o\" ] || echo RD_ATTRS_CHANGED\n");
+            s.raw("[ \"$rd_cur\" = \"$rd_o\" ] || rd_ch=1\n");
         } else {
-            s.raw(&format!(
-                "[ \"$rd_cur\" = \"$rd_o\" ] || chown {h}\"$rd_o\" \"${var}\" || exit 3\n"
-            ));
+            s.raw(&format!("[ \"$rd_cur\" = \"$rd_o\" ] || {{ chown {h}\"$rd_o\" \"${var}\" || exit 3; rd_ch=1; }}\n"));
         }
     }
     if let Some(group) = &attrs.group {
         s.raw("rd_g=").arg(group).raw("\n");
-        s.raw(&format!(
-            "case \"$rd_g\" in *[!0-9]*) rd_cur=$({statf} -c %G \"${var}\");; *) rd_cur=$({statf} -c %g \"${var}\");; esac\n"
-        ));
+        s.raw("case \"$rd_g\" in *[!0-9]*) rd_cur=$rd_ag;; *) rd_cur=$rd_agi;; esac\n");
         if check {
-            s.raw("[ \"$rd_cur\" = \"$rd_g\" ] || echo RD_ATTRS_CHANGED\n");
+            s.raw("[ \"$rd_cur\" = \"$rd_g\" ] || rd_ch=1\n");
         } else {
-            s.raw(&format!(
-                "[ \"$rd_cur\" = \"$rd_g\" ] || chgrp {h}\"$rd_g\" \"${var}\" || exit 3\n"
-            ));
+            s.raw(&format!("[ \"$rd_cur\" = \"$rd_g\" ] || {{ chgrp {h}\"$rd_g\" \"${var}\" || exit 3; rd_ch=1; }}\n"));
         }
     }
     if let Some(mode) = &attrs.mode {
@@ -77,26 +70,20 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
             if numeric {
                 let want = format!("{:o}", u32::from_str_radix(mode, 8).unwrap_or(0));
                 s.raw("rd_m=").arg(&want).raw("\n");
-                s.raw(&format!("rd_cur=$({statf} -c %a \"${var}\")\n"));
                 if check {
-                    s.raw("[ \"$rd_cur\" = \"$rd_m\" ] || echo RD_ATTRS_CHANGED\n");
+                    s.raw("[ \"$rd_am\" = \"$rd_m\" ] || rd_ch=1\n");
                 } else {
-                    s.raw("[ \"$rd_cur\" = \"$rd_m\" ] || chmod ")
-                        .arg(mode)
-                        .raw(&format!(" \"${var}\" || exit 3\n"));
+                    s.raw("[ \"$rd_am\" = \"$rd_m\" ] || { chmod ").arg(mode).raw(&format!(" \"${var}\" || exit 3; rd_ch=1; }}\n"));
                 }
             } else if !check {
-                s.raw("chmod ")
-                    .arg(mode)
-                    .raw(&format!(" \"${var}\" || exit 3\n"));
+                // Symbolic modes: apply, then compare with what was there.
+                s.raw("chmod ").arg(mode).raw(&format!(
+                    " \"${var}\" || exit 3\n[ \"$({statf} -c %a \"${var}\")\" = \"$rd_am\" ] || rd_ch=1\n"
+                ));
             }
         }
     }
-    if !check {
-        s.raw(&format!(
-            "rd_after=$({statf} -c '%a %U %G' \"${var}\" 2>/dev/null)\n[ \"$rd_before\" = \"$rd_after\" ] || echo RD_ATTRS_CHANGED\n"
-        ));
-    }
+    s.raw("[ -z \"$rd_ch\" ] || echo RD_ATTRS_CHANGED\n");
 }
 
 /// Options for [`put_file`].

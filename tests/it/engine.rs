@@ -526,3 +526,15 @@ fn blocks_rescue_always_loops_and_when() {
         r.stdout
     );
 }
+
+#[test]
+fn bad_flags_exit_1() {
+    let dir = tempdir();
+    let r = rdeploy(dir.path(), &["run", "--no-such-flag", "x.yml"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("--no-such-flag"), "{}", r.stderr);
+    let r = rdeploy(dir.path(), &["run", "missing.yml", "-i", "nowhere.ini"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("nowhere.ini"), "{}", r.stderr);
+    rdeploy(dir.path(), &["--version"]).assert_code(0);
+}

@@ -190,17 +190,17 @@ async fn group_create_idempotent_modify_remove() {
     );
     // check mode predicts, changes nothing
     assert!(
-        n.ok_check("group", json!({"name": "rdsys_g1", "gid": 4302}))
+        n.ok_check("group", json!({"name": "rdsys_g1", "gid": 4290}))
             .await
             .changed
     );
     assert_eq!(n.sh("getent group rdsys_g1 | cut -d: -f3"), "4301");
     assert!(
-        n.ok("group", json!({"name": "rdsys_g1", "gid": 4302}))
+        n.ok("group", json!({"name": "rdsys_g1", "gid": 4290}))
             .await
             .changed
     );
-    assert_eq!(n.sh("getent group rdsys_g1 | cut -d: -f3"), "4302");
+    assert_eq!(n.sh("getent group rdsys_g1 | cut -d: -f3"), "4290");
     assert!(
         n.ok("group", json!({"name": "rdsys_g1", "state": "absent"}))
             .await
