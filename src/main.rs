@@ -8,7 +8,11 @@ fn main() {
     let cli = match rdeploy::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { rdeploy::app::EXIT_BAD_INPUT } else { 0 };
+            let code = if e.use_stderr() {
+                rdeploy::app::EXIT_BAD_INPUT
+            } else {
+                0
+            };
             let _ = e.print();
             std::process::exit(code);
         }

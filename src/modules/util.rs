@@ -73,7 +73,9 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
                 if check {
                     s.raw("[ \"$rd_am\" = \"$rd_m\" ] || rd_ch=1\n");
                 } else {
-                    s.raw("[ \"$rd_am\" = \"$rd_m\" ] || { chmod ").arg(mode).raw(&format!(" \"${var}\" || exit 3; rd_ch=1; }}\n"));
+                    s.raw("[ \"$rd_am\" = \"$rd_m\" ] || { chmod ")
+                        .arg(mode)
+                        .raw(&format!(" \"${var}\" || exit 3; rd_ch=1; }}\n"));
                 }
             } else if !check {
                 // Symbolic modes: apply, then compare with what was there.
