@@ -1,42 +1,81 @@
 #!/usr/bin/env bash
-# The main job end to end on the local default: the seed stack is provisioned against
-# the moto AWS emulator on 127.0.0.1 (VPC, subnets, security groups, key pair, 7
-# instances with an Elastic IP, an ElastiCache Redis), each instance standing for a
-# Debian container running OpenSSH; the dynamic EC2 inventory then drives
-# playbooks/site.yml over SSH (nginx web/API servers, Redis wiring from the inventory,
-# an nginx proxy with sticky sessions). Everything runs twice: the second time changes
-# nothing. Safe to re-run.
+# The main job end to end on the local default. The realtime app's stack is provisioned
+# against the moto AWS emulator on 127.0.0.1 (VPC, subnets, security groups, key pair,
+# 7 instances, an Elastic IP, an ElastiCache Redis); each instance stands for a Debian
+# container running OpenSSH (tests/fleet/fleet.sh up 7 --docker); the dynamic EC2
+# inventory then drives playbooks/site.yml over SSH: Docker and Compose on the app hosts,
+# the API as a compose project on two nodes (Redis pub/sub between them), an nginx
+# load balancer with sticky websocket sessions in front of them, two clients pushing
+# their health through it, and a web console showing them live.
+#
+# Locally, a Redis container stands in for ElastiCache (the provisioned endpoint's name
+# resolves to it on the fleet network) and a registry container (Debian's
+# docker-registry, with a login) holds the app's images, built here from the fleet's
+# Debian base. Both are the local setup's (tests/fleet/stack.sh), not the product's: the
+# same spec, inventory source and playbook run against AWS.
+#
+# Everything converges twice: the second run changes nothing. Safe to re-run.
+#   RDEPLOY_QUICKSTART_SKIP_BUILD=1   use the existing target/debug/rdeploy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-bash tests/fleet/fleet.sh docker
-bash tests/fleet/fleet.sh image
-bash tests/fleet/fleet.sh up 7
-bash tests/fleet/fleet.sh moto
-cargo build
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+step() { printf '\n== %s\n' "$*"; }
+
+step "local stand-ins: docker engine, fleet of 7 hosts, moto, Redis, registry, app images"
+bash tests/fleet/fleet.sh docker image moto
+bash tests/fleet/fleet.sh up 7 --docker
+bash tests/fleet/stack.sh services
+bash tests/fleet/stack.sh images v1
+if [ "${RDEPLOY_QUICKSTART_SKIP_BUILD:-0}" != 1 ]; then cargo build; fi
 BIN="$ROOT/target/debug/rdeploy"
 
 export AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-
-# Map instances to containers: api_lb=node1, api=node2,3, client=node4,5, web=node6,7.
-port() { python3 -c "import json,sys; print(next(h['port'] for h in json.load(open('target/fleet/hosts.json')) if h['name']==sys.argv[1]))" "$1"; }
 mkdir -p target/demo
-sed -e "s|@PUBKEY@|$ROOT/target/fleet/id_ed25519.pub|" \
-    -e "s|@LB_PORTS@|[$(port node1)]|" \
-    -e "s|@API_PORTS@|[$(port node2), $(port node3)]|" \
-    -e "s|@CLIENT_PORTS@|[$(port node4), $(port node5)]|" \
-    -e "s|@WEB_PORTS@|[$(port node6), $(port node7)]|" \
-    inventory/local/infra.yml > target/demo/infra.yml
+bash tests/fleet/stack.sh infra target/demo/infra.yml
 
-echo "== provision: plan"
+step "provision: plan"
 "$BIN" provision target/demo/infra.yml --plan
-echo "== provision: apply"
+step "provision: apply"
 "$BIN" provision target/demo/infra.yml --auto-approve
-echo "== provision again (no change)"
+step "provision again (no change)"
 "$BIN" provision target/demo/infra.yml --auto-approve
-echo "== inventory from EC2 tags"
-"$BIN" inventory -i inventory/local/aws_ec2.yml list
-echo "== converge"
-"$BIN" run playbooks/site.yml -i inventory/local/aws_ec2.yml --known-hosts target/fleet/known_hosts --private-key target/fleet/id_ed25519
-echo "== converge again (idempotent: changed=0)"
-"$BIN" run playbooks/site.yml -i inventory/local/aws_ec2.yml --known-hosts target/fleet/known_hosts --private-key target/fleet/id_ed25519
+
+step "inventory from EC2 tags"
+INV=inventory/local/aws_ec2.yml
+"$BIN" inventory -i "$INV" list
+# The ElastiCache endpoint as the inventory gives it to the playbook; locally its name
+# must resolve to the Redis container.
+redis_host=$("$BIN" inventory -i "$INV" --json | python3 -c '
+import json, sys
+hv = json.load(sys.stdin)["_meta"]["hostvars"]
+print(next(iter(hv.values()))["redis_endpoints"]["cache"].rsplit(":", 1)[0])')
+bash tests/fleet/stack.sh redis-alias "$redis_host"
+
+RUN=("$BIN" run playbooks/site.yml -i "$INV" --known-hosts target/fleet/dnodes/known_hosts
+     --private-key target/fleet/id_ed25519)
+step "converge"
+"${RUN[@]}"
+step "converge again (idempotent: changed=0)"
+"${RUN[@]}"
+
+port() { # port HOST CONTAINER_PORT
+  python3 -c 'import json, sys
+h = {x["name"]: x for x in json.load(open("target/fleet/dnodes/hosts.json"))}
+print(h[sys.argv[1]]["ports"][sys.argv[2]])' "$1" "$2"
+}
+LB="http://127.0.0.1:$(port dnode1 80)"
+WEB="http://127.0.0.1:$(port dnode6 80)"
+step "check"
+for i in 1 2 3 4 5 6 7 8 9 10; do   # clients report every 2 s; bounded wait
+  clients=$(curl -fsS -m 5 "$LB/clients" || true)
+  case "$clients" in *client-1*client-2*) break ;; esac
+  sleep 2
+done
+echo "api node behind the load balancer: $(curl -fsS -m 5 "$LB/node")"
+echo "clients seen by the API (from Redis): $clients"
+echo
+echo "web console: $WEB/"
+echo "api (through the load balancer): $LB/"

@@ -27,6 +27,15 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 FLEET_DIR="$REPO_ROOT/target/fleet"
 KEY="$FLEET_DIR/id_ed25519"
 NET=rdeploy-net
+# The docker-capable hosts (`up N --docker`) live on their own network with fixed
+# addresses, so that what depends on addresses (nginx's hash of the client address,
+# upstream lists) is the same on every run. Containers only: never routed from the host.
+STACK_NET=rdeploy-stack
+STACK_SUBNET=10.199.5.0/24
+STACK_IP_PREFIX=10.199.5.
+# ports of the docker-capable hosts published on 127.0.0.1 besides ssh (nginx, the
+# realtime app's web console, api, client status)
+STACK_PORTS="80 8000 8080 8081"
 IMAGE_REPO=rdeploy-fleet
 MOTO_PORT="${RDEPLOY_MOTO_PORT:-5055}"
 MOTO_VENV=/opt/rdeploy-moto
@@ -185,15 +194,33 @@ start_one() {
   state="$(docker inspect -f '{{.Config.Image}} {{.State.Running}}' "$name" 2>/dev/null || true)"
   if [ "$state" = "$IMAGE true" ]; then return 0; fi
   if [ -n "$state" ]; then docker rm -f "$name" >/dev/null 2>&1 || true; fi
-  local extra=()
+  local extra=(--network "$NET") p
   if [ "$dmode" = 1 ]; then
-    extra=(--cap-add ALL --cap-drop SYS_RESOURCE
+    extra=(--network "$STACK_NET" --ip "$STACK_IP_PREFIX$((10 + ${host#dnode}))"
+      --cap-add ALL --cap-drop SYS_RESOURCE
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined
-      --tmpfs /var/lib/docker:exec)
+      --tmpfs /var/lib/docker:exec
+      # cgroup v1 machines: the inner engine makes its containers' cgroups (the
+      # machine's hierarchy, writable; container ids keep them apart)
+      $( [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || echo "-v /sys/fs/cgroup:/sys/fs/cgroup:rw" ))
+    for p in $STACK_PORTS; do extra+=(-p "127.0.0.1::$p"); done
   fi
-  docker run -d --name "$name" --hostname "$host" --network "$NET" \
+  docker run -d --name "$name" --hostname "$host" \
     --label rdeploy-fleet=1 -p 127.0.0.1::22 "${extra[@]}" \
     "$IMAGE" sh -c "$SSHD_CMD" >/dev/null
+}
+
+# stack_extra CONTAINER I: the JSON members a docker-capable host adds to hosts.json
+# (its fixed address and its other published ports)
+stack_extra() {
+  local c=$1 i=$2 p hp sep="" out
+  out=", \"ip\": \"$STACK_IP_PREFIX$((10 + i))\", \"ports\": {"
+  for p in $STACK_PORTS; do
+    hp="$(docker port "$c" "$p/tcp" | grep '^127\.0\.0\.1:' | head -n 1)"
+    out+="$sep\"$p\": ${hp#127.0.0.1:}"
+    sep=", "
+  done
+  printf '%s}' "$out"
 }
 
 # install the controller key for root, deploy and deploypw
@@ -258,9 +285,25 @@ up_locked() {
   mkdir -p "$outdir"
   ensure_key
   docker network inspect "$NET" >/dev/null 2>&1 || docker network create "$NET" >/dev/null
+  docker network inspect "$STACK_NET" >/dev/null 2>&1 \
+    || docker network create --subnet "$STACK_SUBNET" "$STACK_NET" >/dev/null
   t0=$(date +%s.%N)
   for i in $(seq 1 "$n"); do echo "start_one $prefix$i $hprefix$i $dmode"; done | run_parallel
   for i in $(seq 1 "$n"); do echo "install_key $prefix$i"; done | run_parallel
+  # The first docker-capable host has no Python at all (shell and coreutils only):
+  # nothing rdeploy does may need it.
+  if [ "$dmode" = 1 ]; then
+    docker exec "${prefix}1" sh -c 'rm -rf /usr/bin/python3* /usr/lib/python3* /usr/local/lib/python3*'
+    # Debian's /etc/init.d/docker runs `ulimit -n 1048576` under `set -e`: above this
+    # machine's hard limit, and a container without CAP_SYS_RESOURCE cannot raise it.
+    # The script sources /etc/default/docker first (a conffile apt keeps): there the
+    # fleet, not the product, keeps the limits it has.
+    for i in $(seq 1 "$n"); do
+      docker exec "$prefix$i" sh -c '[ -f /etc/default/docker ] || printf "%s\n" \
+        "# rdeploy test fleet: keep the container limits (see tests/fleet/fleet.sh)" \
+        "ulimit() { command ulimit \"\$@\" 2>/dev/null || true; }" > /etc/default/docker'
+    done
+  fi
   log "$n containers running, keys installed ($(since "$t0") s)"
 
   # ports + host keys (wait until every sshd answers; bounded). Keys of a reused
@@ -311,7 +354,8 @@ up_locked() {
   {
     echo "["
     for i in $(seq 1 "$n"); do
-      printf '%s  {"name": "%s%s", "port": %s, "container": "%s%s"}' "$sep" "$hprefix" "$i" "${ports[i]}" "$prefix" "$i"
+      printf '%s  {"name": "%s%s", "port": %s, "container": "%s%s"%s}' "$sep" "$hprefix" "$i" "${ports[i]}" "$prefix" "$i" \
+        "$([ "$dmode" = 1 ] && stack_extra "$prefix$i" "$i")"
       sep=$',\n'
     done
     printf '\n]\n'
