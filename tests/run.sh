@@ -19,13 +19,19 @@ fi
 
 # System packages the fleet needs (only the missing ones are installed).
 missing=()
-for p in docker.io debootstrap openssh-client curl; do
+for p in docker.io debootstrap openssh-client curl chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "[run.sh] apt-get install ${missing[*]}" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# The browser test drives Debian's chromium with playwright-core (from the npm registry).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "[run.sh] npm install (tests/browser: playwright-core)" >&2
+  (cd tests/browser && npm install --no-audit --no-fund --silent)
 fi
 
 t0=$(date +%s)

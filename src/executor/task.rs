@@ -831,7 +831,9 @@ impl Executor {
                         m.remove("failed");
                     }
                 }
-                if let Some(conds) = &t.until {
+                // A module that skipped itself (e.g. no check mode) is not retried:
+                // waiting cannot change its answer.
+                if let Some(conds) = t.until.as_ref().filter(|_| !res.skipped) {
                     let done = all_true(&self.templar, conds, &c2).unwrap_or(false);
                     if !done && attempt < retries.unwrap_or(3) {
                         attempt += 1;

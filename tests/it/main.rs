@@ -8,6 +8,7 @@ mod inventory;
 mod modules_files;
 mod modules_system;
 mod provision;
+mod realtime;
 mod ssh;
 mod stack;
 mod templates;

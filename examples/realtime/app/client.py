@@ -4,7 +4,9 @@ a bounded backoff when the connection drops.
 
 A small status page on STATUS_PORT (8081) says what it is doing:
   GET /health   {"connected": bool, "node": API node of the current session,
-                 "sent": messages sent, "sessions": [API node of each session so far]}
+                 "sent": messages sent, "acks": acks received, "node_changes": acks
+                 from another node than the session's, "sessions": [API node of each
+                 session so far]}
 
 Environment: CLIENT_NAME, API_URL (ws://lb/ws), INTERVAL (seconds, 2), STATUS_PORT.
 """
@@ -22,8 +24,10 @@ INTERVAL = float(os.environ.get("INTERVAL", "2"))
 STATUS_PORT = int(os.environ.get("STATUS_PORT", "8081"))
 VERSION = os.environ.get("APP_VERSION", "dev")
 
+# node_changes counts acks that came from another API node than the session's welcome:
+# with sticky sessions it stays 0.
 state = {"connected": False, "node": None, "sent": 0, "sessions": [], "client": NAME,
-         "version": VERSION, "api_url": API_URL}
+         "version": VERSION, "api_url": API_URL, "acks": 0, "node_changes": 0}
 
 
 def health():
@@ -46,7 +50,10 @@ async def session():
         while True:
             await ws.send(json.dumps(health()))
             state["sent"] += 1
-            await asyncio.wait_for(ws.recv(), timeout=10)  # the ack
+            ack = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+            state["acks"] += 1
+            if ack.get("node") != welcome.get("node"):
+                state["node_changes"] += 1
             await asyncio.sleep(INTERVAL)
 
 
