@@ -148,8 +148,7 @@ impl Inventory {
         if !yaml_ext && ext != "ini" && is_executable(path) {
             return script::load(path, self).await;
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let text = crate::yaml::read_input(path)?;
         if ext == "ini" {
             return ini::parse(&text, path, self);
         }
