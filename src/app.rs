@@ -18,10 +18,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Exit statuses.
+/// Exit statuses (the table is in README.md and `rdeploy --help`).
 pub const EXIT_OK: i32 = 0;
+/// Bad input (a playbook, inventory, template or spec error) or bad usage.
 pub const EXIT_BAD_INPUT: i32 = 1;
+/// A task failed on some host.
+pub const EXIT_TASK_FAILED: i32 = 2;
+/// A cloud API call failed, or the controller could not reach the API endpoint.
+pub const EXIT_CLOUD: i32 = 3;
+/// Some host was unreachable.
+pub const EXIT_UNREACHABLE: i32 = 4;
+/// Interrupted (Ctrl-C).
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The exit status for an error that ended a command.
+pub fn exit_status(e: &Error) -> i32 {
+    match e {
+        Error::Cloud(_) => EXIT_CLOUD,
+        Error::Interrupted => EXIT_INTERRUPTED,
+        Error::Source(_) | Error::Usage(_) | Error::Io { .. } => EXIT_BAD_INPUT,
+    }
+}
 
 /// Runs a command; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {

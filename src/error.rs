@@ -82,7 +82,8 @@ impl fmt::Display for SourceError {
     }
 }
 
-/// Top-level error of the library; the binary maps it to an exit status.
+/// Top-level error of the library; the binary maps it to an exit status
+/// (`app::exit_status`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input in a user file (playbook, inventory, template, infra spec): exit 1.
@@ -97,7 +98,8 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
-    /// A failure talking to a cloud API.
+    /// A failure talking to a cloud API or reaching it over the network (the EC2
+    /// inventory, `provision`, `destroy`): exit 3.
     #[error("{0}")]
     Cloud(String),
     /// Interrupted by the user (Ctrl-C): exit 130.

@@ -51,7 +51,7 @@ pub async fn load_with(
         settings.profile = cfg.profile.clone();
     }
     let aws = Aws::connect(&settings).await;
-    let fetched = fetch(&aws, &cfg).await?;
+    let fetched = fetch(&aws, &cfg).await.map_err(|e| aws.locate(e))?;
     populate(&cfg, &fetched, inv)
 }
 
