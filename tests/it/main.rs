@@ -11,3 +11,4 @@ mod provision;
 mod ssh;
 mod stack;
 mod templates;
+mod validation;
