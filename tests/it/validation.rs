@@ -379,6 +379,39 @@ fn every_problem_of_a_run_is_reported_at_once() {
     );
 }
 
+/// The environment of a run against a closed AWS endpoint with dummy credentials.
+const CLOSED_AWS: &[(&str, &str)] = &[
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/nonexistent/config"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+];
+
+#[test]
+fn provision_and_destroy_exit_3_when_the_endpoint_is_unreachable() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "infra.yml",
+        "project: shop\nenv: dev\nregion: us-east-1\n",
+    );
+    for cmd in ["provision", "destroy"] {
+        let start = Instant::now();
+        let r = rdeploy_env(dir.path(), &[cmd, "--plan", "infra.yml"], CLOSED_AWS);
+        r.assert_code(3);
+        assert!(
+            r.stderr.contains("cannot reach the API endpoint")
+                && r.stderr.contains("(endpoint: http://127.0.0.1:1)"),
+            "{cmd}: {}",
+            r.stderr
+        );
+        assert!(start.elapsed() < Duration::from_secs(8), "{cmd}");
+    }
+}
+
 #[test]
 fn unreachable_cloud_endpoint_exits_3_quickly() {
     let dir = tempdir();
@@ -391,15 +424,7 @@ fn unreachable_cloud_endpoint_exits_3_quickly() {
     let r = rdeploy_env(
         dir.path(),
         &["inventory", "-i", "aws_ec2.yml", "list"],
-        &[
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
-        ],
+        CLOSED_AWS,
     );
     let took = start.elapsed();
     r.assert_code(3);
