@@ -122,6 +122,8 @@ pub struct Loader<'a> {
     pub registry: &'a Registry,
     pub roles_path: Vec<PathBuf>,
     problems: std::sync::Mutex<Vec<SourceError>>,
+    /// Handlers of roles brought in by `import_role` tasks, for the play being loaded.
+    imported_handlers: std::sync::Mutex<Vec<Task>>,
 }
 
 fn str_of(n: &Node, what: &str) -> Result<String> {
@@ -231,6 +233,7 @@ impl<'a> Loader<'a> {
             registry,
             roles_path,
             problems: Default::default(),
+            imported_handlers: Default::default(),
         }
     }
 
@@ -515,6 +518,9 @@ impl<'a> Loader<'a> {
         if play.name.is_empty() {
             play.name = play.hosts.clone();
         }
+        // Handlers of `import_role` tasks join the play, as those of `roles:` do.
+        play.handlers
+            .append(&mut self.imported_handlers.lock().unwrap());
         play.tasks = role_tasks;
         play.tasks.extend(tasks);
         Ok(play)
@@ -868,9 +874,9 @@ impl<'a> Loader<'a> {
                     .and_then(|v| v.as_str().map(str::to_string));
                 if module_short == "import_role" {
                     let params = args.get("vars").map(|v| value_map(v)).unwrap_or_default();
-                    let (role, tasks, _handlers) =
+                    let (_role, tasks, handlers) =
                         self.role(&name, tasks_from.as_deref(), params, dir, vnode)?;
-                    let _ = role;
+                    self.imported_handlers.lock().unwrap().extend(handlers);
                     return Ok(vec![self.wrap_static(t, tasks)]);
                 }
                 t.kind = TaskKind::IncludeRole {

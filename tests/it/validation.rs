@@ -113,6 +113,13 @@ fn notify_of_a_role_handler_and_dynamic_includes_are_accepted() {
         "- hosts: web\n  roles: [nginx]\n  tasks:\n    - command: /bin/true\n      notify: restart\n",
     );
     run_book(dir.path(), "site.yml", &["--syntax-check"]).assert_code(0);
+    // import_role brings the role's handlers into the play too.
+    write(
+        dir.path(),
+        "imp.yml",
+        "- hosts: web\n  tasks:\n    - import_role: {name: nginx}\n    - command: /bin/true\n      notify: restart\n",
+    );
+    run_book(dir.path(), "imp.yml", &["--syntax-check"]).assert_code(0);
     // include_role may bring handlers at run time: no load-time verdict.
     write(
         dir.path(),
