@@ -300,6 +300,20 @@ EOF
     }
 
     #[tokio::test]
+    async fn hosts_keep_the_order_of_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = script(
+            dir.path(),
+            "echo '{\"api\": [\"api-10\", \"api-2\", \"api-1\"], \"_meta\": {\"hostvars\": {}}}'\n",
+        );
+        let mut inv = Inventory::new();
+        load(&p, &mut inv).await.unwrap();
+        inv.reconcile().unwrap();
+        assert_eq!(inv.group_hosts("api"), ["api-10", "api-2", "api-1"]);
+        assert_eq!(inv.group_hosts("all"), ["api-10", "api-2", "api-1"]);
+    }
+
+    #[tokio::test]
     async fn huge_output_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = script(dir.path(), "head -c 70000000 /dev/zero\n");
