@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::executor::{Executor, RunOptions};
 use crate::inventory::Inventory;
 use crate::output::{self, Reporter};
+use crate::playbook::validate::validate;
 use crate::playbook::{loader::Loader, Become, Playbook, Task, TaskKind};
 use crate::ssh::HostKeyPolicy;
 use crate::template::Templar;
@@ -18,10 +19,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Exit statuses.
+/// Exit statuses (the table is in README.md and `rdeploy --help`).
 pub const EXIT_OK: i32 = 0;
+/// Bad input (a playbook, inventory, template or spec error) or bad usage.
 pub const EXIT_BAD_INPUT: i32 = 1;
+/// A task failed on some host.
+pub const EXIT_TASK_FAILED: i32 = 2;
+/// A cloud API call failed, or the controller could not reach the API endpoint.
+pub const EXIT_CLOUD: i32 = 3;
+/// Some host was unreachable.
+pub const EXIT_UNREACHABLE: i32 = 4;
+/// Interrupted (Ctrl-C).
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The exit status for an error that ended a command.
+pub fn exit_status(e: &Error) -> i32 {
+    match e {
+        Error::Cloud(_) => EXIT_CLOUD,
+        Error::Interrupted => EXIT_INTERRUPTED,
+        Error::Source(_) | Error::Sources(_) | Error::Usage(_) | Error::Io { .. } => EXIT_BAD_INPUT,
+    }
+}
 
 /// Runs a command; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
@@ -101,7 +119,15 @@ struct Prepared {
     reporter: Arc<dyn Reporter>,
 }
 
-async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepared> {
+/// What the command line and ansible.cfg give before any file but the config is read.
+struct Front {
+    cfg: crate::config::ProjectConfig,
+    /// Inventory sources (checked to exist, not loaded).
+    sources: Vec<PathBuf>,
+    extra_vars: IndexMap<String, Value>,
+}
+
+fn front(conn: &ConnArgs) -> Result<Front> {
     let cfg = crate::config::load(conn.config.as_deref())?;
     let mut sources: Vec<PathBuf> = conn.inventory.iter().map(PathBuf::from).collect();
     if sources.is_empty() {
@@ -113,17 +139,35 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
             sources.push(default);
         }
     }
-    for s in &sources {
-        let text = s.to_string_lossy();
-        if !text.contains(',') && !s.exists() {
+    check_sources_exist(&sources)?;
+    let extra_vars = parse_extra_vars(&conn.extra_vars)?;
+    Ok(Front {
+        cfg,
+        sources,
+        extra_vars,
+    })
+}
+
+fn check_sources_exist(sources: &[PathBuf]) -> Result<()> {
+    for s in sources {
+        if !s.to_string_lossy().contains(',') && !s.exists() {
             return Err(Error::usage(format!(
                 "inventory source {} does not exist",
                 s.display()
             )));
         }
     }
-    let inv = Inventory::load(&sources, playbook_dir).await?;
-    let extra_vars = parse_extra_vars(&conn.extra_vars)?;
+    Ok(())
+}
+
+/// The run options, then the inventory: the first step that runs inventory scripts or
+/// calls a cloud API, so it comes after every other input was validated.
+async fn prepare(conn: &ConnArgs, front: Front, playbook_dir: Option<&Path>) -> Result<Prepared> {
+    let Front {
+        cfg,
+        sources,
+        extra_vars,
+    } = front;
     let become_password = if conn.ask_become_pass {
         Some(
             rpassword::prompt_password("BECOME password: ")
@@ -173,6 +217,7 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
         roles_path: cfg.roles_path.clone(),
         ..Default::default()
     };
+    let inv = Inventory::load(&sources, playbook_dir).await?;
     let reporter: Arc<dyn Reporter> =
         Arc::from(output::reporter(conn.output, conn.verbose, conn.diff));
     Ok(Prepared {
@@ -180,6 +225,41 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
         opts,
         reporter,
     })
+}
+
+/// Loads and validates every playbook; all problems of all playbooks are reported
+/// together. No inventory is loaded, no host or API contacted.
+fn load_playbooks(
+    paths: &[PathBuf],
+    roles_path: Vec<PathBuf>,
+    extra_vars: &IndexMap<String, Value>,
+) -> Result<Vec<Playbook>> {
+    let registry = crate::modules::registry();
+    let loader = Loader::new(&registry, roles_path);
+    let templar = Templar::new();
+    let mut books = Vec::new();
+    let mut problems = Vec::new();
+    for pb in paths {
+        let loaded = loader.parse_playbook(pb);
+        problems.extend(loader.take_problems());
+        match loaded {
+            Ok(mut book) => {
+                problems.extend(validate(&mut book, &templar, extra_vars));
+                books.push(book);
+            }
+            Err(e) => match e.into_problems() {
+                Ok(more) => problems.extend(more),
+                Err(fatal) if problems.is_empty() => return Err(fatal),
+                // Reported with the problems found before, at the playbook's file.
+                Err(fatal) => problems.push(crate::error::SourceError::new(
+                    &crate::error::Span::file_start(pb),
+                    fatal.to_string(),
+                )),
+            },
+        }
+    }
+    Error::from_problems(problems)?;
+    Ok(books)
 }
 
 async fn run_playbooks(args: RunArgs) -> Result<i32> {
@@ -195,30 +275,25 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
             p
         }
     });
-    let mut p = prepare(&args.conn, pdir).await?;
-    p.opts.tags = split_tags(&args.tags);
-    p.opts.skip_tags = split_tags(&args.skip_tags);
-    p.opts.start_at_task = args.start_at_task.clone();
-    p.opts.retry_file = args.retry_file.clone();
-    let registry = crate::modules::registry();
-    let loader = Loader {
-        registry: &registry,
-        roles_path: p.opts.roles_path.clone(),
-    };
-    // Parse and validate every playbook before anything runs.
-    let templar = Templar::new();
-    let mut books = Vec::new();
-    for pb in &args.playbooks {
-        let book = loader.load_playbook(pb)?;
-        validate_templates(&book, &templar)?;
-        books.push(book);
-    }
+    let front = front(&args.conn)?;
+    // Parse and validate every playbook before any inventory script runs, any cloud API
+    // is called or any host is contacted.
+    let books = load_playbooks(
+        &args.playbooks,
+        front.cfg.roles_path.clone(),
+        &front.extra_vars,
+    )?;
     if args.syntax_check {
         for b in &books {
             println!("playbook: {}", b.path.display());
         }
         return Ok(EXIT_OK);
     }
+    let mut p = prepare(&args.conn, front, pdir).await?;
+    p.opts.tags = split_tags(&args.tags);
+    p.opts.skip_tags = split_tags(&args.skip_tags);
+    p.opts.start_at_task = args.start_at_task.clone();
+    p.opts.retry_file = args.retry_file.clone();
     if args.list_hosts || args.list_tasks {
         let ex = Executor::new(p.inv, p.opts, p.reporter);
         for b in &books {
@@ -301,141 +376,8 @@ fn split_tags(v: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Compiles every template string and conditional of a playbook, and the template files
-/// that tasks reference by a literal path, so syntax errors stop the run before any host
-/// is contacted.
-pub fn validate_templates(book: &Playbook, templar: &Templar) -> Result<()> {
-    fn check_value(v: &Value, templar: &Templar, span: &crate::error::Span) -> Result<()> {
-        use minijinja::value::ValueKind;
-        match v.kind() {
-            ValueKind::String => {
-                let s = v.as_str().unwrap_or_default();
-                if Templar::is_template(s) {
-                    if let Err(e) = templar.env().template_from_str(s) {
-                        return Err(Error::source_at(
-                            span,
-                            format!(
-                                "template error: {}",
-                                crate::template::TemplateError::from(e).message
-                            ),
-                        ));
-                    }
-                }
-            }
-            ValueKind::Seq | ValueKind::Map => {
-                if let Ok(it) = v.try_iter() {
-                    for k in it {
-                        let item = if v.kind() == ValueKind::Map {
-                            v.get_item(&k).unwrap_or_default()
-                        } else {
-                            k
-                        };
-                        check_value(&item, templar, span)?;
-                    }
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-    fn check_cond(c: &str, templar: &Templar, span: &crate::error::Span) -> Result<()> {
-        let t = c.trim();
-        let expr = crate::template::single_expression(t).unwrap_or(t);
-        if Templar::is_template(expr) {
-            return check_value(&Value::from(expr), templar, span);
-        }
-        templar
-            .env()
-            .compile_expression(expr)
-            .map(|_| ())
-            .map_err(|e| {
-                Error::source_at(
-                    span,
-                    format!(
-                        "invalid conditional `{c}`: {}",
-                        crate::template::TemplateError::from(e).message
-                    ),
-                )
-            })
-    }
-    fn walk(tasks: &[Task], templar: &Templar) -> Result<()> {
-        for t in tasks {
-            for c in t
-                .when
-                .iter()
-                .chain(t.changed_when.iter().flatten())
-                .chain(t.failed_when.iter().flatten())
-                .chain(t.until.iter().flatten())
-            {
-                check_cond(c, templar, &t.span)?;
-            }
-            match &t.kind {
-                TaskKind::Action { module, args } => {
-                    check_value(args, templar, &t.span)?;
-                    if module == "template" {
-                        if let Ok(src) = args.get_attr("src") {
-                            if let Some(s) = src.as_str() {
-                                if !Templar::is_template(s) {
-                                    let search = crate::modules::SearchPaths {
-                                        role_dir: t.role.as_ref().map(|r| r.path.clone()),
-                                        playbook_dir: t.dir.clone(),
-                                    };
-                                    match search.find(s, "templates") {
-                                        Some(path) => {
-                                            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-                                            if let Err(e) = templar.env().template_from_named_str(&path.display().to_string(), &text) {
-                                                let line = e.line().unwrap_or(1);
-                                                let col = column_of_error(&text, &e);
-                                                let span = crate::error::Span { file: Arc::new(path.clone()), line, col };
-                                                return Err(Error::source_at(&span, format!("template syntax error: {}", e.detail().unwrap_or("invalid template"))));
-                                            }
-                                        }
-                                        None => return Err(Error::source_at(&t.span, format!("could not find template `{s}` (searched templates/ of the role and the playbook directory)"))),
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                TaskKind::Block {
-                    block,
-                    rescue,
-                    always,
-                } => {
-                    walk(block, templar)?;
-                    walk(rescue, templar)?;
-                    walk(always, templar)?;
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-    for play in &book.plays {
-        walk(&play.pre_tasks, templar)?;
-        walk(&play.tasks, templar)?;
-        walk(&play.post_tasks, templar)?;
-        walk(&play.handlers, templar)?;
-    }
-    Ok(())
-}
-
-fn column_of_error(text: &str, e: &minijinja::Error) -> usize {
-    match (e.range(), e.line()) {
-        (Some(r), Some(line)) => {
-            let line_start: usize = text
-                .split_inclusive('\n')
-                .take(line.saturating_sub(1))
-                .map(str::len)
-                .sum();
-            r.start.saturating_sub(line_start) + 1
-        }
-        _ => 1,
-    }
-}
-
 async fn run_exec(args: ExecArgs) -> Result<i32> {
-    let mut p = prepare(&args.conn, None).await?;
+    let front = front(&args.conn)?;
     let module = args.module.clone().unwrap_or_else(|| {
         if args.command.is_empty() {
             "command".into()
@@ -496,7 +438,9 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
         force_handlers: false,
         ignore_errors: false,
         ignore_unreachable: false,
+        key_spans: Default::default(),
     };
+    let mut p = prepare(&args.conn, front, None).await?;
     p.opts.retry_file = None;
     let ex = Executor::new(p.inv, p.opts, p.reporter.clone());
     let book = Playbook {
@@ -517,14 +461,7 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
     if sources.is_empty() {
         return Err(Error::usage("no inventory given: use -i SOURCE"));
     }
-    for s in &sources {
-        if !s.to_string_lossy().contains(',') && !s.exists() {
-            return Err(Error::usage(format!(
-                "inventory source {} does not exist",
-                s.display()
-            )));
-        }
-    }
+    check_sources_exist(&sources)?;
     let inv = Inventory::load(&sources, None).await?;
     use crate::inventory::display;
     let host = match &args.action {

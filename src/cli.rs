@@ -5,11 +5,24 @@ use crate::output::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The exit status table shown by `--help` (the same as in README.md).
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0    ok (nothing failed; also --syntax-check, --list-*, a plan with no change)
+  1    bad input or usage: a playbook, inventory, template or spec error (with
+       file:line:col), a bad flag; nothing was run
+  2    a task failed on some host
+  3    a cloud API call failed or its endpoint could not be reached (EC2 inventory,
+       provision, destroy)
+  4    some host was unreachable
+  130  interrupted (Ctrl-C)";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rdeploy",
     version,
-    about = "Agentless configuration, deploy and provisioning over SSH (Ansible-compatible)"
+    about = "Agentless configuration, deploy and provisioning over SSH (Ansible-compatible)",
+    after_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -93,8 +93,7 @@ pub fn load_with(
     };
     let mut cfg = match &path {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
+            let text = crate::yaml::read_input(p)?;
             parse(&text, p)?
         }
         None => ProjectConfig::default(),

@@ -82,12 +82,24 @@ impl fmt::Display for SourceError {
     }
 }
 
-/// Top-level error of the library; the binary maps it to an exit status.
+/// Renders several diagnostics one after the other, then how many there were.
+fn render_all(errors: &[SourceError]) -> String {
+    let mut out: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    out.push(format!("{} problems found, nothing was run", errors.len()));
+    out.join("\n\n")
+}
+
+/// Top-level error of the library; the binary maps it to an exit status
+/// (`app::exit_status`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input in a user file (playbook, inventory, template, infra spec): exit 1.
     #[error("{0}")]
     Source(#[from] SourceError),
+    /// Several problems in user files found by one validation pass, all reported at once
+    /// (exit 1). Build it with [`Error::from_problems`]: never fewer than two.
+    #[error("{}", render_all(.0))]
+    Sources(Vec<SourceError>),
     /// Bad usage (flags, missing files): exit 1.
     #[error("{0}")]
     Usage(String),
@@ -97,7 +109,8 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
-    /// A failure talking to a cloud API.
+    /// A failure talking to a cloud API or reaching it over the network (the EC2
+    /// inventory, `provision`, `destroy`): exit 3.
     #[error("{0}")]
     Cloud(String),
     /// Interrupted by the user (Ctrl-C): exit 130.
@@ -118,6 +131,55 @@ impl Error {
     pub fn source_at(span: &Span, msg: impl Into<String>) -> Self {
         Error::Source(SourceError::new(span, msg))
     }
+    /// One error carrying every problem (in order); give it at least one.
+    pub fn many(mut problems: Vec<SourceError>) -> Self {
+        if problems.len() == 1 {
+            Error::Source(problems.remove(0))
+        } else {
+            Error::Sources(problems)
+        }
+    }
+    /// `Ok` when there is no problem, else [`Error::many`].
+    pub fn from_problems(problems: Vec<SourceError>) -> Result<()> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::many(problems))
+        }
+    }
+    /// The diagnostics this error carries (empty for errors without a position).
+    pub fn into_problems(self) -> std::result::Result<Vec<SourceError>, Error> {
+        match self {
+            Error::Source(e) => Ok(vec![e]),
+            Error::Sources(v) => Ok(v),
+            other => Err(other),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_reported_together() {
+        let f = Arc::new(PathBuf::from("/nonexistent/site.yml"));
+        assert!(Error::from_problems(vec![]).is_ok());
+        let one = Error::from_problems(vec![SourceError::new(&Span::new(&f, 2, 3), "a")]);
+        assert!(matches!(one, Err(Error::Source(_))));
+        let two = Error::from_problems(vec![
+            SourceError::new(&Span::new(&f, 2, 3), "first"),
+            SourceError::new(&Span::new(&f, 9, 1), "second"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(two.starts_with("/nonexistent/site.yml:2:3: first"), "{two}");
+        assert!(
+            two.contains("\n\n/nonexistent/site.yml:9:1: second"),
+            "{two}"
+        );
+        assert!(two.ends_with("2 problems found, nothing was run"), "{two}");
+    }
+}

@@ -33,7 +33,7 @@ fn main() {
         Err(rdeploy::error::Error::Interrupted) => rdeploy::app::EXIT_INTERRUPTED,
         Err(e) => {
             eprintln!("ERROR: {e}");
-            rdeploy::app::EXIT_BAD_INPUT
+            rdeploy::app::exit_status(&e)
         }
     };
     std::process::exit(code);

@@ -4,6 +4,11 @@
 //! `yes`/`no`/`on`/`off`/`true`/`false` are booleans, unquoted `0644` is octal (420),
 //! `~`/`null`/empty are null. Quoted scalars are always strings. Anchors, aliases and the
 //! `<<` merge key are supported. Ansible's `!unsafe` tag gives a string.
+//!
+//! Parsing is bounded, so that a hostile or broken file is an error and not an exhausted
+//! controller: files larger than [`MAX_INPUT_BYTES`] are refused before they are read,
+//! aliases may add at most [`MAX_ALIAS_NODES`] nodes to a document ("billion laughs"),
+//! and sequences/mappings nest at most [`MAX_DEPTH`] levels. Each error names the file.
 
 use crate::error::{Error, Result, SourceError, Span};
 use indexmap::IndexMap;
@@ -137,10 +142,48 @@ impl Node {
     }
 }
 
+/// The largest input file rdeploy reads (YAML, JSON, INI, an inventory script's output).
+pub const MAX_INPUT_BYTES: usize = 64 << 20;
+/// The most nodes aliases (`*a`, `<<: *a`) may add to one YAML stream.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+/// The deepest nesting of sequences and mappings in a YAML document.
+pub const MAX_DEPTH: usize = 200;
+
+/// The error for an input over [`MAX_INPUT_BYTES`]; `what` names it (a file).
+pub fn too_large(what: impl std::fmt::Display) -> Error {
+    Error::usage(format!(
+        "{what}: input larger than {} MiB, refused",
+        MAX_INPUT_BYTES >> 20
+    ))
+}
+
+/// Reads a user file as text, refusing files over [`MAX_INPUT_BYTES`] (checked before and
+/// while reading, so a growing file or a device cannot get past it).
+pub fn read_input(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cannot = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if file.metadata().map_err(cannot)?.len() > MAX_INPUT_BYTES as u64 {
+        return Err(too_large(path.display()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(too_large(path.display()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        cannot(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
+}
+
 /// Reads and parses a YAML file; returns the first document (Null for an empty file).
 pub fn load_file(path: &Path) -> Result<Node> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let text = read_input(path)?;
     load_str(&text, path)
 }
 
@@ -159,12 +202,16 @@ pub fn load_str(text: &str, path: &Path) -> Result<Node> {
 
 /// Parses every document of a YAML stream.
 pub fn load_all_str(text: &str, path: &Path) -> Result<Vec<Node>> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(too_large(path.display()));
+    }
     let file = Arc::new(path.to_path_buf());
     let mut builder = Builder {
         file: file.clone(),
         stack: vec![],
         docs: vec![],
         anchors: HashMap::new(),
+        alias_nodes: 0,
         error: None,
     };
     let mut parser = Parser::new_from_str(text);
@@ -181,16 +228,28 @@ pub fn load_all_str(text: &str, path: &Path) -> Result<Vec<Node>> {
     Ok(builder.docs)
 }
 
-enum Frame {
-    Seq(Vec<Node>, Span, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Span, usize),
+/// An open collection: its items so far, where it starts, its anchor id, and how many
+/// nodes it holds (itself included), so that an alias knows what it costs.
+struct Frame {
+    kind: FrameKind,
+    span: Span,
+    anchor: usize,
+    size: usize,
+}
+
+enum FrameKind {
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>, Option<Node>),
 }
 
 struct Builder {
     file: Arc<PathBuf>,
     stack: Vec<Frame>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes added by aliases so far (bounded by [`MAX_ALIAS_NODES`]).
+    alias_nodes: usize,
     error: Option<Error>,
 }
 
@@ -199,14 +258,56 @@ impl Builder {
         Span::new(&self.file, m.line(), m.col() + 1)
     }
 
-    fn push_node(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+    fn open(&mut self, kind: FrameKind, mark: &Marker, anchor: usize) {
+        let span = self.span(mark);
+        if self.stack.len() >= MAX_DEPTH {
+            self.error = Some(Error::source_at(
+                &span,
+                format!("YAML nested deeper than {MAX_DEPTH} levels, refused"),
+            ));
+            return;
         }
-        match self.stack.last_mut() {
-            None => self.docs.push(node),
-            Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, pending, _, _)) => match pending.take() {
+        self.stack.push(Frame {
+            kind,
+            span,
+            anchor,
+            size: 1,
+        });
+    }
+
+    fn alias(&mut self, id: usize, mark: &Marker) {
+        let span = self.span(mark);
+        let Some((node, size)) = self.anchors.get(&id) else {
+            self.error = Some(Error::source_at(&span, "unknown YAML alias"));
+            return;
+        };
+        self.alias_nodes += size;
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            self.error = Some(Error::source_at(
+                &span,
+                format!(
+                    "YAML aliases expand to more than {MAX_ALIAS_NODES} nodes, refused \
+                     (an alias bomb?)"
+                ),
+            ));
+            return;
+        }
+        let (node, size) = (node.clone(), *size);
+        self.push_node(node, 0, size);
+    }
+
+    fn push_node(&mut self, node: Node, anchor: usize, size: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        let Some(frame) = self.stack.last_mut() else {
+            self.docs.push(node);
+            return;
+        };
+        frame.size += size;
+        match &mut frame.kind {
+            FrameKind::Seq(items) => items.push(node),
+            FrameKind::Map(entries, pending) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
                     if key.as_str() == Some("<<") {
@@ -268,51 +369,31 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     resolve_plain(value)
                 };
-                self.push_node(Node { kind, span }, anchor);
+                self.push_node(Node { kind, span }, anchor, 1);
             }
-            Event::SequenceStart(anchor, _) => {
-                let span = self.span(&mark);
-                self.stack.push(Frame::Seq(vec![], span, anchor));
-            }
+            Event::SequenceStart(anchor, _) => self.open(FrameKind::Seq(vec![]), &mark, anchor),
             Event::MappingStart(anchor, _) => {
-                let span = self.span(&mark);
-                self.stack.push(Frame::Map(vec![], None, span, anchor));
+                self.open(FrameKind::Map(vec![], None), &mark, anchor)
             }
-            Event::SequenceEnd => {
-                if let Some(Frame::Seq(items, span, anchor)) = self.stack.pop() {
-                    self.push_node(
-                        Node {
-                            kind: NodeKind::Seq(items),
-                            span,
-                        },
-                        anchor,
-                    );
-                }
-            }
-            Event::MappingEnd => {
-                if let Some(Frame::Map(entries, _, span, anchor)) = self.stack.pop() {
-                    // A block mapping's own marker points after its first key; the first
-                    // key is where users see the mapping start.
-                    let span = entries.first().map(|(k, _)| k.span.clone()).unwrap_or(span);
-                    self.push_node(
-                        Node {
-                            kind: NodeKind::Map(entries),
-                            span,
-                        },
-                        anchor,
-                    );
-                }
-            }
-            Event::Alias(id) => {
-                let span = self.span(&mark);
-                match self.anchors.get(&id) {
-                    Some(n) => {
-                        let n = n.clone();
-                        self.push_node(n, 0);
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return;
+                };
+                let (kind, span) = match frame.kind {
+                    FrameKind::Seq(items) => (NodeKind::Seq(items), frame.span),
+                    FrameKind::Map(entries, _) => {
+                        // A block mapping's own marker points after its first key; the
+                        // first key is where users see the mapping start.
+                        let span = entries
+                            .first()
+                            .map(|(k, _)| k.span.clone())
+                            .unwrap_or(frame.span);
+                        (NodeKind::Map(entries), span)
                     }
-                    None => self.error = Some(Error::source_at(&span, "unknown YAML alias")),
-                }
+                };
+                self.push_node(Node { kind, span }, frame.anchor, frame.size);
             }
+            Event::Alias(id) => self.alias(id, &mark),
             _ => {}
         }
     }
@@ -439,6 +520,73 @@ mod tests {
         let n = load("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n");
         let j = n.to_json();
         assert_eq!(j["other"], serde_json::json!({"y": 3, "x": 1}));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_quickly() {
+        let mut doc = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = (b'a' + i - 1) as char;
+            let cur = (b'a' + i) as char;
+            doc.push_str(&format!(
+                "{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        assert!(doc.len() < 1000, "{}", doc.len());
+        let start = std::time::Instant::now();
+        let e = load_str(&doc, Path::new("bomb.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(start.elapsed() < std::time::Duration::from_millis(500));
+        assert!(e.starts_with("bomb.yml:"), "{e}");
+        assert!(
+            e.contains("aliases expand to more than 100000 nodes"),
+            "{e}"
+        );
+        // Reasonable use of aliases is fine.
+        let ok = load("base: &b {x: 1}\nl: [*b, *b, *b]\nm:\n  <<: *b\n");
+        assert_eq!(ok.to_json()["l"][2]["x"], serde_json::json!(1));
+    }
+
+    #[test]
+    fn nesting_depth_is_bounded() {
+        // n block mappings, one inside the other.
+        let nested = |n: usize| {
+            let mut doc = String::new();
+            for i in 0..n {
+                let tail = if i + 1 == n { " 1" } else { "" };
+                doc.push_str(&format!("{}k:{tail}\n", "  ".repeat(i)));
+            }
+            doc
+        };
+        let e = load_str(&nested(MAX_DEPTH + 1), Path::new("deep.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("deep.yml:201:"), "{e}");
+        assert!(e.contains("nested deeper than 200 levels"), "{e}");
+        assert!(load_str(&nested(MAX_DEPTH), Path::new("ok.yml")).is_ok());
+        let flow = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        let e = load_str(&flow, Path::new("flow.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nested deeper than 200 levels"), "{e}");
+    }
+
+    #[test]
+    fn input_size_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yml");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_INPUT_BYTES as u64 + 1).unwrap();
+        let e = load_file(&big).unwrap_err().to_string();
+        assert!(e.contains("big.yml: input larger than 64 MiB"), "{e}");
+        let text = " ".repeat(MAX_INPUT_BYTES + 1);
+        let e = load_str(&text, Path::new("s.yml")).unwrap_err().to_string();
+        assert!(e.starts_with("s.yml: input larger than 64 MiB"), "{e}");
     }
 
     #[test]

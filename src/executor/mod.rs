@@ -250,11 +250,11 @@ impl Executor {
             }
         }
         let exit_code = if any_unreachable {
-            4
+            crate::app::EXIT_UNREACHABLE
         } else if any_failed {
-            2
+            crate::app::EXIT_TASK_FAILED
         } else {
-            0
+            crate::app::EXIT_OK
         };
         RunSummary { stats, exit_code }
     }

@@ -1438,10 +1438,7 @@ impl Executor {
         if !self.tags_match(&eff_tags, false) {
             return;
         }
-        let loader = crate::playbook::loader::Loader {
-            registry: &self.registry,
-            roles_path: self.roles_path.clone(),
-        };
+        let loader = crate::playbook::loader::Loader::new(&self.registry, self.roles_path.clone());
         let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> =
             IndexMap::new();
         for h in hosts {

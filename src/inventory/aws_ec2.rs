@@ -8,6 +8,10 @@
 //! `use_contrib_script_compatible_sanitization`, and rdeploy's own `elasticache`
 //! (default true) and `page_size` (DescribeInstances page size, default 1000).
 //!
+//! Hosts are ordered by hostname with digit runs compared as numbers (`api-2` before
+//! `api-10`), then by instance id, in every group and in `all`, whatever order the API
+//! answered in (hosts of sources given earlier with `-i` still come first).
+//!
 //! Every host is in the group `aws_ec2`. Without a `keyed_groups` option, rdeploy adds
 //! the groups ec2.py users know: `tag_<key>_<value>`, the region (`us_east_1`), the zone
 //! (`us_east_1a`), `type_<instance type>`, `security_group_<name>`, `key_<key pair>`.
@@ -47,7 +51,7 @@ pub async fn load_with(
         settings.profile = cfg.profile.clone();
     }
     let aws = Aws::connect(&settings).await;
-    let fetched = fetch(&aws, &cfg).await?;
+    let fetched = fetch(&aws, &cfg).await.map_err(|e| aws.locate(e))?;
     populate(&cfg, &fetched, inv)
 }
 
@@ -764,6 +768,9 @@ async fn elasticache(aws: &Aws, cfg: &Config, region: &str) -> Result<Vec<Value>
         };
         out.push(r);
     }
+    // A stable order for `rdeploy_elasticache` and `redis_endpoints`, as for hosts.
+    let id = |r: &Value| r["id"].as_str().unwrap_or_default().to_string();
+    out.sort_by(|a, b| super::natural_cmp(&id(a), &id(b)));
     Ok(out)
 }
 
@@ -906,8 +913,26 @@ fn hostname_for(cfg: &Config, f: &Value) -> Option<String> {
     None
 }
 
+/// The instances that have a hostname, in host order: by hostname, digit runs compared
+/// as numbers (`api-2` before `api-10`, see [`super::natural_cmp`]), then by instance id.
+/// The API returns instances in no stable order; sorting here makes every group and
+/// `all` list this source's hosts in the same order on every run.
+fn sorted_hosts<'a>(cfg: &Config, instances: &'a [Value]) -> Vec<(String, &'a Value)> {
+    let mut out: Vec<(String, &Value)> = instances
+        .iter()
+        .filter_map(|f| hostname_for(cfg, f).map(|h| (h, f)))
+        .collect();
+    out.sort_by(|(a, fa), (b, fb)| {
+        super::natural_cmp(a, b).then_with(|| {
+            let id = |f: &Value| f["instance_id"].as_str().unwrap_or_default().to_string();
+            id(fa).cmp(&id(fb))
+        })
+    });
+    out
+}
+
 /// Turns fetched instances into hosts and groups (no API call: testable and timed
-/// separately from the fetch).
+/// separately from the fetch). Hosts are added in [`sorted_hosts`] order.
 pub fn populate(cfg: &Config, fetched: &Fetched, inv: &mut Inventory) -> Result<()> {
     let templar = Templar::new();
     let env = templar.env();
@@ -940,10 +965,7 @@ pub fn populate(cfg: &Config, fetched: &Fetched, inv: &mut Inventory) -> Result<
 
     inv.add_group("aws_ec2");
     inv.add_child("all", "aws_ec2")?;
-    for f in &fetched.instances {
-        let Some(host) = hostname_for(cfg, f) else {
-            continue;
-        };
+    for (host, f) in sorted_hosts(cfg, &fetched.instances) {
         // Host variables: the facts, then the ec2_* aliases.
         let aliases = ec2_aliases(f);
         let mut vars = Vars::new();
@@ -1298,6 +1320,23 @@ mod tests {
                 .unwrap();
         let inv = build(&c, vec![fact("i-1", "api", "")]);
         assert!(!inv.hosts["i-1"].vars.contains_key("x"));
+    }
+
+    #[test]
+    fn hosts_are_in_natural_order_whatever_the_api_order() {
+        let c = cfg("plugin: aws_ec2\nhostnames: [tag:Name]\ngroups:\n  api: true\n").unwrap();
+        let facts = vec![
+            fact("i-3", "api-10", ""),
+            fact("i-1", "api-2", ""),
+            fact("i-2", "api-1", ""),
+        ];
+        let inv = build(&c, facts);
+        let want = ["api-1", "api-2", "api-10"];
+        assert_eq!(inv.group_hosts("all"), want);
+        assert_eq!(inv.group_hosts("api"), want);
+        assert_eq!(inv.group_hosts("aws_ec2"), want);
+        assert_eq!(inv.group_hosts("tag_Name_api_10"), ["api-10"]);
+        assert_eq!(inv.group_hosts("us_east_1"), want);
     }
 
     #[test]

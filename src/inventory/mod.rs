@@ -148,8 +148,7 @@ impl Inventory {
         if !yaml_ext && ext != "ini" && is_executable(path) {
             return script::load(path, self).await;
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let text = crate::yaml::read_input(path)?;
         if ext == "ini" {
             return ini::parse(&text, path, self);
         }
@@ -604,6 +603,49 @@ impl Inventory {
     }
 }
 
+/// Natural order of host names: digit runs compare as numbers (`api-2` < `api-10`),
+/// everything else byte by byte; equal numbers with more leading zeros sort after
+/// (`web01` > `web1`), so the order is total.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    // The first difference in leading zeros between equal numbers.
+    let mut zeros = Ordering::Equal;
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return zeros.then_with(|| a.cmp(b)),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let dx = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let dy = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (nx, ny) = (&x[..dx], &y[..dy]);
+                let tx = trim_zeros(nx);
+                let ty = trim_zeros(ny);
+                let ord = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                zeros = zeros.then(dx.cmp(&dy));
+                x = &x[dx..];
+                y = &y[dy..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|c| **c == b'0').count();
+    &digits[zeros.min(digits.len().saturating_sub(1))..]
+}
+
 /// Where a source's group_vars/ and host_vars/ live: the directory itself, or the
 /// file's directory; none for a `host1,host2,` list.
 fn vars_dir_of_source(src: &Path) -> Option<PathBuf> {
@@ -790,6 +832,35 @@ mod tests {
         assert_eq!(inv.group_names("w1"), ["late", "web"]);
         inv.add_runtime_host("solo", &[], Vars::new()).unwrap();
         assert_eq!(inv.group_names("solo"), ["ungrouped"]);
+    }
+
+    #[test]
+    fn natural_order_compares_digit_runs_as_numbers() {
+        let mut names = vec![
+            "api-10", "api-2", "api-1", "web01", "web1", "api", "b", "a10b2", "a10b10",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["a10b2", "a10b10", "api", "api-1", "api-2", "api-10", "b", "web1", "web01"]
+        );
+    }
+
+    #[test]
+    fn static_sources_keep_file_order() {
+        let inv = inv_from_ini("[api]\napi-10\napi-2\napi-1\n");
+        assert_eq!(inv.group_hosts("api"), ["api-10", "api-2", "api-1"]);
+        assert_eq!(inv.group_hosts("all"), ["api-10", "api-2", "api-1"]);
+        let mut inv = Inventory::new();
+        let doc = crate::yaml::load_str(
+            "all:\n  children:\n    api:\n      hosts:\n        api-10:\n        api-2:\n        api-1:\n",
+            Path::new("hosts.yml"),
+        )
+        .unwrap();
+        yaml_inv::parse(&doc, &mut inv).unwrap();
+        inv.reconcile().unwrap();
+        assert_eq!(inv.group_hosts("api"), ["api-10", "api-2", "api-1"]);
+        assert_eq!(inv.group_hosts("all"), ["api-10", "api-2", "api-1"]);
     }
 
     #[test]

@@ -157,30 +157,83 @@ fn scalar_name(v: &Value) -> Option<String> {
     }
 }
 
-/// Runs the script with `args`; its stdout, or an error with its stderr.
+/// Runs the script with `args`; its stdout, or an error with its stderr. Output over
+/// [`crate::yaml::MAX_INPUT_BYTES`] is refused (the script is not waited for).
 async fn run(path: &Path, args: &[&str]) -> Result<String> {
-    let out = tokio::process::Command::new(path)
+    use std::process::Stdio;
+    let cannot = |e| Error::io(format!("cannot run inventory script {}", path.display()), e);
+    let mut child = tokio::process::Command::new(path)
         .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::io(format!("cannot run inventory script {}", path.display()), e))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(cannot)?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(Error::usage(format!(
+            "inventory script {}: no output pipes",
+            path.display()
+        )));
+    };
+    let (out, err) = tokio::join!(
+        read_capped(stdout, crate::yaml::MAX_INPUT_BYTES, true),
+        read_capped(stderr, 64 * 1024, false)
+    );
+    let (out, too_much) = out.map_err(cannot)?;
+    if too_much {
+        let _ = child.kill().await;
+        return Err(crate::yaml::too_large(format_args!(
+            "inventory script {} {}: output",
+            path.display(),
+            args.join(" ")
+        )));
+    }
+    let (err, _) = err.map_err(cannot)?;
+    let status = child.wait().await.map_err(cannot)?;
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&err);
         return Err(Error::usage(format!(
             "inventory script {} {} failed ({}): {}",
             path.display(),
             args.join(" "),
-            out.status,
+            status,
             stderr.trim()
         )));
     }
-    String::from_utf8(out.stdout).map_err(|_| {
+    String::from_utf8(out).map_err(|_| {
         Error::usage(format!(
             "inventory script {}: output is not UTF-8",
             path.display()
         ))
     })
+}
+
+/// Reads `r` to its end keeping the first `cap` bytes; says whether more came. With
+/// `stop`, returns as soon as the cap is passed (dropping the pipe).
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
+    mut r: R,
+    cap: usize,
+    stop: bool,
+) -> std::io::Result<(Vec<u8>, bool)> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut over = false;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok((kept, over));
+        }
+        let room = cap.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+        if n > room {
+            over = true;
+            if stop {
+                return Ok((kept, over));
+            }
+        }
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -244,5 +297,33 @@ EOF
             .unwrap_err()
             .to_string();
         assert!(e.contains("not JSON (line 1, column 2)"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn hosts_keep_the_order_of_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = script(
+            dir.path(),
+            "echo '{\"api\": [\"api-10\", \"api-2\", \"api-1\"], \"_meta\": {\"hostvars\": {}}}'\n",
+        );
+        let mut inv = Inventory::new();
+        load(&p, &mut inv).await.unwrap();
+        inv.reconcile().unwrap();
+        assert_eq!(inv.group_hosts("api"), ["api-10", "api-2", "api-1"]);
+        assert_eq!(inv.group_hosts("all"), ["api-10", "api-2", "api-1"]);
+    }
+
+    #[tokio::test]
+    async fn huge_output_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = script(dir.path(), "head -c 70000000 /dev/zero\n");
+        let e = load(&p, &mut Inventory::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--list: output: input larger than 64 MiB"),
+            "{e}"
+        );
     }
 }

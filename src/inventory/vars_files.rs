@@ -124,8 +124,7 @@ fn dir_vars_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Reads one vars file: a YAML (or JSON) mapping, or an empty file.
 pub fn load_vars_file(path: &Path) -> Result<Vars> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let text = crate::yaml::read_input(path)?;
     if text.trim_start().starts_with("$ANSIBLE_VAULT") {
         return Err(Error::source_at(
             &Span::file_start(path),

@@ -1,9 +1,14 @@
 //! Loads playbooks, task files and roles from YAML and validates them: every keyword is
 //! known, every action resolves to a module, and errors point at file:line:col.
+//!
+//! Problems that leave the structure intact (`loop` with `with_*` on one task, a static
+//! `vars_files` entry that does not exist, a role dependency cycle) are collected and
+//! reported together when the public entry point returns; problems that make the rest
+//! unreadable (bad YAML, an unknown keyword) stop at once.
 
 use super::kv::parse_kv;
 use super::*;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError, Span};
 use crate::modules::Registry;
 use crate::yaml::{self, Node, NodeKind};
 use std::path::{Path, PathBuf};
@@ -112,10 +117,13 @@ const PLAY_KEYWORDS: &[&str] = &[
     "fact_path",
 ];
 
-/// What the loader needs besides the files.
+/// What the loader needs besides the files, and the problems found so far.
 pub struct Loader<'a> {
     pub registry: &'a Registry,
     pub roles_path: Vec<PathBuf>,
+    problems: std::sync::Mutex<Vec<SourceError>>,
+    /// Handlers of roles brought in by `import_role` tasks, for the play being loaded.
+    imported_handlers: std::sync::Mutex<Vec<Task>>,
 }
 
 fn str_of(n: &Node, what: &str) -> Result<String> {
@@ -193,7 +201,8 @@ fn vars_of(n: &Node) -> Result<RawVars> {
     Ok(out)
 }
 
-fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
+/// The candidate closest to `word` (edit distance at most 2), for "did you mean".
+pub(crate) fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
     fn dist(a: &str, b: &str) -> usize {
         let b: Vec<char> = b.chars().collect();
         let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -218,9 +227,54 @@ fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
         .map(|(_, c)| c.to_string())
 }
 
-impl Loader<'_> {
-    /// Loads a playbook file (with its imported playbooks).
+impl<'a> Loader<'a> {
+    pub fn new(registry: &'a Registry, roles_path: Vec<PathBuf>) -> Loader<'a> {
+        Loader {
+            registry,
+            roles_path,
+            problems: Default::default(),
+            imported_handlers: Default::default(),
+        }
+    }
+
+    /// Records a problem that does not stop loading.
+    fn problem(&self, e: SourceError) {
+        self.problems.lock().unwrap().push(e);
+    }
+
+    /// The problems recorded since the last call (see [`Loader::parse_playbook`]).
+    pub fn take_problems(&self) -> Vec<SourceError> {
+        std::mem::take(&mut *self.problems.lock().unwrap())
+    }
+
+    /// `r`, unless problems were recorded: then all of them (and `r`'s error) together.
+    fn checked<T>(&self, r: Result<T>) -> Result<T> {
+        let mut problems = self.take_problems();
+        match r {
+            Ok(v) => Error::from_problems(problems).map(|()| v),
+            Err(e) if problems.is_empty() => Err(e),
+            Err(e) => match e.into_problems() {
+                Ok(more) => {
+                    problems.extend(more);
+                    Err(Error::many(problems))
+                }
+                // A fatal error without a position (a missing file) is reported alone.
+                Err(fatal) => Err(fatal),
+            },
+        }
+    }
+
+    /// Loads a playbook file (with its imported playbooks); every problem found is in
+    /// the error.
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
+        let r = self.parse_playbook(path);
+        self.checked(r)
+    }
+
+    /// Loads a playbook like [`Loader::load_playbook`] but leaves the problems that do
+    /// not stop loading in [`Loader::take_problems`], so that a caller can add those of
+    /// its own checks and report everything at once.
+    pub fn parse_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();
         self.load_playbook_into(path, &mut plays, 0)?;
         Ok(Playbook {
@@ -319,12 +373,14 @@ impl Loader<'_> {
             force_handlers: false,
             ignore_errors: false,
             ignore_unreachable: false,
+            key_spans: Default::default(),
         };
         let mut has_hosts = false;
         let mut role_tasks = Vec::new();
         let mut tasks = Vec::new();
         for (k, v) in map {
             let key = k.key_string().unwrap_or_default();
+            play.key_spans.insert(key.clone(), k.span.clone());
             match key.as_str() {
                 "name" => play.name = str_of(v, "name")?,
                 "hosts" => {
@@ -347,7 +403,8 @@ impl Loader<'_> {
                             })
                             .collect::<Result<_>>()?,
                         _ => vec![str_of(v, "vars_files")?],
-                    }
+                    };
+                    self.check_vars_files(v, dir, node);
                 }
                 "vars_prompt" => {
                     // Without a terminal, prompts take their defaults (CI-friendly).
@@ -461,9 +518,53 @@ impl Loader<'_> {
         if play.name.is_empty() {
             play.name = play.hosts.clone();
         }
+        // Handlers of `import_role` tasks join the play, as those of `roles:` do.
+        play.handlers
+            .append(&mut self.imported_handlers.lock().unwrap());
         play.tasks = role_tasks;
         play.tasks.extend(tasks);
         Ok(play)
+    }
+
+    /// Static `vars_files` entries (no `{{ }}`) must exist now: a missing one is a problem
+    /// at the entry. A nested list is a choice: one of its files must exist. Templated
+    /// entries depend on variables and are resolved when the play runs.
+    fn check_vars_files(&self, v: &Node, dir: &Path, play: &Node) {
+        let entries = match &v.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![v],
+        };
+        for e in entries {
+            let alts: Vec<&Node> = match &e.kind {
+                NodeKind::Seq(alts) => alts.iter().collect(),
+                _ => vec![e],
+            };
+            let names: Vec<String> = alts
+                .iter()
+                .filter_map(|a| a.scalar_string())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if names.is_empty()
+                || names
+                    .iter()
+                    .any(|n| crate::template::Templar::is_template(n))
+                || names.iter().any(|n| dir.join(n).is_file())
+            {
+                continue;
+            }
+            let tried: Vec<String> = names
+                .iter()
+                .map(|n| dir.join(n).display().to_string())
+                .collect();
+            self.problem(SourceError::new(
+                &e.span,
+                format!(
+                    "vars file not found: {} (vars_files of the play at {})",
+                    tried.join(" or "),
+                    play.span
+                ),
+            ));
+        }
     }
 
     /// Parses a list of tasks.
@@ -496,11 +597,37 @@ impl Loader<'_> {
         Ok(out)
     }
 
-    /// Loads a task file (for import_tasks / include_tasks / roles).
+    /// Loads a task file (for include_tasks at run time); every problem found is in the
+    /// error.
     pub fn load_task_file(&self, path: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
+        let r = self.task_file(path, role);
+        self.checked(r)
+    }
+
+    fn task_file(&self, path: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
         let doc = yaml::load_file(path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         self.parse_tasks(&doc, &dir, role)
+    }
+
+    /// A task loops once: `loop` with a `with_*`, or two `with_*`, is a problem at the
+    /// second key.
+    fn check_one_loop<'n>(&self, first: &mut Option<&'n Node>, key: &'n Node) {
+        let Some(prev) = first else {
+            *first = Some(key);
+            return;
+        };
+        let name = |n: &Node| n.key_string().unwrap_or_default();
+        self.problem(SourceError::new(
+            &key.span,
+            format!(
+                "`{}` and `{}` (at {}:{}) on one task: a task has one loop; use `loop` alone",
+                name(key),
+                name(prev),
+                prev.span.line,
+                prev.span.col
+            ),
+        ));
     }
 
     fn parse_task(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Result<Vec<Task>> {
@@ -517,8 +644,13 @@ impl Loader<'_> {
         let mut action: Option<(String, &Node, &Node)> = None; // (module, key node, value node)
         let mut extra_args: Option<&Node> = None;
         let mut block: Option<(&Node, Option<&Node>, Option<&Node>)> = None;
+        let mut loop_key: Option<&Node> = None;
         for (k, v) in map {
             let key = k.key_string().unwrap_or_default();
+            t.key_spans.insert(key.clone(), k.span.clone());
+            if key == "loop" || key.starts_with("with_") {
+                self.check_one_loop(&mut loop_key, k);
+            }
             match key.as_str() {
                 "name" => t.name = v.scalar_string(),
                 "when" => t.when = conditions(v)?,
@@ -720,7 +852,7 @@ impl Loader<'_> {
                     if !path.exists() {
                         return Err(vnode.error(format!("task file {} not found", path.display())));
                     }
-                    let inner = self.load_task_file(&path, role)?;
+                    let inner = self.task_file(&path, role)?;
                     return Ok(vec![self.wrap_static(t, inner)]);
                 }
                 args.shift_remove("_raw_params");
@@ -742,9 +874,9 @@ impl Loader<'_> {
                     .and_then(|v| v.as_str().map(str::to_string));
                 if module_short == "import_role" {
                     let params = args.get("vars").map(|v| value_map(v)).unwrap_or_default();
-                    let (role, tasks, _handlers) =
-                        self.load_role(&name, tasks_from.as_deref(), params, dir, vnode)?;
-                    let _ = role;
+                    let (_role, tasks, handlers) =
+                        self.role(&name, tasks_from.as_deref(), params, dir, vnode)?;
+                    self.imported_handlers.lock().unwrap().extend(handlers);
                     return Ok(vec![self.wrap_static(t, tasks)]);
                 }
                 t.kind = TaskKind::IncludeRole {
@@ -941,7 +1073,7 @@ impl Loader<'_> {
         {
             return Ok((None, vec![], vec![]));
         }
-        let (role, tasks, handlers) = self.load_role(&name, None, params, dir, e)?;
+        let (role, tasks, handlers) = self.role(&name, None, params, dir, e)?;
         let mut out_tasks = Vec::new();
         if !when.is_empty()
             || !tags.is_empty()
@@ -985,6 +1117,7 @@ impl Loader<'_> {
 
     /// Loads a role: defaults, vars, tasks (main or `tasks_from`), handlers, and its
     /// meta dependencies (whose tasks come first).
+    /// Every problem found is in the error (for include_role at run time).
     pub fn load_role(
         &self,
         name: &str,
@@ -993,7 +1126,50 @@ impl Loader<'_> {
         play_dir: &Path,
         at: &Node,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
-        self.load_role_depth(name, tasks_from, params, play_dir, at, 0)
+        let r = self.role(name, tasks_from, params, play_dir, at);
+        self.checked(r)
+    }
+
+    fn role(
+        &self,
+        name: &str,
+        tasks_from: Option<&str>,
+        params: RawVars,
+        play_dir: &Path,
+        at: &Node,
+    ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+        self.load_role_depth(name, tasks_from, params, play_dir, at, &mut Vec::new())
+    }
+
+    fn role_path(&self, name: &str, play_dir: &Path, at: &Node) -> Result<PathBuf> {
+        self.find_role(name, play_dir).ok_or_else(|| {
+            let mut searched = vec![play_dir.join("roles").display().to_string()];
+            searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
+            at.error(format!(
+                "the role `{name}` was not found in {}",
+                searched.join(":")
+            ))
+        })
+    }
+
+    /// A dependency on a role already being loaded closes a cycle: a problem at the
+    /// closing dependency naming each edge with where it is written (the dependency is
+    /// then left out so that loading goes on).
+    fn dependency_cycle(&self, chain: &[RoleLink], name: &str, path: &Path, at: &Node) -> bool {
+        let Some(start) = chain.iter().position(|l| l.path == path) else {
+            return false;
+        };
+        let links = &chain[start..];
+        let mut text = links[0].name.clone();
+        for l in &links[1..] {
+            text.push_str(&format!(" -> {} ({})", l.name, l.at));
+        }
+        text.push_str(&format!(" -> {name} ({})", at.span));
+        self.problem(SourceError::new(
+            &at.span,
+            format!("role dependency cycle: {text}"),
+        ));
+        true
     }
 
     fn load_role_depth(
@@ -1003,19 +1179,34 @@ impl Loader<'_> {
         params: RawVars,
         play_dir: &Path,
         at: &Node,
-        depth: usize,
+        chain: &mut Vec<RoleLink>,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
-        if depth > 10 {
+        if chain.len() > 20 {
             return Err(at.error(format!("role dependencies nested too deep at `{name}`")));
         }
-        let path = self.find_role(name, play_dir).ok_or_else(|| {
-            let mut searched = vec![play_dir.join("roles").display().to_string()];
-            searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
-            at.error(format!(
-                "the role `{name}` was not found in {}",
-                searched.join(":")
-            ))
-        })?;
+        let path = self.role_path(name, play_dir, at)?;
+        chain.push(RoleLink {
+            name: name.to_string(),
+            path: path.clone(),
+            at: at.span.clone(),
+        });
+        let r = self.load_role_at(&path, name, tasks_from, params, play_dir, at, chain);
+        chain.pop();
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn load_role_at(
+        &self,
+        path: &Path,
+        name: &str,
+        tasks_from: Option<&str>,
+        params: RawVars,
+        play_dir: &Path,
+        at: &Node,
+        chain: &mut Vec<RoleLink>,
+    ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+        let path = path.to_path_buf();
         let load_vars = |sub: &str| -> Result<RawVars> {
             for f in ["main.yml", "main.yaml", "main"] {
                 let p = path.join(sub).join(f);
@@ -1067,8 +1258,12 @@ impl Loader<'_> {
                             }
                             _ => (str_of(d, "dependency")?, RawVars::new()),
                         };
+                        let dpath = self.role_path(&dname, play_dir, d)?;
+                        if self.dependency_cycle(chain, &dname, &dpath, d) {
+                            continue;
+                        }
                         let (_r, t, h) =
-                            self.load_role_depth(&dname, None, dparams, play_dir, d, depth + 1)?;
+                            self.load_role_depth(&dname, None, dparams, play_dir, d, chain)?;
                         tasks.extend(t);
                         handlers.extend(h);
                     }
@@ -1081,7 +1276,7 @@ impl Loader<'_> {
         for cand in [tf.to_string(), format!("{tf}.yml"), format!("{tf}.yaml")] {
             let p = path.join("tasks").join(&cand);
             if p.is_file() {
-                tasks.extend(self.load_task_file(&p, Some(&role))?);
+                tasks.extend(self.task_file(&p, Some(&role))?);
                 found = true;
                 break;
             }
@@ -1092,12 +1287,19 @@ impl Loader<'_> {
         for cand in ["main.yml", "main.yaml", "main"] {
             let p = path.join("handlers").join(cand);
             if p.is_file() {
-                handlers.extend(self.load_task_file(&p, Some(&role))?);
+                handlers.extend(self.task_file(&p, Some(&role))?);
                 break;
             }
         }
         Ok((role, tasks, handlers))
     }
+}
+
+/// A role being loaded: its name, directory, and where it was required from.
+struct RoleLink {
+    name: String,
+    path: PathBuf,
+    at: Span,
 }
 
 fn value_map(v: &minijinja::Value) -> RawVars {

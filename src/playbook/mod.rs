@@ -5,6 +5,7 @@
 
 pub mod kv;
 pub mod loader;
+pub mod validate;
 
 use crate::error::Span;
 use indexmap::IndexMap;
@@ -77,7 +78,13 @@ pub struct Play {
     pub force_handlers: bool,
     pub ignore_errors: bool,
     pub ignore_unreachable: bool,
+    /// Where each keyword of the play was written (the key), for errors found after
+    /// loading (`hosts`, `vars_files` ...).
+    pub key_spans: KeySpans,
 }
+
+/// Keyword name -> the position of the key, in the order written.
+pub type KeySpans = IndexMap<String, Span>;
 
 /// A role as loaded from its directory.
 #[derive(Debug, Clone)]
@@ -166,6 +173,9 @@ pub struct Task {
     pub role: Option<Arc<Role>>,
     /// Directory relative file lookups start from (playbook dir or included file's dir).
     pub dir: PathBuf,
+    /// Where each keyword of the task was written (the key), so that errors found after
+    /// loading (a bad `when`, an unknown handler in `notify`) point at it.
+    pub key_spans: KeySpans,
 }
 
 impl Task {
@@ -203,7 +213,13 @@ impl Task {
             timeout: None,
             role: None,
             dir,
+            key_spans: KeySpans::new(),
         }
+    }
+
+    /// The position of a keyword of this task, or of the task when it was not written.
+    pub fn span_of(&self, key: &str) -> &Span {
+        self.key_spans.get(key).unwrap_or(&self.span)
     }
 
     /// The name shown in output: `role : name`, or the action when unnamed.

@@ -58,6 +58,54 @@ pub struct Aws {
     sdk: aws_config::SdkConfig,
 }
 
+/// A retry classifier that gives up at once when the endpoint cannot be reached at all
+/// (connection refused, DNS name not found): the SDK's standard mode would retry such
+/// transient-looking errors with backoff for half a minute before saying anything.
+/// Throttling, 5xx, timeouts and resets are still retried.
+#[derive(Debug, Default, Clone, Copy)]
+struct UnreachableEndpoint;
+
+impl aws_sdk_ec2::config::retry::ClassifyRetry for UnreachableEndpoint {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_ec2::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_ec2::config::retry::RetryAction {
+        use aws_sdk_ec2::config::retry::RetryAction;
+        let Some(Err(err)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        match err.as_connector_error() {
+            Some(c) if is_unreachable(c) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "rdeploy: unreachable endpoint"
+    }
+}
+
+/// Whether a connection error means "nothing listens there / no such host" (as opposed
+/// to a failure worth retrying).
+fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        if err.to_string().contains("dns error") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 impl Aws {
     /// Loads the configuration. Makes no API call.
     pub async fn connect(settings: &AwsSettings) -> Aws {
@@ -100,6 +148,7 @@ impl Aws {
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
             .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+            .retry_classifier(UnreachableEndpoint)
             .build();
         aws_sdk_ec2::Client::from_conf(conf)
     }
@@ -107,8 +156,26 @@ impl Aws {
     pub fn elasticache(&self, region: &str) -> aws_sdk_elasticache::Client {
         let conf = aws_sdk_elasticache::config::Builder::from(&self.sdk)
             .region(aws_sdk_elasticache::config::Region::new(region.to_string()))
+            .retry_classifier(UnreachableEndpoint)
             .build();
         aws_sdk_elasticache::Client::from_conf(conf)
+    }
+
+    /// The API endpoint in use, for messages: the override (`AWS_ENDPOINT_URL`, the
+    /// settings) or AWS's regional endpoints.
+    pub fn endpoint(&self) -> String {
+        match self.sdk.endpoint_url() {
+            Some(url) => url.to_string(),
+            None => "the AWS regional endpoints".to_string(),
+        }
+    }
+
+    /// Adds the endpoint to a cloud error (other errors are returned as they are).
+    pub fn locate(&self, e: Error) -> Error {
+        match e {
+            Error::Cloud(msg) => Error::Cloud(format!("{msg} (endpoint: {})", self.endpoint())),
+            other => other,
+        }
     }
 
     /// The region of the configuration chain (us-east-1 when none is set).
@@ -156,9 +223,24 @@ where
                 "{region}: {what}: HTTP {} without an AWS error (is the endpoint an AWS API?)",
                 se.raw().status().as_u16()
             ),
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
+                "{region}: {what}: cannot reach the API endpoint: {}",
+                error_chain(e)
+            ),
             _ => format!("{region}: {what}: {}", DisplayErrorContext(e)),
         },
     }
+}
+
+/// An error and its sources, `: `-separated (without the SDK's debug dump).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        parts.push(err.to_string());
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether an error is a "not found" answer (the resource is gone or never existed).

@@ -90,7 +90,8 @@ pub async fn plan_with(
     let (state, lookups) = tokio::try_join!(
         state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
         lookup::lookup(&aws, &spec)
-    )?;
+    )
+    .map_err(|e| aws.locate(e))?;
     plan::plan(&spec, &state, &lookups)
 }
 
@@ -106,7 +107,8 @@ pub async fn provision_with(
     let (state, lookups) = tokio::try_join!(
         state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
         lookup::lookup(&aws, &spec)
-    )?;
+    )
+    .map_err(|e| aws.locate(e))?;
     let plan = plan::plan(&spec, &state, &lookups)?;
     report::show_plan(&plan, reporter, opts.json);
     let mut outcome = Outcome {
@@ -141,10 +143,12 @@ pub async fn provision_with(
         return Ok(outcome);
     }
     let mut applier = apply::Applier::new(&aws, &spec, &state, &lookups, reporter);
-    applier.apply(&plan).await?;
+    applier.apply(&plan).await.map_err(|e| aws.locate(e))?;
     outcome.applied = true;
     say(reporter, report::applied_line(&plan));
-    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter).await?;
+    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter)
+        .await
+        .map_err(|e| aws.locate(e))?;
     outcome.outputs = outputs::render(&spec, &state)?;
     report::show_outputs(&outcome.outputs, reporter, opts.json);
     Ok(outcome)
@@ -158,7 +162,9 @@ pub async fn destroy_with(
 ) -> Result<Outcome> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter).await?;
+    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter)
+        .await
+        .map_err(|e| aws.locate(e))?;
     let plan = plan::destroy_plan(&spec, &state);
     report::show_plan(&plan, reporter, opts.json);
     let mut outcome = Outcome {
@@ -187,7 +193,7 @@ pub async fn destroy_with(
     let lookups = lookup::Lookups::default();
     let mut applier = apply::Applier::new(&aws, &spec, &state, &lookups, reporter);
     let changes: Vec<&plan::Change> = plan.changes.iter().collect();
-    applier.destroy(&changes).await?;
+    applier.destroy(&changes).await.map_err(|e| aws.locate(e))?;
     outcome.applied = true;
     let left = &applier.left_in_place;
     let tail = if left.is_empty() {

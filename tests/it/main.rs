@@ -12,3 +12,4 @@ mod realtime;
 mod ssh;
 mod stack;
 mod templates;
+mod validation;
