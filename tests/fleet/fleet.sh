@@ -26,7 +26,11 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 FLEET_DIR="$REPO_ROOT/target/fleet"
 KEY="$FLEET_DIR/id_ed25519"
-NET=rdeploy-net
+# RDEPLOY_FLEET_PREFIX names the containers and the network (default rdeploy:
+# rdeploy-node1.., rdeploy-net), so that a second checkout can run its own fleet
+# beside this one.
+FLEET_PREFIX="${RDEPLOY_FLEET_PREFIX:-rdeploy}"
+NET=$FLEET_PREFIX-net
 # The docker-capable hosts (`up N --docker`) live on their own network with fixed
 # addresses, so that what depends on addresses (nginx's hash of the client address,
 # upstream lists) is the same on every run. Containers only: never routed from the host.
@@ -280,8 +284,8 @@ cmd_up() {
 
 up_locked() {
   local n=$1 dmode=$2 prefix hprefix outdir group t0 i
-  if [ "$dmode" = 1 ]; then prefix=rdeploy-dnode; hprefix=dnode; outdir="$FLEET_DIR/dnodes"; group=dfleet
-  else prefix=rdeploy-node; hprefix=node; outdir="$FLEET_DIR"; group=fleet; fi
+  if [ "$dmode" = 1 ]; then prefix=$FLEET_PREFIX-dnode; hprefix=dnode; outdir="$FLEET_DIR/dnodes"; group=dfleet
+  else prefix=$FLEET_PREFIX-node; hprefix=node; outdir="$FLEET_DIR"; group=fleet; fi
   mkdir -p "$outdir"
   ensure_key
   docker network inspect "$NET" >/dev/null 2>&1 || docker network create "$NET" >/dev/null
@@ -395,7 +399,7 @@ cmd_check() {
 cmd_down() {
   command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 || { log "no docker engine: nothing to remove"; return 0; }
   local names
-  names="$(docker ps -a --format '{{.Names}}' | grep -E '^rdeploy-d?node[0-9]+$' || true)"
+  names="$(docker ps -a --format '{{.Names}}' | grep -E "^$FLEET_PREFIX-d?node[0-9]+\$" || true)"
   if [ -n "$names" ]; then
     # shellcheck disable=SC2086
     docker rm -f $names >/dev/null
