@@ -613,8 +613,12 @@ impl Executor {
                                 continue;
                             }
                         }
+                        let shown = match active.first() {
+                            Some(h) => self.shown_name(t, h, inherit),
+                            None => t.display_name(),
+                        };
                         self.emit(Event::TaskStart {
-                            name: t.display_name(),
+                            name: shown,
                             action: t.action().to_string(),
                             hosts: active.len(),
                             handler,

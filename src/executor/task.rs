@@ -265,6 +265,20 @@ impl Executor {
         })
     }
 
+    /// The task's name as shown: a name with `{{ }}` is rendered with the host's
+    /// variables (role parameters included), as Ansible shows it; if it cannot be
+    /// rendered it is shown as written.
+    pub fn shown_name(&self, t: &Task, host: &str, inherit: &Inherit) -> String {
+        let name = t.display_name();
+        if !name.contains("{{") {
+            return name;
+        }
+        let scope = self.scope_for(t, host, inherit, None);
+        self.templar
+            .render_string(&name, &scope.value())
+            .unwrap_or(name)
+    }
+
     /// Runs a task on one host; emits its result; returns what it registered.
     pub async fn run_task_host(
         self: &Arc<Self>,
@@ -274,7 +288,7 @@ impl Executor {
         handler: bool,
     ) -> Option<Registered> {
         let rt = self.host_rt(host)?;
-        let name = t.display_name();
+        let name = self.shown_name(t, host, inherit);
         let no_log = t.no_log || inherit.no_log;
         let scope = self.scope_for(t, host, inherit, None);
         let module = match &t.kind {

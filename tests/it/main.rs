@@ -3,6 +3,7 @@
 
 mod aws_inventory;
 mod engine;
+mod engine_local;
 mod harness;
 mod inventory;
 mod modules_files;
