@@ -10,6 +10,7 @@ mod modules_files;
 mod modules_system;
 mod provision;
 mod realtime;
+mod roles_local;
 mod ssh;
 mod stack;
 mod templates;
