@@ -2,6 +2,12 @@
 //! `trim_blocks`, trailing newline kept), with Ansible's filters ([`filters`]), tests
 //! ([`tests`]) and lookups ([`lookup`]).
 //!
+//! Undefined values are strict but chainable, as in ansible-core 2.19+:
+//! `{{ a.b.c | default('x') }}` and `a.b.c is defined` work when `a` is undefined, while
+//! printing, iterating, comparing or testing the truth of an undefined value fails with
+//! the undefined variable's name (minijinja's `ChainableStrict`, see
+//! `vendor/minijinja/RDEPLOY-PATCH.md`).
+//!
 //! A string that is exactly one `{{ expression }}` keeps the expression's native type
 //! (`"{{ ports }}"` is a list, as in Ansible); anything else renders to a string.
 
@@ -55,7 +61,7 @@ impl Default for Templar {
 impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::ChainableStrict);
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
                 .trim_blocks(true)
@@ -91,10 +97,7 @@ impl Templar {
         if let Some(expr) = single_expression(s) {
             let v = self.eval_expr(expr, ctx)?;
             if v.is_undefined() {
-                return Err(TemplateError {
-                    message: format!("'{}' is undefined", expr.trim()),
-                    line: None,
-                });
+                return Err(self.undefined_error(expr, ctx));
             }
             if v.kind() == minijinja::value::ValueKind::Invalid {
                 return Err(TemplateError {
@@ -149,15 +152,46 @@ impl Templar {
         Ok(e.eval(ctx)?)
     }
 
-    /// Evaluates a condition. Ansible accepts a bare expression or `{{ expr }}`.
+    /// Evaluates a condition. Ansible accepts a bare expression or `{{ expr }}`; an
+    /// undefined result (`when: nope`, `when: nope.attr`) fails as in Ansible.
     pub fn eval_condition(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
         let t = expr.trim();
-        let v = match single_expression(t) {
-            Some(inner) => self.eval_expr(inner, ctx)?,
-            None if Self::is_template(t) => Value::from(self.render_string(t, ctx)?),
-            None => self.eval_expr(t, ctx)?,
+        let (inner, v) = match single_expression(t) {
+            Some(inner) => (inner, self.eval_expr(inner, ctx)?),
+            None if Self::is_template(t) => (t, Value::from(self.render_string(t, ctx)?)),
+            None => (t, self.eval_expr(t, ctx)?),
         };
+        if v.is_undefined() {
+            return Err(self.undefined_error(inner, ctx));
+        }
         Ok(truthy(&v))
+    }
+
+    /// The error for an expression whose value is undefined: `'d.missing' is undefined`
+    /// when only the last step is missing, otherwise minijinja's message naming the
+    /// undefined value the chain came from (`nope.attr` -> `` `nope` is undefined``).
+    fn undefined_error(&self, expr: &str, ctx: &Value) -> TemplateError {
+        let expr = expr.trim();
+        let plain = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let parent_defined = match expr.rsplit_once('.') {
+            None => plain(expr),
+            Some((parent, last)) => {
+                plain(last)
+                    && parent.split('.').all(plain)
+                    && self.eval_expr(parent, ctx).is_ok_and(|v| !v.is_undefined())
+            }
+        };
+        let named = || TemplateError {
+            message: format!("'{expr}' is undefined"),
+            line: None,
+        };
+        if parent_defined {
+            return named();
+        }
+        // Concatenating an undefined value fails with the name of its origin.
+        self.eval_expr(&format!("({expr}) ~ ''"), ctx)
+            .err()
+            .unwrap_or_else(named)
     }
 
     /// Renders a template file (the template module, lookup('template')).
@@ -215,6 +249,7 @@ pub fn from_json(v: &serde_json::Value) -> Value {
 #[cfg(test)]
 mod unit {
     use super::*;
+    use filters::py_str;
     use minijinja::context;
 
     #[test]
@@ -240,6 +275,69 @@ mod unit {
                 .as_str(),
             Some("x")
         );
+    }
+
+    fn chain_ctx() -> Value {
+        context! { d => context! { a => 1 }, l => vec![1, 2] }
+    }
+
+    #[test]
+    fn undefined_is_chainable_under_default_and_tests() {
+        // ansible-core 2.21: each of these renders, none fails.
+        let t = Templar::new();
+        let ctx = chain_ctx();
+        for (expr, want) in [
+            ("{{ nope.attr | default('x') }}", "x"),
+            ("{{ d.missing.deeper | default('z') }}", "z"),
+            ("{{ nope['k'] | default('q') }}", "q"),
+            ("{{ nope.a['b'].c | d('w') }}", "w"),
+            ("{{ nope.attr is defined }}", "False"),
+            ("{{ d.missing.deeper is undefined }}", "True"),
+            ("{{ d.a.b is defined }}", "False"),
+            ("v={{ nope.attr | default('x') }}", "v=x"),
+            ("{% if nope.attr is defined %}y{% else %}n{% endif %}", "n"),
+        ] {
+            let v = t
+                .render_str(expr, &ctx)
+                .unwrap_or_else(|e| panic!("{expr}: {}", e.message));
+            assert_eq!(py_str(&v), want, "{expr}");
+        }
+        assert!(!t.eval_condition("nope.attr is defined", &ctx).unwrap());
+        assert!(t
+            .eval_condition("d.missing.deeper is undefined", &ctx)
+            .unwrap());
+        assert!(t
+            .eval_condition("{{ d.missing.deeper is undefined }}", &ctx)
+            .unwrap());
+        assert!(t.eval_condition("nope.attr | default(true)", &ctx).unwrap());
+    }
+
+    #[test]
+    fn chained_undefined_still_fails_when_used() {
+        let t = Templar::new();
+        let ctx = chain_ctx();
+        let err = |s: &str| match t.render_str(s, &ctx) {
+            Ok(v) => panic!("{s} rendered {v:?}"),
+            Err(e) => e.message,
+        };
+        // Printed: the variable the chain came from is named.
+        assert!(err("{{ nope.attr }}").contains("`nope` is undefined"));
+        assert!(err("x{{ nope.attr }}").contains("`nope` is undefined"));
+        assert!(err("{{ d.missing.deeper }}").contains("`d.missing` is undefined"));
+        assert_eq!(err("{{ d.missing }}"), "'d.missing' is undefined");
+        assert_eq!(err("{{ nope }}"), "'nope' is undefined");
+        // Iterated, compared, used in arithmetic or as a string.
+        assert!(err("{% for i in nope.attr %}{% endfor %}").contains("`nope` is undefined"));
+        assert!(err("{{ nope.attr == 1 }}").contains("`nope` is undefined"));
+        assert!(err("{{ nope.attr + 1 }}").contains("`nope` is undefined"));
+        assert!(err("{{ nope.attr | upper }}").contains("`nope` is undefined"));
+        assert!(err("{% if nope.attr %}y{% endif %}").contains("`nope` is undefined"));
+        // Conditions: an undefined result fails, as `when:` does in Ansible.
+        let cond = |s: &str| t.eval_condition(s, &ctx).unwrap_err().message;
+        assert!(cond("nope.attr").contains("`nope` is undefined"));
+        assert_eq!(cond("nope"), "'nope' is undefined");
+        assert!(cond("not nope.attr").contains("`nope` is undefined"));
+        assert!(cond("nope.attr == 'x'").contains("`nope` is undefined"));
     }
 
     #[test]

@@ -291,6 +291,16 @@ pub enum UndefinedBehavior {
     /// * **string coercion in filters/functions:** fails
     /// * **if true:** fails
     Strict,
+    /// Like `Strict`, but looking up an attribute or item of an undefined value
+    /// gives an undefined value (as Jinja2's `ChainableUndefined` combined with
+    /// `StrictUndefined`, and Ansible's undefined since ansible-core 2.19).
+    ///
+    /// `{{ a.b.c | default('x') }}` and `a.b.c is defined` work when `a` is
+    /// undefined; printing, iterating, testing for truth or comparing the
+    /// chained undefined value fails like `Strict` does.
+    ///
+    /// (rdeploy vendored patch.)
+    ChainableStrict,
 }
 
 impl UndefinedBehavior {
@@ -309,11 +319,16 @@ impl UndefinedBehavior {
             (UndefinedBehavior::Lenient, false)
             | (UndefinedBehavior::Strict, false)
             | (UndefinedBehavior::SemiStrict, false)
-            | (UndefinedBehavior::Chainable, false) => Ok(Value::undefined_with_origin(origin)),
+            | (UndefinedBehavior::Chainable, false)
+            | (UndefinedBehavior::ChainableStrict, false) => {
+                Ok(Value::undefined_with_origin(origin))
+            }
             // chained undefined values keep the origin of the parent
-            (UndefinedBehavior::Chainable, true) => Ok(Value::undefined_with_origin(
-                parent.undefined_origin().unwrap_or(UndefinedOrigin::NONE),
-            )),
+            (UndefinedBehavior::Chainable | UndefinedBehavior::ChainableStrict, true) => {
+                Ok(Value::undefined_with_origin(
+                    parent.undefined_origin().unwrap_or(UndefinedOrigin::NONE),
+                ))
+            }
             (UndefinedBehavior::Lenient, true)
             | (UndefinedBehavior::Strict, true)
             | (UndefinedBehavior::SemiStrict, true) => Err(Error::undefined(parent)),
@@ -327,9 +342,10 @@ impl UndefinedBehavior {
     pub(crate) fn is_true(self, value: &Value) -> Result<bool, Error> {
         match (self, &value.0) {
             // silent undefined doesn't error, even in strict mode
-            (UndefinedBehavior::Strict, &ValueRepr::Undefined(UndefinedType::Default, _)) => {
-                Err(Error::undefined(value))
-            }
+            (
+                UndefinedBehavior::Strict | UndefinedBehavior::ChainableStrict,
+                &ValueRepr::Undefined(UndefinedType::Default, _),
+            ) => Err(Error::undefined(value)),
             _ => Ok(value.is_true()),
         }
     }
@@ -360,7 +376,9 @@ impl UndefinedBehavior {
         match (self, &value.0) {
             // silent undefined doesn't error, even in strict mode
             (
-                UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict,
+                UndefinedBehavior::Strict
+                | UndefinedBehavior::SemiStrict
+                | UndefinedBehavior::ChainableStrict,
                 &ValueRepr::Undefined(UndefinedType::Default, _),
             ) => Err(Error::undefined(value)),
             _ => Ok(()),
@@ -378,7 +396,9 @@ impl UndefinedBehavior {
         match (self, &value.0) {
             // silent undefined never errors
             (
-                UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict,
+                UndefinedBehavior::Strict
+                | UndefinedBehavior::SemiStrict
+                | UndefinedBehavior::ChainableStrict,
                 &ValueRepr::Undefined(UndefinedType::Default, _),
             ) => Err(Error::undefined(value)),
             _ => Ok(()),

@@ -234,7 +234,9 @@ impl<'env> Executor<'env> {
         let undefined_behavior = state.undefined_behavior();
         let strict_undefined = matches!(
             undefined_behavior,
-            UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
+            UndefinedBehavior::Strict
+                | UndefinedBehavior::SemiStrict
+                | UndefinedBehavior::ChainableStrict
         );
         #[cfg(feature = "debug")]
         let track_undefined_origins = state.env().debug();
@@ -458,7 +460,12 @@ impl<'env> Executor<'env> {
                     let stop = stack.pop();
                     b = stack.pop();
                     a = stack.pop();
-                    if a.is_undefined() && matches!(undefined_behavior, UndefinedBehavior::Strict) {
+                    if a.is_undefined()
+                        && matches!(
+                            undefined_behavior,
+                            UndefinedBehavior::Strict | UndefinedBehavior::ChainableStrict
+                        )
+                    {
                         bail!(Error::undefined(&a));
                     }
                     stack.push(ctx_ok!(ops::slice(a, b, stop, step)));
