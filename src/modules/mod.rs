@@ -322,3 +322,40 @@ pub fn registry() -> Registry {
     }
     Registry { modules }
 }
+
+/// Runs modules on the controller through the `connection: local` transport (unit tests).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Runs `module` with `args` and the host's `vars` locally; templates and files
+    /// are looked for in `dir`.
+    pub async fn run_local_with(
+        module: &dyn Module,
+        args: serde_json::Value,
+        vars: serde_json::Value,
+        check_mode: bool,
+        dir: &Path,
+    ) -> ModuleResult {
+        let templar = Templar::new();
+        let vars = crate::template::from_json(&vars);
+        let search = SearchPaths {
+            role_dir: None,
+            playbook_dir: dir.to_path_buf(),
+        };
+        let ctx = ModuleCtx {
+            host: "localhost",
+            conn: Arc::new(crate::ssh::local::LocalConnection),
+            become_: None,
+            environment: &[],
+            check_mode,
+            diff_mode: false,
+            templar: &templar,
+            vars: &vars,
+            search: &search,
+            timeout: Some(Duration::from_secs(60)),
+        };
+        let map = args.as_object().cloned().unwrap_or_default();
+        module.run(&ctx, &Args::new(map)).await
+    }
+}

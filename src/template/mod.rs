@@ -1,5 +1,6 @@
 //! Templating: minijinja set up the way Ansible renders (strict undefined variables,
-//! `trim_blocks`, trailing newline kept), with Ansible's filters ([`filters`]), tests
+//! `trim_blocks`, trailing newline kept in inline strings, Ansible's trailing newline
+//! rule for template files), with Ansible's filters ([`filters`]), tests
 //! ([`tests`]) and lookups ([`lookup`]).
 //!
 //! Undefined values are strict but chainable, as in ansible-core 2.19+:
@@ -62,13 +63,7 @@ impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::ChainableStrict);
-        env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder()
-                .trim_blocks(true)
-                .keep_trailing_newline(true)
-                .build()
-                .expect("valid syntax config"),
-        );
+        env.set_syntax(syntax(true));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         minijinja_contrib::add_to_environment(&mut env);
@@ -201,16 +196,38 @@ impl Templar {
             line: None,
         })?;
         let mut env = (*self.env).clone();
+        env.set_syntax(syntax(false));
         let name = path.display().to_string();
-        env.add_template_owned(name.clone(), text)?;
+        env.add_template_owned(name.clone(), text.clone())?;
         let t = env.get_template(&name)?;
-        Ok(t.render(ctx)?)
+        Ok(restore_trailing_newlines(&text, t.render(ctx)?))
     }
 
     /// The underlying environment (for the lookup plugins and tests).
     pub fn env(&self) -> &Environment<'static> {
         &self.env
     }
+}
+
+/// The default syntax (`trim_blocks`). Inline strings keep their trailing newline;
+/// template files are rendered without it and get [`restore_trailing_newlines`].
+pub(crate) fn syntax(keep_trailing_newline: bool) -> minijinja::syntax::SyntaxConfig {
+    minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .keep_trailing_newline(keep_trailing_newline)
+        .build()
+        .expect("valid syntax config")
+}
+
+/// Ansible's trailing newlines for a template file rendered with
+/// `keep_trailing_newline` off (so included templates add none): newlines are added
+/// back while the result ends with fewer of them than the source does.
+/// `"a\n{{ extra }}\n"` with `extra: ""` renders `"a\n"`, not `"a\n\n"`.
+pub fn restore_trailing_newlines(source: &str, mut rendered: String) -> String {
+    let count = |s: &str| s.bytes().rev().take_while(|b| *b == b'\n').count();
+    let missing = count(source).saturating_sub(count(&rendered));
+    rendered.push_str(&"\n".repeat(missing));
+    rendered
 }
 
 /// Python/Ansible truthiness, plus Ansible's string booleans (`"yes"`, `"False"`).
@@ -338,6 +355,37 @@ mod unit {
         assert_eq!(cond("nope"), "'nope' is undefined");
         assert!(cond("not nope.attr").contains("`nope` is undefined"));
         assert!(cond("nope.attr == 'x'").contains("`nope` is undefined"));
+    }
+
+    #[test]
+    fn template_files_keep_trailing_newlines_as_ansible() {
+        // (source, rendered by ansible-core's template module / lookup)
+        let cases = [
+            ("a\n{{ extra }}\n", "a\n"),
+            ("a\n{{ extra }}", "a\n"),
+            ("a\n", "a\n"),
+            ("a\n\n", "a\n\n"),
+            ("a", "a"),
+            ("{{ line }}\n", "b\n"),
+            ("{{ line }}\n\n", "b\n\n"),
+            ("{% if false %}x\n{% endif %}\n", "\n"),
+        ];
+        let t = Templar::new();
+        let ctx = context! { extra => "", line => "b\n" };
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (src, want)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("t{i}.j2"));
+            std::fs::write(&path, src).unwrap();
+            assert_eq!(t.render_file(&path, &ctx).unwrap(), *want, "file {src:?}");
+            let lookup = format!("{{{{ lookup('template', '{}') }}}}", path.display());
+            assert_eq!(
+                py_str(&t.render_str(&lookup, &ctx).unwrap()),
+                *want,
+                "lookup {src:?}"
+            );
+        }
+        // Inline strings (YAML values) are not template files: unchanged.
+        assert_eq!(t.render_string("a\n{{ extra }}\n", &ctx).unwrap(), "a\n\n");
     }
 
     #[test]
