@@ -146,7 +146,8 @@ async fn prepare(conn: &ConnArgs, playbook_dir: Option<&Path>) -> Result<Prepare
             Some(true)
         } else {
             cfg.become_
-        },
+        }
+        .map(crate::playbook::Flag::Const),
         user: conn.become_user.clone().or(cfg.become_user.clone()),
         method: conn.become_method.clone().or(cfg.become_method.clone()),
         flags: None,
