@@ -24,6 +24,7 @@ pub mod docker_login;
 pub mod fail;
 pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod get_url;
 pub mod getent;
 pub mod git;
@@ -32,6 +33,7 @@ pub mod ini_file;
 pub mod lineinfile;
 pub mod package;
 pub mod pause;
+pub mod ping;
 pub mod pip;
 pub mod replace;
 pub mod script;
@@ -293,6 +295,7 @@ pub fn registry() -> Registry {
         Arc::new(fail::Fail),
         Arc::new(fetch::Fetch),
         Arc::new(file::File),
+        Arc::new(find::Find),
         Arc::new(get_url::GetUrl),
         Arc::new(getent::Getent),
         Arc::new(git::Git),
@@ -301,6 +304,7 @@ pub fn registry() -> Registry {
         Arc::new(lineinfile::LineInFile),
         Arc::new(package::Package),
         Arc::new(pause::Pause),
+        Arc::new(ping::Ping),
         Arc::new(pip::Pip),
         Arc::new(replace::Replace),
         Arc::new(script::Script),
