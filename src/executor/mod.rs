@@ -882,6 +882,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_subelements_over_registered_find_files() {
+        let pb = r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: find per dir
+      find:
+        paths: "{{ playbook_dir }}/{{ item }}"
+        patterns: "*.conf"
+      loop: [a, b]
+      register: found
+    - name: each file
+      debug:
+        msg: "{{ item.0.item }}:{{ item.1.path | basename }}:{{ item.1.size }}"
+      with_subelements:
+        - "{{ found.results }}"
+        - files
+    - name: one find
+      find:
+        paths: "{{ playbook_dir }}/a"
+      register: one
+    - name: its files
+      debug:
+        msg: "{{ item.1.path | basename }}"
+      with_subelements:
+        - ["{{ one }}"]
+        - files
+"#;
+        let files = [
+            ("a/x.conf", "12"),
+            ("a/y.conf", ""),
+            ("a/skip.txt", ""),
+            ("b/z.conf", "123"),
+        ];
+        let results = testing::run_local(pb, &files).await;
+        let msgs = |task: &str| -> Vec<String> {
+            let mut m: Vec<String> = results
+                .iter()
+                .filter(|r| r.task == task)
+                .map(|r| r.result["msg"].as_str().unwrap_or("?").to_string())
+                .collect();
+            m.sort();
+            m
+        };
+        assert_eq!(
+            msgs("each file"),
+            ["a:x.conf:2", "a:y.conf:0", "b:z.conf:3"]
+        );
+        assert_eq!(msgs("its files"), ["skip.txt", "x.conf", "y.conf"]);
+    }
+
+    #[tokio::test]
     async fn templated_boolean_keywords() {
         let pb = r#"
 - hosts: localhost
