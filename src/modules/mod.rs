@@ -42,6 +42,7 @@ pub mod setup;
 pub mod slurp;
 pub mod stat;
 pub mod template;
+pub mod unarchive;
 pub mod uri;
 pub mod user;
 pub mod wait_for;
@@ -313,6 +314,7 @@ pub fn registry() -> Registry {
         Arc::new(slurp::Slurp),
         Arc::new(stat::Stat),
         Arc::new(template::Template),
+        Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),
         Arc::new(wait_for::WaitFor),
@@ -341,6 +343,18 @@ pub(crate) mod testing {
         check_mode: bool,
         dir: &Path,
     ) -> ModuleResult {
+        run_local_env(module, args, vars, &[], check_mode, dir).await
+    }
+
+    /// [`run_local_with`] with a task `environment:`.
+    pub async fn run_local_env(
+        module: &dyn Module,
+        args: serde_json::Value,
+        vars: serde_json::Value,
+        environment: &[(String, String)],
+        check_mode: bool,
+        dir: &Path,
+    ) -> ModuleResult {
         let templar = Templar::new();
         let vars = crate::template::from_json(&vars);
         let search = SearchPaths {
@@ -351,7 +365,7 @@ pub(crate) mod testing {
             host: "localhost",
             conn: Arc::new(crate::ssh::local::LocalConnection),
             become_: None,
-            environment: &[],
+            environment,
             check_mode,
             diff_mode: false,
             templar: &templar,
