@@ -190,7 +190,8 @@ async fn prepare(conn: &ConnArgs, front: Front, playbook_dir: Option<&Path>) -> 
             Some(true)
         } else {
             cfg.become_
-        },
+        }
+        .map(crate::playbook::Flag::Const),
         user: conn.become_user.clone().or(cfg.become_user.clone()),
         method: conn.become_method.clone().or(cfg.become_method.clone()),
         flags: None,

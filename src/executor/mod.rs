@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::modules::Registry;
 use crate::output::{Event, HostStats, Reporter};
-use crate::playbook::{Become, Play, Playbook, RawVars, Serial, Task, TaskKind};
+use crate::playbook::{Become, Flag, Play, Playbook, RawVars, Serial, Task, TaskKind};
 use crate::ssh::HostKeyPolicy;
 use crate::template::Templar;
 use futures::StreamExt;
@@ -67,10 +67,11 @@ pub struct Inherit {
     pub environment: Vec<Value>,
     pub tags: Vec<String>,
     pub ignore_errors: Option<Value>,
-    pub check_mode: Option<bool>,
+    pub check_mode: Option<Flag>,
     pub notify: Vec<String>,
     pub remote_user: Option<String>,
-    pub no_log: bool,
+    /// Every enclosing `no_log` (any true one censors).
+    pub no_log: Vec<Flag>,
     pub any_errors_fatal: bool,
     pub delegate_to: Option<String>,
     pub run_once: bool,
@@ -92,13 +93,15 @@ impl Inherit {
             c.ignore_errors = t.ignore_errors.clone();
         }
         if t.check_mode.is_some() {
-            c.check_mode = t.check_mode;
+            c.check_mode = t.check_mode.clone();
         }
         c.notify.extend(t.notify.iter().cloned());
         if t.remote_user.is_some() {
             c.remote_user = t.remote_user.clone();
         }
-        c.no_log |= t.no_log;
+        if t.no_log != Flag::Const(false) {
+            c.no_log.push(t.no_log.clone());
+        }
         c.any_errors_fatal |= t.any_errors_fatal;
         if t.delegate_to.is_some() {
             c.delegate_to = t.delegate_to.clone();
@@ -816,6 +819,56 @@ pub fn merge_vars(base: &IndexMap<String, Value>, over: &RawVars) -> IndexMap<St
     m
 }
 
+/// Runs playbooks on the controller through `connection: local` (unit tests).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::output::HostResult;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<HostResult>>);
+
+    impl Reporter for Collect {
+        fn event(&self, ev: &Event) {
+            if let Event::HostResult(r) = ev {
+                self.0.lock().unwrap().push(r.clone());
+            }
+        }
+    }
+
+    /// Writes `files` (path, text) and `playbook` into a temp dir, runs the playbook on
+    /// `localhost` with `ansible_connection=local`, and returns every host result.
+    pub async fn run_local(playbook: &str, files: &[(&str, &str)]) -> Vec<HostResult> {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let inv_path = dir.path().join("inventory.ini");
+        std::fs::write(&inv_path, "localhost ansible_connection=local\n").unwrap();
+        let pb_path = dir.path().join("playbook.yml");
+        std::fs::write(&pb_path, playbook).unwrap();
+        let inv = Inventory::load(&[inv_path], Some(dir.path()))
+            .await
+            .unwrap();
+        let registry = crate::modules::registry();
+        let loader = crate::playbook::loader::Loader {
+            registry: &registry,
+            roles_path: vec![],
+        };
+        let book = loader
+            .load_playbook(&pb_path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let collect = Arc::new(Collect::default());
+        let ex = Executor::new(inv, RunOptions::default(), collect.clone());
+        ex.run_playbook(&book).await.unwrap();
+        let results = collect.0.lock().unwrap().clone();
+        results
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,5 +883,120 @@ mod tests {
         );
         let b = batches(&hosts, &[Serial::Percent(50.0)]);
         assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![3, 3, 1]);
+    }
+
+    #[tokio::test]
+    async fn with_subelements_over_registered_find_files() {
+        let pb = r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: find per dir
+      find:
+        paths: "{{ playbook_dir }}/{{ item }}"
+        patterns: "*.conf"
+      loop: [a, b]
+      register: found
+    - name: each file
+      debug:
+        msg: "{{ item.0.item }}:{{ item.1.path | basename }}:{{ item.1.size }}"
+      with_subelements:
+        - "{{ found.results }}"
+        - files
+    - name: one find
+      find:
+        paths: "{{ playbook_dir }}/a"
+      register: one
+    - name: its files
+      debug:
+        msg: "{{ item.1.path | basename }}"
+      with_subelements:
+        - ["{{ one }}"]
+        - files
+"#;
+        let files = [
+            ("a/x.conf", "12"),
+            ("a/y.conf", ""),
+            ("a/skip.txt", ""),
+            ("b/z.conf", "123"),
+        ];
+        let results = testing::run_local(pb, &files).await;
+        let msgs = |task: &str| -> Vec<String> {
+            let mut m: Vec<String> = results
+                .iter()
+                .filter(|r| r.task == task)
+                .map(|r| r.result["msg"].as_str().unwrap_or("?").to_string())
+                .collect();
+            m.sort();
+            m
+        };
+        assert_eq!(
+            msgs("each file"),
+            ["a:x.conf:2", "a:y.conf:0", "b:z.conf:3"]
+        );
+        assert_eq!(msgs("its files"), ["skip.txt", "x.conf", "y.conf"]);
+    }
+
+    #[tokio::test]
+    async fn templated_boolean_keywords() {
+        let pb = r#"
+- hosts: localhost
+  gather_facts: false
+  vars:
+    hide: true
+    show: "no"
+  tasks:
+    - name: hidden
+      command: echo secret-1
+      no_log: "{{ hide }}"
+    - name: shown
+      command: echo visible-2
+      no_log: "{{ show }}"
+    - name: block hides
+      no_log: "{{ hide | bool }}"
+      block:
+        - name: inner
+          command: echo secret-3
+    - name: checked
+      command: echo not-run
+      check_mode: "{{ hide }}"
+    - name: diffed
+      debug:
+        msg: "diff={{ ansible_diff_mode }}"
+      diff: "{{ show }}"
+    - name: not become
+      command: id -un
+      become: "{{ show }}"
+    - name: bad become
+      command: id -un
+      become: "{{ nope }}"
+      ignore_errors: true
+"#;
+        let results = testing::run_local(pb, &[]).await;
+        let get = |name: &str| {
+            results
+                .iter()
+                .find(|r| r.task == name)
+                .unwrap_or_else(|| panic!("no result for {name}: {results:?}"))
+        };
+        let text = |name: &str| get(name).result.to_string();
+        assert!(!text("hidden").contains("secret-1"), "{}", text("hidden"));
+        assert!(text("hidden").contains("censored"));
+        assert!(text("shown").contains("visible-2"));
+        assert!(!text("inner").contains("secret-3"), "{}", text("inner"));
+        // check_mode: command is skipped in check mode.
+        assert_eq!(get("checked").result["skipped"], serde_json::json!(true));
+        assert!(get("checked").result.get("stdout").is_none());
+        assert_eq!(get("diffed").status, crate::output::Status::Ok);
+        assert_eq!(get("not become").status, crate::output::Status::Changed);
+        let bad = get("bad become");
+        assert_eq!(bad.status, crate::output::Status::Failed);
+        assert!(
+            bad.msg
+                .as_deref()
+                .unwrap_or("")
+                .contains("become: 'nope' is undefined"),
+            "{bad:?}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::vars::{Layer, Scope};
 use super::{Executor, Inherit};
 use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
 use crate::output::{Event, HostResult, Status};
-use crate::playbook::{LoopSpec, Task, TaskKind};
+use crate::playbook::{Flag, LoopSpec, Task, TaskKind};
 use crate::ssh::{self, ConnectSpec, Connection, TransportError};
 use crate::template::{self, Templar, OMIT};
 use indexmap::IndexMap;
@@ -50,7 +50,7 @@ pub fn synthetic_task(name: &str, module: &str) -> Task {
     );
     t.name = Some(name.to_string());
     t.tags = vec!["always".into()];
-    t.check_mode = Some(false);
+    t.check_mode = Some(Flag::Const(false));
     t
 }
 
@@ -289,8 +289,8 @@ impl Executor {
     ) -> Option<Registered> {
         let rt = self.host_rt(host)?;
         let name = self.shown_name(t, host, inherit);
-        let no_log = t.no_log || inherit.no_log;
         let scope = self.scope_for(t, host, inherit, None);
+        let no_log = self.no_log(t, inherit, &scope);
         let module = match &t.kind {
             TaskKind::Action { module, .. } => module.clone(),
             _ => return None,
@@ -597,6 +597,15 @@ impl Executor {
             },
             diff: vec![],
         }));
+    }
+
+    /// Whether the task's results are censored on this host: its own or an enclosing
+    /// `no_log` is true. A `no_log` template that cannot be evaluated censors.
+    fn no_log(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> bool {
+        let ctx = scope.value();
+        std::iter::once(&t.no_log)
+            .chain(&inherit.no_log)
+            .any(|f| f.eval(&self.templar, &ctx).unwrap_or(true))
     }
 
     fn ignore_errors(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> bool {
@@ -1010,18 +1019,25 @@ impl Executor {
             .registry
             .get(module)
             .ok_or_else(|| ModuleError::failed(format!("unknown module {module}")))?;
-        let check_mode = match t.check_mode.or(inherit.check_mode).or(self
-            .play
-            .read()
-            .unwrap()
-            .check_mode)
-        {
-            Some(v) => v,
-            None => self.opts.check,
+        let flag = |f: &Flag, what: &str| {
+            f.eval(&self.templar, &scope.value())
+                .map_err(|e| ModuleError::failed(format!("{what}: {}", e.message)))
         };
-        let diff_mode = t.diff.unwrap_or(self.opts.diff);
+        let check_mode = match t.check_mode.as_ref().or(inherit.check_mode.as_ref()) {
+            Some(f) => flag(f, "check_mode")?,
+            None => self
+                .play
+                .read()
+                .unwrap()
+                .check_mode
+                .unwrap_or(self.opts.check),
+        };
+        let diff_mode = match &t.diff {
+            Some(f) => flag(f, "diff")?,
+            None => self.opts.diff,
+        };
         let environment = self.environment(t, inherit, scope)?;
-        let become_ = self.become_for(t, inherit, scope);
+        let become_ = self.become_for(t, inherit, scope)?;
         let conn: Arc<dyn Connection> = if CONTROLLER_MODULES.contains(&m.name()) {
             Arc::new(ssh::local::LocalConnection)
         } else {
@@ -1113,18 +1129,26 @@ impl Executor {
         None
     }
 
-    fn become_for(&self, t: &Task, inherit: &Inherit, scope: &Arc<Scope>) -> Option<ssh::Become> {
+    /// Privilege escalation for the task on this host; a `become:` template that cannot
+    /// be evaluated fails the task rather than running it as the connecting user.
+    fn become_for(
+        &self,
+        t: &Task,
+        inherit: &Inherit,
+        scope: &Arc<Scope>,
+    ) -> Result<Option<ssh::Become>, ModuleError> {
         let play_become = self.play.read().unwrap().become_.clone();
         let b = t.become_.over(&inherit.become_).over(&play_become);
-        let on = b
-            .become_
-            .or_else(|| {
-                self.var_str(scope, &["ansible_become"])
-                    .map(|s| crate::template::truthy(&Value::from(s)))
-            })
-            .unwrap_or(false);
+        let on = match &b.become_ {
+            Some(f) => f
+                .eval(&self.templar, &scope.value())
+                .map_err(|e| ModuleError::failed(format!("become: {}", e.message)))?,
+            None => self
+                .var_str(scope, &["ansible_become"])
+                .is_some_and(|s| crate::template::truthy(&Value::from(s))),
+        };
         if !on {
-            return None;
+            return Ok(None);
         }
         let user = b
             .user
@@ -1150,7 +1174,7 @@ impl Executor {
                 ],
             )
         });
-        Some(ssh::Become {
+        Ok(Some(ssh::Become {
             method: if method == "su" {
                 ssh::BecomeMethod::Su
             } else {
@@ -1162,7 +1186,7 @@ impl Executor {
                 .flags
                 .clone()
                 .or_else(|| self.var_str(scope, &["ansible_become_flags"])),
-        })
+        }))
     }
 
     /// The host's connection, opened on first use.

@@ -24,6 +24,7 @@ pub mod docker_login;
 pub mod fail;
 pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod get_url;
 pub mod getent;
 pub mod git;
@@ -32,6 +33,7 @@ pub mod ini_file;
 pub mod lineinfile;
 pub mod package;
 pub mod pause;
+pub mod ping;
 pub mod pip;
 pub mod replace;
 pub mod script;
@@ -40,6 +42,7 @@ pub mod setup;
 pub mod slurp;
 pub mod stat;
 pub mod template;
+pub mod unarchive;
 pub mod uri;
 pub mod user;
 pub mod wait_for;
@@ -293,6 +296,7 @@ pub fn registry() -> Registry {
         Arc::new(fail::Fail),
         Arc::new(fetch::Fetch),
         Arc::new(file::File),
+        Arc::new(find::Find),
         Arc::new(get_url::GetUrl),
         Arc::new(getent::Getent),
         Arc::new(git::Git),
@@ -301,6 +305,7 @@ pub fn registry() -> Registry {
         Arc::new(lineinfile::LineInFile),
         Arc::new(package::Package),
         Arc::new(pause::Pause),
+        Arc::new(ping::Ping),
         Arc::new(pip::Pip),
         Arc::new(replace::Replace),
         Arc::new(script::Script),
@@ -309,6 +314,7 @@ pub fn registry() -> Registry {
         Arc::new(slurp::Slurp),
         Arc::new(stat::Stat),
         Arc::new(template::Template),
+        Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),
         Arc::new(wait_for::WaitFor),
@@ -321,4 +327,53 @@ pub fn registry() -> Registry {
         }
     }
     Registry { modules }
+}
+
+/// Runs modules on the controller through the `connection: local` transport (unit tests).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Runs `module` with `args` and the host's `vars` locally; templates and files
+    /// are looked for in `dir`.
+    pub async fn run_local_with(
+        module: &dyn Module,
+        args: serde_json::Value,
+        vars: serde_json::Value,
+        check_mode: bool,
+        dir: &Path,
+    ) -> ModuleResult {
+        run_local_env(module, args, vars, &[], check_mode, dir).await
+    }
+
+    /// [`run_local_with`] with a task `environment:`.
+    pub async fn run_local_env(
+        module: &dyn Module,
+        args: serde_json::Value,
+        vars: serde_json::Value,
+        environment: &[(String, String)],
+        check_mode: bool,
+        dir: &Path,
+    ) -> ModuleResult {
+        let templar = Templar::new();
+        let vars = crate::template::from_json(&vars);
+        let search = SearchPaths {
+            role_dir: None,
+            playbook_dir: dir.to_path_buf(),
+        };
+        let ctx = ModuleCtx {
+            host: "localhost",
+            conn: Arc::new(crate::ssh::local::LocalConnection),
+            become_: None,
+            environment,
+            check_mode,
+            diff_mode: false,
+            templar: &templar,
+            vars: &vars,
+            search: &search,
+            timeout: Some(Duration::from_secs(60)),
+        };
+        let map = args.as_object().cloned().unwrap_or_default();
+        module.run(&ctx, &Args::new(map)).await
+    }
 }

@@ -6,7 +6,9 @@
 //! Ansible's template variables (`template_path`, `template_fullpath`,
 //! `template_destpath`, `template_host`, `template_uid`). `{% include %}` / `{% import %}`
 //! / `{% extends %}` resolve next to the template and in the search paths. Template
-//! errors fail the task with the template's path and line.
+//! errors fail the task with the template's path and line. Trailing newlines follow
+//! Ansible: Jinja drops one (of included templates too), then the template's own count
+//! is restored ([`crate::template::restore_trailing_newlines`]).
 
 use super::util::{self, Attrs, PutFile};
 use super::{Args, Module, ModuleCtx, ModuleError, ModuleResult, Outcome};
@@ -118,7 +120,7 @@ fn render(
         .comment_delimiters(syntax.comment.0.clone(), syntax.comment.1.clone())
         .trim_blocks(syntax.trim_blocks)
         .lstrip_blocks(syntax.lstrip_blocks)
-        .keep_trailing_newline(true)
+        .keep_trailing_newline(false)
         .build()
         .map_err(|e| format!("invalid template syntax options: {e}"))?;
     env.set_syntax(cfg);
@@ -147,10 +149,11 @@ fn render(
         Ok(None)
     });
     let name = path.display().to_string();
-    env.add_template_owned(name.clone(), text)
+    env.add_template_owned(name.clone(), text.clone())
         .map_err(|e| located(e.into()))?;
     let t = env.get_template(&name).map_err(|e| located(e.into()))?;
-    t.render(vars).map_err(|e| located(e.into()))
+    let rendered = t.render(vars).map_err(|e| located(e.into()))?;
+    Ok(crate::template::restore_trailing_newlines(&text, rendered))
 }
 
 /// Converts line endings to `newline_sequence`.
@@ -278,6 +281,70 @@ mod tests {
     fn newline_sequences() {
         assert_eq!(with_newlines("a\nb\n".into(), "\r\n"), "a\r\nb\r\n");
         assert_eq!(with_newlines("a\r\nb\n".into(), "\n"), "a\r\nb\n");
+    }
+
+    /// Renders `files` (name, text) with the template module into a temp dir.
+    async fn render_local(files: &[(&str, &str)], extra: serde_json::Value) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join("templates").join(name), text).unwrap();
+        }
+        let dest = dir.path().join("out");
+        let mut args = serde_json::json!({"src": files[0].0, "dest": dest.display().to_string()});
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let vars = serde_json::json!({"extra": "", "app_port": 8080});
+        let o = crate::modules::testing::run_local_with(&Template, args, vars, false, dir.path())
+            .await
+            .unwrap();
+        assert!(!o.failed, "{:?}", o.msg);
+        std::fs::read_to_string(dest).unwrap()
+    }
+
+    #[tokio::test]
+    async fn trailing_newlines_as_ansible() {
+        // ansible-core: Jinja drops one trailing newline (of included templates too),
+        // then the template's count of trailing newlines is restored.
+        assert_eq!(
+            render_local(&[("a.j2", "a\n{{ extra }}\n")], serde_json::json!({})).await,
+            "a\n"
+        );
+        assert_eq!(
+            render_local(&[("a.j2", "a\n\n")], serde_json::json!({})).await,
+            "a\n\n"
+        );
+        assert_eq!(
+            render_local(
+                &[
+                    ("m.j2", "Hello {% include 'w.j2' %}!\n"),
+                    ("w.j2", "world\n")
+                ],
+                serde_json::json!({})
+            )
+            .await,
+            "Hello world!\n"
+        );
+        assert_eq!(
+            render_local(
+                &[("m.j2", "a\n{{ extra }}\n"), ("unused.j2", "")],
+                serde_json::json!({"lstrip_blocks": true})
+            )
+            .await,
+            "a\n"
+        );
+        // The included template's newline is dropped and trim_blocks eats the one after
+        // the include tag (checked with Jinja2 3.1 and Ansible's newline rule).
+        let main = "top\n{% include 'part.j2' %}\n    {% if true %}\nx\n    {% endif %}\n";
+        assert_eq!(
+            render_local(
+                &[("main.j2", main), ("part.j2", "included {{ app_port }}\n")],
+                serde_json::json!({"lstrip_blocks": true})
+            )
+            .await,
+            "top\nincluded 8080x\n"
+        );
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn str_of(n: &Node, what: &str) -> Result<String> {
         .ok_or_else(|| n.error(format!("{what} must be a string, not a {}", n.type_name())))
 }
 
-fn bool_of(n: &Node, what: &str) -> Result<bool> {
+pub(super) fn bool_of(n: &Node, what: &str) -> Result<bool> {
     match &n.kind {
         NodeKind::Bool(b) => Ok(*b),
         NodeKind::Str(s) => match s.to_ascii_lowercase().as_str() {
@@ -440,7 +440,7 @@ impl<'a> Loader<'a> {
                     let h = self.parse_tasks(v, dir, None)?;
                     play.handlers.extend(h);
                 }
-                "become" => play.become_.become_ = Some(bool_of(v, "become")?),
+                "become" => play.become_.become_ = Some(Flag::from_node(v, "become")?),
                 "become_user" => play.become_.user = Some(str_of(v, "become_user")?),
                 "become_method" => play.become_.method = Some(str_of(v, "become_method")?),
                 "become_flags" => play.become_.flags = Some(str_of(v, "become_flags")?),
@@ -689,8 +689,8 @@ impl<'a> Loader<'a> {
                 "ignore_errors" => t.ignore_errors = Some(v.to_value()),
                 "ignore_unreachable" => t.ignore_unreachable = bool_of(v, "ignore_unreachable")?,
                 "tags" => t.tags = tags_of(v)?,
-                "become" => t.become_.become_ = Some(bool_of(v, "become")?),
-                "sudo" => t.become_.become_ = Some(bool_of(v, "sudo")?),
+                "become" => t.become_.become_ = Some(Flag::from_node(v, "become")?),
+                "sudo" => t.become_.become_ = Some(Flag::from_node(v, "sudo")?),
                 "become_user" | "sudo_user" => t.become_.user = Some(str_of(v, "become_user")?),
                 "become_method" => t.become_.method = Some(str_of(v, "become_method")?),
                 "become_flags" => t.become_.flags = Some(str_of(v, "become_flags")?),
@@ -701,9 +701,9 @@ impl<'a> Loader<'a> {
                 "run_once" => t.run_once = bool_of(v, "run_once")?,
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),
-                "no_log" => t.no_log = bool_of(v, "no_log")?,
-                "check_mode" => t.check_mode = Some(bool_of(v, "check_mode")?),
-                "diff" => t.diff = Some(bool_of(v, "diff")?),
+                "no_log" => t.no_log = Flag::from_node(v, "no_log")?,
+                "check_mode" => t.check_mode = Some(Flag::from_node(v, "check_mode")?),
+                "diff" => t.diff = Some(Flag::from_node(v, "diff")?),
                 "any_errors_fatal" => t.any_errors_fatal = bool_of(v, "any_errors_fatal")?,
                 "connection" => t.connection = Some(str_of(v, "connection")?),
                 "timeout" => t.timeout = v.scalar_string().and_then(|s| s.parse().ok()),
@@ -1041,7 +1041,7 @@ impl<'a> Loader<'a> {
                         "vars" => params.extend(vars_of(v)?),
                         "when" => when = conditions(v)?,
                         "tags" => tags = tags_of(v)?,
-                        "become" => b.become_ = Some(bool_of(v, "become")?),
+                        "become" => b.become_ = Some(Flag::from_node(v, "become")?),
                         "become_user" => b.user = Some(str_of(v, "become_user")?),
                         "become_method" => b.method = Some(str_of(v, "become_method")?),
                         other => {

@@ -22,6 +22,45 @@ pub struct Playbook {
     pub plays: Vec<Play>,
 }
 
+/// A boolean keyword that Ansible templates (`no_log: "{{ hide }}"`, `check_mode`,
+/// `diff`, `become`): a literal, or a template evaluated on each host when the task runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flag {
+    Const(bool),
+    Template(String),
+}
+
+impl Default for Flag {
+    fn default() -> Self {
+        Flag::Const(false)
+    }
+}
+
+impl Flag {
+    /// A YAML boolean (`yes`, `true`, `1` ...), or a string with template syntax.
+    pub fn from_node(n: &crate::yaml::Node, what: &str) -> crate::error::Result<Flag> {
+        match &n.kind {
+            crate::yaml::NodeKind::Str(s) if crate::template::Templar::is_template(s) => {
+                Ok(Flag::Template(s.clone()))
+            }
+            _ => Ok(Flag::Const(loader::bool_of(n, what)?)),
+        }
+    }
+
+    /// The value on one host; a template is evaluated like a condition (`"yes"`,
+    /// `"False"` and other string booleans count as Ansible counts them).
+    pub fn eval(
+        &self,
+        templar: &crate::template::Templar,
+        ctx: &Value,
+    ) -> Result<bool, crate::template::TemplateError> {
+        match self {
+            Flag::Const(b) => Ok(*b),
+            Flag::Template(t) => templar.eval_condition(t, ctx),
+        }
+    }
+}
+
 /// `serial:` batch sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Serial {
@@ -31,7 +70,7 @@ pub enum Serial {
 
 #[derive(Debug, Clone, Default)]
 pub struct Become {
-    pub become_: Option<bool>,
+    pub become_: Option<Flag>,
     pub user: Option<String>,
     pub method: Option<String>,
     pub flags: Option<String>,
@@ -41,7 +80,7 @@ impl Become {
     /// Inner settings override outer ones.
     pub fn over(&self, outer: &Become) -> Become {
         Become {
-            become_: self.become_.or(outer.become_),
+            become_: self.become_.clone().or_else(|| outer.become_.clone()),
             user: self.user.clone().or_else(|| outer.user.clone()),
             method: self.method.clone().or_else(|| outer.method.clone()),
             flags: self.flags.clone().or_else(|| outer.flags.clone()),
@@ -163,9 +202,9 @@ pub struct Task {
     pub until: Option<Vec<String>>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
-    pub no_log: bool,
-    pub check_mode: Option<bool>,
-    pub diff: Option<bool>,
+    pub no_log: Flag,
+    pub check_mode: Option<Flag>,
+    pub diff: Option<Flag>,
     pub any_errors_fatal: bool,
     pub connection: Option<String>,
     pub timeout: Option<u64>,
@@ -205,7 +244,7 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
-            no_log: false,
+            no_log: Flag::Const(false),
             check_mode: None,
             diff: None,
             any_errors_fatal: false,

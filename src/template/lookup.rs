@@ -421,9 +421,11 @@ fn template_lookup(
             }
         }
         let ctx = Value::from_pairs(ctx);
-        let rendered = cx
-            .env
-            .render_named_str(&path.display().to_string(), &text, ctx)?;
+        // As a template file: no kept trailing newline, then Ansible's count restored.
+        let mut env = cx.env.clone();
+        env.set_syntax(crate::template::syntax(false));
+        let rendered = env.render_named_str(&path.display().to_string(), &text, ctx)?;
+        let rendered = crate::template::restore_trailing_newlines(&text, rendered);
         let value = if convert_data {
             serde_json::from_str::<serde_json::Value>(&rendered)
                 .map(|j| crate::template::from_json(&j))

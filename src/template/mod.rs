@@ -1,6 +1,13 @@
 //! Templating: minijinja set up the way Ansible renders (strict undefined variables,
-//! `trim_blocks`, trailing newline kept), with Ansible's filters ([`filters`]), tests
+//! `trim_blocks`, trailing newline kept in inline strings, Ansible's trailing newline
+//! rule for template files), with Ansible's filters ([`filters`]), tests
 //! ([`tests`]) and lookups ([`lookup`]).
+//!
+//! Undefined values are strict but chainable, as in ansible-core 2.19+:
+//! `{{ a.b.c | default('x') }}` and `a.b.c is defined` work when `a` is undefined, while
+//! printing, iterating, comparing or testing the truth of an undefined value fails with
+//! the undefined variable's name (minijinja's `ChainableStrict`, see
+//! `vendor/minijinja/RDEPLOY-PATCH.md`).
 //!
 //! A string that is exactly one `{{ expression }}` keeps the expression's native type
 //! (`"{{ ports }}"` is a list, as in Ansible); anything else renders to a string.
@@ -55,14 +62,8 @@ impl Default for Templar {
 impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder()
-                .trim_blocks(true)
-                .keep_trailing_newline(true)
-                .build()
-                .expect("valid syntax config"),
-        );
+        env.set_undefined_behavior(UndefinedBehavior::ChainableStrict);
+        env.set_syntax(syntax(true));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         minijinja_contrib::add_to_environment(&mut env);
@@ -91,10 +92,7 @@ impl Templar {
         if let Some(expr) = single_expression(s) {
             let v = self.eval_expr(expr, ctx)?;
             if v.is_undefined() {
-                return Err(TemplateError {
-                    message: format!("'{}' is undefined", expr.trim()),
-                    line: None,
-                });
+                return Err(self.undefined_error(expr, ctx));
             }
             if v.kind() == minijinja::value::ValueKind::Invalid {
                 return Err(TemplateError {
@@ -149,15 +147,46 @@ impl Templar {
         Ok(e.eval(ctx)?)
     }
 
-    /// Evaluates a condition. Ansible accepts a bare expression or `{{ expr }}`.
+    /// Evaluates a condition. Ansible accepts a bare expression or `{{ expr }}`; an
+    /// undefined result (`when: nope`, `when: nope.attr`) fails as in Ansible.
     pub fn eval_condition(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
         let t = expr.trim();
-        let v = match single_expression(t) {
-            Some(inner) => self.eval_expr(inner, ctx)?,
-            None if Self::is_template(t) => Value::from(self.render_string(t, ctx)?),
-            None => self.eval_expr(t, ctx)?,
+        let (inner, v) = match single_expression(t) {
+            Some(inner) => (inner, self.eval_expr(inner, ctx)?),
+            None if Self::is_template(t) => (t, Value::from(self.render_string(t, ctx)?)),
+            None => (t, self.eval_expr(t, ctx)?),
         };
+        if v.is_undefined() {
+            return Err(self.undefined_error(inner, ctx));
+        }
         Ok(truthy(&v))
+    }
+
+    /// The error for an expression whose value is undefined: `'d.missing' is undefined`
+    /// when only the last step is missing, otherwise minijinja's message naming the
+    /// undefined value the chain came from (`nope.attr` -> `` `nope` is undefined``).
+    fn undefined_error(&self, expr: &str, ctx: &Value) -> TemplateError {
+        let expr = expr.trim();
+        let plain = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let parent_defined = match expr.rsplit_once('.') {
+            None => plain(expr),
+            Some((parent, last)) => {
+                plain(last)
+                    && parent.split('.').all(plain)
+                    && self.eval_expr(parent, ctx).is_ok_and(|v| !v.is_undefined())
+            }
+        };
+        let named = || TemplateError {
+            message: format!("'{expr}' is undefined"),
+            line: None,
+        };
+        if parent_defined {
+            return named();
+        }
+        // Concatenating an undefined value fails with the name of its origin.
+        self.eval_expr(&format!("({expr}) ~ ''"), ctx)
+            .err()
+            .unwrap_or_else(named)
     }
 
     /// Renders a template file (the template module, lookup('template')).
@@ -167,16 +196,38 @@ impl Templar {
             line: None,
         })?;
         let mut env = (*self.env).clone();
+        env.set_syntax(syntax(false));
         let name = path.display().to_string();
-        env.add_template_owned(name.clone(), text)?;
+        env.add_template_owned(name.clone(), text.clone())?;
         let t = env.get_template(&name)?;
-        Ok(t.render(ctx)?)
+        Ok(restore_trailing_newlines(&text, t.render(ctx)?))
     }
 
     /// The underlying environment (for the lookup plugins and tests).
     pub fn env(&self) -> &Environment<'static> {
         &self.env
     }
+}
+
+/// The default syntax (`trim_blocks`). Inline strings keep their trailing newline;
+/// template files are rendered without it and get [`restore_trailing_newlines`].
+pub(crate) fn syntax(keep_trailing_newline: bool) -> minijinja::syntax::SyntaxConfig {
+    minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .keep_trailing_newline(keep_trailing_newline)
+        .build()
+        .expect("valid syntax config")
+}
+
+/// Ansible's trailing newlines for a template file rendered with
+/// `keep_trailing_newline` off (so included templates add none): newlines are added
+/// back while the result ends with fewer of them than the source does.
+/// `"a\n{{ extra }}\n"` with `extra: ""` renders `"a\n"`, not `"a\n\n"`.
+pub fn restore_trailing_newlines(source: &str, mut rendered: String) -> String {
+    let count = |s: &str| s.bytes().rev().take_while(|b| *b == b'\n').count();
+    let missing = count(source).saturating_sub(count(&rendered));
+    rendered.push_str(&"\n".repeat(missing));
+    rendered
 }
 
 /// Python/Ansible truthiness, plus Ansible's string booleans (`"yes"`, `"False"`).
@@ -215,6 +266,7 @@ pub fn from_json(v: &serde_json::Value) -> Value {
 #[cfg(test)]
 mod unit {
     use super::*;
+    use filters::py_str;
     use minijinja::context;
 
     #[test]
@@ -240,6 +292,100 @@ mod unit {
                 .as_str(),
             Some("x")
         );
+    }
+
+    fn chain_ctx() -> Value {
+        context! { d => context! { a => 1 }, l => vec![1, 2] }
+    }
+
+    #[test]
+    fn undefined_is_chainable_under_default_and_tests() {
+        // ansible-core 2.21: each of these renders, none fails.
+        let t = Templar::new();
+        let ctx = chain_ctx();
+        for (expr, want) in [
+            ("{{ nope.attr | default('x') }}", "x"),
+            ("{{ d.missing.deeper | default('z') }}", "z"),
+            ("{{ nope['k'] | default('q') }}", "q"),
+            ("{{ nope.a['b'].c | d('w') }}", "w"),
+            ("{{ nope.attr is defined }}", "False"),
+            ("{{ d.missing.deeper is undefined }}", "True"),
+            ("{{ d.a.b is defined }}", "False"),
+            ("v={{ nope.attr | default('x') }}", "v=x"),
+            ("{% if nope.attr is defined %}y{% else %}n{% endif %}", "n"),
+        ] {
+            let v = t
+                .render_str(expr, &ctx)
+                .unwrap_or_else(|e| panic!("{expr}: {}", e.message));
+            assert_eq!(py_str(&v), want, "{expr}");
+        }
+        assert!(!t.eval_condition("nope.attr is defined", &ctx).unwrap());
+        assert!(t
+            .eval_condition("d.missing.deeper is undefined", &ctx)
+            .unwrap());
+        assert!(t
+            .eval_condition("{{ d.missing.deeper is undefined }}", &ctx)
+            .unwrap());
+        assert!(t.eval_condition("nope.attr | default(true)", &ctx).unwrap());
+    }
+
+    #[test]
+    fn chained_undefined_still_fails_when_used() {
+        let t = Templar::new();
+        let ctx = chain_ctx();
+        let err = |s: &str| match t.render_str(s, &ctx) {
+            Ok(v) => panic!("{s} rendered {v:?}"),
+            Err(e) => e.message,
+        };
+        // Printed: the variable the chain came from is named.
+        assert!(err("{{ nope.attr }}").contains("`nope` is undefined"));
+        assert!(err("x{{ nope.attr }}").contains("`nope` is undefined"));
+        assert!(err("{{ d.missing.deeper }}").contains("`d.missing` is undefined"));
+        assert_eq!(err("{{ d.missing }}"), "'d.missing' is undefined");
+        assert_eq!(err("{{ nope }}"), "'nope' is undefined");
+        // Iterated, compared, used in arithmetic or as a string.
+        assert!(err("{% for i in nope.attr %}{% endfor %}").contains("`nope` is undefined"));
+        assert!(err("{{ nope.attr == 1 }}").contains("`nope` is undefined"));
+        assert!(err("{{ nope.attr + 1 }}").contains("`nope` is undefined"));
+        assert!(err("{{ nope.attr | upper }}").contains("`nope` is undefined"));
+        assert!(err("{% if nope.attr %}y{% endif %}").contains("`nope` is undefined"));
+        // Conditions: an undefined result fails, as `when:` does in Ansible.
+        let cond = |s: &str| t.eval_condition(s, &ctx).unwrap_err().message;
+        assert!(cond("nope.attr").contains("`nope` is undefined"));
+        assert_eq!(cond("nope"), "'nope' is undefined");
+        assert!(cond("not nope.attr").contains("`nope` is undefined"));
+        assert!(cond("nope.attr == 'x'").contains("`nope` is undefined"));
+    }
+
+    #[test]
+    fn template_files_keep_trailing_newlines_as_ansible() {
+        // (source, rendered by ansible-core's template module / lookup)
+        let cases = [
+            ("a\n{{ extra }}\n", "a\n"),
+            ("a\n{{ extra }}", "a\n"),
+            ("a\n", "a\n"),
+            ("a\n\n", "a\n\n"),
+            ("a", "a"),
+            ("{{ line }}\n", "b\n"),
+            ("{{ line }}\n\n", "b\n\n"),
+            ("{% if false %}x\n{% endif %}\n", "\n"),
+        ];
+        let t = Templar::new();
+        let ctx = context! { extra => "", line => "b\n" };
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (src, want)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("t{i}.j2"));
+            std::fs::write(&path, src).unwrap();
+            assert_eq!(t.render_file(&path, &ctx).unwrap(), *want, "file {src:?}");
+            let lookup = format!("{{{{ lookup('template', '{}') }}}}", path.display());
+            assert_eq!(
+                py_str(&t.render_str(&lookup, &ctx).unwrap()),
+                *want,
+                "lookup {src:?}"
+            );
+        }
+        // Inline strings (YAML values) are not template files: unchanged.
+        assert_eq!(t.render_string("a\n{{ extra }}\n", &ctx).unwrap(), "a\n\n");
     }
 
     #[test]

@@ -613,16 +613,18 @@ async fn template_includes_and_whitespace_options() {
         json!({"src": "main.j2", "dest": t.p("out"), "lstrip_blocks": true}),
     )
     .await;
-    assert_eq!(t.cat("out"), "top\nincluded 8080\nx");
+    // As ansible-core: the included template's trailing newline is dropped (Jinja's
+    // keep_trailing_newline is off) and trim_blocks eats the one after the tag.
+    assert_eq!(t.cat("out"), "top\nincluded 8080x");
     t.run("template", json!({"src": "main.j2", "dest": t.p("crlf"), "lstrip_blocks": true, "newline_sequence": "\\r\\n"})).await;
     assert_eq!(
         t.sh(&format!("tr -cd '\\r' < {} | wc -c", t.p("crlf"))),
-        "3",
+        "2",
         "every line ends in CR LF"
     );
     assert_eq!(
         t.sh(&format!("tr -d '\\r' < {}", t.p("crlf"))),
-        "top\nincluded 8080\nx"
+        "top\nincluded 8080x"
     );
 }
 
