@@ -69,7 +69,13 @@ cmd_services() {
       redis-server --bind 0.0.0.0 --protected-mode no --save '' --appendonly no >/dev/null
     log "redis on $REDIS_IP:6379"
   fi
-  if ! running "$REGISTRY"; then
+  # A registry started from another checkout has another password: start ours.
+  if running "$REGISTRY" && ! docker inspect -f '{{range .Mounts}}{{.Source}} {{end}}' "$REGISTRY" \
+      | grep -q "$FLEET_DIR/registry/htpasswd"; then
+    log "the running registry belongs to another checkout: replacing it"
+    docker rm -f "$REGISTRY" >/dev/null
+  fi
+  if ! running "$REGISTRY" || [ ! -s "$FLEET_DIR/registry/password" ]; then
     docker rm -f "$REGISTRY" >/dev/null 2>&1 || true
     img="$(service_image rdeploy-registry docker-registry apache2-utils)"
     # a registry that wants a login (htpasswd, bcrypt), like a private registry does
