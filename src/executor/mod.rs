@@ -126,6 +126,7 @@ pub struct PlayCtx {
     pub check_mode: Option<bool>,
     pub ignore_errors: bool,
     pub any_errors_fatal: bool,
+    pub max_fail_percentage: Option<f64>,
     pub playbook_dir: PathBuf,
     pub handlers: Arc<Vec<Task>>,
     pub play_name: String,
@@ -146,6 +147,9 @@ pub struct Executor {
     pub(crate) start_at_reached: std::sync::atomic::AtomicBool,
     pub(crate) delegated: tokio::sync::Mutex<IndexMap<String, Arc<dyn crate::ssh::Connection>>>,
     pub(crate) abort_play: std::sync::atomic::AtomicBool,
+    /// Set when the playbook must stop after the current play, as ansible-core does:
+    /// any_errors_fatal fired, max_fail_percentage exceeded, or a whole batch failed.
+    pub(crate) stop_playbook: std::sync::atomic::AtomicBool,
     /// A weak handle on itself (for `hostvars`, which outlives a borrow).
     pub(crate) me: std::sync::Weak<Executor>,
 }
@@ -174,6 +178,7 @@ impl Executor {
             start_at_reached: std::sync::atomic::AtomicBool::new(start_reached),
             delegated: tokio::sync::Mutex::new(IndexMap::new()),
             abort_play: std::sync::atomic::AtomicBool::new(false),
+            stop_playbook: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -207,6 +212,9 @@ impl Executor {
                 continue;
             }
             self.run_play(play).await?;
+            if self.stop_playbook.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
         }
         Ok(self.finish(Some(&pb.path)))
     }
@@ -329,6 +337,7 @@ impl Executor {
                 check_mode: play.check_mode,
                 ignore_errors: play.ignore_errors,
                 any_errors_fatal: play.any_errors_fatal,
+                max_fail_percentage: play.max_fail_percentage,
                 playbook_dir: play.dir.clone(),
                 handlers: Arc::new(play.handlers.clone()),
                 play_name: play.name.clone(),
@@ -382,6 +391,11 @@ impl Executor {
             }
         }
         for batch in batches(&hosts, &play.serial) {
+            // Hosts that failed in an earlier play are not part of this one's batches.
+            let batch = self.alive(&batch);
+            if batch.is_empty() {
+                continue;
+            }
             self.play.write().unwrap().batch = batch.clone();
             let base = Inherit::default();
             let mut active: Vec<String> = self.alive(&batch);
@@ -424,20 +438,61 @@ impl Executor {
                     break;
                 }
             }
-            if let Some(pct) = play.max_fail_percentage {
-                let failed = batch.len() - self.alive(&batch).len();
-                if failed as f64 * 100.0 / batch.len() as f64 > pct {
-                    self.emit(Event::Warning {
-                        msg: format!("max_fail_percentage {pct}% exceeded: stopping the play"),
-                    });
-                    break;
-                }
+            if self.max_fail_exceeded(&batch) {
+                self.stop_playbook
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
             }
-            if self.abort_play.load(std::sync::atomic::Ordering::SeqCst) {
+            let failed = self.failed_in(&batch);
+            if !batch.is_empty() && failed == batch.len() {
+                self.emit(Event::Warning {
+                    msg: "every host of the batch failed: stopping the playbook".into(),
+                });
+                self.stop_playbook
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if self.abort_play.load(std::sync::atomic::Ordering::SeqCst)
+                || self.stop_playbook.load(std::sync::atomic::Ordering::SeqCst)
+            {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// How many hosts of `batch` failed or became unreachable in this play.
+    fn failed_in(&self, batch: &[String]) -> usize {
+        batch
+            .iter()
+            .filter(|h| {
+                self.host_rt(h)
+                    .map(|rt| {
+                        let st = rt.st.lock().unwrap();
+                        st.failed_in_play || st.unreachable
+                    })
+                    .unwrap_or(false)
+            })
+            .count()
+    }
+
+    /// Whether the failed share of the current batch exceeds the play's
+    /// max_fail_percentage (checked after every task, as ansible-core's linear
+    /// strategy does); says so once when it does.
+    fn max_fail_exceeded(&self, batch: &[String]) -> bool {
+        let Some(pct) = self.play.read().unwrap().max_fail_percentage else {
+            return false;
+        };
+        if batch.is_empty() || self.failed_in(batch) as f64 * 100.0 / batch.len() as f64 <= pct {
+            return false;
+        }
+        if !self
+            .stop_playbook
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.emit(Event::Warning {
+                msg: format!("max_fail_percentage {pct}% exceeded: stopping the playbook"),
+            });
+        }
+        true
     }
 
     /// Hosts of `hosts` that are still running in this play.
@@ -645,7 +700,14 @@ impl Executor {
                                 });
                                 self.abort_play
                                     .store(true, std::sync::atomic::Ordering::SeqCst);
+                                self.stop_playbook
+                                    .store(true, std::sync::atomic::Ordering::SeqCst);
                             }
+                        }
+                        let batch = self.play.read().unwrap().batch.clone();
+                        if self.max_fail_exceeded(&batch) {
+                            self.abort_play
+                                .store(true, std::sync::atomic::Ordering::SeqCst);
                         }
                     }
                 }

@@ -1,13 +1,7 @@
 //! Engine behaviour that needs no fleet: plays on `localhost` with `connection: local`.
 
-use super::harness::{rdeploy, tempdir};
+use super::harness::{rdeploy, tempdir, write_file as write};
 use std::time::{Duration, Instant};
-
-fn write(dir: &std::path::Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 #[test]
 fn task_names_are_rendered_with_role_parameters() {
@@ -53,5 +47,69 @@ fn until_does_not_retry_a_module_that_skipped_itself_in_check_mode() {
         t0.elapsed() < Duration::from_secs(8),
         "retried: {:?}",
         t0.elapsed()
+    );
+}
+
+/// Three local hosts; `site.yml` from `book`; returns the run.
+fn three_hosts(book: &str) -> super::harness::Run {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "hosts.ini",
+        "[all:vars]\nansible_connection=local\n[app]\nh1\nh2\nh3\n",
+    );
+    write(dir.path(), "site.yml", book);
+    rdeploy(dir.path(), &["run", "site.yml", "-i", "hosts.ini"])
+}
+
+const LATER_PLAY: &str =
+    "- hosts: app\n  gather_facts: no\n  tasks:\n    - debug: {msg: later play ran}\n";
+
+#[test]
+fn max_fail_percentage_is_checked_after_each_task_and_stops_the_playbook() {
+    let r = three_hosts(&format!(
+        "- hosts: app\n  gather_facts: no\n  max_fail_percentage: 30\n  tasks:\n    - fail: {{msg: boom}}\n      when: inventory_hostname == 'h1'\n    - debug: {{msg: next task ran}}\n{LATER_PLAY}"
+    ));
+    r.assert_code(2);
+    assert!(!r.stdout.contains("next task ran"), "{}", r.stdout);
+    assert!(!r.stdout.contains("later play ran"), "{}", r.stdout);
+    assert!(r.stdout.contains("max_fail_percentage") || r.stderr.contains("max_fail_percentage"));
+}
+
+#[test]
+fn any_errors_fatal_stops_the_playbook() {
+    let r = three_hosts(&format!(
+        "- hosts: app\n  gather_facts: no\n  any_errors_fatal: true\n  tasks:\n    - fail: {{msg: boom}}\n      when: inventory_hostname == 'h2'\n    - debug: {{msg: next task ran}}\n{LATER_PLAY}"
+    ));
+    r.assert_code(2);
+    assert!(!r.stdout.contains("next task ran"), "{}", r.stdout);
+    assert!(!r.stdout.contains("later play ran"), "{}", r.stdout);
+}
+
+#[test]
+fn a_serial_batch_that_fails_entirely_stops_the_playbook() {
+    let r = three_hosts(&format!(
+        "- hosts: app\n  gather_facts: no\n  serial: 1\n  tasks:\n    - fail: {{msg: boom}}\n      when: inventory_hostname == 'h1'\n    - debug: {{msg: 'ran on {{{{ inventory_hostname }}}}'}}\n{LATER_PLAY}"
+    ));
+    r.assert_code(2);
+    assert!(
+        !r.stdout.contains("ran on h2"),
+        "no later batch: {}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("later play ran"), "{}", r.stdout);
+}
+
+#[test]
+fn without_a_stop_condition_later_plays_run_for_the_hosts_that_did_not_fail() {
+    let r = three_hosts(&format!(
+        "- hosts: app\n  gather_facts: no\n  tasks:\n    - fail: {{msg: boom}}\n      when: inventory_hostname == 'h1'\n{LATER_PLAY}"
+    ));
+    r.assert_code(2);
+    assert_eq!(
+        r.stdout.matches("later play ran").count(),
+        2,
+        "{}",
+        r.stdout
     );
 }

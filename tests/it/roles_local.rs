@@ -1,13 +1,7 @@
 //! The repo's roles' templates rendered on localhost (`connection: local`), with the
 //! inventory deciding what they contain: no fleet needed.
 
-use super::harness::{rdeploy, repo_root, tempdir};
-
-fn write(dir: &std::path::Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+use super::harness::{rdeploy, repo_root, tempdir, write_file as write};
 
 /// Renders roles/nginx_sticky's template for an inventory with `api_hosts` API hosts.
 fn render_sticky(api_hosts: usize, extra_vars: &str) -> String {

@@ -2,7 +2,7 @@
 //! the inventories point at a closed port on 127.0.0.1 and every case must stop before
 //! any host would be contacted.
 
-use super::harness::{rdeploy, rdeploy_env, tempdir, Run};
+use super::harness::{rdeploy, rdeploy_env, tempdir, write_file as write, Run};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,12 +15,6 @@ fn closed_inventory(dir: &Path) -> String {
     )
     .unwrap();
     p.display().to_string()
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
 }
 
 fn run_book(dir: &Path, book: &str, extra: &[&str]) -> Run {
