@@ -6,7 +6,7 @@ use super::vars::{Layer, Scope};
 use super::{Executor, Inherit};
 use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
 use crate::output::{Event, HostResult, Status};
-use crate::playbook::{Flag, LoopSpec, Task, TaskKind};
+use crate::playbook::{Flag, LoopControl, LoopSpec, Task, TaskKind};
 use crate::ssh::{self, ConnectSpec, Connection, TransportError};
 use crate::template::{self, Templar, OMIT};
 use indexmap::IndexMap;
@@ -349,28 +349,7 @@ impl Executor {
                 let lc = &t.loop_control;
                 let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
                 for (i, item) in items.iter().enumerate() {
-                    let mut top = IndexMap::new();
-                    top.insert(loop_var.clone(), item.clone());
-                    top.insert(
-                        "ansible_loop_var".to_string(),
-                        Value::from(loop_var.clone()),
-                    );
-                    if let Some(iv) = &lc.index_var {
-                        top.insert(iv.clone(), Value::from(i));
-                    }
-                    top.insert(
-                        "ansible_loop".to_string(),
-                        Value::from_pairs([
-                            ("index", Value::from(i + 1)),
-                            ("index0", Value::from(i)),
-                            ("first", Value::from(i == 0)),
-                            ("last", Value::from(i + 1 == items.len())),
-                            ("length", Value::from(items.len())),
-                            ("revindex", Value::from(items.len() - i)),
-                            ("revindex0", Value::from(items.len() - i - 1)),
-                        ]),
-                    );
-                    let iscope = scope.with_top(top);
+                    let iscope = scope.with_top(loop_vars(lc, items, i));
                     let label = match &lc.label {
                         Some(l) => self
                             .templar
@@ -1480,135 +1459,184 @@ impl Executor {
         let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> =
             IndexMap::new();
         for h in hosts {
-            let scope = self.scope_for(t, h, inherit, None);
-            let ctx = scope.value();
-            let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
-            if !conds
-                .iter()
-                .all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false))
-            {
-                if let Some(rt) = self.host_rt(h) {
-                    self.report_skip(&rt, &t.display_name(), h, t.action());
-                }
-                continue;
-            }
-            let (key, load): (String, Result<Vec<Task>, String>) = match &t.kind {
-                TaskKind::IncludeTasks { file, dir, .. } => {
-                    match self.templar.render_string(file, &ctx) {
-                        Ok(f) => {
-                            let mut cands = vec![dir.join(&f)];
-                            if let Some(r) = &t.role {
-                                cands.push(r.path.join("tasks").join(&f));
-                            }
-                            let p = cands
-                                .iter()
-                                .find(|p| p.exists())
-                                .cloned()
-                                .unwrap_or_else(|| cands[0].clone());
-                            let key = p.display().to_string();
-                            if let Some(g) = groups.get_mut(&key) {
-                                g.0.push(h.clone());
-                                continue;
-                            }
-                            (
-                                key,
-                                loader
-                                    .load_task_file(&p, t.role.as_ref())
-                                    .map_err(|e| e.to_string()),
-                            )
+            let base = self.scope_for(t, h, inherit, None);
+            // `loop` on an include: the file is included once per item, with the item's
+            // variables; hosts with the same file and item run it together.
+            let items: Option<Vec<Value>> = match &t.loop_ {
+                None => None,
+                Some(spec) => match self.loop_items(spec, &base) {
+                    Ok(v) => Some(v),
+                    Err(msg) => {
+                        if let Some(rt) = self.host_rt(h) {
+                            self.report_fail(
+                                &rt,
+                                &t.display_name(),
+                                h,
+                                msg,
+                                t,
+                                inherit,
+                                &base,
+                                false,
+                            );
                         }
-                        Err(e) => (String::new(), Err(e.message)),
-                    }
-                }
-                TaskKind::IncludeRole {
-                    name, tasks_from, ..
-                } => {
-                    let name = self
-                        .templar
-                        .render_string(name, &ctx)
-                        .unwrap_or_else(|_| name.clone());
-                    let key = format!("role:{name}:{}", tasks_from.clone().unwrap_or_default());
-                    if let Some(g) = groups.get_mut(&key) {
-                        g.0.push(h.clone());
                         continue;
                     }
-                    let dir = self.play.read().unwrap().playbook_dir.clone();
-                    let node = crate::yaml::Node {
-                        kind: crate::yaml::NodeKind::Null,
-                        span: t.span.clone(),
-                    };
-                    let r = loader
-                        .load_role(
-                            &name,
-                            tasks_from.as_deref(),
-                            Default::default(),
-                            &dir,
-                            &node,
-                        )
-                        .map(|(role, tasks, handlers)| {
-                            // The role's handlers become available to the play.
-                            if !handlers.is_empty() {
-                                let mut p = self.play.write().unwrap();
-                                let mut hs = (*p.handlers).clone();
-                                hs.extend(handlers);
-                                p.handlers = Arc::new(hs);
-                            }
-                            let _ = role;
-                            tasks
-                        });
-                    (key, r.map_err(|e| e.to_string()))
-                }
-                _ => return,
+                },
             };
-            match load {
-                Ok(tasks) => {
-                    let params = match &t.kind {
-                        TaskKind::IncludeTasks { args, .. }
-                        | TaskKind::IncludeRole { args, .. } => {
-                            let mut m = IndexMap::new();
-                            if let Ok(keys) = args.try_iter() {
-                                for k in keys {
-                                    let ks = k.to_string();
-                                    if matches!(
-                                        ks.as_str(),
-                                        "name"
-                                            | "tasks_from"
-                                            | "apply"
-                                            | "public"
-                                            | "role"
-                                            | "allow_duplicates"
-                                            | "handlers_from"
-                                            | "defaults_from"
-                                            | "vars_from"
-                                    ) {
-                                        continue;
-                                    }
-                                    if let Ok(v) = args.get_item(&k) {
-                                        if ks == "vars" {
-                                            if let Ok(vk) = v.try_iter() {
-                                                for k2 in vk {
-                                                    m.insert(
-                                                        k2.to_string(),
-                                                        v.get_item(&k2).unwrap_or_default(),
-                                                    );
+            let n = items.as_ref().map_or(1, Vec::len);
+            for idx in 0..n {
+                let item_vars = items.as_ref().map(|it| loop_vars(&t.loop_control, it, idx));
+                let scope = match &item_vars {
+                    Some(top) => base.with_top(top.clone()),
+                    None => base.clone(),
+                };
+                let item_key = match &items {
+                    Some(it) => format!("\u{0}{idx}\u{0}{}", it[idx]),
+                    None => String::new(),
+                };
+                let ctx = scope.value();
+                let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
+                if !conds
+                    .iter()
+                    .all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false))
+                {
+                    if let Some(rt) = self.host_rt(h) {
+                        self.report_skip(&rt, &t.display_name(), h, t.action());
+                    }
+                    continue;
+                }
+                let (key, load): (String, Result<Vec<Task>, String>) = match &t.kind {
+                    TaskKind::IncludeTasks { file, dir, .. } => {
+                        match self.templar.render_string(file, &ctx) {
+                            Ok(f) => {
+                                let mut cands = vec![dir.join(&f)];
+                                if let Some(r) = &t.role {
+                                    cands.push(r.path.join("tasks").join(&f));
+                                }
+                                let p = cands
+                                    .iter()
+                                    .find(|p| p.exists())
+                                    .cloned()
+                                    .unwrap_or_else(|| cands[0].clone());
+                                let key = format!("{}{item_key}", p.display());
+                                if let Some(g) = groups.get_mut(&key) {
+                                    g.0.push(h.clone());
+                                    continue;
+                                }
+                                (
+                                    key,
+                                    loader
+                                        .load_task_file(&p, t.role.as_ref())
+                                        .map_err(|e| e.to_string()),
+                                )
+                            }
+                            Err(e) => (String::new(), Err(e.message)),
+                        }
+                    }
+                    TaskKind::IncludeRole {
+                        name, tasks_from, ..
+                    } => {
+                        let name = self
+                            .templar
+                            .render_string(name, &ctx)
+                            .unwrap_or_else(|_| name.clone());
+                        let key = format!(
+                            "role:{name}:{}{item_key}",
+                            tasks_from.clone().unwrap_or_default()
+                        );
+                        if let Some(g) = groups.get_mut(&key) {
+                            g.0.push(h.clone());
+                            continue;
+                        }
+                        let dir = self.play.read().unwrap().playbook_dir.clone();
+                        let node = crate::yaml::Node {
+                            kind: crate::yaml::NodeKind::Null,
+                            span: t.span.clone(),
+                        };
+                        let r = loader
+                            .load_role(
+                                &name,
+                                tasks_from.as_deref(),
+                                Default::default(),
+                                &dir,
+                                &node,
+                            )
+                            .map(|(role, tasks, handlers)| {
+                                // The role's handlers become available to the play.
+                                if !handlers.is_empty() {
+                                    let mut p = self.play.write().unwrap();
+                                    let mut hs = (*p.handlers).clone();
+                                    hs.extend(handlers);
+                                    p.handlers = Arc::new(hs);
+                                }
+                                let _ = role;
+                                tasks
+                            });
+                        (key, r.map_err(|e| e.to_string()))
+                    }
+                    _ => return,
+                };
+                match load {
+                    Ok(tasks) => {
+                        let params = match &t.kind {
+                            TaskKind::IncludeTasks { args, .. }
+                            | TaskKind::IncludeRole { args, .. } => {
+                                let mut m = IndexMap::new();
+                                if let Ok(keys) = args.try_iter() {
+                                    for k in keys {
+                                        let ks = k.to_string();
+                                        if matches!(
+                                            ks.as_str(),
+                                            "name"
+                                                | "tasks_from"
+                                                | "apply"
+                                                | "public"
+                                                | "role"
+                                                | "allow_duplicates"
+                                                | "handlers_from"
+                                                | "defaults_from"
+                                                | "vars_from"
+                                        ) {
+                                            continue;
+                                        }
+                                        if let Ok(v) = args.get_item(&k) {
+                                            if ks == "vars" {
+                                                if let Ok(vk) = v.try_iter() {
+                                                    for k2 in vk {
+                                                        m.insert(
+                                                            k2.to_string(),
+                                                            v.get_item(&k2).unwrap_or_default(),
+                                                        );
+                                                    }
                                                 }
+                                            } else {
+                                                m.insert(ks, v);
                                             }
-                                        } else {
-                                            m.insert(ks, v);
                                         }
                                     }
                                 }
+                                m
                             }
-                            m
+                            _ => IndexMap::new(),
+                        };
+                        let mut params = params;
+                        params.extend(item_vars.clone().unwrap_or_default());
+                        groups.insert(key, (vec![h.clone()], tasks, params));
+                    }
+                    Err(msg) => {
+                        if let Some(rt) = self.host_rt(h) {
+                            let scope = self.scope_for(t, h, inherit, None);
+                            self.report_fail(
+                                &rt,
+                                &t.display_name(),
+                                h,
+                                msg,
+                                t,
+                                inherit,
+                                &scope,
+                                false,
+                            );
                         }
-                        _ => IndexMap::new(),
-                    };
-                    groups.insert(key, (vec![h.clone()], tasks, params));
-                }
-                Err(msg) => {
-                    if let Some(rt) = self.host_rt(h) {
-                        let scope = self.scope_for(t, h, inherit, None);
-                        self.report_fail(&rt, &t.display_name(), h, msg, t, inherit, &scope, false);
                     }
                 }
             }
@@ -1629,6 +1657,40 @@ impl Executor {
             self.run_list(&tasks, &hs, &child, handler).await;
         }
     }
+}
+
+/// The variables one loop item sees: the loop variable, `ansible_loop_var`, the index
+/// variable, and `ansible_loop` (with `allitems`, `previtem`, `nextitem` when
+/// `loop_control.extended` is set, as in Ansible).
+fn loop_vars(lc: &LoopControl, items: &[Value], i: usize) -> IndexMap<String, Value> {
+    let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+    let n = items.len();
+    let mut top = IndexMap::new();
+    top.insert(loop_var.clone(), items[i].clone());
+    top.insert("ansible_loop_var".to_string(), Value::from(loop_var));
+    if let Some(iv) = &lc.index_var {
+        top.insert(iv.clone(), Value::from(i));
+    }
+    let mut info = vec![
+        ("index", Value::from(i + 1)),
+        ("index0", Value::from(i)),
+        ("first", Value::from(i == 0)),
+        ("last", Value::from(i + 1 == n)),
+        ("length", Value::from(n)),
+        ("revindex", Value::from(n - i)),
+        ("revindex0", Value::from(n - i - 1)),
+    ];
+    if lc.extended {
+        info.push(("allitems", Value::from(items.to_vec())));
+        if i > 0 {
+            info.push(("previtem", items[i - 1].clone()));
+        }
+        if i + 1 < n {
+            info.push(("nextitem", items[i + 1].clone()));
+        }
+    }
+    top.insert("ansible_loop".to_string(), Value::from_pairs(info));
+    top
 }
 
 fn all_true(templar: &Templar, conds: &[String], ctx: &Value) -> Result<bool, String> {

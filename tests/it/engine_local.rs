@@ -113,3 +113,43 @@ fn without_a_stop_condition_later_plays_run_for_the_hosts_that_did_not_fail() {
         r.stdout
     );
 }
+
+#[test]
+fn include_tasks_and_include_role_with_loop_run_once_per_item() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "inc.yml",
+        "- debug: {msg: \"file {{ svc }} at {{ i }}\"}\n",
+    );
+    write(
+        dir.path(),
+        "roles/r/tasks/main.yml",
+        "- debug: {msg: \"role {{ item }}\"}\n",
+    );
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - include_tasks: inc.yml\n      loop: [api, web]\n      loop_control: {loop_var: svc, index_var: i}\n    - include_role: {name: r}\n      with_items: [x, y]\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    for want in ["file api at 0", "file web at 1", "role x", "role y"] {
+        assert!(r.stdout.contains(want), "{want}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn extended_loop_variables() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - debug: {msg: \"{{ ansible_loop.previtem | default('-') }}<{{ item }}>{{ ansible_loop.nextitem | default('-') }} of {{ ansible_loop.allitems | join(',') }}\"}\n      loop: [a, b, c]\n      loop_control: {extended: true}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    for want in ["-<a>b of a,b,c", "a<b>c of a,b,c", "b<c>- of a,b,c"] {
+        assert!(r.stdout.contains(want), "{want}: {}", r.stdout);
+    }
+}
