@@ -17,6 +17,11 @@ pub struct HostDyn {
     pub set_facts: IndexMap<String, Value>,
     /// include_vars (precedence 18).
     pub include_vars: IndexMap<String, Value>,
+    /// The last task that failed on this host and its result (`ansible_failed_task`,
+    /// `ansible_failed_result` inside a `rescue` section).
+    pub last_failure: Option<(Value, Value)>,
+    /// Variables of the `rescue` section the host is in.
+    pub rescue_vars: IndexMap<String, Value>,
 }
 
 #[derive(Default)]

@@ -552,6 +552,12 @@ impl Executor {
                             for h in &block_failed {
                                 if let Some(rt) = self.host_rt(h) {
                                     rt.clear_failure_for_rescue();
+                                    let mut d = rt.dynv.write().unwrap();
+                                    if let Some((task, result)) = d.last_failure.clone() {
+                                        d.rescue_vars.insert("ansible_failed_task".into(), task);
+                                        d.rescue_vars
+                                            .insert("ansible_failed_result".into(), result);
+                                    }
                                 }
                             }
                             let rescue_failed: HashSet<String> = self
@@ -559,6 +565,11 @@ impl Executor {
                                 .await
                                 .into_iter()
                                 .collect();
+                            for h in &block_failed {
+                                if let Some(rt) = self.host_rt(h) {
+                                    rt.dynv.write().unwrap().rescue_vars.clear();
+                                }
+                            }
                             for h in &block_failed {
                                 if !rescue_failed.contains(h) {
                                     rescued_ok.insert(h.clone());

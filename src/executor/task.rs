@@ -198,10 +198,15 @@ impl Executor {
     ) -> Arc<Scope> {
         let play = self.play.read().unwrap().clone();
         let rt = self.host_rt(host);
-        let (facts, set_facts, include_vars) = match &rt {
+        let (facts, set_facts, include_vars, rescue_vars) = match &rt {
             Some(rt) => {
                 let d = rt.dynv.read().unwrap();
-                (d.facts.clone(), d.set_facts.clone(), d.include_vars.clone())
+                (
+                    d.facts.clone(),
+                    d.set_facts.clone(),
+                    d.include_vars.clone(),
+                    d.rescue_vars.clone(),
+                )
             }
             None => Default::default(),
         };
@@ -215,6 +220,9 @@ impl Executor {
             layers.push(Arc::new(top));
         }
         layers.push(Arc::new(magic));
+        if !rescue_vars.is_empty() {
+            layers.push(Arc::new(rescue_vars));
+        }
         layers.push(self.extra_layer.clone());
         if !inherit.include_params.is_empty() {
             layers.push(Arc::new(inherit.include_params.clone()));
@@ -485,6 +493,7 @@ impl Executor {
             }
         }
         // Stats.
+        let mut failure = None;
         {
             let mut st = rt.st.lock().unwrap();
             if unreachable {
@@ -497,6 +506,7 @@ impl Executor {
             } else if any_failed {
                 st.stats.failed += 1;
                 st.failed_in_play = true;
+                failure = Some((failed_task_value(t, name), reg_value.clone()));
             } else if all_skipped || (looped && results.is_empty()) {
                 st.stats.skipped += 1;
             } else {
@@ -513,6 +523,10 @@ impl Executor {
                     st.notified.insert(n.clone());
                 }
             }
+        }
+        if failure.is_some() {
+            // (taken after the state lock is released: never both at once)
+            rt.dynv.write().unwrap().last_failure = failure;
         }
         Some(Registered {
             name: t.register.clone(),
@@ -559,6 +573,15 @@ impl Executor {
                 st.stats.failed += 1;
                 st.failed_in_play = true;
             }
+        }
+        if !ignored {
+            let result = if no_log {
+                json!({"failed": true, "censored": CENSORED})
+            } else {
+                json!({"failed": true, "msg": msg})
+            };
+            rt.dynv.write().unwrap().last_failure =
+                Some((failed_task_value(t, name), template::from_json(&result)));
         }
         self.emit(Event::HostResult(HostResult {
             host: host.to_string(),
@@ -1657,6 +1680,18 @@ impl Executor {
             self.run_list(&tasks, &hs, &child, handler).await;
         }
     }
+}
+
+/// `ansible_failed_task`: the failed task's name and action (a subset of what Ansible
+/// gives: `name`, `action`).
+fn failed_task_value(t: &Task, shown: &str) -> Value {
+    Value::from_pairs([
+        (
+            "name",
+            Value::from(t.name.clone().unwrap_or_else(|| shown.to_string())),
+        ),
+        ("action", Value::from(t.action().to_string())),
+    ])
 }
 
 /// The variables one loop item sees: the loop variable, `ansible_loop_var`, the index

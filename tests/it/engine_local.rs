@@ -153,3 +153,20 @@ fn extended_loop_variables() {
         assert!(r.stdout.contains(want), "{want}: {}", r.stdout);
     }
 }
+
+#[test]
+fn rescue_sees_the_failed_task_and_its_result() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - block:\n        - name: the step that breaks\n          command: sh -c 'echo broken >&2; exit 3'\n      rescue:\n        - debug: {msg: \"rescued {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("rescued the step that breaks rc=3"),
+        "{}",
+        r.stdout
+    );
+}
