@@ -127,6 +127,10 @@ pub struct PlayCtx {
     pub ignore_errors: bool,
     pub any_errors_fatal: bool,
     pub max_fail_percentage: Option<f64>,
+    /// `ansible_play_hosts` / `ansible_play_batch`: the play's and the batch's hosts
+    /// that have not failed (refreshed after every task).
+    pub live_play_hosts: Vec<String>,
+    pub live_batch: Vec<String>,
     pub playbook_dir: PathBuf,
     pub handlers: Arc<Vec<Task>>,
     pub play_name: String,
@@ -338,6 +342,8 @@ impl Executor {
                 ignore_errors: play.ignore_errors,
                 any_errors_fatal: play.any_errors_fatal,
                 max_fail_percentage: play.max_fail_percentage,
+                live_play_hosts: hosts.clone(),
+                live_batch: hosts.clone(),
                 playbook_dir: play.dir.clone(),
                 handlers: Arc::new(play.handlers.clone()),
                 play_name: play.name.clone(),
@@ -397,6 +403,7 @@ impl Executor {
                 continue;
             }
             self.play.write().unwrap().batch = batch.clone();
+            self.refresh_live_hosts();
             let base = Inherit::default();
             let mut active: Vec<String> = self.alive(&batch);
             if play.gather_facts && self.opts.tags.iter().all(|t| t != "never") {
@@ -457,6 +464,27 @@ impl Executor {
             }
         }
         Ok(())
+    }
+
+    /// Recomputes the play's and the batch's hosts that have not failed.
+    fn refresh_live_hosts(&self) {
+        let (all, batch) = {
+            let p = self.play.read().unwrap();
+            (p.play_hosts.clone(), p.batch.clone())
+        };
+        let ok = |h: &String| {
+            self.host_rt(h)
+                .map(|rt| {
+                    let st = rt.st.lock().unwrap();
+                    !st.failed_in_play && !st.unreachable
+                })
+                .unwrap_or(false)
+        };
+        let live_all: Vec<String> = all.into_iter().filter(ok).collect();
+        let live_batch: Vec<String> = batch.into_iter().filter(ok).collect();
+        let mut p = self.play.write().unwrap();
+        p.live_play_hosts = live_all;
+        p.live_batch = live_batch;
     }
 
     /// How many hosts of `batch` failed or became unreachable in this play.
@@ -693,6 +721,7 @@ impl Executor {
                             handler,
                         });
                         self.run_task_on_hosts(t, &active, inherit, handler).await;
+                        self.refresh_live_hosts();
                         let fatal = t.any_errors_fatal
                             || inherit.any_errors_fatal
                             || self.play.read().unwrap().any_errors_fatal;

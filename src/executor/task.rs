@@ -83,9 +83,15 @@ impl Executor {
             "groups".into(),
             Value::from_pairs(groups.into_iter().map(|(k, v)| (k, Value::from(v)))),
         );
-        m.insert("play_hosts".into(), Value::from(play.batch.clone()));
-        m.insert("ansible_play_hosts".into(), Value::from(play.batch.clone()));
-        m.insert("ansible_play_batch".into(), Value::from(play.batch.clone()));
+        m.insert("play_hosts".into(), Value::from(play.live_batch.clone()));
+        m.insert(
+            "ansible_play_hosts".into(),
+            Value::from(play.live_play_hosts.clone()),
+        );
+        m.insert(
+            "ansible_play_batch".into(),
+            Value::from(play.live_batch.clone()),
+        );
         m.insert(
             "ansible_play_hosts_all".into(),
             Value::from(play.play_hosts.clone()),

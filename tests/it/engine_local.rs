@@ -170,3 +170,21 @@ fn rescue_sees_the_failed_task_and_its_result() {
         r.stdout
     );
 }
+
+#[test]
+fn play_hosts_and_batch_leave_out_failed_hosts() {
+    let r = three_hosts(
+        "- hosts: app\n  gather_facts: no\n  serial: 2\n  tasks:\n    - fail: {msg: boom}\n      when: inventory_hostname == 'h1'\n    - debug: {msg: \"{{ inventory_hostname }} sees play={{ ansible_play_hosts | join(',') }} batch={{ ansible_play_batch | join(',') }}\"}\n",
+    );
+    r.assert_code(2);
+    assert!(
+        r.stdout.contains("h2 sees play=h2,h3 batch=h2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("h3 sees play=h2,h3 batch=h3"),
+        "{}",
+        r.stdout
+    );
+}
