@@ -32,6 +32,9 @@ pub struct HostSt {
     pub unreachable: bool,
     /// Failed in the current play (leaves the play).
     pub failed_in_play: bool,
+    /// `stats.failed` when `meta: clear_host_errors` last ran: failures up to then
+    /// stay in the recap but no longer decide the exit status (as in ansible-core).
+    pub failed_cleared: u32,
     /// Running an `always` section after a failure.
     pub in_always: bool,
     /// meta: end_host.

@@ -237,7 +237,7 @@ impl Executor {
             if st.stats.unreachable > 0 {
                 any_unreachable = true;
             }
-            if st.stats.failed > 0 {
+            if st.stats.failed > st.failed_cleared {
                 any_failed = true;
             }
             if st.stats.unreachable > 0 || st.stats.failed > 0 {
@@ -555,6 +555,7 @@ impl Executor {
         Box::pin(async move {
             let mut failed = Vec::new();
             let mut active: Vec<String> = hosts.to_vec();
+            let mut rejoin = false;
             for t in tasks {
                 if active.is_empty() || self.abort_play.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
@@ -666,8 +667,12 @@ impl Executor {
                                 for h in hosts {
                                     if let Some(rt) = self.host_rt(h) {
                                         rt.clear_failure_for_rescue();
+                                        let mut st = rt.st.lock().unwrap();
+                                        st.failed_cleared = st.stats.failed;
                                     }
                                 }
+                                // the hosts whose errors were cleared go on with the list
+                                rejoin = true;
                             }
                             "reset_connection" => {
                                 for h in &active {
@@ -751,7 +756,13 @@ impl Executor {
                         }
                     }
                 }
-                let now = self.alive(&active);
+                let now = if std::mem::take(&mut rejoin) {
+                    let back = self.alive(hosts);
+                    failed.retain(|h| !back.contains(h));
+                    back
+                } else {
+                    self.alive(&active)
+                };
                 for h in before.iter() {
                     if !now.contains(h) && !failed.contains(h) {
                         if self

@@ -188,3 +188,17 @@ fn play_hosts_and_batch_leave_out_failed_hosts() {
         r.stdout
     );
 }
+
+#[test]
+fn clear_host_errors_lets_failed_hosts_go_on_and_the_run_exit_0() {
+    let r = three_hosts(
+        "- hosts: app\n  gather_facts: no\n  tasks:\n    - fail: {msg: boom}\n      when: inventory_hostname == 'h1'\n    - meta: clear_host_errors\n    - debug: {msg: \"{{ inventory_hostname }} goes on\"}\n",
+    );
+    r.assert_code(0);
+    assert!(r.stdout.contains("h1 goes on"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("failed=1"),
+        "the recap keeps the failure: {}",
+        r.stdout
+    );
+}
