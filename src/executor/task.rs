@@ -1011,15 +1011,17 @@ impl Executor {
                     })
                     .collect();
                 let mut groups = vec![key.clone()];
-                if let Some(parents) = args.list("parents") {
-                    groups.extend(parents);
-                }
+                let parents = args.list("parents").unwrap_or_else(|| vec!["all".into()]);
+                groups.extend(parents.iter().filter(|p| *p != "all").cloned());
                 self.inv
                     .write()
                     .unwrap()
                     .add_runtime_host(host, &groups, Default::default())
                     .map_err(|e| ModuleError::failed(e.to_string()))?;
-                return Ok(Outcome::changed(false).with("groups", json!(groups)));
+                // ansible-core reports group_by as changed, with these keys
+                return Ok(Outcome::changed(true)
+                    .with("add_group", json!(key))
+                    .with("parent_groups", json!(parents)));
             }
             _ => {}
         }
@@ -1670,7 +1672,26 @@ impl Executor {
                 }
             }
         }
-        for (_, (hs, tasks, params)) in groups {
+        for (key, (hs, tasks, params)) in groups {
+            // Each host that includes a file counts it as ok (ansible-core's "included").
+            let what = key.split('\u{0}').next().unwrap_or("").to_string();
+            for h in &hs {
+                if let Some(rt) = self.host_rt(h) {
+                    rt.st.lock().unwrap().stats.ok += 1;
+                    self.emit(Event::HostResult(HostResult {
+                        host: h.clone(),
+                        task: t.display_name(),
+                        action: t.action().to_string(),
+                        status: Status::Ok,
+                        ignored: false,
+                        item: None,
+                        delegated_to: None,
+                        msg: Some(format!("included: {what}")),
+                        result: json!({"changed": false, "include": what}),
+                        diff: vec![],
+                    }));
+                }
+            }
             let mut child = inherit.clone();
             for (k, v) in &t.vars {
                 child.vars.insert(k.clone(), v.clone());

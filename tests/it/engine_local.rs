@@ -202,3 +202,19 @@ fn clear_host_errors_lets_failed_hosts_go_on_and_the_run_exit_0() {
         r.stdout
     );
 }
+
+#[test]
+fn recap_counts_includes_as_ok_and_group_by_as_changed() {
+    let dir = tempdir();
+    write(dir.path(), "inc.yml", "- debug: {msg: inside}\n");
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - include_tasks: inc.yml\n    - group_by: {key: \"os_{{ 'x' }}\"}\n    - debug: {msg: \"{{ groups['os_x'] | join(',') }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    // include (ok) + debug inside (ok) + group_by (ok, changed) + debug (ok)
+    assert!(r.stdout.contains("ok=4    changed=1"), "{}", r.stdout);
+    assert!(r.stdout.contains("\"localhost\""), "{}", r.stdout);
+}
