@@ -858,9 +858,8 @@ impl Executor {
                         Ok(v) => failed = v,
                         Err(e) => return self.item_failed(t, inherit, scope, e),
                     }
-                    if !failed {
-                        m.remove("failed");
-                    }
+                    // as ansible-core: the registered result says `failed: false`
+                    m.insert("failed".into(), json!(failed));
                 }
                 // A module that skipped itself (e.g. no check mode) is not retried:
                 // waiting cannot change its answer.

@@ -218,3 +218,16 @@ fn recap_counts_includes_as_ok_and_group_by_as_changed() {
     assert!(r.stdout.contains("ok=4    changed=1"), "{}", r.stdout);
     assert!(r.stdout.contains("\"localhost\""), "{}", r.stdout);
 }
+
+#[test]
+fn registered_result_says_failed_false_when_failed_when_is_false() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - command: sh -c 'exit 1'\n      register: r\n      failed_when: false\n    - debug: {msg: \"failed={{ r.failed }} rc={{ r.rc }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("failed=False rc=1"), "{}", r.stdout);
+}
