@@ -957,6 +957,8 @@ impl Executor {
         match module {
             "set_fact" => {
                 let mut o = Outcome::ok();
+                // cacheable: the facts also become host facts (`ansible_facts.<name>`)
+                let cacheable = args.bool_or("cacheable", false)?;
                 for (k, v) in &args.map {
                     if k == "cacheable" {
                         continue;
@@ -965,6 +967,9 @@ impl Executor {
                         return Err(ModuleError::failed("set_fact takes key=value arguments"));
                     }
                     o.facts.insert(k.clone(), v.clone());
+                    if cacheable {
+                        o.facts.insert(format!("__fact__{k}"), v.clone());
+                    }
                 }
                 return Ok(o);
             }

@@ -231,3 +231,16 @@ fn registered_result_says_failed_false_when_failed_when_is_false() {
     r.assert_code(0);
     assert!(r.stdout.contains("failed=False rc=1"), "{}", r.stdout);
 }
+
+#[test]
+fn set_fact_cacheable_reaches_ansible_facts() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - set_fact: {color: blue, cacheable: true}\n    - set_fact: {shade: dark}\n    - debug: {msg: \"{{ ansible_facts.color }} {{ color }} {{ ansible_facts.shade | default('not-a-fact') }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("blue blue not-a-fact"), "{}", r.stdout);
+}
