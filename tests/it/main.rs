@@ -9,6 +9,7 @@ mod modules_files;
 mod modules_system;
 mod provision;
 mod realtime;
+mod shell;
 mod ssh;
 mod stack;
 mod templates;

@@ -135,7 +135,9 @@ fn recap(run: &Run) -> BTreeMap<String, (u64, u64)> {
     let mut m = BTreeMap::new();
     let text = run.stdout.split("PLAY RECAP").last().unwrap_or("");
     for line in text.lines() {
-        let Some((host, stats)) = line.split_once(" : ") else { continue };
+        let Some((host, stats)) = line.split_once(" : ") else {
+            continue;
+        };
         let field = |k: &str| {
             stats
                 .split_whitespace()
@@ -219,7 +221,10 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
             .map(|h| h.as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(group("tag_Name_api"), ["api-1", "api-2"].map(String::from).into());
+    assert_eq!(
+        group("tag_Name_api"),
+        ["api-1", "api-2"].map(String::from).into()
+    );
     assert_eq!(group("tag_Name_api_lb"), ["api_lb-1".to_string()].into());
     let endpoint = doc["_meta"]["hostvars"]["api-1"]["redis_endpoints"]["cache"]
         .as_str()
@@ -258,8 +263,7 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
         a.extend_from_slice(extra);
         run(&a)
     };
-    let password =
-        std::fs::read_to_string(root.join("target/fleet/registry/password")).unwrap();
+    let password = std::fs::read_to_string(root.join("target/fleet/registry/password")).unwrap();
     let password = password.trim().to_string();
     assert!(password.len() >= 16);
     let mut outputs: Vec<String> = vec![];
@@ -270,7 +274,9 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
     first.assert_code(0);
     let mut compose_by_host: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in first.stdout.lines() {
-        let Ok(ev) = serde_json::from_str::<Value>(line) else { continue };
+        let Ok(ev) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
         if ev["event"] == "host_result" && ev["action"] == "docker_compose" {
             if let Some(v) = ev["result"]["compose"].as_str() {
                 compose_by_host
@@ -294,7 +300,9 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
         );
     }
     // The load balancer host has no Python (the fleet removes it): rdeploy needed none.
-    assert!(!docker_sh(&lb.container, "command -v python3").status.success());
+    assert!(!docker_sh(&lb.container, "command -v python3")
+        .status
+        .success());
 
     // Idempotent, and --check predicts nothing on the converged stack.
     let second = site(&[]);
@@ -303,7 +311,12 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
     let r = recap(&second);
     assert_eq!(r.len(), 7, "{}", second.stdout);
     for (h, (changed, failed)) in &r {
-        assert_eq!((*changed, *failed), (0, 0), "rerun on {h}:\n{}", second.stdout);
+        assert_eq!(
+            (*changed, *failed),
+            (0, 0),
+            "rerun on {h}:\n{}",
+            second.stdout
+        );
     }
     let check = site(&["--check", "--diff"]);
     outputs.push(check.stdout.clone() + &check.stderr);
@@ -326,7 +339,10 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
     // Each client keeps one API node for its whole session; the two clients (two source
     // addresses) are on different nodes.
     let sessions = wait_for("both clients connected with a few acks", 60, || {
-        let s: Vec<Value> = [&client1, &client2].iter().map(|c| client_status(c)).collect();
+        let s: Vec<Value> = [&client1, &client2]
+            .iter()
+            .map(|c| client_status(c))
+            .collect();
         s.iter()
             .all(|v| v["connected"] == true && v["acks"].as_u64().unwrap_or(0) >= 3)
             .then_some(s)
@@ -335,7 +351,11 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
         .iter()
         .map(|s| s["node"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(on, ["api-1", "api-2"].map(String::from).into(), "{sessions:?}");
+    assert_eq!(
+        on,
+        ["api-1", "api-2"].map(String::from).into(),
+        "{sessions:?}"
+    );
     for s in &sessions {
         assert_eq!(s["node_changes"], 0, "one API node per session: {s}");
         assert_eq!(s["sessions"].as_array().unwrap().len(), 1, "{s}");
@@ -348,7 +368,10 @@ fn realtime_app_provision_converge_sticky_websockets_redis_console_and_rolling_r
             let v = get_json(n.ports["8080"], "/clients");
             (v.get("client-1").is_some() && v.get("client-2").is_some()).then_some(v)
         });
-        assert!(clients["client-1"]["seq"].as_u64().unwrap() >= 1, "{clients}");
+        assert!(
+            clients["client-1"]["seq"].as_u64().unwrap() >= 1,
+            "{clients}"
+        );
     }
 
     // An event sent by a client on one node reaches a console connected to the other one
@@ -388,7 +411,11 @@ asyncio.run(main())
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["console_on"], other_name, "{seen}");
     assert_eq!(seen["event_via"], c1_node.as_str(), "{seen}");
@@ -443,7 +470,10 @@ asyncio.run(main())
         .iter()
         .map(|(n, p)| started_at(n, p))
         .collect();
-    let api_before: Vec<String> = [&api1, &api2].iter().map(|n| started_at(n, "api")).collect();
+    let api_before: Vec<String> = [&api1, &api2]
+        .iter()
+        .map(|n| started_at(n, "api"))
+        .collect();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let poller = {
         let stop = stop.clone();
@@ -497,12 +527,22 @@ asyncio.run(main())
     outputs.push(log.clone() + &artifact);
     assert_eq!(code, 0, "{log}\n{artifact}");
     assert!(codes.get("200").copied().unwrap_or(0) >= 10, "{codes:?}");
-    assert_eq!(codes.len(), 1, "every request answered during the rollout: {codes:?}");
+    assert_eq!(
+        codes.len(),
+        1,
+        "every request answered during the rollout: {codes:?}"
+    );
     for n in [&api1, &api2] {
         assert_eq!(get_json(n.ports["8080"], "/node")["version"], "v2");
     }
-    let api_after: Vec<String> = [&api1, &api2].iter().map(|n| started_at(n, "api")).collect();
-    assert!(api_before.iter().zip(&api_after).all(|(a, b)| a != b), "api restarted");
+    let api_after: Vec<String> = [&api1, &api2]
+        .iter()
+        .map(|n| started_at(n, "api"))
+        .collect();
+    assert!(
+        api_before.iter().zip(&api_after).all(|(a, b)| a != b),
+        "api restarted"
+    );
     let others_after: Vec<String> = [(&client1, "client"), (&client2, "client"), (&web1, "web")]
         .iter()
         .map(|(n, p)| started_at(n, p))
@@ -517,7 +557,11 @@ asyncio.run(main())
         .iter()
         .map(|n| get_json(n.ports["8080"], "/node")["version"].clone())
         .collect();
-    assert_eq!(versions, vec![Value::from("broken"), Value::from("v2")], "rollout stopped at api-1");
+    assert_eq!(
+        versions,
+        vec![Value::from("broken"), Value::from("v2")],
+        "rollout stopped at api-1"
+    );
     // and rolling forward again repairs it
     let (code, log, artifact) = redeploy("v2");
     outputs.push(log.clone() + &artifact);
