@@ -17,7 +17,12 @@ fn main() {
             std::process::exit(code);
         }
     };
-    rdeploy::logging::init();
+    let verbose = match &cli.command {
+        rdeploy::cli::Command::Run(a) => a.conn.verbose,
+        rdeploy::cli::Command::Exec(a) => a.conn.verbose,
+        _ => 0,
+    };
+    rdeploy::logging::init(verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

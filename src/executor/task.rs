@@ -1394,6 +1394,7 @@ impl Executor {
             jump: jump.filter(|j| j != "none").map(|j| {
                 Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self)))
             }),
+            persistent_shell: ssh::persistent_shell_default(),
         }
     }
 
@@ -1421,6 +1422,7 @@ impl Executor {
             host_key_policy: self.opts.host_key_policy,
             connect_timeout: self.opts.connect_timeout,
             jump: None,
+            persistent_shell: false,
         }
     }
 

@@ -199,21 +199,13 @@ impl ModuleCtx<'_> {
             }
         }
         full.push_str(script);
-        let (command, mut prefix) = crate::ssh::wrap_become(&full, self.become_);
-        let stdin = match (prefix.is_empty(), stdin) {
-            (true, s) => s,
-            (false, Some(s)) => {
-                prefix.extend_from_slice(&s);
-                Some(prefix)
-            }
-            (false, None) => Some(prefix),
-        };
         Ok(self
             .conn
             .exec(ExecRequest {
-                script: command,
+                script: full,
                 stdin,
                 timeout: self.timeout,
+                become_: self.become_.cloned(),
             })
             .await?)
     }

@@ -11,9 +11,10 @@ pub struct LocalConnection;
 #[async_trait]
 impl Connection for LocalConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
+        let (command, mut data) = super::wrap_become(&req.script, req.become_.as_ref());
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(&req.script)
+            .arg(&command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -24,7 +25,7 @@ impl Connection for LocalConnection {
                 msg: e.to_string(),
             })?;
         let mut stdin = child.stdin.take();
-        let data = req.stdin.unwrap_or_default();
+        data.extend_from_slice(&req.stdin.unwrap_or_default());
         let writer = async move {
             if let Some(s) = stdin.as_mut() {
                 let _ = s.write_all(&data).await;

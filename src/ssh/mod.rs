@@ -1,27 +1,47 @@
 //! The transport: how rdeploy runs commands on a host. The engine only sees the
 //! [`Connection`] trait; [`russh_conn`] implements it over one long-lived SSH connection
 //! per host (russh), [`local`] runs on the controller (`connection: local`,
-//! `delegate_to: localhost`).
+//! `delegate_to: localhost`). Over SSH, requests run in a [`persistent`] shell per
+//! host and become identity ([`shell_pool`]) unless that is turned off
+//! (`RDEPLOY_PERSISTENT_SHELL=0`) or impossible on the host.
 //!
-//! A request is one shell script plus optional stdin bytes. Privilege escalation
-//! (become) is applied in one place, [`wrap_become`], so that modules never build sudo
-//! command lines themselves and a sudo password only ever travels on stdin.
+//! A request is one shell script plus optional stdin bytes and the identity to run it
+//! as. Privilege escalation (become) is applied by the transports in one place,
+//! [`wrap_become`], so that modules never build sudo command lines themselves and a sudo
+//! password only ever travels on stdin.
 
 pub mod known_hosts;
 pub mod local;
+pub mod persistent;
 pub mod russh_conn;
+pub mod shell_pool;
 pub mod ssh_config;
 
 use crate::shell;
 use async_trait::async_trait;
 use std::time::Duration;
 
-/// What to run: a POSIX `sh` script and the bytes to feed its stdin.
+/// What to run: a POSIX `sh` script, the bytes to feed its stdin, and as whom.
 #[derive(Debug, Clone, Default)]
 pub struct ExecRequest {
+    /// Run by `/bin/sh` (as the become user when `become_` is set).
     pub script: String,
     pub stdin: Option<Vec<u8>>,
     pub timeout: Option<Duration>,
+    /// Privilege escalation; the transport applies it with [`wrap_become`].
+    pub become_: Option<Become>,
+}
+
+/// Whether SSH connections use persistent shells: on unless `RDEPLOY_PERSISTENT_SHELL`
+/// is `0`, `false`, `no` or `off`.
+pub fn persistent_shell_default() -> bool {
+    match std::env::var("RDEPLOY_PERSISTENT_SHELL") {
+        Ok(v) => !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "false" | "no" | "off"
+        ),
+        Err(_) => true,
+    }
 }
 
 /// The result of one script run.
@@ -87,6 +107,8 @@ pub struct ConnectSpec {
     pub connect_timeout: Duration,
     /// A bastion to jump through (ProxyJump), itself fully described.
     pub jump: Option<Box<ConnectSpec>>,
+    /// Run requests in persistent shells ([`persistent`]); else one channel each.
+    pub persistent_shell: bool,
 }
 
 /// A connection to one host. Cheap to share; every task of a run on that host uses it.
@@ -99,7 +121,7 @@ pub trait Connection: Send + Sync {
 }
 
 /// How to become another user on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Become {
     pub method: BecomeMethod,
     pub user: String,
@@ -108,7 +130,7 @@ pub struct Become {
     pub flags: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BecomeMethod {
     Sudo,
     Su,

@@ -1,19 +1,25 @@
 //! The SSH transport over russh: one long-lived, authenticated, host-key-checked
-//! connection per host; every [`exec`](Connection::exec) opens a session channel on
-//! it, so several scripts may run at once on one host.
+//! connection per host. An [`exec`](Connection::exec) runs in a persistent shell of the
+//! request's identity ([`shell_pool`](super::shell_pool)) when the spec allows it and
+//! the host has one; otherwise it opens a session channel of its own. Several scripts
+//! may run at once on one host either way.
 //!
 //! Invariants:
 //! - Nagle is off (`nodelay`): with it on, every exec round trip costs ~40 ms more.
 //! - No more than [`MAX_CHANNELS`] channels are open at once on a connection
 //!   (OpenSSH's default `MaxSessions`); further execs wait for a free one.
-//! - The script is sent as the SSH `exec` command line; callers pass what
-//!   [`wrap_become`](super::wrap_become) returns (`/bin/sh -c '...'` or `sudo ...`),
+//! - On a channel of its own, the script is sent as the SSH `exec` command line, as
+//!   [`wrap_become`](super::wrap_become) returns it (`/bin/sh -c '...'` or `sudo ...`),
 //!   which any login shell runs the same way. Stdin bytes (a sudo password first, then
 //!   file contents) are streamed on the channel, never put on a command line.
+//! - A request whose persistent shell dies is not run again (it may have done its
+//!   work): it reports rc -1 and the connection goes on with one channel per request.
 //! - Host keys are checked by [`known_hosts::verify`] before authentication.
 
 use super::known_hosts;
-use super::{ConnectSpec, Connection, ExecOutput, ExecRequest, TransportError};
+use super::persistent::Shell;
+use super::shell_pool::{Identity, ShellPool};
+use super::{wrap_become, ConnectSpec, Connection, ExecOutput, ExecRequest, TransportError};
 use async_trait::async_trait;
 use russh::client;
 use russh::keys::agent::client::AgentClient;
@@ -40,7 +46,8 @@ pub struct RusshConnection {
     handle: client::Handle<Client>,
     /// `user@name (address:port)`, for messages.
     label: String,
-    channels: Semaphore,
+    channels: Arc<Semaphore>,
+    shells: Arc<ShellPool>,
     /// The bastion this connection is tunnelled through; kept alive with it.
     jump: Option<Arc<RusshConnection>>,
     /// Set by [`Connection::close`].
@@ -143,10 +150,12 @@ pub fn connect_russh(
             .await
             .map_err(|_| timed_out("authentication"))??;
 
+        let label = format!("{}@{} ({addr})", spec.user, spec.name);
         Ok(Arc::new(RusshConnection {
             handle,
-            label: format!("{}@{} ({addr})", spec.user, spec.name),
-            channels: Semaphore::new(MAX_CHANNELS),
+            shells: ShellPool::new(spec.persistent_shell, &label),
+            label,
+            channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
             jump,
             closed: AtomicBool::new(false),
         }))
@@ -175,14 +184,14 @@ fn client_config(known_algs: &[Algorithm]) -> Arc<client::Config> {
 }
 
 /// The russh event handler of a connection: checks the server key.
-struct Client {
+pub struct Client {
     host_id: String,
     files: Vec<PathBuf>,
     policy: super::HostKeyPolicy,
 }
 
 #[derive(Debug)]
-enum ClientError {
+pub enum ClientError {
     Ssh(russh::Error),
     HostKey(String),
 }
@@ -386,36 +395,42 @@ impl RusshConnection {
         }
     }
 
-    async fn run(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
+    /// Runs a request on a channel of its own.
+    async fn run(&self, req: &ExecRequest) -> Result<ExecOutput, ChannelError> {
         let _permit = self
             .channels
             .acquire()
             .await
             .map_err(|e| self.lost("waiting for a channel", e))?;
         if self.closed.load(Ordering::Relaxed) || self.handle.is_closed() {
-            return Err(TransportError::Lost(format!(
-                "connection to {} is closed",
-                self.label
-            )));
+            return Err(
+                TransportError::Lost(format!("connection to {} is closed", self.label)).into(),
+            );
         }
-        let channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| self.lost("opening a channel", e))?;
+        let channel = match self.handle.channel_open_session().await {
+            Ok(c) => c,
+            Err(e) => {
+                if matches!(e, russh::Error::ChannelOpenFailure(_)) && !self.handle.is_closed() {
+                    return Err(ChannelError::Refused(self.lost("opening a channel", e)));
+                }
+                return Err(self.lost("opening a channel", e).into());
+            }
+        };
+        let (command, mut stdin) = wrap_become(&req.script, req.become_.as_ref());
+        if let Some(data) = &req.stdin {
+            stdin.extend_from_slice(data);
+        }
         channel
-            .exec(true, req.script.as_bytes())
+            .exec(true, command.as_bytes())
             .await
             .map_err(|e| self.lost("sending the command", e))?;
         let (mut reader, writer) = channel.split();
 
         let feed = async {
-            if let Some(data) = &req.stdin {
-                if !data.is_empty() {
-                    // Errors here mean the command stopped reading (exited): its exit
-                    // status tells the rest.
-                    let _ = writer.data(&data[..]).await;
-                }
+            if !stdin.is_empty() {
+                // Errors here mean the command stopped reading (exited): its exit
+                // status tells the rest.
+                let _ = writer.data(&stdin[..]).await;
             }
             let _ = writer.eof().await;
         };
@@ -472,27 +487,133 @@ impl RusshConnection {
             }
         };
         match req.timeout {
-            None => both.await,
+            None => Ok(both.await?),
             Some(t) => match tokio::time::timeout(t, both).await {
-                Ok(r) => r,
+                Ok(r) => Ok(r?),
                 Err(_) => {
                     // Ask the server to stop the command and free the channel.
                     let _ = writer.signal(Sig::KILL).await;
                     let _ = writer.close().await;
-                    Err(TransportError::Timeout(t))
+                    Err(TransportError::Timeout(t).into())
                 }
             },
         }
     }
+
+    /// Runs a request on a persistent shell. The run goes on in a task of its own, so
+    /// that a request past its timeout is still waited for (its watchdog on the host
+    /// kills it) before the shell is used again; a shell that does not answer by then
+    /// is closed.
+    async fn run_on_shell(
+        &self,
+        mut shell: Shell,
+        who: Identity,
+        req: ExecRequest,
+    ) -> Result<ExecOutput, TransportError> {
+        let pool = self.shells.clone();
+        let ExecRequest {
+            script,
+            stdin,
+            timeout,
+            ..
+        } = req;
+        let task = tokio::spawn(async move {
+            let stdin = stdin.unwrap_or_default();
+            let run = shell.run(&script, &stdin, timeout);
+            let r = match timeout {
+                None => run.await,
+                Some(t) => match tokio::time::timeout(t + SHELL_GRACE, run).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        pool.forget(shell);
+                        return Err(None);
+                    }
+                },
+            };
+            match r {
+                Ok(a) => {
+                    pool.give_back(who, shell);
+                    Ok(a)
+                }
+                Err(e) => {
+                    pool.forget(shell);
+                    Err(Some(e))
+                }
+            }
+        });
+        let joined = match timeout {
+            None => task.await,
+            Some(t) => match tokio::time::timeout(t, task).await {
+                Ok(j) => j,
+                Err(_) => return Err(TransportError::Timeout(t)),
+            },
+        };
+        match joined {
+            Ok(Ok(a)) if a.timed_out => Err(TransportError::Timeout(timeout.unwrap_or_default())),
+            Ok(Ok(a)) => Ok(a.out),
+            Ok(Err(None)) => Err(TransportError::Timeout(timeout.unwrap_or_default())),
+            Ok(Err(Some(e))) if self.is_closed() => Err(self.lost("running a command", e)),
+            Ok(Err(Some(e))) => {
+                self.shells.disable(&e.to_string());
+                Ok(ExecOutput {
+                    rc: -1,
+                    stdout: vec![],
+                    stderr: format!(
+                        "rdeploy: the persistent shell on {} ended while this command ran ({e}); \
+                         its outcome is unknown\n",
+                        self.label
+                    )
+                    .into_bytes(),
+                })
+            }
+            Err(e) => Err(self.lost("running a command", e)),
+        }
+    }
 }
+
+/// Why a request on a channel of its own failed.
+enum ChannelError {
+    /// The server refused to open the channel.
+    Refused(TransportError),
+    Other(TransportError),
+}
+
+impl From<TransportError> for ChannelError {
+    fn from(e: TransportError) -> Self {
+        ChannelError::Other(e)
+    }
+}
+
+/// How long past its timeout a request's answer is waited for (the host's watchdog
+/// kills it at the timeout) before its shell is given up.
+const SHELL_GRACE: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl Connection for RusshConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
-        self.run(req).await
+        if self.shells.enabled() && !self.is_closed() {
+            let who: Identity = req.become_.clone();
+            if let Some(shell) = self.shells.lease(&self.handle, &self.channels, &who).await {
+                return self.run_on_shell(shell, who, req).await;
+            }
+        }
+        match self.run(&req).await {
+            Ok(out) => Ok(out),
+            // Every shell busy and no channel left (the server's MaxSessions): wait for
+            // a shell instead.
+            Err(ChannelError::Refused(e)) if self.shells.hold_size() => {
+                let who: Identity = req.become_.clone();
+                match self.shells.lease(&self.handle, &self.channels, &who).await {
+                    Some(shell) => self.run_on_shell(shell, who, req).await,
+                    None => Err(e),
+                }
+            }
+            Err(ChannelError::Refused(e) | ChannelError::Other(e)) => Err(e),
+        }
     }
 
     async fn close(&self) {
+        self.shells.close_all().await;
         self.closed.store(true, Ordering::Relaxed);
         let _ = self
             .handle

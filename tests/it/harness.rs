@@ -169,15 +169,16 @@ impl rdeploy::ssh::Connection for DockerConn {
         req: rdeploy::ssh::ExecRequest,
     ) -> Result<rdeploy::ssh::ExecOutput, rdeploy::ssh::TransportError> {
         use tokio::io::AsyncWriteExt;
+        let (command, mut data) = rdeploy::ssh::wrap_become(&req.script, req.become_.as_ref());
         let mut child = tokio::process::Command::new("docker")
-            .args(["exec", "-i", &self.container, "/bin/sh", "-c", &req.script])
+            .args(["exec", "-i", &self.container, "/bin/sh", "-c", &command])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| rdeploy::ssh::TransportError::Lost(e.to_string()))?;
         let mut stdin = child.stdin.take().unwrap();
-        let data = req.stdin.unwrap_or_default();
+        data.extend_from_slice(&req.stdin.unwrap_or_default());
         let w = async move {
             let _ = stdin.write_all(&data).await;
             let _ = stdin.shutdown().await;

@@ -11,6 +11,7 @@ mod modules_system;
 mod provision;
 mod realtime;
 mod roles_local;
+mod shell;
 mod ssh;
 mod stack;
 mod templates;

@@ -15,13 +15,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn host(i: usize) -> &'static FleetHost {
+pub(crate) fn host(i: usize) -> &'static FleetHost {
     let f = fleet();
     &f.hosts[i % f.hosts.len()]
 }
 
 /// Root on a fleet host with the fleet key and strict checking of the fleet's known_hosts.
-fn spec(h: &FleetHost, user: &str) -> ConnectSpec {
+pub(crate) fn spec(h: &FleetHost, user: &str) -> ConnectSpec {
     let f = fleet();
     ConnectSpec {
         name: h.name.clone(),
@@ -34,18 +34,28 @@ fn spec(h: &FleetHost, user: &str) -> ConnectSpec {
         host_key_policy: HostKeyPolicy::Strict,
         connect_timeout: Duration::from_secs(10),
         jump: None,
+        persistent_shell: true,
     }
 }
 
-fn req(script: &str) -> ExecRequest {
+/// Like [`spec`], with one channel per request (no persistent shell).
+pub(crate) fn spec_channels(h: &FleetHost, user: &str) -> ConnectSpec {
+    ConnectSpec {
+        persistent_shell: false,
+        ..spec(h, user)
+    }
+}
+
+pub(crate) fn req(script: &str) -> ExecRequest {
     ExecRequest {
         script: script.into(),
         stdin: None,
         timeout: Some(Duration::from_secs(30)),
+        become_: None,
     }
 }
 
-async fn connect_ok(spec: &ConnectSpec) -> Arc<dyn Connection> {
+pub(crate) async fn connect_ok(spec: &ConnectSpec) -> Arc<dyn Connection> {
     match connect(spec).await {
         Ok(c) => c,
         Err(e) => panic!(
@@ -66,7 +76,7 @@ async fn connect_err(spec: &ConnectSpec) -> TransportError {
 }
 
 /// The fleet's known_hosts lines for one host (`[127.0.0.1]:PORT type key`).
-fn fleet_lines(h: &FleetHost) -> Vec<String> {
+pub(crate) fn fleet_lines(h: &FleetHost) -> Vec<String> {
     let text = std::fs::read_to_string(fleet().known_hosts()).unwrap();
     let prefix = format!("[127.0.0.1]:{} ", h.port);
     let lines: Vec<String> = text
@@ -95,14 +105,14 @@ fn openssh_fingerprint(line: &str) -> String {
         .to_string()
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
 }
 
 /// Deterministic pseudo-random bytes.
-fn noise(n: usize) -> Vec<u8> {
+pub(crate) fn noise(n: usize) -> Vec<u8> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..n)
         .map(|_| {
@@ -475,9 +485,9 @@ async fn refused_port_fails_fast() {
 
 /// A container of our own (not one of the fleet's, so tests may stop it or change
 /// its users' keys), from the fleet's image, running sshd; removed on drop.
-struct OwnContainer {
-    name: String,
-    port: u16,
+pub(crate) struct OwnContainer {
+    pub(crate) name: String,
+    pub(crate) port: u16,
 }
 
 impl Drop for OwnContainer {
@@ -489,6 +499,11 @@ impl Drop for OwnContainer {
 }
 
 async fn own_container(tag: &str) -> OwnContainer {
+    own_container_with(tag, "true").await
+}
+
+/// Like [`own_container`], running `setup` (a shell command) before sshd starts.
+pub(crate) async fn own_container_with(tag: &str, setup: &str) -> OwnContainer {
     let image = String::from_utf8_lossy(
         &Command::new("docker")
             .args(["inspect", "-f", "{{.Config.Image}}", &host(0).container])
@@ -498,12 +513,19 @@ async fn own_container(tag: &str) -> OwnContainer {
     )
     .trim()
     .to_string();
-    let name = format!("rdeploy-sshtest-{tag}-{}", std::process::id());
+    let prefix = std::env::var("RDEPLOY_FLEET_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "rdeploy".into());
+    let name = format!("{prefix}-sshtest-{tag}-{}", std::process::id());
+    let network = format!("{prefix}-net");
     let _ = Command::new("docker").args(["rm", "-f", &name]).output();
     let out = Command::new("docker")
-        .args(["run", "-d", "--name", &name, "--network", "rdeploy-net"])
+        .args(["run", "-d", "--name", &name, "--network", &network])
         .args(["-p", "127.0.0.1::22", &image, "sh", "-c"])
-        .arg("mkdir -p /run/sshd && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e")
+        .arg(format!(
+            "{setup} && mkdir -p /run/sshd && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e"
+        ))
         .output()
         .unwrap();
     assert!(
@@ -674,7 +696,9 @@ async fn timeout_and_lost_connection() {
         "still\n"
     );
 
-    // Kill our own session's sshd process: the connection drops.
+    // Kill our own session's sshd process: the connection drops. (On a channel of its
+    // own: in a persistent shell, $PPID is the shell; see persistent_shell_death.)
+    let c = connect_ok(&spec_channels(host(4), "root")).await;
     let r = c
         .exec(req("[ \"$PPID\" -gt 1 ] && kill -9 \"$PPID\""))
         .await;
