@@ -301,7 +301,16 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
             println!("\nplaybook: {}", b.path.display());
             for (i, play) in b.plays.iter().enumerate() {
                 let hosts = ex.select_hosts(&play.hosts)?;
-                println!("\n  play #{} ({}): {}", i + 1, play.hosts, play.name);
+                // ansible-playbook's layout: an unnamed play is named by its hosts; the
+                // play's tags joined by ","
+                let name = if play.name.is_empty() { &play.hosts } else { &play.name };
+                println!(
+                    "\n  play #{} ({}): {}\tTAGS: [{}]",
+                    i + 1,
+                    play.hosts,
+                    name,
+                    play.tags.join(",")
+                );
                 if args.list_hosts {
                     println!(
                         "    pattern: ['{}']\n    hosts ({}):",
@@ -343,26 +352,29 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
     res
 }
 
+/// `--list-tasks` in ansible-playbook's layout: the tasks of blocks (not their rescue
+/// and always sections, as ansible-playbook), a named task as `role : name`, an unnamed
+/// one as its bare action, tags (play's, inherited and own) as a sorted set.
 fn list_tasks(tasks: &[Task], inherited: &[String], indent: usize, ex: &Executor) {
     for t in tasks {
         let tags: Vec<String> = inherited.iter().chain(t.tags.iter()).cloned().collect();
         match &t.kind {
-            TaskKind::Block {
-                block,
-                rescue,
-                always,
-            } => {
-                list_tasks(block, &tags, indent, ex);
-                list_tasks(rescue, &tags, indent, ex);
-                list_tasks(always, &tags, indent, ex);
-            }
+            TaskKind::Block { block, .. } => list_tasks(block, &tags, indent, ex),
             _ => {
                 if ex.tags_match(&tags, false) {
+                    let named = t.name.as_deref().is_some_and(|n| !n.is_empty());
+                    let shown = if named {
+                        t.display_name()
+                    } else {
+                        t.action().to_string()
+                    };
+                    let set: std::collections::BTreeSet<&String> = tags.iter().collect();
+                    let set: Vec<&str> = set.into_iter().map(String::as_str).collect();
                     println!(
                         "{}{}\tTAGS: [{}]",
                         " ".repeat(indent),
-                        t.display_name(),
-                        tags.join(", ")
+                        shown,
+                        set.join(", ")
                     );
                 }
             }

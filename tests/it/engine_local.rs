@@ -244,3 +244,33 @@ fn set_fact_cacheable_reaches_ansible_facts() {
     r.assert_code(0);
     assert!(r.stdout.contains("blue blue not-a-fact"), "{}", r.stdout);
 }
+
+#[test]
+fn list_tasks_prints_ansible_playbooks_layout() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "roles/app/tasks/main.yml",
+        "- name: Configure\n  debug: {msg: c}\n- debug: {msg: unnamed}\n",
+    );
+    write(
+        dir.path(),
+        "site.yml",
+        "- name: Web\n  hosts: web\n  tags: [web]\n  roles:\n    - {role: app, tags: [app]}\n  tasks:\n    - debug: {msg: x}\n      tags: [z, a, a]\n    - name: Named\n      command: 'true'\n- hosts: db\n  tasks:\n    - block:\n        - ping:\n      rescue:\n        - debug: {msg: r}\n",
+    );
+    write(dir.path(), "hosts.ini", "[web]\nw1\n[db]\nd1\n");
+    let r = rdeploy(dir.path(), &["run", "site.yml", "-i", "hosts.ini", "--list-tasks"]);
+    r.assert_code(0);
+    let listed = &r.stdout[r.stdout.find("  play #1").expect("play line")..];
+    let want = "  play #1 (web): Web\tTAGS: [web]
+    tasks:
+      app : Configure\tTAGS: [app, web]
+      debug\tTAGS: [app, web]
+      debug\tTAGS: [a, web, z]
+      Named\tTAGS: [web]
+
+  play #2 (db): db\tTAGS: []
+    tasks:
+      ping\tTAGS: []";
+    assert_eq!(listed.trim_end(), want);
+}
