@@ -15,3 +15,4 @@ mod ssh;
 mod stack;
 mod templates;
 mod validation;
+mod vault;
