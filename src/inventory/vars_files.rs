@@ -214,10 +214,8 @@ mod tests {
             "{e}"
         );
         std::fs::write(&f, "$ANSIBLE_VAULT;1.1;AES256\n6162\n").unwrap();
-        assert!(load_vars_file(&f)
-            .unwrap_err()
-            .to_string()
-            .contains("ansible-vault"));
+        let e = load_vars_file(&f).unwrap_err().to_string();
+        assert!(e.contains("x.yml: invalid ansible-vault data"), "{e}");
         let j = d.path().join("x.json");
         std::fs::write(&j, "{\n  \"a\": ,\n}").unwrap();
         let e = load_vars_file(&j).unwrap_err().to_string();

@@ -29,7 +29,7 @@ pub enum FormatError {
     Version(String),
     #[error("unsupported vault cipher `{0}` (only AES256 is known)")]
     Cipher(String),
-    #[error("vault format error: {0}")]
+    #[error("invalid ansible-vault data: {0}")]
     Body(&'static str),
 }
 
