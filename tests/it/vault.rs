@@ -427,3 +427,57 @@ fn vault_rekey_and_edit() {
     assert!(r.stderr.contains("s.yml"), "{}", r.stderr);
     assert_eq!(std::fs::read(d.join("s.yml")).unwrap(), before);
 }
+
+#[test]
+fn vault_include_vars_and_extra_vars_files() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "pw", "p\n");
+    write(d, "inc.yml", &format!("included: {SECRET}\n"));
+    write(d, "extra.yml", &format!("from_e: {INLINE}\n"));
+    av(
+        d,
+        &[
+            "encrypt",
+            "--vault-password-file",
+            "pw",
+            "inc.yml",
+            "extra.yml",
+        ],
+    );
+    write(
+        d,
+        "site.yml",
+        &format!(
+            "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n\
+             \x20   - include_vars: inc.yml\n\
+             \x20   - assert: {{that: [\"included == '{SECRET}'\", \"from_e == '{INLINE}'\"]}}\n\
+             \x20   - debug: msg=\"{{{{ included }}}} {{{{ from_e }}}}\"\n"
+        ),
+    );
+    let r = rdeploy(
+        d,
+        &[
+            "run",
+            "site.yml",
+            "--vault-password-file",
+            "pw",
+            "-e",
+            "@extra.yml",
+            "-v",
+        ],
+    );
+    r.assert_code(0);
+    for s in [SECRET, INLINE] {
+        assert!(
+            !r.stdout.contains(s) && !r.stderr.contains(s),
+            "{}",
+            r.stdout
+        );
+    }
+    // `-e @vaulted` without a password: exit 1 naming the file, before anything runs.
+    let r = rdeploy(d, &["run", "site.yml", "-e", "@extra.yml"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("extra.yml"), "{}", r.stderr);
+    assert!(!r.stdout.contains("TASK"), "{}", r.stdout);
+}
