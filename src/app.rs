@@ -69,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             crate::provision::destroy(&opts, reporter.as_ref()).await
         }
+        Command::Vault(args) => crate::vault::cli::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -129,6 +130,8 @@ struct Front {
 
 fn front(conn: &ConnArgs) -> Result<Front> {
     let cfg = crate::config::load(conn.config.as_deref())?;
+    // The vault passwords come before any other input is read (`-e @vaulted.yml`).
+    crate::vault::setup(&conn.vault, &cfg)?;
     let mut sources: Vec<PathBuf> = conn.inventory.iter().map(PathBuf::from).collect();
     if sources.is_empty() {
         sources = cfg.inventory.iter().map(PathBuf::from).collect();
@@ -467,6 +470,7 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
 
 async fn inventory(args: InventoryArgs) -> Result<i32> {
     let cfg = crate::config::load(args.config.as_deref())?;
+    crate::vault::setup(&args.vault, &cfg)?;
     let mut sources: Vec<PathBuf> = args.inventory.iter().map(PathBuf::from).collect();
     if sources.is_empty() {
         sources = cfg.inventory.iter().map(PathBuf::from).collect();
@@ -485,10 +489,9 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
         if !inv.hosts.contains_key(&h) {
             return Err(Error::usage(format!("host {h} is not in the inventory")));
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&display::host(&inv, &h)).unwrap_or_default()
-        );
+        let mut j = display::host(&inv, &h);
+        crate::vault::censor::censor_json(&mut j);
+        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return Ok(EXIT_OK);
     }
     if let Some(InventoryAction::Graph { group }) = &args.action {
@@ -500,10 +503,9 @@ async fn inventory(args: InventoryArgs) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&display::to_ansible_json(&inv)).unwrap_or_default()
-        );
+        let mut j = display::to_ansible_json(&inv);
+        crate::vault::censor::censor_json(&mut j);
+        println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
         return Ok(EXIT_OK);
     }
     let hosts = match &args.limit {

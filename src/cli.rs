@@ -41,6 +41,8 @@ pub enum Command {
     Provision(ProvisionArgs),
     /// Destroy everything of the spec's project and environment.
     Destroy(DestroyArgs),
+    /// Encrypt and decrypt files and values with ansible-vault's format.
+    Vault(VaultArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -118,6 +120,104 @@ pub struct ConnArgs {
     /// Project config file (default: ./rdeploy.toml is not used; ansible.cfg is read when present).
     #[arg(long = "config", value_name = "FILE", env = "ANSIBLE_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: VaultPassArgs,
+}
+
+/// Where vault passwords come from (also ansible.cfg's `vault_identity_list` and
+/// `vault_password_file`, `$ANSIBLE_VAULT_PASSWORD_FILE`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct VaultPassArgs {
+    /// Vault password file, or an executable that prints the password (repeatable).
+    #[arg(
+        long = "vault-password-file",
+        alias = "vault-pass-file",
+        value_name = "FILE",
+        global = true
+    )]
+    pub password_files: Vec<PathBuf>,
+    /// Ask for the vault password.
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        alias = "ask-vault-password",
+        global = true
+    )]
+    pub ask: bool,
+    /// A vault identity: `LABEL@FILE`, `LABEL@prompt` or `FILE` (repeatable).
+    #[arg(long = "vault-id", value_name = "LABEL@SOURCE", global = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultArgs {
+    #[command(subcommand)]
+    pub action: VaultAction,
+    #[command(flatten)]
+    pub pass: VaultPassArgs,
+    /// Project config file (ansible.cfg), for its vault settings.
+    #[arg(
+        long = "config",
+        value_name = "FILE",
+        env = "ANSIBLE_CONFIG",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
+    /// The vault id to encrypt with when several are given.
+    #[arg(long = "encrypt-vault-id", value_name = "ID", global = true)]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultAction {
+    /// Create a new encrypted file (opens $EDITOR).
+    Create { file: PathBuf },
+    /// Encrypt files in place (`-` or no file: stdin to stdout).
+    Encrypt {
+        files: Vec<PathBuf>,
+        /// Write to this file instead (`-`: stdout).
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Decrypt files in place (`-` or no file: stdin to stdout).
+    Decrypt {
+        files: Vec<PathBuf>,
+        /// Write to this file instead (`-`: stdout).
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the decrypted content of files.
+    View {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Edit an encrypted file (decrypted to a private temporary file, $EDITOR).
+    Edit { file: PathBuf },
+    /// Encrypt files again with a new password.
+    Rekey {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The new password's file (or executable).
+        #[arg(long = "new-vault-password-file", value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+        /// The new vault identity (`LABEL@SOURCE`).
+        #[arg(long = "new-vault-id", value_name = "LABEL@SOURCE")]
+        new_vault_id: Option<String>,
+    },
+    /// Print `name: !vault |` blocks for values (arguments, --prompt, or stdin).
+    #[command(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString {
+        values: Vec<String>,
+        /// Variable names, one per value, in order.
+        #[arg(short = 'n', long = "name")]
+        names: Vec<String>,
+        /// Ask for the value (not echoed).
+        #[arg(short = 'p', long = "prompt")]
+        prompt: bool,
+        /// Read the value from stdin and name it.
+        #[arg(long = "stdin-name", value_name = "NAME")]
+        stdin_name: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +294,8 @@ pub struct InventoryArgs {
         global = true
     )]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: VaultPassArgs,
 }
 
 #[derive(Debug, Subcommand)]

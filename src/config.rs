@@ -7,7 +7,8 @@
 //!
 //! Read: `[defaults]` inventory, roles_path, remote_user, private_key_file,
 //! host_key_checking, forks, timeout; `[privilege_escalation]` become, become_user,
-//! become_method. Everything else is kept as raw text ([`ProjectConfig::get`]).
+//! become_method; `[defaults]` vault_password_file, vault_identity_list (relative file
+//! sources resolved). Everything else is kept as raw text ([`ProjectConfig::get`]).
 //! Relative paths are resolved against the directory of the file.
 
 use crate::error::{Error, Result, Span};
@@ -33,6 +34,10 @@ pub struct ProjectConfig {
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     pub become_method: Option<String>,
+    /// `vault_password_file` (a file or an executable; path resolved).
+    pub vault_password_file: Option<PathBuf>,
+    /// `vault_identity_list`: `label@source` entries (comma-separated).
+    pub vault_identity_list: Vec<String>,
     /// Every `[section] key = value` of the file (keys lower-cased), as text.
     pub sections: IndexMap<String, IndexMap<String, String>>,
 }
@@ -286,13 +291,39 @@ pub fn parse(text: &str, path: &Path) -> Result<ProjectConfig> {
     }
     cfg.become_user = get("privilege_escalation", "become_user").filter(|v| !v.is_empty());
     cfg.become_method = get("privilege_escalation", "become_method").filter(|v| !v.is_empty());
+    cfg.vault_password_file = get("defaults", "vault_password_file")
+        .filter(|v| !v.is_empty())
+        .map(|v| expand_path(&v, base));
+    if let Some(v) = get("defaults", "vault_identity_list") {
+        cfg.vault_identity_list = split_list(&v, ',')
+            .map(|id| resolve_vault_id(id, base))
+            .collect();
+    }
     cfg.sections = sections;
     Ok(cfg)
 }
 
+/// A `label@source` vault identity with a relative file source resolved against `base`.
+fn resolve_vault_id(id: &str, base: &Path) -> String {
+    let (label, source) = match id.split_once('@') {
+        Some((l, s)) => (Some(l), s),
+        None => (None, id),
+    };
+    let source = if source == "prompt" {
+        source.to_string()
+    } else {
+        expand_path(source, base).display().to_string()
+    };
+    match label {
+        Some(l) => format!("{l}@{source}"),
+        None => source,
+    }
+}
+
 /// `ANSIBLE_INVENTORY`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_REMOTE_USER`,
 /// `ANSIBLE_PRIVATE_KEY_FILE`, `ANSIBLE_HOST_KEY_CHECKING`, `ANSIBLE_FORKS`,
-/// `ANSIBLE_TIMEOUT`, `ANSIBLE_BECOME`, `ANSIBLE_BECOME_USER`, `ANSIBLE_BECOME_METHOD`
+/// `ANSIBLE_TIMEOUT`, `ANSIBLE_BECOME`, `ANSIBLE_BECOME_USER`, `ANSIBLE_BECOME_METHOD`,
+/// `ANSIBLE_VAULT_PASSWORD_FILE`, `ANSIBLE_VAULT_IDENTITY_LIST`
 /// override the file (relative paths against the current directory).
 pub fn apply_env(
     cfg: &mut ProjectConfig,
@@ -314,6 +345,14 @@ pub fn apply_env(
     }
     if let Some(v) = get("ANSIBLE_ROLES_PATH") {
         cfg.roles_path = split_list(&v, ':').map(|p| expand_path(p, cwd)).collect();
+    }
+    if let Some(v) = get("ANSIBLE_VAULT_PASSWORD_FILE") {
+        cfg.vault_password_file = Some(expand_path(&v, cwd));
+    }
+    if let Some(v) = get("ANSIBLE_VAULT_IDENTITY_LIST") {
+        cfg.vault_identity_list = split_list(&v, ',')
+            .map(|id| resolve_vault_id(id, cwd))
+            .collect();
     }
     if let Some(v) = get("ANSIBLE_REMOTE_USER") {
         cfg.remote_user = Some(v);
@@ -447,6 +486,8 @@ forks = 20
 timeout = 30
 retry_files_enabled: no
 interpreter_python = auto_silent
+vault_password_file = secrets/vault-pass
+vault_identity_list = dev@secrets/dev-pass, prod@prompt
 
 [privilege_escalation]
 become = yes
@@ -491,6 +532,17 @@ ssh_args = -o ControlMaster=auto
         assert_eq!(cfg.become_user.as_deref(), Some("root"));
         assert_eq!(cfg.become_method.as_deref(), Some("sudo"));
         assert_eq!(cfg.get("defaults", "retry_files_enabled"), Some("no"));
+        assert_eq!(
+            cfg.vault_password_file,
+            Some(base.join("secrets/vault-pass"))
+        );
+        assert_eq!(
+            cfg.vault_identity_list,
+            [
+                format!("dev@{}", base.join("secrets/dev-pass").display()),
+                "prod@prompt".to_string()
+            ]
+        );
         assert_eq!(
             cfg.get("ssh_connection", "ssh_args"),
             Some("-o ControlMaster=auto\n-o ControlPersist=60s")

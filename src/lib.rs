@@ -18,4 +18,5 @@ pub mod provision;
 pub mod shell;
 pub mod ssh;
 pub mod template;
+pub mod vault;
 pub mod yaml;

@@ -37,7 +37,7 @@ fn main() {
         Ok(code) => code,
         Err(rdeploy::error::Error::Interrupted) => rdeploy::app::EXIT_INTERRUPTED,
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            eprintln!("ERROR: {}", rdeploy::vault::censor::censor(&e.to_string()));
             rdeploy::app::exit_status(&e)
         }
     };

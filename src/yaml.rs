@@ -3,7 +3,9 @@
 //!
 //! `yes`/`no`/`on`/`off`/`true`/`false` are booleans, unquoted `0644` is octal (420),
 //! `~`/`null`/empty are null. Quoted scalars are always strings. Anchors, aliases and the
-//! `<<` merge key are supported. Ansible's `!unsafe` tag gives a string.
+//! `<<` merge key are supported. Ansible's `!unsafe` tag gives a string; a `!vault` value
+//! is decrypted with the run's vault passwords ([`crate::vault`]), an error at its
+//! position when it cannot be.
 //!
 //! Parsing is bounded, so that a hostile or broken file is an error and not an exhausted
 //! controller: files larger than [`MAX_INPUT_BYTES`] are refused before they are read,
@@ -182,9 +184,15 @@ pub fn read_input(path: &Path) -> Result<String> {
 }
 
 /// Reads and parses a YAML file; returns the first document (Null for an empty file).
+/// A vault-encrypted file is decrypted first ([`crate::vault::read_text`]) and its string
+/// values are registered for censoring.
 pub fn load_file(path: &Path) -> Result<Node> {
-    let text = read_input(path)?;
-    load_str(&text, path)
+    let (text, vaulted) = crate::vault::read_text(path)?;
+    let node = load_str(&text, path)?;
+    if vaulted {
+        crate::vault::censor::register_values(&node);
+    }
+    Ok(node)
 }
 
 /// Parses YAML text; `path` is used for positions.
@@ -352,18 +360,20 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
                 let span = self.span(&mark);
-                let kind = if style != TScalarStyle::Plain {
+                let kind = if tag.as_ref().is_some_and(|t| t.suffix == "vault") {
+                    match crate::vault::decrypt_inline(&value) {
+                        Ok(plain) => NodeKind::Str(plain),
+                        Err(e) => {
+                            self.error =
+                                Some(Error::source_at(&span, format!("this !vault value: {e}")));
+                            return;
+                        }
+                    }
+                } else if style != TScalarStyle::Plain {
                     NodeKind::Str(value)
                 } else if let Some(tag) = &tag {
                     match tag.suffix.as_str() {
                         "str" | "unsafe" => NodeKind::Str(value),
-                        "vault" => {
-                            self.error = Some(Error::source_at(
-                                &span,
-                                "ansible-vault encrypted values (!vault) are not supported",
-                            ));
-                            return;
-                        }
                         _ => resolve_plain(value),
                     }
                 } else {

@@ -2,7 +2,8 @@
 # rdeploy's single test command: ./tests/run.sh [CARGO_TEST_ARGS...] [-- TEST_BINARY_ARGS...]
 #
 # Sets up what the tests need on this machine (Docker engine, the fleet base image,
-# a moto server on 127.0.0.1:5055), then builds and runs every cargo test target.
+# a moto server on 127.0.0.1:5055, the ansible-core venv whose ansible-vault the vault
+# tests compare against), then builds and runs every cargo test target.
 # The fleet containers themselves are started by the Rust test harness through
 # `tests/fleet/fleet.sh up N`.
 #   ./tests/run.sh                       all tests
@@ -35,7 +36,8 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
 fi
 
 t0=$(date +%s)
-./tests/fleet/fleet.sh docker image moto
+# peers: /opt/rdeploy-peers (ansible-core's ansible-vault, for tests/it/vault.rs).
+./tests/fleet/fleet.sh docker image moto peers
 echo "[run.sh] fleet setup done in $(( $(date +%s) - t0 )) s" >&2
 
 # Split "$@" at a literal "--": before it goes to cargo test, after it to the test binaries.

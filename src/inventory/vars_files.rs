@@ -124,13 +124,7 @@ fn dir_vars_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Reads one vars file: a YAML (or JSON) mapping, or an empty file.
 pub fn load_vars_file(path: &Path) -> Result<Vars> {
-    let text = crate::yaml::read_input(path)?;
-    if text.trim_start().starts_with("$ANSIBLE_VAULT") {
-        return Err(Error::source_at(
-            &Span::file_start(path),
-            "ansible-vault encrypted files are not supported",
-        ));
-    }
+    let (text, vaulted) = crate::vault::read_text(path)?;
     let is_json = path.extension().is_some_and(|e| e == "json");
     if is_json {
         if text.trim().is_empty() {
@@ -144,6 +138,9 @@ pub fn load_vars_file(path: &Path) -> Result<Vars> {
             };
             Error::source_at(&span, format!("invalid JSON: {e}"))
         })?;
+        if vaulted {
+            crate::vault::censor::register_json(&v);
+        }
         return match v {
             serde_json::Value::Object(m) => Ok(m.into_iter().collect()),
             serde_json::Value::Null => Ok(Vars::new()),
@@ -154,6 +151,9 @@ pub fn load_vars_file(path: &Path) -> Result<Vars> {
         };
     }
     let doc = crate::yaml::load_str(&text, path)?;
+    if vaulted {
+        crate::vault::censor::register_values(&doc);
+    }
     if doc.is_null() {
         return Ok(Vars::new());
     }
@@ -214,10 +214,8 @@ mod tests {
             "{e}"
         );
         std::fs::write(&f, "$ANSIBLE_VAULT;1.1;AES256\n6162\n").unwrap();
-        assert!(load_vars_file(&f)
-            .unwrap_err()
-            .to_string()
-            .contains("ansible-vault"));
+        let e = load_vars_file(&f).unwrap_err().to_string();
+        assert!(e.contains("x.yml: invalid ansible-vault data"), "{e}");
         let j = d.path().join("x.json");
         std::fs::write(&j, "{\n  \"a\": ,\n}").unwrap();
         let e = load_vars_file(&j).unwrap_err().to_string();

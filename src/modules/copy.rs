@@ -10,6 +10,8 @@
 //!   applies attributes to the rest. `src/` copies the contents, `src` the directory.
 //! - `remote_src`: one script compares and copies on the host.
 //!
+//! A vault-encrypted local file is decrypted on the controller and written decrypted
+//! (as Ansible's `decrypt: yes` default).
 //! Returns `dest`, `src`, `checksum` (SHA-1, as Ansible), `md5sum`, `size`, `backup_file`.
 
 use super::util::{self, Attrs, PutFile};
@@ -226,9 +228,8 @@ async fn copy_tree(
                 contents.push(None);
             }
             Entry::File { rel, local, mode } => {
-                let data = std::fs::read(local).map_err(|e| {
-                    ModuleError::failed(format!("cannot read {}: {e}", local.display()))
-                })?;
+                let (data, _) = crate::vault::read_file(local)
+                    .map_err(|e| ModuleError::failed(e.to_string()))?;
                 let m = mode.clone().unwrap_or_else(|| "-".into());
                 manifest.extend_from_slice(
                     format!("F {} {m} {rel}\n", util::sha256_hex(&data)).as_bytes(),
@@ -512,8 +513,8 @@ impl Module for Copy {
             o.data.insert("dest".into(), dest.clone().into());
             return Ok(o);
         }
-        let content = std::fs::read(&local)
-            .map_err(|e| ModuleError::failed(format!("Could not read {}: {e}", local.display())))?;
+        let (content, _) =
+            crate::vault::read_file(&local).map_err(|e| ModuleError::failed(e.to_string()))?;
         if attrs.mode.as_deref() == Some("preserve") {
             attrs.mode = local_mode(&local);
         }

@@ -1,7 +1,8 @@
 //! Events and reporters. The engine emits [`Event`]s and never prints; a [`Reporter`]
 //! renders them: [`human`] (Ansible-like lines, progress bars on a terminal) or [`json`]
 //! (one JSON object per line, for CI). Values marked `no_log` are censored before an
-//! event is built, so no reporter can leak them.
+//! event is built, so no reporter can leak them; values decrypted from a vault are masked
+//! by the wrapper every reporter gets ([`crate::vault::censor::Censoring`]).
 
 pub mod human;
 pub mod json;
@@ -117,10 +118,12 @@ pub enum Format {
 
 /// Builds the reporter for a format and verbosity.
 pub fn reporter(format: Format, verbosity: u8, diff: bool) -> Box<dyn Reporter> {
-    match format {
+    let inner: Box<dyn Reporter> = match format {
         Format::Human => Box::new(human::Human::new(verbosity, diff)),
         Format::Json => Box::new(json::Json::new()),
-    }
+    };
+    // Decrypted vault values never reach a reporter.
+    Box::new(crate::vault::censor::Censoring(inner))
 }
 
 /// A reporter that collects events (used by tests and by the library API).

@@ -527,7 +527,7 @@ impl<'a> Loader<'a> {
     }
 
     /// Static `vars_files` entries (no `{{ }}`) must exist now: a missing one is a problem
-    /// at the entry. A nested list is a choice: one of its files must exist. Templated
+    /// at the entry, so is a vault-encrypted one that cannot be decrypted. A nested list is a choice: one of its files must exist. Templated
     /// entries depend on variables and are resolved when the play runs.
     fn check_vars_files(&self, v: &Node, dir: &Path, play: &Node) {
         let entries = match &v.kind {
@@ -548,8 +548,15 @@ impl<'a> Loader<'a> {
                 || names
                     .iter()
                     .any(|n| crate::template::Templar::is_template(n))
-                || names.iter().any(|n| dir.join(n).is_file())
             {
+                continue;
+            }
+            if let Some(found) = names.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+                // A vaulted file must decrypt now, before any host is contacted (the
+                // result is cached for when the play loads it).
+                if let Err(err) = crate::vault::read_text(&found) {
+                    self.problem(SourceError::new(&e.span, err.to_string()));
+                }
                 continue;
             }
             let tried: Vec<String> = names

@@ -16,3 +16,4 @@ mod ssh;
 mod stack;
 mod templates;
 mod validation;
+mod vault;
