@@ -306,7 +306,11 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
                 let hosts = ex.select_hosts(&play.hosts)?;
                 // ansible-playbook's layout: an unnamed play is named by its hosts; the
                 // play's tags joined by ","
-                let name = if play.name.is_empty() { &play.hosts } else { &play.name };
+                let name = if play.name.is_empty() {
+                    &play.hosts
+                } else {
+                    &play.name
+                };
                 println!(
                     "\n  play #{} ({}): {}\tTAGS: [{}]",
                     i + 1,

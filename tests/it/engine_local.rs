@@ -259,7 +259,10 @@ fn list_tasks_prints_ansible_playbooks_layout() {
         "- name: Web\n  hosts: web\n  tags: [web]\n  roles:\n    - {role: app, tags: [app]}\n  tasks:\n    - debug: {msg: x}\n      tags: [z, a, a]\n    - name: Named\n      command: 'true'\n- hosts: db\n  tasks:\n    - block:\n        - ping:\n      rescue:\n        - debug: {msg: r}\n",
     );
     write(dir.path(), "hosts.ini", "[web]\nw1\n[db]\nd1\n");
-    let r = rdeploy(dir.path(), &["run", "site.yml", "-i", "hosts.ini", "--list-tasks"]);
+    let r = rdeploy(
+        dir.path(),
+        &["run", "site.yml", "-i", "hosts.ini", "--list-tasks"],
+    );
     r.assert_code(0);
     let listed = &r.stdout[r.stdout.find("  play #1").expect("play line")..];
     let want = "  play #1 (web): Web\tTAGS: [web]
