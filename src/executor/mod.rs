@@ -854,10 +854,7 @@ pub(crate) mod testing {
             .await
             .unwrap();
         let registry = crate::modules::registry();
-        let loader = crate::playbook::loader::Loader {
-            registry: &registry,
-            roles_path: vec![],
-        };
+        let loader = crate::playbook::loader::Loader::new(&registry, vec![]);
         let book = loader
             .load_playbook(&pb_path)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -147,8 +147,18 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
         s.raw("  rd_dir=$(dirname \"$rd_dest\")\n");
         s.raw("  [ -d \"$rd_dir\" ] || { echo \"Destination directory $rd_dir does not exist\" >&2; exit 4; }\n");
         s.raw("  rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3\n");
-        s.raw("  trap 'rm -f \"$rd_tmp\"' EXIT\n");
+        // A lost connection closes stdout/stderr: the first write then kills the shell
+        // with SIGPIPE, which skips the EXIT trap unless signals end it through `exit`.
+        s.raw("  trap 'rm -f \"$rd_tmp\"' EXIT\n  trap 'exit 3' HUP INT TERM PIPE\n");
         s.raw("  cat > \"$rd_tmp\" || exit 3\n");
+        // A lost connection ends stdin early and `cat` still succeeds: never rename a
+        // short file over the destination.
+        s.raw("  rd_got=$(stat -c %s \"$rd_tmp\") || exit 3\n");
+        s.raw(&format!(
+            "  [ \"$rd_got\" = {} ] || {{ rm -f \"$rd_tmp\"; echo \"incomplete content: received $rd_got of {} bytes\" >&2; exit 3; }}\n",
+            p.content.len(),
+            p.content.len()
+        ));
         s.raw("  if [ -e \"$rd_dest\" ]; then chmod --reference=\"$rd_dest\" \"$rd_tmp\"; chown --reference=\"$rd_dest\" \"$rd_tmp\" 2>/dev/null; ");
         s.raw("else chmod $(printf '%o' $(( 0666 & ~$(umask) ))) \"$rd_tmp\"; fi\n");
         let mut inner = Script::new();

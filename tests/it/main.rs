@@ -4,6 +4,7 @@
 mod aws_inventory;
 mod engine;
 mod engine_local;
+mod faults;
 mod harness;
 mod inventory;
 mod modules_files;
