@@ -96,6 +96,11 @@ pub trait Connection: Send + Sync {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError>;
     /// Closes the connection (best effort).
     async fn close(&self) {}
+    /// Whether the connection has ended (closed by either side or lost). The engine
+    /// opens a closed connection again before the next task: nothing runs on it then.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// How to become another user on the host.

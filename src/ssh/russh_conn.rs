@@ -492,6 +492,10 @@ impl Connection for RusshConnection {
         self.run(req).await
     }
 
+    fn is_closed(&self) -> bool {
+        RusshConnection::is_closed(self)
+    }
+
     async fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         let _ = self

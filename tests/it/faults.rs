@@ -1,13 +1,15 @@
 //! Faults against the fleet, checked on the hosts themselves (`docker exec`, not
 //! rdeploy's word): a host that stops answering mid-task is unreachable, named in the
 //! retry file, and the others finish (exit 4); an interrupted controller (SIGINT: exit
-//! 130; SIGKILL during a large copy) leaves every managed file old or new, never partial,
+//! 130; SIGKILL during a 50 MB copy) leaves every managed file old or new, never partial,
 //! and no rdeploy temporary file; a full disk fails the copy with a clear message and
-//! keeps the old file; an sshd session killed between tasks is reported unreachable,
-//! never as a wrong "ok".
+//! keeps the old file; an sshd session killed between tasks is opened again (the next
+//! task really runs) and one killed during a task makes the host unreachable, never a
+//! wrong "ok".
 //!
 //! Each test works under its own `/tmp/rdfault-<test>` directory on hosts of its own
-//! (node1..node7 for faults, node8 is left to the secrets test), so they may run in
+//! (node1..node7; the full disk is a dedicated container `wte-fault-disk` with a 1 MiB
+//! tmpfs, since mounting inside a fleet container is not permitted), so they may run in
 //! parallel with each other.
 
 use super::harness::{docker_out, docker_sh, fleet, fleet_flags, recap, tempdir, Run};
@@ -392,4 +394,278 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
             "{rel} is partial after SIGKILL ({got})"
         );
     }
+}
+
+/// A container of the fleet image started for one test, removed when dropped.
+struct Extra {
+    name: String,
+    port: u16,
+    known_hosts: PathBuf,
+}
+
+impl Extra {
+    /// Starts `name` with `docker_args` added, installs the fleet key for root and
+    /// scans its host key into `dir/known_hosts` (every wait bounded).
+    fn start(name: &str, docker_args: &[&str], dir: &Path) -> Extra {
+        assert!(name.starts_with("wte-"), "only our own containers");
+        let root = super::harness::repo_root();
+        let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        let tag = Command::new("bash")
+            .arg(root.join("tests/fleet/fleet.sh"))
+            .arg("image-tag")
+            .output()
+            .expect("fleet.sh image-tag");
+        let image = String::from_utf8_lossy(&tag.stdout).trim().to_string();
+        let out = Command::new("docker")
+            .args(["run", "-d", "--name", name, "--label", "rdeploy-fleet=1"])
+            .args(["-p", "127.0.0.1::22"])
+            .args(docker_args)
+            .arg(&image)
+            .args([
+                "sh",
+                "-c",
+                "mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e",
+            ])
+            .output()
+            .expect("docker run");
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut extra = Extra {
+            name: name.to_string(),
+            port: 0,
+            known_hosts: dir.join("known_hosts"),
+        };
+        let key = std::fs::read(fleet().key().with_extension("pub")).expect("fleet key");
+        let mut c = Command::new("docker")
+            .args(["exec", "-i", name, "sh", "-c"])
+            .arg("mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("docker exec");
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(&key).unwrap();
+        assert!(c.wait().unwrap().success(), "install the key on {name}");
+        let port = docker_port(name);
+        extra.port = port;
+        let mut scanned = String::new();
+        let found = wait_until(Duration::from_secs(30), || {
+            let o = Command::new("ssh-keyscan")
+                .args(["-T", "3", "-p", &port.to_string(), "127.0.0.1"])
+                .output()
+                .expect("ssh-keyscan");
+            scanned = String::from_utf8_lossy(&o.stdout).into_owned();
+            !scanned.trim().is_empty()
+        });
+        assert!(found, "sshd of {name} never answered");
+        std::fs::write(&extra.known_hosts, &scanned).unwrap();
+        extra
+    }
+
+    /// An inventory with this container as host `name` in group `fleet`.
+    fn inventory(&self, dir: &Path, name: &str) -> PathBuf {
+        let p = dir.join("extra.ini");
+        std::fs::write(
+            &p,
+            format!(
+                "[fleet]\n{name} ansible_host=127.0.0.1 ansible_port={} ansible_user=root ansible_ssh_private_key_file={}\n",
+                self.port,
+                fleet().key().display()
+            ),
+        )
+        .unwrap();
+        p
+    }
+}
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// The 127.0.0.1 port published for a container's port 22.
+fn docker_port(name: &str) -> u16 {
+    let mut port = None;
+    wait_until(Duration::from_secs(10), || {
+        let o = Command::new("docker")
+            .args(["port", name, "22/tcp"])
+            .output()
+            .expect("docker port");
+        port = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("127.0.0.1:").and_then(|p| p.parse().ok()));
+        port.is_some()
+    });
+    port.unwrap_or_else(|| panic!("no 127.0.0.1 port published for {name}"))
+}
+
+#[test]
+fn a_copy_to_a_full_disk_fails_clearly_and_keeps_the_old_file() {
+    let dir = tempdir();
+    let host = Extra::start(
+        "wte-fault-disk",
+        &["--network", "wte-net", "--tmpfs", "/mnt/small:size=1m"],
+        dir.path(),
+    );
+    let old = noise(100 << 10, 4);
+    let new = noise(2 << 20, 5);
+    std::fs::write(dir.path().join("old.bin"), &old).unwrap();
+    std::fs::write(dir.path().join("new.bin"), &new).unwrap();
+    // `docker cp` writes under the tmpfs mount, not into it: stream the file in.
+    let st = Command::new("docker")
+        .args([
+            "exec",
+            "-i",
+            &host.name,
+            "sh",
+            "-c",
+            "cat > /mnt/small/app.bin",
+        ])
+        .stdin(std::fs::File::open(dir.path().join("old.bin")).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let inv = host.inventory(dir.path(), "disk");
+    let book = dir.path().join("site.yml");
+    std::fs::write(
+        &book,
+        "\
+- hosts: fleet
+  gather_facts: false
+  tasks:
+    - copy: {src: new.bin, dest: /mnt/small/app.bin}
+    - copy: {content: \"never\\n\", dest: /tmp/never}
+",
+    )
+    .unwrap();
+    let kh = host.known_hosts.display().to_string();
+    let r = super::harness::rdeploy(
+        dir.path(),
+        &[
+            "run",
+            &book.display().to_string(),
+            "-i",
+            &inv.display().to_string(),
+            "--known-hosts",
+            &kh,
+        ],
+    );
+    r.assert_code(2);
+    assert!(
+        r.stdout.contains("No space left on device") && r.stdout.contains("/mnt/small/app.bin"),
+        "a clear message:\n{}",
+        r.stdout
+    );
+    let sum = docker_out(&host.name, "sha256sum < /mnt/small/app.bin | cut -d' ' -f1");
+    assert_eq!(sum, sha256(&old), "the old file is intact");
+    let left = docker_out(&host.name, "ls -A /mnt/small");
+    assert_eq!(left, "app.bin", "no temporary file left");
+    assert!(!docker_sh(&host.name, "test -e /tmp/never").status.success());
+}
+
+/// PIDs of the sshd processes serving connections (not the listener, PID 1).
+fn session_pids(container: &str) -> Vec<String> {
+    docker_out(
+        container,
+        "ps -eo pid=,args= | awk '$1 != 1 && $2 ~ /^sshd:/ {print $1}'",
+    )
+    .split_whitespace()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Kills the sshd processes serving rdeploy's connection to `container`.
+fn kill_sessions(container: &str) {
+    let pids = session_pids(container);
+    assert!(!pids.is_empty(), "rdeploy's session is served by sshd");
+    docker_out(container, &format!("kill {}", pids.join(" ")));
+}
+
+/// The JSON result events of a task.
+fn results_of(stdout: &str, task: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["event"] == "host_result" && e["task"] == task)
+        .collect()
+}
+
+#[test]
+fn an_sshd_session_killed_between_tasks_reconnects_and_during_a_task_is_unreachable() {
+    let w = Work::new("sshd", &["node7"]);
+    let c = w.containers[0].clone();
+    let dir = tempdir();
+    let inv = inventory(dir.path(), &["node7"]);
+    let book = dir.path().join("site.yml");
+    std::fs::write(
+        &book,
+        format!(
+            "\
+- hosts: fleet
+  gather_facts: false
+  tasks:
+    - shell: touch {d}/first
+    - pause: {{seconds: 3}}
+    - name: second
+      shell: touch {d}/second
+    - name: third
+      shell: touch {d}/third-started; sleep 5; touch {d}/third-done
+    - name: fourth
+      shell: touch {d}/fourth
+",
+            d = w.dir
+        ),
+    )
+    .unwrap();
+    let args = run_args(&book, &inv, &["--output", "json"]);
+    let run = Spawned::start(dir.path(), &strs(&args));
+    // Between tasks: the next task opens a new connection and really runs.
+    assert!(
+        wait_until(Duration::from_secs(30), || w.exists(&c, "first")),
+        "the first task never ran"
+    );
+    kill_sessions(&c);
+    // During a task: its outcome is unknown, so the host is unreachable.
+    assert!(
+        wait_until(Duration::from_secs(30), || w.exists(&c, "third-started")),
+        "the third task never started"
+    );
+    kill_sessions(&c);
+    let (code, r) = run.wait(Duration::from_secs(60));
+    let second = results_of(&r.stdout, "second");
+    assert_eq!(
+        second.len(),
+        1,
+        "one result for the second task:\n{}",
+        r.stdout
+    );
+    assert_eq!(second[0]["status"], "changed", "reconnected:\n{}", r.stdout);
+    assert!(w.exists(&c, "second"), "the second task really ran");
+    let third = results_of(&r.stdout, "third");
+    assert_eq!(
+        third.len(),
+        1,
+        "one result for the third task:\n{}",
+        r.stdout
+    );
+    assert_eq!(third[0]["status"], "unreachable", "never ok:\n{}", r.stdout);
+    assert!(
+        third[0]["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("connection"),
+        "a clear message: {}",
+        third[0]
+    );
+    assert_eq!(code, Some(4), "{}\n{}", r.stdout, r.stderr);
+    assert!(results_of(&r.stdout, "fourth").is_empty(), "{}", r.stdout);
+    assert!(
+        !w.exists(&c, "fourth"),
+        "an unreachable host leaves the play"
+    );
 }
