@@ -12,6 +12,7 @@ mod modules_system;
 mod provision;
 mod realtime;
 mod roles_local;
+mod secrets;
 mod ssh;
 mod stack;
 mod templates;
