@@ -9,6 +9,7 @@ mod harness;
 mod inventory;
 mod modules_files;
 mod modules_system;
+mod properties;
 mod provision;
 mod realtime;
 mod roles_local;
