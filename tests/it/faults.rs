@@ -1,11 +1,11 @@
 //! Faults against the fleet, checked on the hosts themselves (`docker exec`, not
 //! rdeploy's word): a host that stops answering mid-task is unreachable, named in the
 //! retry file, and the others finish (exit 4); an interrupted controller (SIGINT: exit
-//! 130; SIGKILL during a 50 MB copy) leaves every managed file old or new, never partial,
-//! and no rdeploy temporary file; a full disk fails the copy with a clear message and
-//! keeps the old file; an sshd session killed between tasks is opened again (the next
-//! task really runs) and one killed during a task makes the host unreachable, never a
-//! wrong "ok".
+//! 130; SIGKILL during a 50 MB copy or while a 40 MB script streams) leaves every managed
+//! file old or new, never partial, never runs a script cut short, and leaves no rdeploy
+//! temporary file; a full disk fails the copy with a clear message and keeps the old
+//! file; an sshd session killed between tasks is opened again (the next task really
+//! runs) and one killed during a task makes the host unreachable, never a wrong "ok".
 //!
 //! Each test works under its own `/tmp/rdfault-<test>` directory on hosts of its own
 //! (node1..node7; the full disk is a dedicated container `wte-fault-disk` with a 1 MiB
@@ -667,5 +667,52 @@ fn an_sshd_session_killed_between_tasks_reconnects_and_during_a_task_is_unreacha
     assert!(
         !w.exists(&c, "fourth"),
         "an unreachable host leaves the play"
+    );
+}
+
+#[test]
+fn sigkill_while_a_large_script_streams_never_runs_part_of_it() {
+    let w = Work::new("script", &["node6"]);
+    let c = w.containers[0].clone();
+    let dir = tempdir();
+    // The first line marks that the script ran; the last one that it ran whole.
+    let mut script = format!("#!/bin/sh\ntouch {}/began\n", w.dir);
+    let pad = "# padding padding padding padding padding padding padding padding\n";
+    while script.len() < 40 << 20 {
+        script.push_str(pad);
+    }
+    script.push_str(&format!("touch {}/ended\n", w.dir));
+    std::fs::write(dir.path().join("big.sh"), &script).unwrap();
+    let inv = inventory(dir.path(), &["node6"]);
+    let book = dir.path().join("site.yml");
+    std::fs::write(
+        &book,
+        "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - script: big.sh\n",
+    )
+    .unwrap();
+    let args = run_args(&book, &inv, &[]);
+    let mut run = Spawned::start(dir.path(), &strs(&args));
+    let growing = "for f in /tmp/.rdeploy-script.*; do [ -s \"$f\" ] && exit 0; done; exit 1";
+    let caught = wait_until(Duration::from_secs(60), || {
+        !run.running() || docker_sh(&c, growing).status.success()
+    });
+    assert!(
+        caught && run.running(),
+        "the script was not caught streaming"
+    );
+    run.signal("-KILL");
+    let (code, _) = run.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
+    assert!(
+        wait_until(Duration::from_secs(10), || w.temp_files(&c).is_empty()),
+        "temporary file left: {}",
+        w.temp_files(&c)
+    );
+    // Let a (wrongly) started script finish before looking.
+    std::thread::sleep(Duration::from_millis(500));
+    let (began, ended) = (w.exists(&c, "began"), w.exists(&c, "ended"));
+    assert!(
+        !began || ended,
+        "a script cut short ran (began without ending)"
     );
 }
