@@ -1216,8 +1216,12 @@ impl Executor {
             msg: "unknown host".into(),
         })?;
         let mut guard = rt.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
+        match guard.as_ref() {
+            Some(c) if !c.is_closed() => return Ok(c.clone()),
+            // Ended between tasks (sshd restarted, the session killed, an idle timeout):
+            // nothing was running on it, so opening it again loses nothing. A connection
+            // lost during a task made that task unreachable already.
+            _ => *guard = None,
         }
         let conn_type = t
             .connection

@@ -204,8 +204,11 @@ impl Inventory {
             }
         }
         if let Some(group) = group {
+            // A new host is in no group yet: only a known one needs the (linear) check,
+            // so a range of many new hosts (`node[1:50000]`) is not quadratic.
+            let known = self.hosts.contains_key(name);
             let g = self.add_group(group);
-            if !g.hosts.iter().any(|h| h == name) {
+            if !known || !g.hosts.iter().any(|h| h == name) {
                 g.hosts.push(name.to_string());
             }
         }

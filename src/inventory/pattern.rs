@@ -371,11 +371,33 @@ fn last_colon_outside_brackets(s: &str) -> Option<usize> {
     found
 }
 
+/// The most host names one inventory line may expand to: a range written with a digit
+/// too many (`web[1:10000000000]`) is refused instead of filling the memory.
+pub const MAX_RANGE_HOSTS: u64 = 100_000;
+
 /// Expands `[01:10]`, `[a:f]`, `[1:10:2]` ranges in a host name (several ranges
-/// allowed). A name without `[` is returned as is.
+/// allowed, at most [`MAX_RANGE_HOSTS`] names in all). A name without `[` is returned
+/// as is.
 pub fn expand_hostname_range(line: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    expand_range_into(line, line, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the expansion of `line` (part of the inventory line `whole`) to `out`.
+fn expand_range_into(
+    line: &str,
+    whole: &str,
+    out: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    let too_many =
+        || format!("host range expands to more than {MAX_RANGE_HOSTS} hosts, in `{whole}`");
     let Some(open) = line.find('[') else {
-        return Ok(vec![line.to_string()]);
+        if out.len() as u64 >= MAX_RANGE_HOSTS {
+            return Err(too_many());
+        }
+        out.push(line.to_string());
+        return Ok(());
     };
     let Some(close_rel) = line[open..].find(']') else {
         return Err(format!("unterminated host range in `{line}`"));
@@ -434,17 +456,19 @@ pub fn expand_hostname_range(line: &str) -> std::result::Result<Vec<String>, Str
         let e: u64 = end
             .parse()
             .map_err(|_| format!("invalid host range `[{nrange}]` in `{line}`"))?;
+        if e >= b && (e - b) / step as u64 >= MAX_RANGE_HOSTS {
+            return Err(too_many());
+        }
         (b..=e)
             .step_by(step)
             .map(|n| format!("{n:0width$}"))
             .collect()
     };
-    let mut out = Vec::new();
     for part in seq {
         let name = format!("{head}{part}{tail}");
-        out.extend(expand_hostname_range(&name)?);
+        expand_range_into(&name, whole, out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -611,6 +635,20 @@ mod tests {
         assert!(expand_hostname_range("h[01:100]").is_err());
         assert!(expand_hostname_range("h[1]").is_err());
         assert!(expand_hostname_range("h[1:]").is_err());
+    }
+
+    #[test]
+    fn ranges_are_bounded() {
+        let max = MAX_RANGE_HOSTS as usize;
+        assert_eq!(
+            expand_hostname_range(&format!("h[1:{max}]")).unwrap().len(),
+            max
+        );
+        let e = expand_hostname_range("h[1:10000000000]").unwrap_err();
+        assert!(e.contains("more than 100000 hosts"), "{e}");
+        // Each range is small, their product is not.
+        assert!(expand_hostname_range("h[0:999]-[0:999]").is_err());
+        assert_eq!(expand_hostname_range("h[1:10:3]").unwrap().len(), 4);
     }
 
     #[test]

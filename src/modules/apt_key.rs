@@ -382,7 +382,9 @@ impl Module for AptKey {
         s.raw("rd_dest=")
             .arg(&dest)
             .raw("\nrd_dir=$(dirname \"$rd_dest\")\nmkdir -p \"$rd_dir\" || exit 3\n");
-        s.raw("rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3\ncat > \"$rd_tmp\" && chmod 0644 \"$rd_tmp\" && mv -f \"$rd_tmp\" \"$rd_dest\" || { rm -f \"$rd_tmp\"; exit 3; }\n");
+        s.raw("rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3\n");
+        s.raw(&super::util::receive_stdin("\"$rd_tmp\"", content.len()));
+        s.raw("chmod 0644 \"$rd_tmp\" && mv -f \"$rd_tmp\" \"$rd_dest\" || { rm -f \"$rd_tmp\"; exit 3; }\n");
         let r = ctx.run_stdin(s.as_str(), Some(content)).await?;
         if r.rc != 0 {
             return Err(ModuleError::failed(format!(

@@ -139,9 +139,15 @@ impl Module for DockerCompose {
         );
         let mut stdin = None;
         if let Some(def) = &definition {
-            s.raw("rd_dir=$(mktemp -d) || exit 3\ntrap 'rm -rf \"$rd_dir\"' EXIT\ncat > \"$rd_dir/docker-compose.yml\" || exit 3\ncd \"$rd_dir\" || exit 3\n");
             // JSON is valid YAML: the definition is written as JSON.
-            stdin = Some(serde_json::to_vec_pretty(def).unwrap_or_default());
+            let data = serde_json::to_vec_pretty(def).unwrap_or_default();
+            s.raw("rd_dir=$(mktemp -d) || exit 3\ntrap 'rm -rf \"$rd_dir\"' EXIT\n");
+            s.raw(&super::util::receive_stdin(
+                "\"$rd_dir/docker-compose.yml\"",
+                data.len(),
+            ));
+            s.raw("cd \"$rd_dir\" || exit 3\n");
+            stdin = Some(data);
         } else if let Some(p) = &project_src {
             s.raw("cd ")
                 .arg(p)

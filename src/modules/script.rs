@@ -86,8 +86,12 @@ impl Module for Script {
         let mut s = Sh::new();
         if !ctx.check_mode {
             s.raw("rd_tmp=$(mktemp \"${TMPDIR:-/tmp}/.rdeploy-script.XXXXXXXX\") || exit 3\n");
-            s.raw("trap 'rm -f \"$rd_tmp\"' EXIT\n");
-            s.raw("cat > \"$rd_tmp\" || exit 3\nchmod 700 \"$rd_tmp\"\n");
+            // A lost connection kills the shell with SIGPIPE at its next write: end
+            // through `exit` so that the EXIT trap still removes the script.
+            s.raw("trap 'rm -f \"$rd_tmp\"' EXIT\ntrap 'exit 3' HUP INT TERM PIPE\n");
+            // Never run a script cut short by a lost connection.
+            s.raw(&super::util::receive_stdin("\"$rd_tmp\"", content.len()));
+            s.raw("chmod 700 \"$rd_tmp\"\n");
         }
         prelude(&mut s, &spec, ctx.check_mode);
         s.args(&interpreter).raw(" \"$rd_tmp\"");

@@ -61,6 +61,8 @@ fn handler_for(name: &str, is_zip: bool) -> &'static str {
 struct Plan {
     /// Path of the archive on the host, or `None` when it comes on stdin.
     remote_src: Option<String>,
+    /// Size of the archive sent on stdin (when `remote_src` is `None`).
+    stdin_len: usize,
     dest: String,
     creates: Option<String>,
     list_files: bool,
@@ -109,7 +111,9 @@ fn script(p: &Plan) -> String {
             ));
         }
         None => {
-            s.raw("rd_src=\"$rd_t/archive\"\ncat > \"$rd_src\" || exit 3\n");
+            // Never unpack an archive cut short by a lost connection.
+            s.raw("rd_src=\"$rd_t/archive\"\n");
+            s.raw(&super::util::receive_stdin("\"$rd_src\"", p.stdin_len));
         }
     }
     // zip archives start with `PK`; anything else goes to tar.
@@ -230,6 +234,7 @@ impl Module for Unarchive {
             (None, Some(data))
         };
         let plan = Plan {
+            stdin_len: stdin.as_ref().map_or(0, Vec::len),
             remote_src,
             dest: dest.clone(),
             creates: args.str("creates"),
@@ -498,7 +503,7 @@ mod tests {
         // A PATH with what the script needs before the check, and no unzip.
         let bin = d.join("bin");
         std::fs::create_dir(&bin).unwrap();
-        for tool in ["mktemp", "cat", "head", "rm"] {
+        for tool in ["mktemp", "cat", "stat", "head", "rm"] {
             let out = Command::new("sh")
                 .args(["-c", &format!("command -v {tool}")])
                 .output()

@@ -88,6 +88,18 @@ pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follo
     s.raw("[ -z \"$rd_ch\" ] || echo RD_ATTRS_CHANGED\n");
 }
 
+/// Shell code that stores the exchange's stdin in the file `target` (a shell word, e.g.
+/// `"$rd_tmp"`) and refuses anything but exactly `len` bytes: it removes the file and
+/// exits 3. A lost connection (controller killed or interrupted) ends stdin early and
+/// `cat` still succeeds, so without this check a short file would be renamed into place
+/// (or a short script run, a short archive unpacked).
+pub fn receive_stdin(target: &str, len: usize) -> String {
+    format!(
+        "cat > {target} || exit 3\nrd_got=$(stat -c %s {target}) || exit 3\n\
+         [ \"$rd_got\" = {len} ] || {{ rm -f {target}; echo \"incomplete content: received $rd_got of {len} bytes\" >&2; exit 3; }}\n"
+    )
+}
+
 /// Options for [`put_file`].
 #[derive(Debug, Clone, Default)]
 pub struct PutFile<'a> {
@@ -147,8 +159,10 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
         s.raw("  rd_dir=$(dirname \"$rd_dest\")\n");
         s.raw("  [ -d \"$rd_dir\" ] || { echo \"Destination directory $rd_dir does not exist\" >&2; exit 4; }\n");
         s.raw("  rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3\n");
-        s.raw("  trap 'rm -f \"$rd_tmp\"' EXIT\n");
-        s.raw("  cat > \"$rd_tmp\" || exit 3\n");
+        // A lost connection closes stdout/stderr: the first write then kills the shell
+        // with SIGPIPE, which skips the EXIT trap unless signals end it through `exit`.
+        s.raw("  trap 'rm -f \"$rd_tmp\"' EXIT\n  trap 'exit 3' HUP INT TERM PIPE\n");
+        s.raw(&receive_stdin("\"$rd_tmp\"", p.content.len()));
         s.raw("  if [ -e \"$rd_dest\" ]; then chmod --reference=\"$rd_dest\" \"$rd_tmp\"; chown --reference=\"$rd_dest\" \"$rd_tmp\" 2>/dev/null; ");
         s.raw("else chmod $(printf '%o' $(( 0666 & ~$(umask) ))) \"$rd_tmp\"; fi\n");
         let mut inner = Script::new();

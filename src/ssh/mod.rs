@@ -118,6 +118,11 @@ pub trait Connection: Send + Sync {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError>;
     /// Closes the connection (best effort).
     async fn close(&self) {}
+    /// Whether the connection has ended (closed by either side or lost). The engine
+    /// opens a closed connection again before the next task: nothing runs on it then.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// How to become another user on the host.
@@ -166,8 +171,16 @@ pub fn wrap_become(script: &str, become_: Option<&Become>) -> (String, Vec<u8>) 
                         // needs a password, so the password can never reach the script's
                         // stdin (root, NOPASSWD, cached credentials). It is never on a
                         // command line nor written to disk.
+                        //
+                        // The script itself starts by dropping RD_PW: with flags that keep
+                        // the caller's environment (`-E`, `--preserve-env`) it would reach
+                        // every command the task runs (and `ansible_env` facts).
                         let mut prefix = pw.clone().into_bytes();
                         prefix.push(b'\n');
+                        let inner = format!(
+                            "/bin/sh -c {}",
+                            shell::quote(&format!("unset RD_PW SUDO_ASKPASS\n{script}"))
+                        );
                         let outer = format!(
                             "IFS= read -r RD_PW || exit 1\nexport RD_PW\nrd_ap=$(mktemp) || exit 1\n\
                              cat > \"$rd_ap\" <<'RD_ASKPASS'\n#!/bin/sh\nprintf '%s\\n' \"$RD_PW\"\nRD_ASKPASS\n\

@@ -612,6 +612,10 @@ impl Connection for RusshConnection {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        RusshConnection::is_closed(self)
+    }
+
     async fn close(&self) {
         self.shells.close_all().await;
         self.closed.store(true, Ordering::Relaxed);

@@ -4,13 +4,16 @@
 mod aws_inventory;
 mod engine;
 mod engine_local;
+mod faults;
 mod harness;
 mod inventory;
 mod modules_files;
 mod modules_system;
+mod properties;
 mod provision;
 mod realtime;
 mod roles_local;
+mod secrets;
 mod shell;
 mod ssh;
 mod stack;
