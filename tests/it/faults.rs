@@ -7,10 +7,11 @@
 //! file; an sshd session killed between tasks is opened again (the next task really
 //! runs) and one killed during a task makes the host unreachable, never a wrong "ok".
 //!
-//! Each test works under its own `/tmp/rdfault-<test>` directory on hosts of its own
-//! (node1..node7; the full disk is a dedicated container `wte-fault-disk` with a 1 MiB
-//! tmpfs, since mounting inside a fleet container is not permitted), so they may run in
-//! parallel with each other.
+//! Each test works under its own `/tmp/rdfault-<test>` directory on hosts of its own:
+//! node9/node10 (no other test uses them), node3..node6, and for the full disk and the
+//! killed sshd sessions containers of their own (`<prefix>-fault-disk` with a 1 MiB
+//! tmpfs, since mounting inside a fleet container is not permitted, and
+//! `<prefix>-fault-sshd`), so they may run in parallel with each other and the rest.
 
 use super::harness::{docker_out, docker_sh, fleet, fleet_flags, recap, tempdir, Run};
 use std::path::{Path, PathBuf};
@@ -25,11 +26,15 @@ struct Work {
 
 impl Work {
     fn new(test: &str, hosts: &[&str]) -> Work {
-        let dir = format!("/tmp/rdfault-{test}");
         let containers: Vec<String> = hosts
             .iter()
             .map(|h| fleet().host(h).container.clone())
             .collect();
+        Work::on(test, containers)
+    }
+    /// The work directory on containers of the test's own.
+    fn on(test: &str, containers: Vec<String>) -> Work {
+        let dir = format!("/tmp/rdfault-{test}");
         for c in &containers {
             docker_out(c, &format!("rm -rf {dir} && mkdir -p {dir}"));
         }
@@ -188,10 +193,11 @@ impl Drop for Paused {
 
 #[test]
 fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_others_finish() {
-    let w = Work::new("drop", &["node1", "node2"]);
+    // node9/node10: no other test uses them (one is paused here)
+    let w = Work::new("drop", &["node9", "node10"]);
     let (c1, c2) = (w.containers[0].clone(), w.containers[1].clone());
     let dir = tempdir();
-    let inv = inventory(dir.path(), &["node1", "node2"]);
+    let inv = inventory(dir.path(), &["node9", "node10"]);
     let book = dir.path().join("site.yml");
     std::fs::write(
         &book,
@@ -216,25 +222,25 @@ fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_others_finish() {
     let run = Spawned::start(dir.path(), &strs(&args));
     assert!(
         wait_until(Duration::from_secs(30), || w.exists(&c1, "started")),
-        "the long task never started on node1"
+        "the long task never started on node9"
     );
     let paused = Paused::pause(&c1);
     let (code, r) = run.wait(Duration::from_secs(60));
     drop(paused);
     assert_eq!(code, Some(4), "exit 4\n{}\n{}", r.stdout, r.stderr);
     let rc = recap(&r.stdout);
-    assert_eq!(rc["node1"][2], 1, "node1 unreachable:\n{}", r.stdout);
+    assert_eq!(rc["node9"][2], 1, "node9 unreachable:\n{}", r.stdout);
     assert_eq!(
-        rc["node2"][2] + rc["node2"][3],
+        rc["node10"][2] + rc["node10"][3],
         0,
-        "node2 fine:\n{}",
+        "node10 fine:\n{}",
         r.stdout
     );
     assert!(r.stdout.contains("UNREACHABLE"), "{}", r.stdout);
-    assert_eq!(std::fs::read_to_string(&retry).unwrap(), "node1\n");
-    // On the hosts: node2 ran everything, node1 never got the second task.
+    assert_eq!(std::fs::read_to_string(&retry).unwrap(), "node9\n");
+    // On the hosts: node10 ran everything, node9 never got the second task.
     assert!(w.exists(&c2, "done") && w.exists(&c2, "after"));
-    assert!(!w.exists(&c1, "after"), "node1 must not run the next task");
+    assert!(!w.exists(&c1, "after"), "node9 must not run the next task");
 }
 
 /// The old version of a managed file, seeded on the hosts before a run.
@@ -363,21 +369,30 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
     // Kill while the first copy streams (an old file exists), then while the second one
     // does (nothing there before: the first copy is then already up to date).
     for (rel, before) in [("replaced.bin", Some(&old)), ("created.bin", None)] {
-        docker_out(&c, &format!("rm -f {d}/.rdeploy* {d}/*.bin", d = w.dir));
-        seed(&w, "replaced.bin", before.unwrap_or(&new));
-        let args = run_args(&book, &inv, &[]);
-        let mut run = Spawned::start(dir.path(), &strs(&args));
-        let tmp_growing = format!(
-            "for f in {}/.rdeploy*; do [ -s \"$f\" ] && exit 0; done; exit 1",
-            w.dir
-        );
-        let caught = wait_until(Duration::from_secs(60), || {
-            !run.running() || docker_sh(&c, &tmp_growing).status.success()
-        });
-        assert!(
-            caught && run.running(),
-            "the copy of {rel} was not caught streaming"
-        );
+        // Catching the copy while it streams is a race with the machine's load: a few
+        // attempts, each from the same starting state.
+        let mut attempt = 0;
+        let mut run = loop {
+            attempt += 1;
+            docker_out(&c, &format!("rm -f {d}/.rdeploy* {d}/*.bin", d = w.dir));
+            seed(&w, "replaced.bin", before.unwrap_or(&new));
+            let args = run_args(&book, &inv, &[]);
+            let mut run = Spawned::start(dir.path(), &strs(&args));
+            // the bytes stream into the copy's temp file, or (persistent shell) first
+            // into the shell's spool of the request's stdin
+            let tmp_growing = format!(
+                "for f in {}/.rdeploy* /tmp/tmp.*/r.*.i; do [ -s \"$f\" ] && exit 0; done; exit 1",
+                w.dir
+            );
+            let caught = wait_until(Duration::from_secs(60), || {
+                !run.running() || docker_sh(&c, &tmp_growing).status.success()
+            });
+            if caught && run.running() {
+                break run;
+            }
+            let _ = run.wait(Duration::from_secs(30));
+            assert!(attempt < 5, "the copy of {rel} was never caught streaming");
+        };
         run.signal("-KILL");
         let (code, _) = run.wait(Duration::from_secs(10));
         assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
@@ -387,6 +402,11 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
             "temporary file left: {}",
             w.temp_files(&c)
         );
+        let spool = "ls /tmp/tmp.*/r.* 2>/dev/null | wc -l";
+        assert!(
+            wait_until(Duration::from_secs(10), || docker_out(&c, spool) == "0"),
+            "the persistent shell's spool was not removed"
+        );
         let got = w.sum(&c, rel);
         let want_old = before.map_or_else(|| "absent".to_string(), |b| sha256(b));
         assert!(
@@ -394,6 +414,12 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
             "{rel} is partial after SIGKILL ({got})"
         );
     }
+}
+
+/// The name of a test's own container: `<fleet prefix>-fault-<what>`.
+fn extra_name(what: &str) -> String {
+    let prefix = std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into());
+    format!("{prefix}-fault-{what}")
 }
 
 /// A container of the fleet image started for one test, removed when dropped.
@@ -407,7 +433,7 @@ impl Extra {
     /// Starts `name` with `docker_args` added, installs the fleet key for root and
     /// scans its host key into `dir/known_hosts` (every wait bounded).
     fn start(name: &str, docker_args: &[&str], dir: &Path) -> Extra {
-        assert!(name.starts_with("wte-"), "only our own containers");
+        assert!(name.contains("-fault-"), "only our own containers");
         let root = super::harness::repo_root();
         let _ = Command::new("docker").args(["rm", "-f", name]).output();
         let tag = Command::new("bash")
@@ -508,8 +534,8 @@ fn docker_port(name: &str) -> u16 {
 fn a_copy_to_a_full_disk_fails_clearly_and_keeps_the_old_file() {
     let dir = tempdir();
     let host = Extra::start(
-        "wte-fault-disk",
-        &["--network", "wte-net", "--tmpfs", "/mnt/small:size=1m"],
+        &extra_name("disk"),
+        &["--tmpfs", "/mnt/small:size=1m"],
         dir.path(),
     );
     let old = noise(100 << 10, 4);
@@ -597,10 +623,13 @@ fn results_of(stdout: &str, task: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn an_sshd_session_killed_between_tasks_reconnects_and_during_a_task_is_unreachable() {
-    let w = Work::new("sshd", &["node7"]);
-    let c = w.containers[0].clone();
+    // A container of its own: engine.rs kills node7 mid-run, and killing sshd sessions
+    // must not hit another test's connection.
     let dir = tempdir();
-    let inv = inventory(dir.path(), &["node7"]);
+    let host = Extra::start(&extra_name("sshd"), &[], dir.path());
+    let w = Work::on("sshd", vec![host.name.clone()]);
+    let c = w.containers[0].clone();
+    let inv = host.inventory(dir.path(), "sshd");
     let book = dir.path().join("site.yml");
     std::fs::write(
         &book,
@@ -622,7 +651,17 @@ fn an_sshd_session_killed_between_tasks_reconnects_and_during_a_task_is_unreacha
         ),
     )
     .unwrap();
-    let args = run_args(&book, &inv, &["--output", "json"]);
+    let kh = host.known_hosts.display().to_string();
+    let args = [
+        "run".to_string(),
+        book.display().to_string(),
+        "-i".into(),
+        inv.display().to_string(),
+        "--known-hosts".into(),
+        kh,
+        "--output".into(),
+        "json".into(),
+    ];
     let run = Spawned::start(dir.path(), &strs(&args));
     // Between tasks: the next task opens a new connection and really runs.
     assert!(
