@@ -156,6 +156,17 @@ pub struct Executor {
     pub(crate) stop_playbook: std::sync::atomic::AtomicBool,
     /// A weak handle on itself (for `hostvars`, which outlives a borrow).
     pub(crate) me: std::sync::Weak<Executor>,
+    /// What every task on every host would otherwise rebuild from the inventory: the
+    /// `groups` map and each host's inventory variables. Only `add_host` and `group_by`
+    /// change the inventory during a run; they clear it.
+    pub(crate) inv_cache: RwLock<InvCache>,
+}
+
+/// See [`Executor::inv_cache`].
+#[derive(Default)]
+pub(crate) struct InvCache {
+    pub groups: Option<Value>,
+    pub host_layers: std::collections::HashMap<String, Layer>,
 }
 
 impl Executor {
@@ -183,6 +194,7 @@ impl Executor {
             delegated: tokio::sync::Mutex::new(IndexMap::new()),
             abort_play: std::sync::atomic::AtomicBool::new(false),
             stop_playbook: std::sync::atomic::AtomicBool::new(false),
+            inv_cache: RwLock::new(InvCache::default()),
         })
     }
 

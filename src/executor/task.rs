@@ -78,11 +78,14 @@ impl Executor {
             Value::from(host.split('.').next().unwrap_or(host)),
         );
         m.insert("group_names".into(), Value::from(inv.group_names(host)));
-        let groups: IndexMap<String, Vec<String>> = inv.groups_map();
-        m.insert(
-            "groups".into(),
-            Value::from_pairs(groups.into_iter().map(|(k, v)| (k, Value::from(v)))),
-        );
+        let cached = self.inv_cache.read().unwrap().groups.clone();
+        let groups = cached.unwrap_or_else(|| {
+            let g: IndexMap<String, Vec<String>> = inv.groups_map();
+            let v = Value::from_pairs(g.into_iter().map(|(k, v)| (k, Value::from(v))));
+            self.inv_cache.write().unwrap().groups = Some(v.clone());
+            v
+        });
+        m.insert("groups".into(), groups);
         m.insert("play_hosts".into(), Value::from(play.live_batch.clone()));
         m.insert(
             "ansible_play_hosts".into(),
@@ -179,6 +182,19 @@ impl Executor {
     }
 
     fn inventory_layer(&self, host: &str) -> Option<Layer> {
+        if let Some(l) = self.inv_cache.read().unwrap().host_layers.get(host) {
+            return Some(l.clone());
+        }
+        let layer = self.build_inventory_layer(host)?;
+        self.inv_cache
+            .write()
+            .unwrap()
+            .host_layers
+            .insert(host.to_string(), layer.clone());
+        Some(layer)
+    }
+
+    fn build_inventory_layer(&self, host: &str) -> Option<Layer> {
         let inv = self.inv.read().unwrap();
         if !inv.hosts.contains_key(host) {
             return None;
@@ -994,6 +1010,8 @@ impl Executor {
                     .unwrap()
                     .add_runtime_host(&name, &groups, vars)
                     .map_err(|e| ModuleError::failed(e.to_string()))?;
+                // after the change: a task reading meanwhile may have cached the old one
+                *self.inv_cache.write().unwrap() = Default::default();
                 self.hosts
                     .write()
                     .unwrap()
@@ -1022,6 +1040,8 @@ impl Executor {
                     .unwrap()
                     .add_runtime_host(host, &groups, Default::default())
                     .map_err(|e| ModuleError::failed(e.to_string()))?;
+                // after the change: a task reading meanwhile may have cached the old one
+                *self.inv_cache.write().unwrap() = Default::default();
                 // ansible-core reports group_by as changed, with these keys
                 return Ok(Outcome::changed(true)
                     .with("add_group", json!(key))

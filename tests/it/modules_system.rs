@@ -5,7 +5,8 @@
 //!
 //! These tests use only rdeploy-node5 (package installs: apt, curl, git) and
 //! rdeploy-node6 (everything else), with names and paths prefixed `rdsys` so that
-//! tests running in parallel do not meet. Tests that run apt on node5 hold [`APT`].
+//! tests running in parallel do not meet. Tests that run apt on node5, or add apt sources
+//! there, hold [`APT`].
 
 use crate::harness::{docker_out, docker_sh, fleet, DockerConn};
 use rdeploy::modules::{registry, Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
@@ -485,6 +486,8 @@ async fn apt_install_idempotent_check_mode_and_remove() {
 
 #[tokio::test]
 async fn apt_repository_and_apt_key_without_gpg() {
+    // holds APT throughout: the unreachable source it adds breaks other tests' apt update
+    let _lock = APT.lock().await;
     let n = node("node5");
     n.sh("rm -f /etc/apt/sources.list.d/rdsys.list /etc/apt/keyrings/rdsys.gpg");
     let repo =
@@ -509,7 +512,7 @@ async fn apt_repository_and_apt_key_without_gpg() {
     assert!(!n.ok("apt_repository", absent).await.changed);
 
     // a cache update that fails puts the sources back (as Ansible does)
-    let _lock = APT.lock().await;
+    // (APT is held since the start)
     let o = n
         .run(
             "apt_repository",
@@ -551,10 +554,9 @@ async fn deb822_repository_with_a_downloaded_key() {
         return;
     }
     let n = node("node5");
-    {
-        let _lock = APT.lock().await;
-        ensure_pkgs(&n, &["curl"]).await;
-    }
+    // holds APT throughout: the unreachable source it adds breaks other tests' apt update
+    let _lock = APT.lock().await;
+    ensure_pkgs(&n, &["curl"]).await;
     n.sh("rm -f /etc/apt/sources.list.d/rdsys-repo.sources /etc/apt/keyrings/rdsys-repo.*");
     let args = json!({
         "name": "rdsys repo", "uris": "http://rdsys.invalid/debian", "suites": ["bookworm"],
