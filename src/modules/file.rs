@@ -253,13 +253,15 @@ fn build(spec: &Spec, check: bool) -> String {
                 }
                 s.raw("elif [ \"$rd_prev\" != directory ]; then ");
                 fail(&mut s, "\"$rd_p already exists as a $rd_prev\"");
-                s.raw("\nelse\n");
+                // `:` keeps the branch valid when there are no attributes to check
+                s.raw("\nelse\n  :\n");
                 attrs(&mut s, spec, check, true);
             }
             if check {
                 s.raw("elif [ \"$rd_prev\" != directory ]; then ");
                 fail(&mut s, "\"$rd_p already exists as a $rd_prev\"");
-                s.raw("\nelse\n");
+                // `:` keeps the branch valid when there are no attributes to check
+                s.raw("\nelse\n  :\n");
                 attrs(&mut s, spec, check, true);
             }
             s.raw("fi\n");
@@ -674,5 +676,46 @@ mod tests {
         assert!(s.contains("rd_p='/tmp/a b$(x)'"));
         assert!(s.contains("rd_src='/x'\\''y'"));
         assert!(s.contains("rd_o='we ird'"));
+    }
+}
+
+#[cfg(test)]
+mod script_syntax {
+    /// Every state's script parses with `sh -n`, with and without attributes (a
+    /// directory without mode/owner once gave an empty `else` branch).
+    #[test]
+    fn scripts_parse_with_and_without_attributes() {
+        let states = [
+            super::State::Directory,
+            super::State::File,
+            super::State::Touch,
+            super::State::Absent,
+            super::State::Link,
+        ];
+        for state in states {
+            for check in [false, true] {
+                let spec = super::Spec {
+                    path: "/tmp/x".into(),
+                    state: Some(state),
+                    src: Some("/tmp/y".into()),
+                    attrs: super::Attrs::default(),
+                    recurse: false,
+                    force: false,
+                    follow: true,
+                    mtime: super::Time::Preserve,
+                    atime: super::Time::Preserve,
+                };
+                let script = super::build(&spec, check);
+                let out = std::process::Command::new("sh")
+                    .args(["-n", "-c", &script])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{state:?} check={check}: {}\n{script}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 }
