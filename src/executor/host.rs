@@ -20,6 +20,8 @@ pub struct HostDyn {
     /// The last task that failed on this host and its result (`ansible_failed_task`,
     /// `ansible_failed_result` inside a `rescue` section).
     pub last_failure: Option<(Value, Value)>,
+    /// This play's `vars_files` entries that needed host variables, loaded for this host.
+    pub play_vars_files: IndexMap<String, Value>,
     /// Variables of the `rescue` section the host is in.
     pub rescue_vars: IndexMap<String, Value>,
 }

@@ -362,43 +362,45 @@ impl Executor {
             };
         }
         // vars_files: templated with play vars and extra vars; relative to the playbook.
+        // An entry that needs host variables (`vars/{{ inventory_hostname }}.yml`) is
+        // loaded per host below, as Ansible does.
+        let mut per_host_files: Vec<&String> = Vec::new();
         for vf in &play.vars_files {
             let scope = vars::Scope::new(
                 vec![self.extra_layer.clone(), Arc::new(play_vars.clone())],
                 self.templar.clone(),
             );
-            let mut loaded = false;
-            let mut tried = Vec::new();
-            for alt in vf.split('\u{0}') {
-                let name = self
-                    .templar
-                    .render_string(alt, &scope.value())
-                    .map_err(|e| {
-                        Error::usage(format!("vars_files entry {alt:?}: {}", e.message))
-                    })?;
-                let path = play.dir.join(&name);
-                tried.push(path.display().to_string());
-                if path.is_file() {
-                    let node = crate::yaml::load_file(&path)?;
-                    if let Some(m) = node.as_map() {
-                        for (k, v) in m {
-                            play_vars.insert(k.key_string().unwrap_or_default(), v.to_value());
-                        }
-                    } else if !node.is_null() {
-                        return Err(node.error("a vars file must be a mapping"));
-                    }
-                    loaded = true;
-                    break;
+            let ctx = scope.value();
+            if vf
+                .split('\u{0}')
+                .any(|alt| self.templar.render_string(alt, &ctx).is_err())
+            {
+                per_host_files.push(vf);
+                continue;
+            }
+            load_vars_file(&self.templar, &play.dir, vf, &ctx, &mut play_vars)?;
+        }
+        self.play.write().unwrap().play_vars = Arc::new(play_vars.clone());
+        for h in &hosts {
+            let Some(rt) = self.host_rt(h) else { continue };
+            let mut mine = IndexMap::new();
+            if !per_host_files.is_empty() {
+                let mut layers = vec![
+                    Arc::new(self.magic_vars(h)),
+                    self.extra_layer.clone(),
+                    Arc::new(play_vars.clone()),
+                ];
+                if let Some(l) = self.inventory_vars(h) {
+                    layers.push(l);
+                }
+                let ctx = vars::Scope::new(layers, self.templar.clone()).value();
+                for vf in &per_host_files {
+                    load_vars_file(&self.templar, &play.dir, vf, &ctx, &mut mine)
+                        .map_err(|e| Error::usage(format!("host {h}: {e}")))?;
                 }
             }
-            if !loaded {
-                return Err(Error::usage(format!(
-                    "vars file not found: {}",
-                    tried.join(" or ")
-                )));
-            }
+            rt.dynv.write().unwrap().play_vars_files = mine;
         }
-        self.play.write().unwrap().play_vars = Arc::new(play_vars);
         for h in &hosts {
             if let Some(rt) = self.host_rt(h) {
                 let mut st = rt.st.lock().unwrap();
@@ -1121,4 +1123,38 @@ mod tests {
             "{bad:?}"
         );
     }
+}
+
+/// Loads the first existing file of a `vars_files` entry (alternatives separated by NUL)
+/// into `into`, its name templated with `ctx`; relative to the play's directory.
+fn load_vars_file(
+    templar: &crate::template::Templar,
+    dir: &std::path::Path,
+    vf: &str,
+    ctx: &Value,
+    into: &mut IndexMap<String, Value>,
+) -> Result<()> {
+    let mut tried = Vec::new();
+    for alt in vf.split('\u{0}') {
+        let name = templar
+            .render_string(alt, ctx)
+            .map_err(|e| Error::usage(format!("vars_files entry {alt:?}: {}", e.message)))?;
+        let path = dir.join(&name);
+        tried.push(path.display().to_string());
+        if path.is_file() {
+            let node = crate::yaml::load_file(&path)?;
+            if let Some(m) = node.as_map() {
+                for (k, v) in m {
+                    into.insert(k.key_string().unwrap_or_default(), v.to_value());
+                }
+            } else if !node.is_null() {
+                return Err(node.error("a vars file must be a mapping"));
+            }
+            return Ok(());
+        }
+    }
+    Err(Error::usage(format!(
+        "vars file not found: {}",
+        tried.join(" or ")
+    )))
 }

@@ -173,12 +173,23 @@ impl Executor {
             Arc::new(d.set_facts.clone()),
             Arc::new(d.include_vars.clone()),
             play.role_vars_all.clone(),
+            Arc::new(d.play_vars_files.clone()),
             play.play_vars.clone(),
             Arc::new(d.facts.clone()),
             inv_vars,
             play.role_defaults_all.clone(),
         ];
         Some(Scope::new(layers, self.templar.clone()))
+    }
+
+    /// The magic variables of a host outside any task (for per-host vars_files).
+    pub(crate) fn magic_vars(&self, host: &str) -> IndexMap<String, Value> {
+        self.magic(host, None)
+    }
+
+    /// The host's inventory variables as a layer (cached).
+    pub(crate) fn inventory_vars(&self, host: &str) -> Option<Layer> {
+        self.inventory_layer(host)
     }
 
     fn inventory_layer(&self, host: &str) -> Option<Layer> {
@@ -220,7 +231,7 @@ impl Executor {
     ) -> Arc<Scope> {
         let play = self.play.read().unwrap().clone();
         let rt = self.host_rt(host);
-        let (facts, set_facts, include_vars, rescue_vars) = match &rt {
+        let (facts, set_facts, include_vars, rescue_vars, host_vars_files) = match &rt {
             Some(rt) => {
                 let d = rt.dynv.read().unwrap();
                 (
@@ -228,6 +239,7 @@ impl Executor {
                     d.set_facts.clone(),
                     d.include_vars.clone(),
                     d.rescue_vars.clone(),
+                    d.play_vars_files.clone(),
                 )
             }
             None => Default::default(),
@@ -266,6 +278,9 @@ impl Executor {
             layers.push(Arc::new(r.vars.clone()));
         }
         layers.push(play.role_vars_all.clone());
+        if !host_vars_files.is_empty() {
+            layers.push(Arc::new(host_vars_files));
+        }
         layers.push(play.play_vars.clone());
         layers.push(Arc::new(facts));
         if let Some(l) = self.inventory_layer(host) {

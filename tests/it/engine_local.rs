@@ -277,3 +277,36 @@ fn list_tasks_prints_ansible_playbooks_layout() {
       ping\tTAGS: []";
     assert_eq!(listed.trim_end(), want);
 }
+
+#[test]
+fn vars_files_with_host_variables_resolve_per_host() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "hosts.ini",
+        "[all:vars]\nansible_connection=local\n[app]\nh1 color=red\nh2 color=blue\n",
+    );
+    write(dir.path(), "vars/h1.yml", "greeting: hello from h1\n");
+    write(dir.path(), "vars/h2.yml", "greeting: hello from h2\n");
+    write(dir.path(), "vars/red.yml", "shade: dark red\n");
+    write(dir.path(), "vars/blue.yml", "shade: light blue\n");
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: app\n  gather_facts: no\n  vars_files:\n    - \"vars/{{ inventory_hostname }}.yml\"\n    - [\"vars/{{ color }}.yml\", vars/default.yml]\n  tasks:\n    - debug: {msg: \"{{ inventory_hostname }}: {{ greeting }}, {{ shade }}, {{ hostvars['h2'].greeting }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml", "-i", "hosts.ini"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout
+            .contains("h1: hello from h1, dark red, hello from h2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("h2: hello from h2, light blue, hello from h2"),
+        "{}",
+        r.stdout
+    );
+}
