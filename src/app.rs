@@ -70,6 +70,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             crate::provision::destroy(&opts, reporter.as_ref()).await
         }
         Command::Vault(args) => crate::vault::cli::run(args),
+        Command::Doc { module } => Ok(crate::doc::run(module.as_deref())),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -43,6 +43,11 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Encrypt and decrypt files and values with ansible-vault's format.
     Vault(VaultArgs),
+    /// List the modules rdeploy knows, or show one's parameters (like ansible-doc).
+    Doc {
+        /// A module name (short or fully qualified); none lists them all.
+        module: Option<String>,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

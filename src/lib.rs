@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod doc;
 pub mod error;
 pub mod executor;
 pub mod inventory;

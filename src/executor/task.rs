@@ -1005,6 +1005,21 @@ impl Executor {
                 return Ok(o);
             }
             "include_vars" => return self.include_vars(t, host, args),
+            "set_stats" => {
+                // Custom stats are gathered for the run; nothing runs on the host.
+                let data = args.get("data").cloned().unwrap_or(serde_json::Value::Null);
+                if !data.is_object() {
+                    return Err(ModuleError::failed("set_stats: data must be a mapping"));
+                }
+                return Ok(Outcome::ok().with(
+                    "ansible_stats",
+                    json!({
+                        "data": data,
+                        "per_host": args.bool_or("per_host", false)?,
+                        "aggregate": args.bool_or("aggregate", true)?,
+                    }),
+                ));
+            }
             "add_host" => {
                 let name = args.req_str_any(&["name", "host", "hostname"])?;
                 let groups = args

@@ -310,3 +310,40 @@ fn vars_files_with_host_variables_resolve_per_host() {
         r.stdout
     );
 }
+
+#[test]
+fn doc_lists_modules_and_shows_parameters() {
+    let dir = tempdir();
+    let r = rdeploy(dir.path(), &["doc"]);
+    r.assert_code(0);
+    for m in [
+        "copy ",
+        "ansible.builtin.template",
+        "ping ",
+        "set_fact ",
+        "include_role ",
+    ] {
+        assert!(r.stdout.contains(m), "{m}: {}", r.stdout);
+    }
+    let r = rdeploy(dir.path(), &["doc", "ansible.builtin.copy"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("  dest\n") && r.stdout.contains("  content\n"),
+        "{}",
+        r.stdout
+    );
+    rdeploy(dir.path(), &["doc", "no_such_module"]).assert_code(1);
+}
+
+#[test]
+fn set_stats_is_accepted_and_runs() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - set_stats: {data: {deployed: 3}}\n      register: s\n    - debug: {msg: \"stats {{ s.ansible_stats.data.deployed }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("stats 3"), "{}", r.stdout);
+}
