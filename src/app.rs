@@ -290,6 +290,10 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
     )?;
     if args.syntax_check {
         for b in &books {
+            // what a newer ansible-core would refuse (rdeploy runs it): notes, not errors
+            for n in crate::playbook::upgrade::notes(b) {
+                eprintln!("[WARNING]: {}: {}", n.span, n.msg);
+            }
             println!("playbook: {}", b.path.display());
         }
         return Ok(EXIT_OK);

@@ -5,6 +5,7 @@
 
 pub mod kv;
 pub mod loader;
+pub mod upgrade;
 pub mod validate;
 
 use crate::error::Span;

@@ -347,3 +347,33 @@ fn set_stats_is_accepted_and_runs() {
     r.assert_code(0);
     assert!(r.stdout.contains("stats 3"), "{}", r.stdout);
 }
+
+#[test]
+fn syntax_check_notes_what_newer_ansible_core_refuses() {
+    let dir = tempdir();
+    write(dir.path(), "more.yml", "- debug: {msg: hi}\n");
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - debug: {msg: x}\n      when: \"{{ flag }}\"\n    - include: more.yml\n    - command: echo hi\n      args: {warn: false}\n    - docker_compose: {project_src: /srv/app}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml", "--syntax-check"]);
+    r.assert_code(0);
+    for (line, what) in [
+        (6, "templates in conditionals"),
+        (7, "removed `include`"),
+        (9, "`warn`"),
+        (10, "removed docker_compose"),
+    ] {
+        let at = format!("site.yml:{line}:");
+        assert!(
+            r.stderr
+                .lines()
+                .any(|l| l.contains(&at) && l.contains(what)),
+            "{at} {what}:\n{}",
+            r.stderr
+        );
+    }
+    // and rdeploy still runs such content
+    assert!(r.stdout.contains("playbook: "), "{}", r.stdout);
+}
