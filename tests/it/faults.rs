@@ -372,7 +372,7 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
         // Catching the copy while it streams is a race with the machine's load: a few
         // attempts, each from the same starting state.
         let mut attempt = 0;
-        let mut run = loop {
+        let run = loop {
             attempt += 1;
             docker_out(&c, &format!("rm -f {d}/.rdeploy* {d}/*.bin", d = w.dir));
             seed(&w, "replaced.bin", before.unwrap_or(&new));

@@ -16,7 +16,7 @@ fn render_sticky(api_hosts: usize, extra_vars: &str) -> String {
     write(
         dir.path(),
         "extra.yml",
-        &extra_vars.replace("\n    ", "\n").trim_start(),
+        extra_vars.replace("\n    ", "\n").trim_start(),
     );
     write(
         dir.path(),
