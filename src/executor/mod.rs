@@ -127,6 +127,8 @@ pub struct PlayCtx {
     pub ignore_errors: bool,
     pub any_errors_fatal: bool,
     pub max_fail_percentage: Option<f64>,
+    /// `force_handlers`: notified handlers also run on hosts that failed.
+    pub force_handlers: bool,
     /// `ansible_play_hosts` / `ansible_play_batch`: the play's and the batch's hosts
     /// that have not failed (refreshed after every task).
     pub live_play_hosts: Vec<String>,
@@ -354,6 +356,7 @@ impl Executor {
                 ignore_errors: play.ignore_errors,
                 any_errors_fatal: play.any_errors_fatal,
                 max_fail_percentage: play.max_fail_percentage,
+                force_handlers: play.force_handlers,
                 live_play_hosts: hosts.clone(),
                 live_batch: hosts.clone(),
                 playbook_dir: play.dir.clone(),
@@ -796,7 +799,10 @@ impl Executor {
 
     /// Runs notified handlers (in the order they are defined) on the hosts that notified them.
     pub async fn run_handlers(self: &Arc<Self>, hosts: &[String]) {
-        let handlers = self.play.read().unwrap().handlers.clone();
+        let (handlers, force) = {
+            let p = self.play.read().unwrap();
+            (p.handlers.clone(), p.force_handlers)
+        };
         for (i, h) in handlers.iter().enumerate() {
             let names = handler_names(h);
             let targets: Vec<String> = hosts
@@ -809,7 +815,7 @@ impl Executor {
                             if hit {
                                 st.handlers_run.insert(i);
                             }
-                            hit && !st.unreachable && !st.failed_in_play
+                            hit && !st.unreachable && (force || !st.failed_in_play)
                         })
                         .unwrap_or(false)
                 })

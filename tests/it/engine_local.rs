@@ -377,3 +377,19 @@ fn syntax_check_notes_what_newer_ansible_core_refuses() {
     // and rdeploy still runs such content
     assert!(r.stdout.contains("playbook: "), "{}", r.stdout);
 }
+
+#[test]
+fn force_handlers_run_on_hosts_that_failed_after_notifying() {
+    let book = |force: bool| {
+        format!(
+            "- hosts: app\n  gather_facts: no\n  force_handlers: {force}\n  tasks:\n    - command: 'true'\n      notify: bump\n    - fail: {{msg: boom}}\n      when: inventory_hostname == 'h1'\n  handlers:\n    - name: bump\n      debug: {{msg: \"handler on {{{{ inventory_hostname }}}}\"}}\n"
+        )
+    };
+    let r = three_hosts(&book(true));
+    r.assert_code(2);
+    assert!(r.stdout.contains("handler on h1"), "{}", r.stdout);
+    assert!(r.stdout.contains("handler on h2"), "{}", r.stdout);
+    let r = three_hosts(&book(false));
+    assert!(!r.stdout.contains("handler on h1"), "{}", r.stdout);
+    assert!(r.stdout.contains("handler on h2"), "{}", r.stdout);
+}
