@@ -1764,9 +1764,35 @@ impl Executor {
             }
             child.become_ = t.become_.over(&inherit.become_);
             child.notify.extend(t.notify.iter().cloned());
+            // `apply:` keywords reach the included tasks (tags so far)
+            child.tags.extend(apply_tags(t));
             self.run_list(&tasks, &hs, &child, handler).await;
         }
     }
+}
+
+/// The tags of an include's `apply:` (a string, a comma list or a list).
+fn apply_tags(t: &Task) -> Vec<String> {
+    let args = match &t.kind {
+        TaskKind::IncludeTasks { args, .. } | TaskKind::IncludeRole { args, .. } => args,
+        _ => return vec![],
+    };
+    let Ok(apply) = args.get_attr("apply") else {
+        return vec![];
+    };
+    let Ok(tags) = apply.get_attr("tags") else {
+        return vec![];
+    };
+    if let Some(s) = tags.as_str() {
+        return s
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect();
+    }
+    tags.try_iter()
+        .map(|it| it.map(|v| v.to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// `ansible_failed_task`: the failed task's name and action (a subset of what Ansible

@@ -393,3 +393,24 @@ fn force_handlers_run_on_hosts_that_failed_after_notifying() {
     assert!(!r.stdout.contains("handler on h1"), "{}", r.stdout);
     assert!(r.stdout.contains("handler on h2"), "{}", r.stdout);
 }
+
+#[test]
+fn include_apply_tags_reach_the_included_tasks() {
+    let dir = tempdir();
+    write(dir.path(), "inc.yml", "- debug: {msg: included ran}\n");
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - include_tasks:\n        file: inc.yml\n        apply: {tags: [deploy]}\n      tags: [always]\n    - debug: {msg: other ran}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml", "--tags", "deploy"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("included ran"), "{}", r.stdout);
+    assert!(!r.stdout.contains("other ran"), "{}", r.stdout);
+    let r = rdeploy(dir.path(), &["run", "site.yml", "--tags", "nothing"]);
+    assert!(
+        !r.stdout.contains("included ran"),
+        "without the applied tag: {}",
+        r.stdout
+    );
+}
