@@ -946,6 +946,8 @@ impl Executor {
             };
             if failed {
                 r.ignored = self.ignore_errors(t, inherit, scope);
+                // an ignored failure that changed something counts as changed (ansible-core)
+                r.changed = changed && r.ignored;
             }
             return r;
         }

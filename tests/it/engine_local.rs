@@ -414,3 +414,20 @@ fn include_apply_tags_reach_the_included_tasks() {
         r.stdout
     );
 }
+
+#[test]
+fn an_ignored_failure_that_changed_something_counts_as_changed() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - command: sh -c 'exit 1'\n      ignore_errors: true\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("ok=1    changed=1") && r.stdout.contains("ignored=1"),
+        "{}",
+        r.stdout
+    );
+}
