@@ -591,7 +591,13 @@ const SHELL_GRACE: Duration = Duration::from_secs(10);
 #[async_trait]
 impl Connection for RusshConnection {
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
-        if self.shells.enabled() && !self.is_closed() {
+        // A request with a large stdin (a big copy) streams on a channel of its own: the
+        // persistent shell would first spool it whole into the host's /tmp.
+        let big = req
+            .stdin
+            .as_ref()
+            .is_some_and(|s| s.len() > STREAM_ON_OWN_CHANNEL_OVER);
+        if self.shells.enabled() && !self.is_closed() && !big {
             let who: Identity = req.become_.clone();
             if let Some(shell) = self.shells.lease(&self.handle, &self.channels, &who).await {
                 return self.run_on_shell(shell, who, req).await;
@@ -635,6 +641,9 @@ impl Connection for RusshConnection {
         }
     }
 }
+
+/// Requests whose stdin is larger than this get a channel of their own (see `exec`).
+const STREAM_ON_OWN_CHANNEL_OVER: usize = 16 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -130,6 +130,24 @@ async fn binary_stdin_with_nul_and_marker_bytes() {
         .unwrap();
     assert_eq!(out.stdout_str(), "part\n");
     assert_eq!(run(&c, "cat; echo empty").await.1, "empty\n");
+    // Over 16 MiB the request streams on a channel of its own (no spool in /tmp), exact
+    // too, and the persistent shell is still there for the next request.
+    let big = noise(20 << 20);
+    let out = c
+        .exec(ExecRequest {
+            stdin: Some(big.clone()),
+            ..req("echo $(cat /proc/$PPID/comm); sha256sum | cut -d' ' -f1")
+        })
+        .await
+        .unwrap();
+    let text = out.stdout_str();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "sshd", "own channel: {:?}", lines);
+    assert_eq!(lines[1], hex::encode(Sha256::digest(&big)));
+    assert!(
+        !on_channels(&runner(&c).await),
+        "the shell serves the next request"
+    );
     c.close().await;
 }
 
