@@ -14,6 +14,7 @@ pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
 pub mod assert;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
@@ -276,6 +277,7 @@ pub fn registry() -> Registry {
         Arc::new(apt_key::AptKey),
         Arc::new(apt_repository::AptRepository),
         Arc::new(assert::Assert),
+        Arc::new(authorized_key::AuthorizedKey),
         Arc::new(blockinfile::BlockInFile),
         Arc::new(command::Command),
         Arc::new(command::Shell),

