@@ -42,6 +42,7 @@ pub mod service;
 pub mod setup;
 pub mod slurp;
 pub mod stat;
+pub mod sysctl;
 pub mod template;
 pub mod unarchive;
 pub mod uri;
@@ -307,6 +308,7 @@ pub fn registry() -> Registry {
         Arc::new(setup::Setup),
         Arc::new(slurp::Slurp),
         Arc::new(stat::Stat),
+        Arc::new(sysctl::Sysctl),
         Arc::new(template::Template),
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),

@@ -172,3 +172,70 @@ async fn authorized_key_converges_with_modes_and_removes() {
     assert!(matches!(e, Err(ModuleError::Failed(m)) if m.contains("rdmorenobody")));
     n.sh("userdel -r rdmoreak");
 }
+
+// ---------------------------------------------------------------- sysctl
+
+/// The fleet containers' /proc/sys is read-only (`sysctl -w` is refused for every key),
+/// so the file is tested with `reload: false`, and reloading is checked to fail clearly.
+#[tokio::test]
+async fn sysctl_file_entry_converges_and_is_removed() {
+    let n = node9();
+    let file = "/etc/sysctl.d/90-rdmore.conf";
+    n.sh(&format!(
+        "printf '# rdmore\\nvm.swappiness = 10\\n' > {file}"
+    ));
+    let args =
+        json!({"name": "vm.swappiness", "value": "10", "sysctl_file": file, "reload": false});
+    assert!(
+        !n.ok("sysctl", args.clone()).await.changed,
+        "`k = v` already matches"
+    );
+
+    let args = json!({"name": "net.ipv4.ip_local_port_range", "value": "32768   60999",
+                      "sysctl_file": file, "reload": false});
+    let c = n.ok_check("sysctl", args.clone()).await;
+    assert!(c.changed);
+    assert_eq!(c.diff.len(), 1, "diff of the file");
+    assert_eq!(
+        n.sh(&format!("wc -l < {file}")),
+        "2",
+        "check mode wrote nothing"
+    );
+    assert!(n.ok("sysctl", args.clone()).await.changed);
+    assert_eq!(
+        n.sh(&format!("cat {file}")),
+        "# rdmore\nvm.swappiness = 10\nnet.ipv4.ip_local_port_range=32768 60999"
+    );
+    assert!(
+        !n.ok("sysctl", args.clone()).await.changed,
+        "rerun unchanged"
+    );
+    assert!(!n.ok_check("sysctl", args.clone()).await.changed);
+
+    let v = json!({"name": "vm.swappiness", "value": 60, "sysctl_file": file, "reload": false});
+    assert!(n.ok("sysctl", v).await.changed);
+    assert!(n.succeeds(&format!("grep -qx 'vm.swappiness=60' {file}")));
+
+    // Reloading on a host whose /proc/sys is read-only fails with sysctl's message.
+    let r = json!({"name": "vm.swappiness", "value": 61, "sysctl_file": file});
+    let o = n.run_mode("sysctl", r, false).await.unwrap();
+    assert!(o.failed, "reload in a container fails: {o:?}");
+    assert!(
+        o.msg.as_deref().unwrap_or("").contains("Failed to reload"),
+        "{o:?}"
+    );
+
+    let ab =
+        json!({"name": "vm.swappiness", "state": "absent", "sysctl_file": file, "reload": false});
+    assert!(n.ok_check("sysctl", ab.clone()).await.changed);
+    assert!(n.succeeds(&format!("grep -q swappiness {file}")));
+    assert!(n.ok("sysctl", ab.clone()).await.changed);
+    assert!(!n.succeeds(&format!("grep -q swappiness {file}")));
+    assert!(!n.ok("sysctl", ab).await.changed);
+    let bad = json!({"name": "rdmore.nokey", "value": 1, "sysctl_file": file});
+    assert!(
+        n.run_mode("sysctl", bad, false).await.is_err(),
+        "unknown key fails"
+    );
+    n.sh(&format!("rm -f {file}"));
+}
