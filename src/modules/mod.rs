@@ -30,6 +30,7 @@ pub mod get_url;
 pub mod getent;
 pub mod git;
 pub mod group;
+pub mod hostname;
 pub mod ini_file;
 pub mod lineinfile;
 pub mod package;
@@ -296,6 +297,7 @@ pub fn registry() -> Registry {
         Arc::new(getent::Getent),
         Arc::new(git::Git),
         Arc::new(group::Group),
+        Arc::new(hostname::Hostname),
         Arc::new(ini_file::IniFile),
         Arc::new(lineinfile::LineInFile),
         Arc::new(package::Package),

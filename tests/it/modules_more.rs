@@ -239,3 +239,49 @@ async fn sysctl_file_entry_converges_and_is_removed() {
     );
     n.sh(&format!("rm -f {file}"));
 }
+
+// ---------------------------------------------------------------- hostname
+
+/// The containers refuse `hostname NAME` (no CAP_SYS_ADMIN), so the converge test keeps
+/// the running name (node9) and repairs /etc/hostname; a new name fails clearly.
+#[tokio::test]
+async fn hostname_file_converges_and_container_refusal_is_reported() {
+    let n = node9();
+    let saved = n.sh("cat /etc/hostname");
+    let running = n.sh("hostname");
+    n.sh("echo rdmore-stale > /etc/hostname");
+    let args = json!({"name": running});
+    let c = n.ok_check("hostname", args.clone()).await;
+    assert!(c.changed);
+    assert_eq!(
+        n.sh("cat /etc/hostname"),
+        "rdmore-stale",
+        "check changed nothing"
+    );
+    let o = n.ok("hostname", args.clone()).await;
+    assert!(o.changed);
+    assert_eq!(o.facts["ansible_hostname"], running.as_str());
+    assert_eq!(n.sh("cat /etc/hostname"), running);
+    assert!(
+        !n.ok("hostname", args.clone()).await.changed,
+        "rerun unchanged"
+    );
+    assert!(!n.ok_check("hostname", args).await.changed);
+
+    let o = n
+        .run_mode("hostname", json!({"name": "rdmore-new"}), false)
+        .await
+        .unwrap();
+    assert!(o.failed, "the container refuses a new running name: {o:?}");
+    assert!(o
+        .msg
+        .as_deref()
+        .unwrap()
+        .contains("cannot set the running host name"));
+    assert_eq!(n.sh("hostname"), running);
+    n.sh(&format!("printf '%s\\n' {} > /etc/hostname", saved));
+    assert!(n
+        .run_mode("hostname", json!({"name": "bad name"}), false)
+        .await
+        .is_err());
+}
