@@ -44,6 +44,7 @@ pub mod setup;
 pub mod slurp;
 pub mod stat;
 pub mod sysctl;
+pub mod tempfile;
 pub mod template;
 pub mod unarchive;
 pub mod uri;
@@ -312,6 +313,7 @@ pub fn registry() -> Registry {
         Arc::new(stat::Stat),
         Arc::new(sysctl::Sysctl),
         Arc::new(template::Template),
+        Arc::new(tempfile::TempFile),
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),

@@ -285,3 +285,44 @@ async fn hostname_file_converges_and_container_refusal_is_reported() {
         .await
         .is_err());
 }
+
+// ---------------------------------------------------------------- tempfile
+
+#[tokio::test]
+async fn tempfile_creates_files_and_directories() {
+    let n = node9();
+    let o = n.ok("tempfile", json!({})).await;
+    assert!(o.changed);
+    let p = o.data["path"].as_str().unwrap().to_string();
+    assert!(p.starts_with("/tmp/ansible."), "{p}");
+    assert_eq!(
+        n.sh(&format!("stat -c '%F %a' {p}")),
+        "regular empty file 600"
+    );
+
+    n.sh("rm -rf /tmp/rdmore-tf && mkdir /tmp/rdmore-tf");
+    let args = json!({"state": "directory", "path": "/tmp/rdmore-tf", "prefix": "it's ", "suffix": ".build"});
+    let o = n.ok("tempfile", args.clone()).await;
+    let d = o.data["path"].as_str().unwrap().to_string();
+    assert!(
+        d.starts_with("/tmp/rdmore-tf/it's ") && d.ends_with(".build"),
+        "{d}"
+    );
+    assert_eq!(o.data["mode"], "0700");
+    assert!(n.succeeds(&format!("test -d {}", rdeploy::shell::quote(&d))));
+    let o2 = n.ok("tempfile", args.clone()).await;
+    assert_ne!(o2.data["path"], o.data["path"], "a new one every run");
+
+    let c = n.ok_check("tempfile", args).await;
+    assert!(c.skipped && !c.changed);
+    assert_eq!(
+        n.sh("ls /tmp/rdmore-tf | wc -l"),
+        "2",
+        "check mode created nothing"
+    );
+    assert!(n
+        .run_mode("tempfile", json!({"path": "/tmp/rdmore-missing"}), false)
+        .await
+        .is_err());
+    n.sh(&format!("rm -rf /tmp/rdmore-tf {p}"));
+}
