@@ -18,6 +18,7 @@ pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod deb822_repository;
 pub mod debug;
 pub mod docker_compose;
@@ -286,6 +287,7 @@ pub fn registry() -> Registry {
         Arc::new(command::Shell),
         Arc::new(command::Raw),
         Arc::new(copy::Copy),
+        Arc::new(cron::Cron),
         Arc::new(deb822_repository::Deb822Repository),
         Arc::new(debug::Debug),
         Arc::new(docker_compose::DockerCompose),

@@ -326,3 +326,106 @@ async fn tempfile_creates_files_and_directories() {
         .is_err());
     n.sh(&format!("rm -rf /tmp/rdmore-tf {p}"));
 }
+
+// ---------------------------------------------------------------- cron
+
+fn node10() -> Node {
+    let h = fleet().host("node10").clone();
+    Node {
+        name: h.name.clone(),
+        container: h.container.clone(),
+        conn: Arc::new(DockerConn {
+            container: h.container,
+        }),
+    }
+}
+
+/// Installs Debian's cron package on node9 (for `crontab`); node10 stays without it.
+fn ensure_crontab(n: &Node) {
+    if !n.succeeds("command -v crontab") {
+        n.sh("apt-get update >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cron >/dev/null 2>&1");
+    }
+    assert!(n.succeeds("command -v crontab"), "cron installed on node9");
+}
+
+#[tokio::test]
+async fn cron_user_crontab_jobs_and_env() {
+    let n = node9();
+    ensure_crontab(&n);
+    n.sh("userdel -r rdmorecron 2>/dev/null; useradd -m rdmorecron; crontab -r -u rdmorecron 2>/dev/null; true");
+    let args = json!({"name": "rdmore backup", "minute": "5", "hour": "2", "job": "/usr/bin/backup --all 'x y'", "user": "rdmorecron"});
+    let c = n.ok_check("cron", args.clone()).await;
+    assert!(c.changed);
+    assert!(
+        !n.succeeds("crontab -l -u rdmorecron"),
+        "check mode wrote nothing"
+    );
+    let o = n.ok("cron", args.clone()).await;
+    assert!(o.changed);
+    assert_eq!(o.data["jobs"], json!(["rdmore backup"]));
+    assert_eq!(
+        n.sh("crontab -l -u rdmorecron"),
+        "#Ansible: rdmore backup\n5 2 * * * /usr/bin/backup --all 'x y'"
+    );
+    assert!(!n.ok("cron", args.clone()).await.changed, "rerun unchanged");
+    assert!(!n.ok_check("cron", args.clone()).await.changed);
+
+    // Changed schedule, disabled, special_time, an env line.
+    let d = json!({"name": "rdmore backup", "special_time": "daily", "disabled": true, "job": "/usr/bin/backup", "user": "rdmorecron"});
+    assert!(n.ok("cron", d.clone()).await.changed);
+    let e = json!({"name": "MAILTO", "env": true, "job": "ops@example.com", "user": "rdmorecron"});
+    assert!(n.ok("cron", e.clone()).await.changed);
+    assert!(!n.ok("cron", e.clone()).await.changed);
+    assert_eq!(
+        n.sh("crontab -l -u rdmorecron"),
+        "MAILTO=ops@example.com\n#Ansible: rdmore backup\n#@daily /usr/bin/backup"
+    );
+
+    let ab = json!({"name": "rdmore backup", "state": "absent", "user": "rdmorecron"});
+    assert!(n.ok_check("cron", ab.clone()).await.changed);
+    assert!(n.succeeds("crontab -l -u rdmorecron | grep -q backup"));
+    let o = n.ok("cron", ab.clone()).await;
+    assert!(o.changed);
+    assert_eq!(o.data["envs"], json!(["MAILTO"]));
+    assert_eq!(n.sh("crontab -l -u rdmorecron"), "MAILTO=ops@example.com");
+    assert!(!n.ok("cron", ab).await.changed);
+    let eab = json!({"name": "MAILTO", "env": true, "state": "absent", "user": "rdmorecron"});
+    assert!(n.ok("cron", eab).await.changed);
+    assert_eq!(n.sh("crontab -l -u rdmorecron"), "");
+    n.sh("crontab -r -u rdmorecron; userdel -r rdmorecron");
+}
+
+#[tokio::test]
+async fn cron_file_in_cron_d_and_missing_crontab() {
+    let n = node10();
+    let f = "/etc/cron.d/rdmore";
+    n.sh(&format!("rm -f {f}"));
+    let args = json!({"name": "rdmore clean", "minute": "*/10", "job": "find /tmp -mtime +1 -delete", "cron_file": "rdmore", "user": "nobody"});
+    assert!(n.ok_check("cron", args.clone()).await.changed);
+    assert!(
+        !n.succeeds(&format!("test -e {f}")),
+        "check mode wrote nothing"
+    );
+    assert!(n.ok("cron", args.clone()).await.changed);
+    assert_eq!(
+        n.sh(&format!("cat {f}; stat -c %a {f}")),
+        "#Ansible: rdmore clean\n*/10 * * * * nobody find /tmp -mtime +1 -delete\n644"
+    );
+    assert!(!n.ok("cron", args.clone()).await.changed, "rerun unchanged");
+    let ab = json!({"name": "rdmore clean", "state": "absent", "cron_file": "rdmore"});
+    assert!(n.ok_check("cron", ab.clone()).await.changed);
+    assert!(n.succeeds(&format!("test -e {f}")));
+    assert!(n.ok("cron", ab.clone()).await.changed);
+    assert!(
+        !n.succeeds(&format!("test -e {f}")),
+        "an empty cron_file is removed"
+    );
+    assert!(!n.ok("cron", ab).await.changed);
+
+    // node10 has no crontab: a user crontab fails clearly.
+    assert!(!n.succeeds("command -v crontab"));
+    let e = n
+        .run_mode("cron", json!({"name": "x", "job": "true"}), false)
+        .await;
+    assert!(matches!(e, Err(ModuleError::Failed(m)) if m.contains("crontab is not installed")));
+}
