@@ -47,6 +47,7 @@ pub mod stat;
 pub mod sysctl;
 pub mod tempfile;
 pub mod template;
+pub mod timezone;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
@@ -316,6 +317,7 @@ pub fn registry() -> Registry {
         Arc::new(sysctl::Sysctl),
         Arc::new(template::Template),
         Arc::new(tempfile::TempFile),
+        Arc::new(timezone::Timezone),
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),

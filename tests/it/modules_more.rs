@@ -429,3 +429,42 @@ async fn cron_file_in_cron_d_and_missing_crontab() {
         .await;
     assert!(matches!(e, Err(ModuleError::Failed(m)) if m.contains("crontab is not installed")));
 }
+
+// ---------------------------------------------------------------- timezone
+
+#[tokio::test]
+async fn timezone_link_and_debian_file() {
+    let n = node9();
+    n.sh("ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime; echo Etc/UTC > /etc/timezone");
+    let saved = "Etc/UTC".to_string();
+    let args = json!({"name": "Europe/Paris"});
+    let c = n.ok_check("timezone", args.clone()).await;
+    assert!(c.changed);
+    assert_eq!(n.sh("cat /etc/timezone"), saved, "check changed nothing");
+    let o = n.ok("timezone", args.clone()).await;
+    assert!(o.changed);
+    assert_eq!(o.data["diff"]["before"]["name"], saved.as_str());
+    assert_eq!(
+        n.sh("readlink /etc/localtime; cat /etc/timezone; unset TZ; date -d @0 +%Z"),
+        "/usr/share/zoneinfo/Europe/Paris\nEurope/Paris\nCET"
+    );
+    assert!(
+        !n.ok("timezone", args.clone()).await.changed,
+        "rerun unchanged"
+    );
+    assert!(!n.ok_check("timezone", args).await.changed);
+    // Only /etc/timezone out of date: repaired.
+    n.sh("echo Etc/UTC > /etc/timezone");
+    assert!(
+        n.ok("timezone", json!({"name": "Europe/Paris"}))
+            .await
+            .changed
+    );
+    assert_eq!(n.sh("cat /etc/timezone"), "Europe/Paris");
+    let e = n
+        .run_mode("timezone", json!({"name": "Mars/Olympus"}), false)
+        .await;
+    assert!(matches!(e, Err(ModuleError::Failed(m)) if m.contains("not available")));
+    assert!(n.ok("timezone", json!({"name": saved})).await.changed);
+    assert_eq!(n.sh("cat /etc/timezone"), saved);
+}
