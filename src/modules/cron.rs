@@ -23,6 +23,7 @@ const PARAMS: &[&str] = &[
     "month",
     "weekday",
     "job",
+    "value",
     "user",
     "state",
     "disabled",
@@ -31,7 +32,6 @@ const PARAMS: &[&str] = &[
     "env",
     "insertafter",
     "insertbefore",
-    "backup",
 ];
 
 const MARKER: &str = "#Ansible: ";

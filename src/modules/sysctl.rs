@@ -16,7 +16,9 @@ pub struct Sysctl;
 
 const PARAMS: &[&str] = &[
     "name",
+    "key",
     "value",
+    "val",
     "state",
     "sysctl_file",
     "reload",
@@ -47,9 +49,9 @@ fn parse_line(line: &str) -> Option<(String, String)> {
 pub fn file_value(content: &str, name: &str) -> Option<String> {
     content
         .lines()
+        .rev()
         .filter_map(parse_line)
-        .filter(|(k, _)| k == name)
-        .last()
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 

@@ -88,6 +88,21 @@ impl Node {
     }
 }
 
+#[test]
+fn fqcns_resolve() {
+    let r = registry();
+    for (fqcn, short) in [
+        ("ansible.posix.authorized_key", "authorized_key"),
+        ("ansible.posix.sysctl", "sysctl"),
+        ("ansible.builtin.hostname", "hostname"),
+        ("ansible.builtin.tempfile", "tempfile"),
+        ("ansible.builtin.cron", "cron"),
+        ("community.general.timezone", "timezone"),
+    ] {
+        assert_eq!(r.get(fqcn).map(|m| m.name()), Some(short), "{fqcn}");
+    }
+}
+
 // ---------------------------------------------------------------- authorized_key
 
 const KEY_A: &str =
