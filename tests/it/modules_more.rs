@@ -483,3 +483,70 @@ async fn timezone_link_and_debian_file() {
     assert!(n.ok("timezone", json!({"name": saved})).await.changed);
     assert_eq!(n.sh("cat /etc/timezone"), saved);
 }
+
+// ---------------------------------------------------------------- through a playbook
+
+/// The modules by their FQCNs in a playbook run by the binary over SSH on node10:
+/// converges, then a second run changes only the temporary file (created and removed).
+#[test]
+fn playbook_with_fqcns_converges_over_ssh() {
+    use crate::harness::{fleet_flags, rdeploy, recap, tempdir, write_inventory};
+    let n = node10();
+    n.sh("userdel -r rdmorepb 2>/dev/null; useradd -m rdmorepb; rm -f /etc/cron.d/rdmorepb /etc/sysctl.d/91-rdmorepb.conf; ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime; echo Etc/UTC > /etc/timezone");
+    let dir = tempdir();
+    let inv = write_inventory(dir.path(), &["node10"], "root");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            r#"- hosts: node10
+  gather_facts: false
+  tasks:
+    - ansible.posix.authorized_key:
+        user: rdmorepb
+        key: "{KEY_A}"
+    - ansible.posix.sysctl:
+        name: vm.swappiness
+        value: "15"
+        sysctl_file: /etc/sysctl.d/91-rdmorepb.conf
+        reload: false
+    - ansible.builtin.cron:
+        name: rdmorepb job
+        hour: "3"
+        job: /bin/true
+        cron_file: rdmorepb
+    - community.general.timezone:
+        name: Europe/Berlin
+    - ansible.builtin.tempfile:
+        suffix: .pb
+      register: tmp
+    - ansible.builtin.file:
+        path: "{{{{ tmp.path }}}}"
+        state: absent
+"#
+        ),
+    )
+    .unwrap();
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "site.yml".into(),
+        "-i".into(),
+        inv.display().to_string(),
+    ];
+    args.extend(fleet_flags());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = rdeploy(dir.path(), &refs);
+    first.assert_code(0);
+    assert_eq!(recap(&first.stdout)["node10"][1], 6, "{}", first.stdout);
+    let second = rdeploy(dir.path(), &refs);
+    second.assert_code(0);
+    assert_eq!(recap(&second.stdout)["node10"][1], 2, "{}", second.stdout);
+    assert_eq!(n.sh("cat /home/rdmorepb/.ssh/authorized_keys"), KEY_A);
+    assert_eq!(
+        n.sh("cat /etc/sysctl.d/91-rdmorepb.conf"),
+        "vm.swappiness=15"
+    );
+    assert!(n.succeeds("grep -qx '#Ansible: rdmorepb job' /etc/cron.d/rdmorepb"));
+    assert_eq!(n.sh("cat /etc/timezone"), "Europe/Berlin");
+    assert_eq!(n.sh("ls /tmp | grep -c '\\.pb$' || true"), "0");
+    n.sh("userdel -r rdmorepb; rm -f /etc/cron.d/rdmorepb /etc/sysctl.d/91-rdmorepb.conf; ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime; echo Etc/UTC > /etc/timezone");
+}
