@@ -14,9 +14,11 @@ pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
 pub mod assert;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod deb822_repository;
 pub mod debug;
 pub mod docker_compose;
@@ -29,6 +31,7 @@ pub mod get_url;
 pub mod getent;
 pub mod git;
 pub mod group;
+pub mod hostname;
 pub mod ini_file;
 pub mod lineinfile;
 pub mod package;
@@ -41,7 +44,10 @@ pub mod service;
 pub mod setup;
 pub mod slurp;
 pub mod stat;
+pub mod sysctl;
+pub mod tempfile;
 pub mod template;
+pub mod timezone;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
@@ -276,11 +282,13 @@ pub fn registry() -> Registry {
         Arc::new(apt_key::AptKey),
         Arc::new(apt_repository::AptRepository),
         Arc::new(assert::Assert),
+        Arc::new(authorized_key::AuthorizedKey),
         Arc::new(blockinfile::BlockInFile),
         Arc::new(command::Command),
         Arc::new(command::Shell),
         Arc::new(command::Raw),
         Arc::new(copy::Copy),
+        Arc::new(cron::Cron),
         Arc::new(deb822_repository::Deb822Repository),
         Arc::new(debug::Debug),
         Arc::new(docker_compose::DockerCompose),
@@ -293,6 +301,7 @@ pub fn registry() -> Registry {
         Arc::new(getent::Getent),
         Arc::new(git::Git),
         Arc::new(group::Group),
+        Arc::new(hostname::Hostname),
         Arc::new(ini_file::IniFile),
         Arc::new(lineinfile::LineInFile),
         Arc::new(package::Package),
@@ -305,7 +314,10 @@ pub fn registry() -> Registry {
         Arc::new(setup::Setup),
         Arc::new(slurp::Slurp),
         Arc::new(stat::Stat),
+        Arc::new(sysctl::Sysctl),
         Arc::new(template::Template),
+        Arc::new(tempfile::TempFile),
+        Arc::new(timezone::Timezone),
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),

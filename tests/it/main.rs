@@ -8,6 +8,7 @@ mod faults;
 mod harness;
 mod inventory;
 mod modules_files;
+mod modules_more;
 mod modules_system;
 mod properties;
 mod provision;
