@@ -8,7 +8,7 @@
 //! runs) and one killed during a task makes the host unreachable, never a wrong "ok".
 //!
 //! Each test works under its own `/tmp/rdfault-<test>` directory on hosts of its own:
-//! node9/node10 (no other test uses them), node3..node6, and for the full disk and the
+//! node11/node12 (no other test uses them), node3..node6, and for the full disk and the
 //! killed sshd sessions containers of their own (`<prefix>-fault-disk` with a 1 MiB
 //! tmpfs, since mounting inside a fleet container is not permitted, and
 //! `<prefix>-fault-sshd`), so they may run in parallel with each other and the rest.
@@ -193,11 +193,11 @@ impl Drop for Paused {
 
 #[test]
 fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_others_finish() {
-    // node9/node10: no other test uses them (one is paused here)
-    let w = Work::new("drop", &["node9", "node10"]);
+    // node11/node12: no other test uses them (one is paused here)
+    let w = Work::new("drop", &["node11", "node12"]);
     let (c1, c2) = (w.containers[0].clone(), w.containers[1].clone());
     let dir = tempdir();
-    let inv = inventory(dir.path(), &["node9", "node10"]);
+    let inv = inventory(dir.path(), &["node11", "node12"]);
     let book = dir.path().join("site.yml");
     std::fs::write(
         &book,
@@ -222,25 +222,25 @@ fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_others_finish() {
     let run = Spawned::start(dir.path(), &strs(&args));
     assert!(
         wait_until(Duration::from_secs(30), || w.exists(&c1, "started")),
-        "the long task never started on node9"
+        "the long task never started on node11"
     );
     let paused = Paused::pause(&c1);
     let (code, r) = run.wait(Duration::from_secs(60));
     drop(paused);
     assert_eq!(code, Some(4), "exit 4\n{}\n{}", r.stdout, r.stderr);
     let rc = recap(&r.stdout);
-    assert_eq!(rc["node9"][2], 1, "node9 unreachable:\n{}", r.stdout);
+    assert_eq!(rc["node11"][2], 1, "node11 unreachable:\n{}", r.stdout);
     assert_eq!(
-        rc["node10"][2] + rc["node10"][3],
+        rc["node12"][2] + rc["node12"][3],
         0,
-        "node10 fine:\n{}",
+        "node12 fine:\n{}",
         r.stdout
     );
     assert!(r.stdout.contains("UNREACHABLE"), "{}", r.stdout);
-    assert_eq!(std::fs::read_to_string(&retry).unwrap(), "node9\n");
-    // On the hosts: node10 ran everything, node9 never got the second task.
+    assert_eq!(std::fs::read_to_string(&retry).unwrap(), "node11\n");
+    // On the hosts: node12 ran everything, node11 never got the second task.
     assert!(w.exists(&c2, "done") && w.exists(&c2, "after"));
-    assert!(!w.exists(&c1, "after"), "node9 must not run the next task");
+    assert!(!w.exists(&c1, "after"), "node11 must not run the next task");
 }
 
 /// The old version of a managed file, seeded on the hosts before a run.

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Number of fleet hosts the tests use. node9 and node10 are for tests that make a
-/// host stop answering (faults.rs): no other test uses them.
-pub const FLEET_SIZE: usize = 10;
+/// Number of fleet hosts the tests use. node9 and node10 are modules_more.rs's;
+/// node11 and node12 are for tests that make a host stop answering (faults.rs): no
+/// other test uses them.
+pub const FLEET_SIZE: usize = 12;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
