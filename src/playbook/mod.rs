@@ -262,6 +262,16 @@ impl Task {
         self.key_spans.get(key).unwrap_or(&self.span)
     }
 
+    /// The task's conditional keywords with their expressions (absent ones: `None`).
+    pub fn conditions(&self) -> [(&'static str, Option<&Vec<String>>); 4] {
+        [
+            ("when", Some(&self.when)),
+            ("changed_when", self.changed_when.as_ref()),
+            ("failed_when", self.failed_when.as_ref()),
+            ("until", self.until.as_ref()),
+        ]
+    }
+
     /// The name shown in output: `role : name`, or the action when unnamed.
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.kind) {

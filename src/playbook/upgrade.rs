@@ -51,13 +51,7 @@ fn task_notes(t: &Task, out: &mut Vec<Note>) {
             msg,
         })
     };
-    let conds = [
-        ("when", Some(&t.when)),
-        ("changed_when", t.changed_when.as_ref()),
-        ("failed_when", t.failed_when.as_ref()),
-        ("until", t.until.as_ref()),
-    ];
-    for (key, list) in conds {
+    for (key, list) in t.conditions() {
         for c in list.into_iter().flatten() {
             if c.contains("{{") || c.contains("{%") {
                 note(

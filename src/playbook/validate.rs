@@ -117,13 +117,7 @@ fn check_tasks(tasks: &[Task], templar: &Templar, out: &mut Vec<SourceError>) {
 }
 
 fn check_conditions(t: &Task, templar: &Templar, out: &mut Vec<SourceError>) {
-    let keyed = [
-        ("when", Some(&t.when)),
-        ("changed_when", t.changed_when.as_ref()),
-        ("failed_when", t.failed_when.as_ref()),
-        ("until", t.until.as_ref()),
-    ];
-    for (key, conds) in keyed {
+    for (key, conds) in t.conditions() {
         for c in conds.into_iter().flatten() {
             if let Err(message) = compile_condition(c, templar) {
                 out.push(SourceError::new(

@@ -369,30 +369,17 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
     // Kill while the first copy streams (an old file exists), then while the second one
     // does (nothing there before: the first copy is then already up to date).
     for (rel, before) in [("replaced.bin", Some(&old)), ("created.bin", None)] {
-        // Catching the copy while it streams is a race with the machine's load: a few
-        // attempts, each from the same starting state.
-        let mut attempt = 0;
-        let run = loop {
-            attempt += 1;
+        // the bytes stream into the copy's temp file, or (persistent shell) first into
+        // the shell's spool of the request's stdin
+        let growing = format!(
+            "find {} /tmp -maxdepth 2 \\( -name '.rdeploy*' -o -path '/tmp/tmp.*/r.*.i' \\) -size +1024k | grep -q .",
+            w.dir
+        );
+        let args = run_args(&book, &inv, &[]);
+        let run = start_caught(dir.path(), &args, &c, &growing, rel, || {
             docker_out(&c, &format!("rm -f {d}/.rdeploy* {d}/*.bin", d = w.dir));
             seed(&w, "replaced.bin", before.unwrap_or(&new));
-            let args = run_args(&book, &inv, &[]);
-            let mut run = Spawned::start(dir.path(), &strs(&args));
-            // the bytes stream into the copy's temp file, or (persistent shell) first
-            // into the shell's spool of the request's stdin
-            let tmp_growing = format!(
-                "find {} /tmp -maxdepth 2 \\( -name '.rdeploy*' -o -path '/tmp/tmp.*/r.*.i' \\) -size +1024k | grep -q .",
-                w.dir
-            );
-            let caught = wait_until(Duration::from_secs(60), || {
-                !run.running() || docker_sh(&c, &tmp_growing).status.success()
-            });
-            if caught && run.running() {
-                break run;
-            }
-            let _ = run.wait(Duration::from_secs(30));
-            assert!(attempt < 5, "the copy of {rel} was never caught streaming");
-        };
+        });
         run.signal("-KILL");
         let (code, _) = run.wait(Duration::from_secs(10));
         assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
@@ -421,6 +408,31 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
 fn extra_name(what: &str) -> String {
     let prefix = std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into());
     format!("{prefix}-fault-{what}")
+}
+
+/// Starts rdeploy until it is caught while `growing` (a check on the host) holds, so a
+/// signal lands mid-transfer. Catching it is a race with the machine's load: up to five
+/// attempts, each after `reset` puts the hosts back in the starting state.
+fn start_caught(
+    dir: &Path,
+    args: &[String],
+    container: &str,
+    growing: &str,
+    what: &str,
+    reset: impl Fn(),
+) -> Spawned {
+    for _ in 0..5 {
+        reset();
+        let mut run = Spawned::start(dir, &strs(args));
+        let caught = wait_until(Duration::from_secs(60), || {
+            !run.running() || docker_sh(container, growing).status.success()
+        });
+        if caught && run.running() {
+            return run;
+        }
+        let _ = run.wait(Duration::from_secs(30));
+    }
+    panic!("{what} was never caught streaming in five attempts");
 }
 
 /// A container of the fleet image started for one test, removed when dropped.
@@ -731,24 +743,12 @@ fn sigkill_while_a_large_script_streams_never_runs_part_of_it() {
     )
     .unwrap();
     // The script streams into its temp file, or (persistent shell) first into the
-    // shell's spool of the request's stdin. Catching it is a race with the machine's
-    // load: a few attempts from the same starting state.
+    // shell's spool of the request's stdin.
     let growing = "find /tmp -maxdepth 2 \\( -name '.rdeploy-script.*' -o -path '/tmp/tmp.*/r.*.i' \\) -size +1024k | grep -q .";
-    let mut attempt = 0;
-    let run = loop {
-        attempt += 1;
+    let args = run_args(&book, &inv, &[]);
+    let run = start_caught(dir.path(), &args, &c, growing, "the script", || {
         docker_out(&c, &format!("rm -f {d}/began {d}/ended", d = w.dir));
-        let args = run_args(&book, &inv, &[]);
-        let mut run = Spawned::start(dir.path(), &strs(&args));
-        let caught = wait_until(Duration::from_secs(60), || {
-            !run.running() || docker_sh(&c, growing).status.success()
-        });
-        if caught && run.running() {
-            break run;
-        }
-        let _ = run.wait(Duration::from_secs(30));
-        assert!(attempt < 5, "the script was never caught streaming");
-    };
+    });
     run.signal("-KILL");
     let (code, _) = run.wait(Duration::from_secs(10));
     assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
