@@ -23,6 +23,7 @@ fn main() {
         _ => 0,
     };
     rdeploy::logging::init(verbose);
+    raise_open_files_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,4 +43,22 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// One SSH connection per host (and files per request) needs many descriptors: the
+/// soft limit of open files is raised to the hard limit at start (a common soft limit
+/// of 1024 would stop a run at a few hundred hosts).
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit with a valid, initialized struct.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
 }

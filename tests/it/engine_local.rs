@@ -431,3 +431,37 @@ fn an_ignored_failure_that_changed_something_counts_as_changed() {
         r.stdout
     );
 }
+
+#[test]
+fn the_open_files_soft_limit_is_raised_at_start() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - command: sh -c 'echo soft=$(ulimit -Sn) hard=$(ulimit -Hn)'\n      register: l\n    - debug: {msg: \"{{ l.stdout }}\"}\n",
+    );
+    // start rdeploy with a low soft limit; its children inherit what it set
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 256 && exec {} run site.yml",
+            super::harness::rdeploy_bin().display()
+        ))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("soft="))
+        .expect("the limits line");
+    let num = |k: &str| -> u64 {
+        line.split(&format!("{k}="))
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(num("hard") > 256, "{line}");
+    assert_eq!(num("soft"), num("hard"), "{line}");
+}
