@@ -874,8 +874,20 @@ impl Executor {
                         if let Some(name) = &reg.name {
                             d.set_facts.insert(name.clone(), reg.value.clone());
                         }
-                        for (k, v) in &reg.facts {
-                            d.set_facts.insert(k.clone(), v.clone());
+                        // delegate_facts: the facts went to the delegated host only
+                        let facts = if t.delegate_facts {
+                            None
+                        } else {
+                            Some(&reg.facts)
+                        };
+                        for (k, v) in facts.into_iter().flatten() {
+                            if let Some(n) = k.strip_prefix("__include_vars__") {
+                                d.include_vars.insert(n.to_string(), v.clone());
+                            } else if let Some(f) = k.strip_prefix("__fact__") {
+                                d.facts.insert(f.to_string(), v.clone());
+                            } else {
+                                d.set_facts.insert(k.clone(), v.clone());
+                            }
                         }
                     }
                 }

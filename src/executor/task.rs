@@ -512,11 +512,27 @@ impl Executor {
                 .unwrap_or(json!({}))
         };
         let reg_value = template::from_json(&reg_value);
+        if let Some(reg) = &t.register {
+            rt.dynv
+                .write()
+                .unwrap()
+                .set_facts
+                .insert(reg.clone(), reg_value.clone());
+        }
         {
-            let mut d = rt.dynv.write().unwrap();
-            if let Some(reg) = &t.register {
-                d.set_facts.insert(reg.clone(), reg_value.clone());
-            }
+            // delegate_facts: the facts go to the delegated host (register stays here)
+            let owner = match (&delegated_to, t.delegate_facts) {
+                (Some(d), true) => {
+                    let scope = self.scope_for(t, host, inherit, None);
+                    self.templar
+                        .render_string(d, &scope.value())
+                        .ok()
+                        .and_then(|name| self.host_rt(&name))
+                        .unwrap_or_else(|| rt.clone())
+                }
+                _ => rt.clone(),
+            };
+            let mut d = owner.dynv.write().unwrap();
             for (k, v) in &facts {
                 if let Some(name) = k.strip_prefix("__include_vars__") {
                     d.include_vars.insert(name.to_string(), v.clone());

@@ -705,6 +705,7 @@ impl<'a> Loader<'a> {
                 "vars" => t.vars = vars_of(v)?,
                 "environment" => t.environment = Some(v.to_value()),
                 "delegate_to" => t.delegate_to = Some(str_of(v, "delegate_to")?),
+                "delegate_facts" => t.delegate_facts = bool_of(v, "delegate_facts")?,
                 "run_once" => t.run_once = bool_of(v, "run_once")?,
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),

@@ -199,6 +199,8 @@ pub struct Task {
     pub vars: RawVars,
     pub environment: Option<Value>,
     pub delegate_to: Option<String>,
+    /// `delegate_facts`: the facts the task gathers or sets belong to the delegated host.
+    pub delegate_facts: bool,
     pub run_once: bool,
     pub until: Option<Vec<String>>,
     pub retries: Option<Value>,
@@ -241,6 +243,7 @@ impl Task {
             vars: RawVars::new(),
             environment: None,
             delegate_to: None,
+            delegate_facts: false,
             run_once: false,
             until: None,
             retries: None,

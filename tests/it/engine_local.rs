@@ -465,3 +465,14 @@ fn the_open_files_soft_limit_is_raised_at_start() {
     assert!(num("hard") > 256, "{line}");
     assert_eq!(num("soft"), num("hard"), "{line}");
 }
+
+#[test]
+fn delegate_facts_gives_the_facts_to_the_delegated_host() {
+    let r = three_hosts(
+        "- hosts: app\n  gather_facts: no\n  tasks:\n    - set_fact: {seen_by: \"{{ inventory_hostname }}\"}\n      delegate_to: h2\n      delegate_facts: true\n      run_once: true\n    - debug: {msg: \"{{ inventory_hostname }} has {{ seen_by | default('none') }}\"}\n",
+    );
+    r.assert_code(0);
+    assert!(r.stdout.contains("h2 has h1"), "{}", r.stdout);
+    assert!(r.stdout.contains("h1 has none"), "{}", r.stdout);
+    assert!(r.stdout.contains("h3 has none"), "{}", r.stdout);
+}
