@@ -380,21 +380,7 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_nothing() {
             docker_out(&c, &format!("rm -f {d}/.rdeploy* {d}/*.bin", d = w.dir));
             seed(&w, "replaced.bin", before.unwrap_or(&new));
         });
-        run.signal("-KILL");
-        let (code, _) = run.wait(Duration::from_secs(10));
-        assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
-        // The host ends the abandoned exchange on its own: give it a moment.
-        assert!(
-            wait_until(Duration::from_secs(10), || w.temp_files(&c).is_empty()),
-            "temporary file left: {}",
-            w.temp_files(&c)
-        );
-        // (big spools only: other tests' shells on the host spool small requests)
-        let spool = "find /tmp -path '/tmp/tmp.*/r.*' -size +1024k 2>/dev/null | wc -l";
-        assert!(
-            wait_until(Duration::from_secs(10), || docker_out(&c, spool) == "0"),
-            "the persistent shell's spool was not removed"
-        );
+        kill_and_expect_clean(run, &w, &c);
         let got = w.sum(&c, rel);
         let want_old = before.map_or_else(|| "absent".to_string(), |b| sha256(b));
         assert!(
@@ -433,6 +419,25 @@ fn start_caught(
         let _ = run.wait(Duration::from_secs(30));
     }
     panic!("{what} was never caught streaming in five attempts");
+}
+
+/// SIGKILLs a caught run, then waits (bounded) until the host has ended the abandoned
+/// exchange: no rdeploy temp file and no big persistent-shell spool left (big only:
+/// other tests' shells on the host spool small requests).
+fn kill_and_expect_clean(run: Spawned, w: &Work, c: &str) {
+    run.signal("-KILL");
+    let (code, _) = run.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
+    assert!(
+        wait_until(Duration::from_secs(10), || w.temp_files(c).is_empty()),
+        "temporary file left: {}",
+        w.temp_files(c)
+    );
+    let spool = "find /tmp -path '/tmp/tmp.*/r.*' -size +1024k 2>/dev/null | wc -l";
+    assert!(
+        wait_until(Duration::from_secs(10), || docker_out(c, spool) == "0"),
+        "the persistent shell's spool was not removed"
+    );
 }
 
 /// A container of the fleet image started for one test, removed when dropped.
@@ -749,20 +754,7 @@ fn sigkill_while_a_large_script_streams_never_runs_part_of_it() {
     let run = start_caught(dir.path(), &args, &c, growing, "the script", || {
         docker_out(&c, &format!("rm -f {d}/began {d}/ended", d = w.dir));
     });
-    run.signal("-KILL");
-    let (code, _) = run.wait(Duration::from_secs(10));
-    assert_eq!(code, Some(-1), "rdeploy was killed by the signal");
-    assert!(
-        wait_until(Duration::from_secs(10), || w.temp_files(&c).is_empty()),
-        "temporary file left: {}",
-        w.temp_files(&c)
-    );
-    // (big spools only: other tests' shells on the host spool small requests)
-    let spool = "find /tmp -path '/tmp/tmp.*/r.*' -size +1024k 2>/dev/null | wc -l";
-    assert!(
-        wait_until(Duration::from_secs(10), || docker_out(&c, spool) == "0"),
-        "the persistent shell's spool was not removed"
-    );
+    kill_and_expect_clean(run, &w, &c);
     // Let a (wrongly) started script finish before looking.
     std::thread::sleep(Duration::from_millis(500));
     let (began, ended) = (w.exists(&c, "began"), w.exists(&c, "ended"));
