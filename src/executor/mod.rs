@@ -4,7 +4,9 @@
 //! A failing or unreachable host is recorded and leaves the play; the others go on; the
 //! exit status is decided at the end.
 
+mod connect;
 pub mod host;
+mod include;
 
 pub mod task;
 pub mod vars;

@@ -7,7 +7,7 @@ use super::{Executor, Inherit};
 use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
 use crate::output::{Event, HostResult, Status};
 use crate::playbook::{Flag, LoopControl, LoopSpec, Task, TaskKind};
-use crate::ssh::{self, ConnectSpec, Connection, TransportError};
+use crate::ssh::{self, Connection};
 use crate::template::{self, Templar, OMIT};
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -588,7 +588,13 @@ impl Executor {
         })
     }
 
-    fn report_skip(&self, rt: &Arc<super::host::HostRt>, name: &str, host: &str, action: &str) {
+    pub(super) fn report_skip(
+        &self,
+        rt: &Arc<super::host::HostRt>,
+        name: &str,
+        host: &str,
+        action: &str,
+    ) {
         rt.st.lock().unwrap().stats.skipped += 1;
         self.emit(Event::HostResult(HostResult {
             host: host.to_string(),
@@ -605,7 +611,7 @@ impl Executor {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn report_fail(
+    pub(super) fn report_fail(
         &self,
         rt: &Arc<super::host::HostRt>,
         name: &str,
@@ -680,7 +686,11 @@ impl Executor {
         }
     }
 
-    fn loop_items(&self, spec: &LoopSpec, scope: &Arc<Scope>) -> Result<Vec<Value>, String> {
+    pub(super) fn loop_items(
+        &self,
+        spec: &LoopSpec,
+        scope: &Arc<Scope>,
+    ) -> Result<Vec<Value>, String> {
         let ctx = scope.value();
         let render = |v: &Value| -> Result<Value, String> {
             self.templar.render_value(v, &ctx).map_err(|e| e.message)
@@ -1196,7 +1206,7 @@ impl Executor {
         Ok(out.into_iter().collect())
     }
 
-    fn var_str(&self, scope: &Arc<Scope>, names: &[&str]) -> Option<String> {
+    pub(super) fn var_str(&self, scope: &Arc<Scope>, names: &[&str]) -> Option<String> {
         for n in names {
             if let Some(v) = scope.get(n) {
                 if v.is_undefined() || v.is_none() {
@@ -1271,233 +1281,6 @@ impl Executor {
         }))
     }
 
-    /// The host's connection, opened on first use.
-    async fn connection(
-        &self,
-        host: &str,
-        t: &Task,
-        inherit: &Inherit,
-        scope: &Arc<Scope>,
-    ) -> Result<Arc<dyn Connection>, TransportError> {
-        let rt = self.host_rt(host).ok_or_else(|| TransportError::Connect {
-            addr: host.into(),
-            msg: "unknown host".into(),
-        })?;
-        let mut guard = rt.conn.lock().await;
-        match guard.as_ref() {
-            Some(c) if !c.is_closed() => return Ok(c.clone()),
-            // Ended between tasks (sshd restarted, the session killed, an idle timeout):
-            // nothing was running on it, so opening it again loses nothing. A connection
-            // lost during a task made that task unreachable already.
-            _ => *guard = None,
-        }
-        let conn_type = t
-            .connection
-            .clone()
-            .or_else(|| self.play.read().unwrap().connection.clone())
-            .or_else(|| self.var_str(scope, &["ansible_connection"]))
-            .unwrap_or_else(|| "ssh".into());
-        let c: Arc<dyn Connection> = if conn_type == "local" {
-            Arc::new(ssh::local::LocalConnection)
-        } else {
-            let spec = self.connect_spec(host, t, inherit, scope);
-            ssh::russh_conn::connect(&spec).await?
-        };
-        *guard = Some(c.clone());
-        Ok(c)
-    }
-
-    async fn delegate_connection(
-        &self,
-        target: &str,
-    ) -> Result<Arc<dyn Connection>, TransportError> {
-        let known = self.host_rt(target).is_some();
-        if !known && matches!(target, "localhost" | "127.0.0.1" | "::1") {
-            return Ok(Arc::new(ssh::local::LocalConnection));
-        }
-        let mut cache = self.delegated.lock().await;
-        if let Some(c) = cache.get(target) {
-            return Ok(c.clone());
-        }
-        let t = synthetic_task("delegate", "command");
-        let scope = if known {
-            self.scope_for(&t, target, &Inherit::default(), None)
-        } else {
-            Scope::new(vec![], self.templar.clone())
-        };
-        let local = self.var_str(&scope, &["ansible_connection"]).as_deref() == Some("local");
-        let c: Arc<dyn Connection> = if local {
-            Arc::new(ssh::local::LocalConnection)
-        } else {
-            let mut spec = self.connect_spec(target, &t, &Inherit::default(), &scope);
-            if !known {
-                spec.address = target.to_string();
-            }
-            ssh::russh_conn::connect(&spec).await?
-        };
-        cache.insert(target.to_string(), c.clone());
-        Ok(c)
-    }
-
-    fn connect_spec(
-        &self,
-        host: &str,
-        t: &Task,
-        inherit: &Inherit,
-        scope: &Arc<Scope>,
-    ) -> ConnectSpec {
-        let address = self
-            .var_str(scope, &["ansible_host", "ansible_ssh_host"])
-            .unwrap_or_else(|| host.to_string());
-        // ~/.ssh/config applies to the address, as with OpenSSH; inventory settings win.
-        let sshcfg = ssh::ssh_config::lookup_user(&address);
-        let address = sshcfg.hostname.clone().unwrap_or(address);
-        let port = self
-            .var_str(scope, &["ansible_port", "ansible_ssh_port"])
-            .and_then(|p| p.parse().ok())
-            .or(sshcfg.port)
-            .unwrap_or(22);
-        let user = t
-            .remote_user
-            .clone()
-            .or_else(|| inherit.remote_user.clone())
-            .or_else(|| self.var_str(scope, &["ansible_user", "ansible_ssh_user"]))
-            .or_else(|| self.play.read().unwrap().remote_user.clone())
-            .or_else(|| self.opts.remote_user.clone())
-            .or_else(|| sshcfg.user.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "root".into());
-        let mut keys = Vec::new();
-        if let Some(k) = &self.opts.private_key {
-            keys.push(k.clone());
-        }
-        if let Some(k) = self.var_str(
-            scope,
-            &["ansible_ssh_private_key_file", "ansible_private_key_file"],
-        ) {
-            keys.push(expand_home(&k));
-        }
-        if keys.is_empty() {
-            keys.extend(sshcfg.identity_files.iter().cloned());
-        }
-        let password = self.var_str(
-            scope,
-            &[
-                "ansible_password",
-                "ansible_ssh_pass",
-                "ansible_ssh_password",
-            ],
-        );
-        let mut known_hosts = self.opts.known_hosts.clone();
-        if let Some(k) = self.var_str(scope, &["ansible_ssh_known_hosts_file"]) {
-            known_hosts.push(expand_home(&k));
-        }
-        known_hosts.extend(sshcfg.user_known_hosts_files.iter().cloned());
-        let mut policy = sshcfg
-            .strict_host_key_checking
-            .filter(|_| self.opts.host_key_policy == ssh::HostKeyPolicy::Strict)
-            .unwrap_or(self.opts.host_key_policy);
-        // ssh options users keep in ansible_ssh_common_args / ansible_ssh_extra_args.
-        let mut jump = sshcfg.proxy_jump.clone();
-        for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-            if let Some(a) = self.var_str(scope, &[var]) {
-                let words = crate::shell::split(&a).unwrap_or_default();
-                let mut i = 0;
-                while i < words.len() {
-                    let w = &words[i];
-                    let (flag, val) = if (w == "-o" || w == "-J") && i + 1 < words.len() {
-                        i += 1;
-                        (w.as_str(), words[i].clone())
-                    } else if let Some(v) = w.strip_prefix("-o") {
-                        ("-o", v.to_string())
-                    } else if let Some(v) = w.strip_prefix("-J") {
-                        ("-J", v.to_string())
-                    } else {
-                        i += 1;
-                        continue;
-                    };
-                    i += 1;
-                    if flag == "-J" {
-                        jump = Some(val);
-                        continue;
-                    }
-                    let (k, v) = match val.split_once('=') {
-                        Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim().to_string()),
-                        None => match val.split_once(' ') {
-                            Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim().to_string()),
-                            None => continue,
-                        },
-                    };
-                    match k.as_str() {
-                        "userknownhostsfile" => {
-                            known_hosts.extend(v.split_whitespace().map(expand_home))
-                        }
-                        "stricthostkeychecking" => {
-                            policy = match v.to_ascii_lowercase().as_str() {
-                                "no" | "off" => ssh::HostKeyPolicy::Off,
-                                "accept-new" => ssh::HostKeyPolicy::AcceptNew,
-                                _ => ssh::HostKeyPolicy::Strict,
-                            }
-                        }
-                        "proxyjump" => jump = Some(v),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        if let Some(v) = self.var_str(
-            scope,
-            &["ansible_host_key_checking", "ansible_ssh_host_key_checking"],
-        ) {
-            if !crate::template::truthy(&Value::from(v)) {
-                policy = ssh::HostKeyPolicy::Off;
-            }
-        }
-        ConnectSpec {
-            name: host.to_string(),
-            address,
-            port,
-            user,
-            private_keys: keys,
-            password,
-            known_hosts,
-            host_key_policy: policy,
-            connect_timeout: self.opts.connect_timeout,
-            jump: jump.filter(|j| j != "none").map(|j| {
-                Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self)))
-            }),
-            persistent_shell: ssh::persistent_shell_default(),
-        }
-    }
-
-    /// A bastion given as `[user@]host[:port]`.
-    fn jump_spec(&self, j: &str, keys: &[std::path::PathBuf]) -> ConnectSpec {
-        let first = j.split(',').next().unwrap_or(j);
-        let (user, rest) = match first.split_once('@') {
-            Some((u, r)) => (Some(u.to_string()), r),
-            None => (None, first),
-        };
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().unwrap()),
-            _ => (rest.to_string(), 22),
-        };
-        ConnectSpec {
-            name: host.clone(),
-            address: host,
-            port,
-            user: user
-                .or_else(|| self.opts.remote_user.clone())
-                .unwrap_or_else(|| "root".into()),
-            private_keys: keys.to_vec(),
-            password: None,
-            known_hosts: self.opts.known_hosts.clone(),
-            host_key_policy: self.opts.host_key_policy,
-            connect_timeout: self.opts.connect_timeout,
-            jump: None,
-            persistent_shell: false,
-        }
-    }
-
     fn include_vars(&self, t: &Task, _host: &str, args: &Args) -> Result<Outcome, ModuleError> {
         let file = args
             .str_any(&["_raw_params", "file", "dir"])
@@ -1550,267 +1333,6 @@ impl Executor {
         );
         Ok(o)
     }
-
-    /// Runs a dynamic include (tasks or role) for the hosts whose `when` holds, grouped
-    /// by the file each host resolves to.
-    pub async fn run_include(
-        self: &Arc<Self>,
-        t: &Task,
-        hosts: &[String],
-        inherit: &Inherit,
-        handler: bool,
-    ) {
-        let eff_tags: Vec<String> = inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
-        if !self.tags_match(&eff_tags, false) {
-            return;
-        }
-        let loader = crate::playbook::loader::Loader::new(&self.registry, self.roles_path.clone());
-        let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> =
-            IndexMap::new();
-        for h in hosts {
-            let base = self.scope_for(t, h, inherit, None);
-            // `loop` on an include: the file is included once per item, with the item's
-            // variables; hosts with the same file and item run it together.
-            let items: Option<Vec<Value>> = match &t.loop_ {
-                None => None,
-                Some(spec) => match self.loop_items(spec, &base) {
-                    Ok(v) => Some(v),
-                    Err(msg) => {
-                        if let Some(rt) = self.host_rt(h) {
-                            self.report_fail(
-                                &rt,
-                                &t.display_name(),
-                                h,
-                                msg,
-                                t,
-                                inherit,
-                                &base,
-                                false,
-                            );
-                        }
-                        continue;
-                    }
-                },
-            };
-            let n = items.as_ref().map_or(1, Vec::len);
-            for idx in 0..n {
-                let item_vars = items.as_ref().map(|it| loop_vars(&t.loop_control, it, idx));
-                let scope = match &item_vars {
-                    Some(top) => base.with_top(top.clone()),
-                    None => base.clone(),
-                };
-                let item_key = match &items {
-                    Some(it) => format!("\u{0}{idx}\u{0}{}", it[idx]),
-                    None => String::new(),
-                };
-                let ctx = scope.value();
-                let conds: Vec<&String> = inherit.when.iter().chain(t.when.iter()).collect();
-                if !conds
-                    .iter()
-                    .all(|c| self.templar.eval_condition(c, &ctx).unwrap_or(false))
-                {
-                    if let Some(rt) = self.host_rt(h) {
-                        self.report_skip(&rt, &t.display_name(), h, t.action());
-                    }
-                    continue;
-                }
-                let (key, load): (String, Result<Vec<Task>, String>) = match &t.kind {
-                    TaskKind::IncludeTasks { file, dir, .. } => {
-                        match self.templar.render_string(file, &ctx) {
-                            Ok(f) => {
-                                let mut cands = vec![dir.join(&f)];
-                                if let Some(r) = &t.role {
-                                    cands.push(r.path.join("tasks").join(&f));
-                                }
-                                let p = cands
-                                    .iter()
-                                    .find(|p| p.exists())
-                                    .cloned()
-                                    .unwrap_or_else(|| cands[0].clone());
-                                let key = format!("{}{item_key}", p.display());
-                                if let Some(g) = groups.get_mut(&key) {
-                                    g.0.push(h.clone());
-                                    continue;
-                                }
-                                (
-                                    key,
-                                    loader
-                                        .load_task_file(&p, t.role.as_ref())
-                                        .map_err(|e| e.to_string()),
-                                )
-                            }
-                            Err(e) => (String::new(), Err(e.message)),
-                        }
-                    }
-                    TaskKind::IncludeRole {
-                        name, tasks_from, ..
-                    } => {
-                        let name = self
-                            .templar
-                            .render_string(name, &ctx)
-                            .unwrap_or_else(|_| name.clone());
-                        let key = format!(
-                            "role:{name}:{}{item_key}",
-                            tasks_from.clone().unwrap_or_default()
-                        );
-                        if let Some(g) = groups.get_mut(&key) {
-                            g.0.push(h.clone());
-                            continue;
-                        }
-                        let dir = self.play.read().unwrap().playbook_dir.clone();
-                        let node = crate::yaml::Node {
-                            kind: crate::yaml::NodeKind::Null,
-                            span: t.span.clone(),
-                        };
-                        let r = loader
-                            .load_role(
-                                &name,
-                                tasks_from.as_deref(),
-                                Default::default(),
-                                &dir,
-                                &node,
-                            )
-                            .map(|(role, tasks, handlers)| {
-                                // The role's handlers become available to the play.
-                                if !handlers.is_empty() {
-                                    let mut p = self.play.write().unwrap();
-                                    let mut hs = (*p.handlers).clone();
-                                    hs.extend(handlers);
-                                    p.handlers = Arc::new(hs);
-                                }
-                                let _ = role;
-                                tasks
-                            });
-                        (key, r.map_err(|e| e.to_string()))
-                    }
-                    _ => return,
-                };
-                match load {
-                    Ok(tasks) => {
-                        let params = match &t.kind {
-                            TaskKind::IncludeTasks { args, .. }
-                            | TaskKind::IncludeRole { args, .. } => {
-                                let mut m = IndexMap::new();
-                                if let Ok(keys) = args.try_iter() {
-                                    for k in keys {
-                                        let ks = k.to_string();
-                                        if matches!(
-                                            ks.as_str(),
-                                            "name"
-                                                | "tasks_from"
-                                                | "apply"
-                                                | "public"
-                                                | "role"
-                                                | "allow_duplicates"
-                                                | "handlers_from"
-                                                | "defaults_from"
-                                                | "vars_from"
-                                        ) {
-                                            continue;
-                                        }
-                                        if let Ok(v) = args.get_item(&k) {
-                                            if ks == "vars" {
-                                                if let Ok(vk) = v.try_iter() {
-                                                    for k2 in vk {
-                                                        m.insert(
-                                                            k2.to_string(),
-                                                            v.get_item(&k2).unwrap_or_default(),
-                                                        );
-                                                    }
-                                                }
-                                            } else {
-                                                m.insert(ks, v);
-                                            }
-                                        }
-                                    }
-                                }
-                                m
-                            }
-                            _ => IndexMap::new(),
-                        };
-                        let mut params = params;
-                        params.extend(item_vars.clone().unwrap_or_default());
-                        groups.insert(key, (vec![h.clone()], tasks, params));
-                    }
-                    Err(msg) => {
-                        if let Some(rt) = self.host_rt(h) {
-                            let scope = self.scope_for(t, h, inherit, None);
-                            self.report_fail(
-                                &rt,
-                                &t.display_name(),
-                                h,
-                                msg,
-                                t,
-                                inherit,
-                                &scope,
-                                false,
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        for (key, (hs, tasks, params)) in groups {
-            // Each host that includes a file counts it as ok (ansible-core's "included").
-            let what = key.split('\u{0}').next().unwrap_or("").to_string();
-            for h in &hs {
-                if let Some(rt) = self.host_rt(h) {
-                    rt.st.lock().unwrap().stats.ok += 1;
-                    self.emit(Event::HostResult(HostResult {
-                        host: h.clone(),
-                        task: t.display_name(),
-                        action: t.action().to_string(),
-                        status: Status::Ok,
-                        ignored: false,
-                        item: None,
-                        delegated_to: None,
-                        msg: Some(format!("included: {what}")),
-                        result: json!({"changed": false, "include": what}),
-                        diff: vec![],
-                    }));
-                }
-            }
-            let mut child = inherit.clone();
-            for (k, v) in &t.vars {
-                child.vars.insert(k.clone(), v.clone());
-            }
-            for (k, v) in params {
-                child.include_params.insert(k, v);
-            }
-            if let Some(e) = &t.environment {
-                child.environment.push(e.clone());
-            }
-            child.become_ = t.become_.over(&inherit.become_);
-            child.notify.extend(t.notify.iter().cloned());
-            // `apply:` keywords reach the included tasks (tags so far)
-            child.tags.extend(apply_tags(t));
-            self.run_list(&tasks, &hs, &child, handler).await;
-        }
-    }
-}
-
-/// The tags of an include's `apply:` (a string, a comma list or a list).
-fn apply_tags(t: &Task) -> Vec<String> {
-    let args = match &t.kind {
-        TaskKind::IncludeTasks { args, .. } | TaskKind::IncludeRole { args, .. } => args,
-        _ => return vec![],
-    };
-    let Ok(apply) = args.get_attr("apply") else {
-        return vec![];
-    };
-    let Ok(tags) = apply.get_attr("tags") else {
-        return vec![];
-    };
-    if let Some(s) = tags.as_str() {
-        return s
-            .split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-            .collect();
-    }
-    tags.try_iter()
-        .map(|it| it.map(|v| v.to_string()).collect())
-        .unwrap_or_default()
 }
 
 /// `ansible_failed_task`: the failed task's name and action (a subset of what Ansible
@@ -1828,7 +1350,7 @@ fn failed_task_value(t: &Task, shown: &str) -> Value {
 /// The variables one loop item sees: the loop variable, `ansible_loop_var`, the index
 /// variable, and `ansible_loop` (with `allitems`, `previtem`, `nextitem` when
 /// `loop_control.extended` is set, as in Ansible).
-fn loop_vars(lc: &LoopControl, items: &[Value], i: usize) -> IndexMap<String, Value> {
+pub(super) fn loop_vars(lc: &LoopControl, items: &[Value], i: usize) -> IndexMap<String, Value> {
     let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
     let n = items.len();
     let mut top = IndexMap::new();
@@ -1911,28 +1433,4 @@ fn abs(p: &std::path::Path) -> String {
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
-}
-
-fn keys_for_jump(
-    cli: &Option<std::path::PathBuf>,
-    scope: &Arc<Scope>,
-    ex: &Executor,
-) -> Vec<std::path::PathBuf> {
-    let mut keys: Vec<std::path::PathBuf> = cli.iter().cloned().collect();
-    if let Some(k) = ex.var_str(
-        scope,
-        &["ansible_ssh_private_key_file", "ansible_private_key_file"],
-    ) {
-        keys.push(expand_home(&k));
-    }
-    keys
-}
-
-fn expand_home(p: &str) -> std::path::PathBuf {
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Ok(h) = std::env::var("HOME") {
-            return std::path::PathBuf::from(h).join(rest);
-        }
-    }
-    std::path::PathBuf::from(p)
 }
