@@ -416,15 +416,18 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
         args.args.clone().unwrap_or_default()
     };
     let registry = crate::modules::registry();
-    let free = registry
-        .get(&module)
-        .map(|m| m.free_form())
-        .unwrap_or(false);
-    if registry.get(&module).is_none()
-        && !crate::playbook::loader::EXECUTOR_ACTIONS.contains(&module.as_str())
-    {
-        return Err(Error::usage(format!("unknown module `{module}`")));
-    }
+    use crate::playbook::{Action, EngineAction, Meta};
+    let action = match Action::resolve(&module, &registry) {
+        Some(Action::Engine(EngineAction::Meta(_))) => Action::Engine(EngineAction::Meta(
+            Meta::parse(&raw).ok_or_else(|| Error::usage(format!("invalid meta action `{raw}`")))?,
+        )),
+        Some(a) => a,
+        None => return Err(Error::usage(format!("unknown module `{module}`"))),
+    };
+    let free = match &action {
+        Action::Engine(e) => e.free_form(),
+        Action::Module(m) => registry.get(m).is_some_and(|m| m.free_form()),
+    };
     let mut amap = IndexMap::new();
     for (k, v) in crate::playbook::kv::parse_kv(&raw, free) {
         amap.insert(k, Value::from(v));
@@ -433,7 +436,7 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     task.tags = vec![];
     task.check_mode = None;
     task.kind = TaskKind::Action {
-        module: module.clone(),
+        action,
         args: Value::from_pairs(amap),
     };
     task.name = Some(format!("{module} {raw}").trim().to_string());

@@ -3,7 +3,7 @@
 //! validates tasks against (the module registry and the engine's own actions).
 
 use crate::modules::registry;
-use crate::playbook::loader::EXECUTOR_ACTIONS;
+use crate::playbook::EngineAction;
 use std::io::Write;
 
 /// Writes a line to stdout; a closed stdout (`rdeploy doc | head`) is not an error.
@@ -41,7 +41,7 @@ pub fn run(module: Option<&str>) -> i32 {
                 }
                 out!("{line}");
             }
-            for a in EXECUTOR_ACTIONS.iter().chain(ENGINE_ONLY) {
+            for a in EngineAction::NAMES.iter().chain(ENGINE_ONLY) {
                 out!("{a:<22} ansible.builtin.{a}  (run by the engine)");
             }
             0
@@ -63,7 +63,7 @@ pub fn run(module: Option<&str>) -> i32 {
                     None => out!("\nPARAMETERS: free-form (not checked at load time)"),
                 }
                 0
-            } else if EXECUTOR_ACTIONS.contains(&short) || ENGINE_ONLY.contains(&short) {
+            } else if EngineAction::NAMES.contains(&short) || ENGINE_ONLY.contains(&short) {
                 out!(
                     "> {} ({short}): run by the engine on the controller",
                     short.to_uppercase()

@@ -26,6 +26,39 @@ pub struct HostDyn {
     pub rescue_vars: IndexMap<String, Value>,
 }
 
+/// What one task result adds to a host's variables, by where each goes in the
+/// precedence chain.
+#[derive(Default, Clone, Debug)]
+pub struct Learned {
+    /// Host facts (`ansible_facts`: setup, `set_fact` with `cacheable`).
+    pub facts: IndexMap<String, Value>,
+    /// `set_fact` variables (precedence 19).
+    pub vars: IndexMap<String, Value>,
+    /// `include_vars` variables (precedence 18).
+    pub included: IndexMap<String, Value>,
+}
+
+impl Learned {
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty() && self.vars.is_empty() && self.included.is_empty()
+    }
+    /// Later results win, key by key.
+    pub fn extend(&mut self, other: &Learned) {
+        self.facts.extend(other.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.vars.extend(other.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.included.extend(other.included.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
+impl HostDyn {
+    /// Takes in what a task learned.
+    pub fn learn(&mut self, l: &Learned) {
+        self.facts.extend(l.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.set_facts.extend(l.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.include_vars.extend(l.included.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
 #[derive(Default)]
 pub struct HostSt {
     pub stats: HostStats,

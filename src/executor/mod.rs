@@ -5,6 +5,7 @@
 //! exit status is decided at the end.
 
 mod connect;
+mod engine_actions;
 pub mod host;
 mod include;
 
@@ -15,7 +16,9 @@ use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::modules::Registry;
 use crate::output::{Event, HostStats, Reporter};
-use crate::playbook::{Become, Flag, Play, Playbook, RawVars, Serial, Task, TaskKind};
+use crate::playbook::{
+    Action, Become, EngineAction, Flag, Meta, Play, Playbook, RawVars, Serial, Task, TaskKind,
+};
 use crate::ssh::HostKeyPolicy;
 use crate::template::Templar;
 use futures::StreamExt;
@@ -660,20 +663,18 @@ impl Executor {
                     TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. } => {
                         self.run_include(t, &active, inherit, handler).await;
                     }
-                    TaskKind::Action { module, args } if module == "meta" => {
+                    TaskKind::Action {
+                        action: Action::Engine(EngineAction::Meta(meta)),
+                        ..
+                    } => {
                         let child = inherit.child(t);
-                        let what = args
-                            .get_attr("_raw_params")
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default();
-                        match what.trim() {
-                            "flush_handlers" => self.run_handlers(&active).await,
-                            "end_play" => {
+                        match meta {
+                            Meta::FlushHandlers => self.run_handlers(&active).await,
+                            Meta::EndPlay => {
                                 self.abort_play
                                     .store(true, std::sync::atomic::Ordering::SeqCst);
                             }
-                            "end_host" | "end_batch" => {
+                            Meta::EndHost | Meta::EndBatch => {
                                 for h in &active {
                                     if self.when_ok_for(t, &child, h) {
                                         if let Some(rt) = self.host_rt(h) {
@@ -682,7 +683,7 @@ impl Executor {
                                     }
                                 }
                             }
-                            "clear_host_errors" => {
+                            Meta::ClearHostErrors => {
                                 for h in hosts {
                                     if let Some(rt) = self.host_rt(h) {
                                         rt.clear_failure_for_rescue();
@@ -693,24 +694,24 @@ impl Executor {
                                 // the hosts whose errors were cleared go on with the list
                                 rejoin = true;
                             }
-                            "reset_connection" => {
+                            Meta::ResetConnection => {
                                 for h in &active {
                                     if let Some(rt) = self.host_rt(h) {
                                         rt.reset_connection().await;
                                     }
                                 }
                             }
-                            "clear_facts" => {
+                            Meta::ClearFacts => {
                                 for h in &active {
                                     if let Some(rt) = self.host_rt(h) {
                                         rt.dynv.write().unwrap().facts.clear();
                                     }
                                 }
                             }
-                            "noop" | "refresh_inventory" | "" => {}
-                            other => {
+                            Meta::Noop => {}
+                            Meta::RefreshInventory => {
                                 self.emit(Event::Warning {
-                                    msg: format!("meta: `{other}` is not supported; ignored"),
+                                    msg: "meta: refresh_inventory: inventories are loaded once per run; ignored".into(),
                                 });
                             }
                         }
@@ -877,19 +878,8 @@ impl Executor {
                             d.set_facts.insert(name.clone(), reg.value.clone());
                         }
                         // delegate_facts: the facts went to the delegated host only
-                        let facts = if t.delegate_facts {
-                            None
-                        } else {
-                            Some(&reg.facts)
-                        };
-                        for (k, v) in facts.into_iter().flatten() {
-                            if let Some(n) = k.strip_prefix("__include_vars__") {
-                                d.include_vars.insert(n.to_string(), v.clone());
-                            } else if let Some(f) = k.strip_prefix("__fact__") {
-                                d.facts.insert(f.to_string(), v.clone());
-                            } else {
-                                d.set_facts.insert(k.clone(), v.clone());
-                            }
+                        if !t.delegate_facts {
+                            d.learn(&reg.learned);
                         }
                     }
                 }

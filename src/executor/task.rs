@@ -1,12 +1,13 @@
 //! Running one task on one host: conditionals, loops, templated arguments, the module
 //! call (with retries), `changed_when`/`failed_when`, `register`, `notify`, and the
-//! result event. Also the executor-side actions (set_fact, include_vars, includes).
+//! result event. The engine's own actions are in engine_actions.rs, includes in include.rs.
 
+use super::host::Learned;
 use super::vars::{Layer, Scope};
 use super::{Executor, Inherit};
 use crate::modules::{Args, ModuleCtx, ModuleError, Outcome, SearchPaths};
 use crate::output::{Event, HostResult, Status};
-use crate::playbook::{Flag, LoopControl, LoopSpec, Task, TaskKind};
+use crate::playbook::{Action, Flag, LoopControl, LoopSpec, Task, TaskKind};
 use crate::ssh::{self, Connection};
 use crate::template::{self, Templar, OMIT};
 use indexmap::IndexMap;
@@ -18,24 +19,11 @@ use std::time::Duration;
 const CENSORED: &str =
     "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
-/// Modules that run entirely on the controller (no connection needed).
-const CONTROLLER_MODULES: &[&str] = &[
-    "debug",
-    "assert",
-    "fail",
-    "pause",
-    "set_fact",
-    "include_vars",
-    "add_host",
-    "group_by",
-    "set_stats",
-];
-
 /// What a task leaves in the host's variables (for run_once propagation).
 pub struct Registered {
     pub name: Option<String>,
     pub value: Value,
-    pub facts: IndexMap<String, Value>,
+    pub learned: Learned,
 }
 
 /// A task made by the engine (fact gathering).
@@ -44,7 +32,7 @@ pub fn synthetic_task(name: &str, module: &str) -> Task {
         crate::error::Span::file_start(std::path::Path::new("<internal>")),
         std::path::PathBuf::from("."),
         TaskKind::Action {
-            module: module.to_string(),
+            action: Action::Module(module.to_string()),
             args: Value::from_pairs(IndexMap::<String, Value>::new()),
         },
     );
@@ -63,7 +51,7 @@ struct ItemResult {
     failed: bool,
     unreachable: bool,
     diff: Vec<crate::output::FileDiff>,
-    facts: IndexMap<String, Value>,
+    learned: Learned,
     msg: Option<String>,
 }
 
@@ -336,8 +324,8 @@ impl Executor {
         let name = self.shown_name(t, host, inherit);
         let scope = self.scope_for(t, host, inherit, None);
         let no_log = self.no_log(t, inherit, &scope);
-        let module = match &t.kind {
-            TaskKind::Action { module, .. } => module.clone(),
+        let action = match &t.kind {
+            TaskKind::Action { action, .. } => action.clone(),
             _ => return None,
         };
         // Inherited conditions (blocks, roles, includes) apply before the loop.
@@ -387,7 +375,7 @@ impl Executor {
         let mut results: Vec<(Option<String>, ItemResult)> = Vec::new();
         match &items {
             None => {
-                let r = self.run_item(t, host, inherit, &scope, &module, None).await;
+                let r = self.run_item(t, host, inherit, &scope, &action, None).await;
                 results.push((None, r));
             }
             Some(items) => {
@@ -403,7 +391,7 @@ impl Executor {
                         None => label_of(item),
                     };
                     let mut r = self
-                        .run_item(t, host, inherit, &iscope, &module, Some(&loop_var))
+                        .run_item(t, host, inherit, &iscope, &action, Some(&loop_var))
                         .await;
                     r.result.insert(loop_var.clone(), template::to_json(item));
                     r.result.insert("ansible_loop_var".into(), json!(loop_var));
@@ -456,11 +444,9 @@ impl Executor {
         let unreachable = results.iter().any(|(_, r)| r.unreachable);
         let all_skipped =
             !results.is_empty() && results.iter().all(|(_, r)| r.status == Status::Skipped);
-        let mut facts = IndexMap::new();
+        let mut learned = Learned::default();
         for (_, r) in &results {
-            for (k, v) in &r.facts {
-                facts.insert(k.clone(), v.clone());
-            }
+            learned.extend(&r.learned);
         }
         // Events: one per item (or one).
         for (label, r) in &results {
@@ -532,18 +518,7 @@ impl Executor {
                 }
                 _ => rt.clone(),
             };
-            let mut d = owner.dynv.write().unwrap();
-            for (k, v) in &facts {
-                if let Some(name) = k.strip_prefix("__include_vars__") {
-                    d.include_vars.insert(name.to_string(), v.clone());
-                    continue;
-                }
-                if let Some(f) = k.strip_prefix("__fact__") {
-                    d.facts.insert(f.to_string(), v.clone());
-                } else {
-                    d.set_facts.insert(k.clone(), v.clone());
-                }
-            }
+            owner.dynv.write().unwrap().learn(&learned);
         }
         // Stats.
         let mut failure = None;
@@ -584,7 +559,7 @@ impl Executor {
         Some(Registered {
             name: t.register.clone(),
             value: reg_value,
-            facts,
+            learned,
         })
     }
 
@@ -771,7 +746,7 @@ impl Executor {
         host: &str,
         inherit: &Inherit,
         scope: &Arc<Scope>,
-        module: &str,
+        action: &Action,
         _loop_var: Option<&String>,
     ) -> ItemResult {
         let mut r = ItemResult {
@@ -782,7 +757,7 @@ impl Executor {
             failed: false,
             unreachable: false,
             diff: vec![],
-            facts: IndexMap::new(),
+            learned: Learned::default(),
             msg: None,
         };
         let ctx = scope.value();
@@ -827,17 +802,22 @@ impl Executor {
         };
         strip_omit(&mut amap);
         let args = Args::new(amap);
-        let retries = t.until.as_ref().map(|_| {
-            t.retries
-                .as_ref()
-                .and_then(|v| self.templar.render_value(v, &ctx).ok())
+        // As ansible-core: `retries` more attempts after the first (3 when `until` is
+        // given without it); `retries` without `until` retries until the task succeeds.
+        let retries = match (&t.until, &t.retries) {
+            (_, Some(v)) => self
+                .templar
+                .render_value(v, &ctx)
+                .ok()
                 .and_then(|v| {
                     v.as_i64()
-                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
                 })
-                .unwrap_or(3)
-                .max(0) as usize
-        });
+                .map(|n| n.max(0) as usize),
+            (Some(_), None) => Some(3),
+            (None, None) => None,
+        }
+        .filter(|n| *n > 0);
         let delay = t
             .delay
             .as_ref()
@@ -851,9 +831,9 @@ impl Executor {
         let mut attempt = 0usize;
         loop {
             let outcome = self
-                .call_module(t, host, inherit, scope, module, &args)
+                .call_module(t, host, inherit, scope, action, &args)
                 .await;
-            let mut res = match outcome {
+            let res = match outcome {
                 Err(ModuleError::Unreachable(e)) => {
                     r.unreachable = true;
                     r.status = Status::Unreachable;
@@ -863,9 +843,10 @@ impl Executor {
                     r.result.insert("changed".into(), json!(false));
                     return r;
                 }
-                Err(ModuleError::Failed(msg)) => Outcome::failed(msg),
+                Err(ModuleError::Failed(msg)) => (Outcome::failed(msg), Learned::default()),
                 Ok(o) => o,
             };
+            let (mut res, learned) = res;
             if res.skipped {
                 r.status = Status::Skipped;
             }
@@ -889,9 +870,13 @@ impl Executor {
             }
             let mut changed = res.changed;
             let mut failed = res.failed;
+            if retries.is_some() {
+                // available to changed_when/failed_when/until, as in ansible-core
+                m.insert("attempts".into(), json!(attempt + 1));
+            }
             // changed_when / failed_when / until see the result under the register name.
             let needs_eval =
-                t.changed_when.is_some() || t.failed_when.is_some() || t.until.is_some();
+                t.changed_when.is_some() || t.failed_when.is_some() || retries.is_some();
             if needs_eval {
                 let mut top = IndexMap::new();
                 let rv = template::from_json(&serde_json::Value::Object(m.clone()));
@@ -920,23 +905,29 @@ impl Executor {
                 }
                 // A module that skipped itself (e.g. no check mode) is not retried:
                 // waiting cannot change its answer.
-                if let Some(conds) = t.until.as_ref().filter(|_| !res.skipped) {
-                    let done = all_true(&self.templar, conds, &c2).unwrap_or(false);
-                    if !done && attempt < retries.unwrap_or(3) {
+                if let Some(max) = retries.filter(|_| !res.skipped) {
+                    let done = match &t.until {
+                        Some(conds) => match all_true(&self.templar, conds, &c2) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                let e = format!("An 'until' expression failed. {e}");
+                                return self.item_failed(t, inherit, scope, e);
+                            }
+                        },
+                        None => !failed,
+                    };
+                    if !done && attempt < max {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_secs(delay.min(3600))).await;
                         continue;
                     }
-                    m.insert("attempts".into(), json!(attempt + 1));
                     if !done {
+                        // ran out of attempts: ansible-core reports `attempts` = retries
                         failed = true;
-                        m.insert(
-                            "msg".into(),
-                            json!(format!(
-                                "Retried {} times; the until condition was never met",
-                                attempt
-                            )),
-                        );
+                        m.insert("attempts".into(), json!(max));
+                        m.entry("msg").or_insert_with(|| {
+                            json!(format!("Retried {max} times; the until condition was never met"))
+                        });
                     }
                 }
             }
@@ -948,18 +939,7 @@ impl Executor {
             r.failed = failed;
             r.msg = m.get("msg").and_then(|v| v.as_str().map(str::to_string));
             r.diff = res.diff;
-            for (k, v) in res.facts {
-                // set_fact results are variables (precedence 19); setup facts are facts.
-                if module == "set_fact" {
-                    r.facts.insert(k, template::from_json(&v));
-                } else if module == "include_vars" {
-                    r.facts
-                        .insert(format!("__include_vars__{k}"), template::from_json(&v));
-                } else {
-                    r.facts
-                        .insert(format!("__fact__{k}"), template::from_json(&v));
-                }
-            }
+            r.learned = learned;
             r.result = m;
             r.status = if failed {
                 Status::Failed
@@ -998,7 +978,7 @@ impl Executor {
             failed: true,
             unreachable: false,
             diff: vec![],
-            facts: IndexMap::new(),
+            learned: Learned::default(),
             msg: Some(msg),
         }
     }
@@ -1010,103 +990,13 @@ impl Executor {
         host: &str,
         inherit: &Inherit,
         scope: &Arc<Scope>,
-        module: &str,
+        action: &Action,
         args: &Args,
-    ) -> Result<Outcome, ModuleError> {
-        match module {
-            "set_fact" => {
-                let mut o = Outcome::ok();
-                // cacheable: the facts also become host facts (`ansible_facts.<name>`)
-                let cacheable = args.bool_or("cacheable", false)?;
-                for (k, v) in &args.map {
-                    if k == "cacheable" {
-                        continue;
-                    }
-                    if k == "_raw_params" {
-                        return Err(ModuleError::failed("set_fact takes key=value arguments"));
-                    }
-                    o.facts.insert(k.clone(), v.clone());
-                    if cacheable {
-                        o.facts.insert(format!("__fact__{k}"), v.clone());
-                    }
-                }
-                return Ok(o);
-            }
-            "include_vars" => return self.include_vars(t, host, args),
-            "set_stats" => {
-                // Custom stats are gathered for the run; nothing runs on the host.
-                let data = args.get("data").cloned().unwrap_or(serde_json::Value::Null);
-                if !data.is_object() {
-                    return Err(ModuleError::failed("set_stats: data must be a mapping"));
-                }
-                return Ok(Outcome::ok().with(
-                    "ansible_stats",
-                    json!({
-                        "data": data,
-                        "per_host": args.bool_or("per_host", false)?,
-                        "aggregate": args.bool_or("aggregate", true)?,
-                    }),
-                ));
-            }
-            "add_host" => {
-                let name = args.req_str_any(&["name", "host", "hostname"])?;
-                let groups = args
-                    .list("groups")
-                    .or_else(|| args.list("group"))
-                    .unwrap_or_default();
-                let mut vars = crate::inventory::Vars::new();
-                for (k, v) in &args.map {
-                    if !matches!(
-                        k.as_str(),
-                        "name" | "host" | "hostname" | "groups" | "group"
-                    ) {
-                        vars.insert(k.clone(), v.clone());
-                    }
-                }
-                self.inv
-                    .write()
-                    .unwrap()
-                    .add_runtime_host(&name, &groups, vars)
-                    .map_err(|e| ModuleError::failed(e.to_string()))?;
-                // after the change: a task reading meanwhile may have cached the old one
-                *self.inv_cache.write().unwrap() = Default::default();
-                self.hosts
-                    .write()
-                    .unwrap()
-                    .entry(name.clone())
-                    .or_insert_with(|| Arc::new(super::host::HostRt::new(&name)));
-                return Ok(Outcome::changed(true)
-                    .with("add_host", json!({"host_name": name, "groups": groups})));
-            }
-            "group_by" => {
-                let key = args.req_str("key")?;
-                let key: String = key
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '_' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let mut groups = vec![key.clone()];
-                let parents = args.list("parents").unwrap_or_else(|| vec!["all".into()]);
-                groups.extend(parents.iter().filter(|p| *p != "all").cloned());
-                self.inv
-                    .write()
-                    .unwrap()
-                    .add_runtime_host(host, &groups, Default::default())
-                    .map_err(|e| ModuleError::failed(e.to_string()))?;
-                // after the change: a task reading meanwhile may have cached the old one
-                *self.inv_cache.write().unwrap() = Default::default();
-                // ansible-core reports group_by as changed, with these keys
-                return Ok(Outcome::changed(true)
-                    .with("add_group", json!(key))
-                    .with("parent_groups", json!(parents)));
-            }
-            _ => {}
-        }
+    ) -> Result<(Outcome, Learned), ModuleError> {
+        let module = match action {
+            Action::Engine(e) => return self.engine_action(*e, t, host, args),
+            Action::Module(m) => m,
+        };
         let m = self
             .registry
             .get(module)
@@ -1130,7 +1020,7 @@ impl Executor {
         };
         let environment = self.environment(t, inherit, scope)?;
         let become_ = self.become_for(t, inherit, scope)?;
-        let conn: Arc<dyn Connection> = if CONTROLLER_MODULES.contains(&m.name()) {
+        let conn: Arc<dyn Connection> = if m.on_controller() {
             Arc::new(ssh::local::LocalConnection)
         } else {
             let delegate = t
@@ -1169,7 +1059,16 @@ impl Executor {
             search: &search,
             timeout,
         };
-        m.run(&ctx, args).await
+        let outcome = m.run(&ctx, args).await?;
+        let learned = Learned {
+            facts: outcome
+                .facts
+                .iter()
+                .map(|(k, v)| (k.clone(), template::from_json(v)))
+                .collect(),
+            ..Default::default()
+        };
+        Ok((outcome, learned))
     }
 
     fn environment(
@@ -1281,58 +1180,6 @@ impl Executor {
         }))
     }
 
-    fn include_vars(&self, t: &Task, _host: &str, args: &Args) -> Result<Outcome, ModuleError> {
-        let file = args
-            .str_any(&["_raw_params", "file", "dir"])
-            .ok_or_else(|| ModuleError::failed("include_vars needs a file"))?;
-        let mut candidates = Vec::new();
-        if let Some(r) = &t.role {
-            candidates.push(r.path.join("vars").join(&file));
-        }
-        candidates.push(t.dir.join(&file));
-        candidates.push(t.dir.join("vars").join(&file));
-        candidates.push(self.play.read().unwrap().playbook_dir.join(&file));
-        let path = candidates
-            .into_iter()
-            .find(|p| p.exists())
-            .ok_or_else(|| ModuleError::failed(format!("Could not find or access '{file}'")))?;
-        let mut files = Vec::new();
-        if path.is_dir() {
-            let mut entries: Vec<_> = std::fs::read_dir(&path)
-                .map_err(|e| ModuleError::failed(e.to_string()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            entries.sort();
-            files.extend(entries.into_iter().filter(|p| {
-                matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yml" | "yaml" | "json")
-                )
-            }));
-        } else {
-            files.push(path.clone());
-        }
-        let mut vars = Map::new();
-        for f in files {
-            let node =
-                crate::yaml::load_file(&f).map_err(|e| ModuleError::failed(e.to_string()))?;
-            if let serde_json::Value::Object(m) = node.to_json() {
-                vars.extend(m);
-            }
-        }
-        let mut o = Outcome::ok();
-        match args.str("name") {
-            Some(n) => {
-                o.facts.insert(n, serde_json::Value::Object(vars));
-            }
-            None => o.facts = vars,
-        }
-        o.data.insert(
-            "ansible_included_var_files".into(),
-            json!([path.display().to_string()]),
-        );
-        Ok(o)
-    }
 }
 
 /// `ansible_failed_task`: the failed task's name and action (a subset of what Ansible

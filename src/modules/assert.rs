@@ -31,6 +31,9 @@ impl Module for Assert {
     fn name(&self) -> &'static str {
         "assert"
     }
+    fn on_controller(&self) -> bool {
+        true
+    }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&["that", "fail_msg", "msg", "success_msg", "quiet"])
     }

@@ -30,6 +30,9 @@ impl Module for Debug {
     fn name(&self) -> &'static str {
         "debug"
     }
+    fn on_controller(&self) -> bool {
+        true
+    }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&["msg", "var", "verbosity"])
     }

@@ -11,6 +11,9 @@ impl Module for Fail {
     fn name(&self) -> &'static str {
         "fail"
     }
+    fn on_controller(&self) -> bool {
+        true
+    }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&["msg"])
     }

@@ -239,6 +239,11 @@ pub trait Module: Send + Sync {
     fn aliases(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether the module runs on the controller only (debug, assert, fail, pause): it
+    /// gets a local connection and never opens one to the host.
+    fn on_controller(&self) -> bool {
+        false
+    }
     /// Whether the module takes a free-form string (`command: ls -l`), passed as
     /// the `_raw_params` argument.
     fn free_form(&self) -> bool {

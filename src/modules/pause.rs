@@ -16,6 +16,9 @@ impl Module for Pause {
     fn name(&self) -> &'static str {
         "pause"
     }
+    fn on_controller(&self) -> bool {
+        true
+    }
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(&["seconds", "minutes", "prompt", "echo"])
     }

@@ -13,16 +13,6 @@ use crate::modules::Registry;
 use crate::yaml::{self, Node, NodeKind};
 use std::path::{Path, PathBuf};
 
-/// Actions the executor implements itself (they change variables or control flow).
-pub const EXECUTOR_ACTIONS: &[&str] = &[
-    "set_fact",
-    "include_vars",
-    "meta",
-    "add_host",
-    "group_by",
-    "set_stats",
-];
-
 const TASK_KEYWORDS: &[&str] = &[
     "name",
     "when",
@@ -643,7 +633,7 @@ impl<'a> Loader<'a> {
             node.span.clone(),
             dir.to_path_buf(),
             TaskKind::Action {
-                module: String::new(),
+                action: Action::Engine(EngineAction::Meta(Meta::Noop)),
                 args: minijinja::Value::from(()),
             },
         );
@@ -766,16 +756,8 @@ impl<'a> Loader<'a> {
                 }
                 other => {
                     let short = crate::modules::short_name(other);
-                    let known = self.registry.get(other).is_some()
-                        || EXECUTOR_ACTIONS.contains(&short)
-                        || matches!(
-                            short,
-                            "include_tasks"
-                                | "import_tasks"
-                                | "include_role"
-                                | "import_role"
-                                | "include"
-                        );
+                    let known = Action::resolve(other, &self.registry).is_some()
+                        || action::INCLUDE_ACTIONS.contains(&short);
                     if !known {
                         let mut cands: Vec<&str> = TASK_KEYWORDS.to_vec();
                         let names = self.registry.names();
@@ -817,20 +799,13 @@ impl<'a> Loader<'a> {
         let (module, knode, vnode) =
             action.ok_or_else(|| node.error("this task has no action (no module name)"))?;
         let module_short = crate::modules::short_name(&module).to_string();
-        let free_form = matches!(
-            module_short.as_str(),
-            "include_tasks"
-                | "import_tasks"
-                | "include"
-                | "include_vars"
-                | "meta"
-                | "import_role"
-                | "include_role"
-        ) || self
-            .registry
-            .get(&module_short)
-            .map(|m| m.free_form())
-            .unwrap_or(false);
+        let resolved = Action::resolve(&module_short, &self.registry);
+        let free_form = action::INCLUDE_ACTIONS.contains(&module_short.as_str())
+            || match &resolved {
+                Some(Action::Engine(e)) => e.free_form(),
+                Some(Action::Module(m)) => self.registry.get(m).is_some_and(|m| m.free_form()),
+                None => false,
+            };
         let mut args = self.parse_args(
             &module_short,
             vnode,
@@ -908,8 +883,31 @@ impl<'a> Loader<'a> {
                         }
                     }
                 }
+                let action = match resolved {
+                    Some(Action::Engine(EngineAction::Meta(_))) => {
+                        let what = args
+                            .get("_raw_params")
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default();
+                        let m = Meta::parse(&what).ok_or_else(|| {
+                            let names: Vec<&str> = Meta::ALL.iter().map(|(n, _)| *n).collect();
+                            let hint = suggest(what.trim(), &names)
+                                .map(|s| format!(" (did you mean `{s}`?)"))
+                                .unwrap_or_default();
+                            vnode.error(format!(
+                                "invalid meta action `{}`: one of {}{hint}",
+                                what.trim(),
+                                names.join(", ")
+                            ))
+                        })?;
+                        Action::Engine(EngineAction::Meta(m))
+                    }
+                    Some(a) => a,
+                    // unreachable: unknown names were refused above
+                    None => return Err(knode.error(format!("unknown action `{module_short}`"))),
+                };
                 t.kind = TaskKind::Action {
-                    module: module_short,
+                    action,
                     args: minijinja::Value::from_pairs(args),
                 };
             }

@@ -3,6 +3,8 @@
 //! (`import_tasks`, `import_role`, `roles:`, `import_playbook`) are expanded at load
 //! time; dynamic includes are kept as tasks and loaded by the executor.
 
+pub mod action;
+pub use action::{Action, EngineAction, Meta};
 pub mod kv;
 pub mod loader;
 pub mod upgrade;
@@ -156,8 +158,9 @@ pub struct LoopControl {
 
 #[derive(Debug, Clone)]
 pub enum TaskKind {
-    /// A module call. `args` is the raw argument mapping (templated per host).
-    Action { module: String, args: Value },
+    /// A module call or an engine action. `args` is the raw argument mapping (templated
+    /// per host).
+    Action { action: Action, args: Value },
     Block {
         block: Vec<Task>,
         rescue: Vec<Task>,
@@ -279,7 +282,7 @@ impl Task {
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.kind) {
             (Some(n), _) if !n.is_empty() => n.clone(),
-            (_, TaskKind::Action { module, .. }) => module.clone(),
+            (_, TaskKind::Action { action, .. }) => action.name().to_string(),
             (_, TaskKind::Block { .. }) => "block".into(),
             (_, TaskKind::IncludeTasks { file, .. }) => format!("include_tasks {file}"),
             (_, TaskKind::IncludeRole { name, .. }) => format!("include_role {name}"),
@@ -291,7 +294,7 @@ impl Task {
     }
     pub fn action(&self) -> &str {
         match &self.kind {
-            TaskKind::Action { module, .. } => module,
+            TaskKind::Action { action, .. } => action.name(),
             TaskKind::Block { .. } => "block",
             TaskKind::IncludeTasks { .. } => "include_tasks",
             TaskKind::IncludeRole { .. } => "include_role",

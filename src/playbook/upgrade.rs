@@ -67,7 +67,8 @@ fn task_notes(t: &Task, out: &mut Vec<Note>) {
             "ansible-core 2.16 removed `include`: use include_tasks (dynamic) or import_tasks (static)".into(),
         );
     }
-    if let TaskKind::Action { module, args } = &t.kind {
+    if let TaskKind::Action { action, args } = &t.kind {
+        let module = action.name();
         if matches!(args.get_attr("warn"), Ok(v) if !v.is_undefined()) {
             note(
                 "args",

@@ -96,9 +96,9 @@ fn check_tasks(tasks: &[Task], templar: &Templar, out: &mut Vec<SourceError>) {
     for t in tasks {
         check_conditions(t, templar, out);
         match &t.kind {
-            TaskKind::Action { module, args } => {
+            TaskKind::Action { action, args } => {
                 check_value(args, templar, &t.span, out);
-                if module == "template" {
+                if action.is_module("template") {
                     check_template_file(t, args, templar, out);
                 }
             }

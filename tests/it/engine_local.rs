@@ -476,3 +476,49 @@ fn delegate_facts_gives_the_facts_to_the_delegated_host() {
     assert!(r.stdout.contains("h1 has none"), "{}", r.stdout);
     assert!(r.stdout.contains("h3 has none"), "{}", r.stdout);
 }
+
+#[test]
+fn until_exhausted_reports_attempts_as_ansible_core_does() {
+    // retries: 2 → three runs; ansible-core registers attempts = 2 and failed.
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - shell: echo x >> runs.txt; exit 1\n      args: {chdir: \"{{ playbook_dir }}\"}\n      register: r\n      until: r.rc == 0\n      retries: 2\n      delay: 0\n      ignore_errors: true\n    - debug: {msg: \"attempts={{ r.attempts }} failed={{ r.failed }}\"}\n    - shell: echo y >> runs.txt; test $(wc -l < runs.txt) -ge 5\n      args: {chdir: \"{{ playbook_dir }}\"}\n      register: c\n      until: c.rc == 0\n      retries: 5\n      delay: 0\n    - debug: {msg: \"second attempts={{ c.attempts }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("attempts=2 failed=True"), "{}", r.stdout);
+    // three runs of the first task; the second succeeds on its second attempt (5 lines)
+    assert!(r.stdout.contains("second attempts=2"), "{}", r.stdout);
+    let runs = std::fs::read_to_string(dir.path().join("runs.txt")).unwrap();
+    assert_eq!(runs.lines().filter(|l| *l == "x").count(), 3, "{runs}");
+}
+
+#[test]
+fn retries_without_until_retry_until_the_task_succeeds() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - shell: echo x >> n.txt; test $(wc -l < n.txt) -ge 3\n      args: {chdir: \"{{ playbook_dir }}\"}\n      register: r\n      retries: 4\n      delay: 0\n    - debug: {msg: \"attempts={{ r.attempts }}\"}\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("attempts=3"), "{}", r.stdout);
+}
+
+#[test]
+fn an_unknown_meta_action_is_refused_at_load() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "site.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: no\n  tasks:\n    - debug: {msg: never}\n    - meta: flush_handler\n",
+    );
+    let r = rdeploy(dir.path(), &["run", "site.yml"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("site.yml:6:"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `flush_handlers`"), "{}", r.stderr);
+    assert!(!r.stdout.contains("never"), "{}", r.stdout);
+}
