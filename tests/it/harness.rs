@@ -239,40 +239,13 @@ pub fn fleet_flags() -> Vec<String> {
     ]
 }
 
-/// Parses the PLAY RECAP lines of human output: host -> (ok, changed, unreachable, failed, skipped).
+/// The PLAY RECAP as host -> [ok, changed, unreachable, failed, skipped] (older tests;
+/// new ones use [`recap_full`] through tests/it/scenario.rs).
 pub fn recap(stdout: &str) -> std::collections::HashMap<String, [u32; 5]> {
-    let mut out = std::collections::HashMap::new();
-    let mut in_recap = false;
-    for line in stdout.lines() {
-        let plain = strip_ansi(line);
-        if plain.starts_with("PLAY RECAP") {
-            in_recap = true;
-            continue;
-        }
-        if !in_recap || !plain.contains(" : ok=") {
-            continue;
-        }
-        let (host, rest) = plain.split_once(" : ").unwrap();
-        let get = |k: &str| -> u32 {
-            rest.split_whitespace()
-                .find_map(|kv| {
-                    kv.strip_prefix(&format!("{k}="))
-                        .and_then(|v| v.parse().ok())
-                })
-                .unwrap_or(0)
-        };
-        out.insert(
-            host.trim().to_string(),
-            [
-                get("ok"),
-                get("changed"),
-                get("unreachable"),
-                get("failed"),
-                get("skipped"),
-            ],
-        );
-    }
-    out
+    recap_full(stdout)
+        .into_iter()
+        .map(|(h, r)| (h, [r.ok, r.changed, r.unreachable, r.failed, r.skipped]))
+        .collect()
 }
 
 pub fn strip_ansi(s: &str) -> String {
@@ -288,6 +261,53 @@ pub fn strip_ansi(s: &str) -> String {
         } else {
             out.push(c);
         }
+    }
+    out
+}
+
+/// One PLAY RECAP line, by field name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recap {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// Parses the PLAY RECAP lines of human output: host -> every counter by name.
+pub fn recap_full(stdout: &str) -> std::collections::HashMap<String, Recap> {
+    let mut out = std::collections::HashMap::new();
+    let mut in_recap = false;
+    for line in stdout.lines() {
+        let plain = strip_ansi(line);
+        if plain.starts_with("PLAY RECAP") {
+            in_recap = true;
+            continue;
+        }
+        if !in_recap || !plain.contains(" : ok=") {
+            continue;
+        }
+        let (host, rest) = plain.split_once(" : ").unwrap();
+        let get = |k: &str| -> u32 {
+            rest.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")).and_then(|v| v.parse().ok()))
+                .unwrap_or(0)
+        };
+        out.insert(
+            host.trim().to_string(),
+            Recap {
+                ok: get("ok"),
+                changed: get("changed"),
+                unreachable: get("unreachable"),
+                failed: get("failed"),
+                skipped: get("skipped"),
+                rescued: get("rescued"),
+                ignored: get("ignored"),
+            },
+        );
     }
     out
 }

@@ -3,6 +3,7 @@
 
 mod aws_inventory;
 mod engine;
+mod engine_features;
 mod engine_local;
 mod faults;
 mod harness;
@@ -14,6 +15,7 @@ mod properties;
 mod provision;
 mod realtime;
 mod roles_local;
+mod scenario;
 mod secrets;
 mod shell;
 mod ssh;
