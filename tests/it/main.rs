@@ -18,6 +18,7 @@ mod roles_local;
 mod scenario;
 mod secrets;
 mod shell;
+mod snapshots;
 mod ssh;
 mod stack;
 mod templates;
