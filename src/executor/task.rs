@@ -793,7 +793,7 @@ impl Executor {
         let rendered = match self.templar.render_value(&args, &ctx) {
             Ok(v) => v,
             Err(e) => {
-                return self.item_failed(t, inherit, scope, format!("{}: {}", t.span, e.message))
+                return self.item_failed(t, inherit, scope, format!("{}: {}", t.span, e.detailed()))
             }
         };
         let mut amap = match template::to_json(&rendered) {

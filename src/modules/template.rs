@@ -102,7 +102,7 @@ fn render(
         Some(l) => format!(
             "AnsibleError: template error while templating {} (line {l}): {}",
             path.display(),
-            e.message
+            e.detailed()
         ),
         None => format!(
             "AnsibleError: template error while templating {}: {}",

@@ -63,11 +63,14 @@ impl Human {
             Status::Failed => ("fatal", |s| style(s).red().to_string()),
             Status::Unreachable => ("fatal", |s| style(s).red().to_string()),
         };
+        // A multi-line failure message (a template error's frame) is shown below the
+        // result line as written, not as one escaped JSON string.
+        let (result, below) = split_msg(&r.result);
         let mut line = match r.status {
             Status::Failed if r.item.is_some() => {
-                format!("failed: [{host}]{item} => {}", compact(&r.result))
+                format!("failed: [{host}]{item} => {}", compact(&result))
             }
-            Status::Failed => format!("fatal: [{host}]: FAILED! => {}", compact(&r.result)),
+            Status::Failed => format!("fatal: [{host}]: FAILED! => {}", compact(&result)),
             Status::Unreachable => {
                 format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&r.result))
             }
@@ -86,10 +89,29 @@ impl Human {
                 l
             }
         };
+        if let Some(b) = below.filter(|_| r.status == Status::Failed) {
+            line.push('\n');
+            line.push_str(&b);
+        }
         if r.ignored {
             line.push_str("\n...ignoring");
         }
         paint(line)
+    }
+}
+
+/// The result with only the first line of a multi-line `msg`, and the other lines.
+fn split_msg(result: &serde_json::Value) -> (serde_json::Value, Option<String>) {
+    let mut v = result.clone();
+    let Some(msg) = v.get("msg").and_then(|m| m.as_str()).map(str::to_string) else {
+        return (v, None);
+    };
+    match msg.split_once('\n') {
+        Some((first, rest)) => {
+            v["msg"] = serde_json::Value::String(first.to_string());
+            (v, Some(rest.to_string()))
+        }
+        None => (v, None),
     }
 }
 

@@ -13,6 +13,7 @@
 //! (`"{{ ports }}"` is a list, as in Ansible); anything else renders to a string.
 
 pub mod filters;
+pub mod frame;
 pub mod lookup;
 pub mod tests;
 
@@ -30,6 +31,19 @@ pub struct TemplateError {
     pub message: String,
     /// 1-based line inside the template text, when minijinja knows it.
     pub line: Option<usize>,
+    /// The template lines around the failure with a caret and the variable names it
+    /// uses (see [`frame::frame`]); never values.
+    pub frame: Option<String>,
+}
+
+impl TemplateError {
+    /// The message, then the frame on the lines below it when there is one.
+    pub fn detailed(&self) -> String {
+        match &self.frame {
+            Some(f) => format!("{}\n{f}", self.message),
+            None => self.message.clone(),
+        }
+    }
 }
 
 impl From<minijinja::Error> for TemplateError {
@@ -43,6 +57,7 @@ impl From<minijinja::Error> for TemplateError {
         TemplateError {
             message,
             line: e.line(),
+            frame: frame::frame(&e),
         }
     }
 }
@@ -63,6 +78,8 @@ impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::ChainableStrict);
+        // keep the template source for error frames in release builds too
+        env.set_debug(true);
         env.set_syntax(syntax(true));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -98,6 +115,7 @@ impl Templar {
                 return Err(TemplateError {
                     message: v.to_string(),
                     line: None,
+                    frame: None,
                 });
             }
             return Ok(v);
@@ -179,6 +197,7 @@ impl Templar {
         let named = || TemplateError {
             message: format!("'{expr}' is undefined"),
             line: None,
+            frame: None,
         };
         if parent_defined {
             return named();
@@ -194,6 +213,7 @@ impl Templar {
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
             message: format!("cannot read {}: {e}", path.display()),
             line: None,
+            frame: None,
         })?;
         let mut env = (*self.env).clone();
         env.set_syntax(syntax(false));

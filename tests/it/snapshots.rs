@@ -92,3 +92,15 @@ fn caret_errors_of_bad_playbooks() {
         insta::assert_snapshot!(format!("caret_{name}"), caret_error(book));
     }
 }
+
+#[test]
+fn a_template_error_at_run_time_shows_its_frame_without_values() {
+    let r = Scenario::new()
+        .hosts(&["h1"])
+        .file("templates/t.j2", "a {{ ok }}\nb\nport {{ server.port + base }}\n")
+        .playbook("- hosts: app\n  gather_facts: no\n  vars: {ok: 1, base: 7777, server: {}}\n  tasks:\n    - template: {src: t.j2, dest: \"{{ playbook_dir }}/out.txt\"}\n      ignore_errors: true\n    - debug: {msg: \"x {{ server.nope.deeper ~ base }}\"}\n")
+        .run();
+    r.code(2).nowhere("7777");
+    let out = r.run.stdout.replace(&r.dir().display().to_string(), "DIR");
+    insta::assert_snapshot!("template_error_frame", out);
+}
