@@ -39,7 +39,10 @@ impl Executor {
             .unwrap_or_default();
         let mut vars = crate::inventory::Vars::new();
         for (k, v) in &args.map {
-            if !matches!(k.as_str(), "name" | "host" | "hostname" | "groups" | "group") {
+            if !matches!(
+                k.as_str(),
+                "name" | "host" | "hostname" | "groups" | "group"
+            ) {
                 vars.insert(k.clone(), v.clone());
             }
         }
@@ -62,7 +65,13 @@ impl Executor {
         let key = args.req_str("key")?;
         let key: String = key
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let mut groups = vec![key.clone()];
         let parents = args.list("parents").unwrap_or_else(|| vec!["all".into()]);
@@ -133,7 +142,11 @@ impl Executor {
             json!([path.display().to_string()]),
         );
         let learned = Learned {
-            included: o.facts.iter().map(|(k, v)| (k.clone(), template::from_json(v))).collect(),
+            included: o
+                .facts
+                .iter()
+                .map(|(k, v)| (k.clone(), template::from_json(v)))
+                .collect(),
             ..Default::default()
         };
         Ok((o, learned))

@@ -44,18 +44,24 @@ impl Learned {
     }
     /// Later results win, key by key.
     pub fn extend(&mut self, other: &Learned) {
-        self.facts.extend(other.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.vars.extend(other.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.included.extend(other.included.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.facts
+            .extend(other.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.vars
+            .extend(other.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.included
+            .extend(other.included.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
 
 impl HostDyn {
     /// Takes in what a task learned.
     pub fn learn(&mut self, l: &Learned) {
-        self.facts.extend(l.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.set_facts.extend(l.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.include_vars.extend(l.included.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.facts
+            .extend(l.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.set_facts
+            .extend(l.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.include_vars
+            .extend(l.included.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
 

@@ -58,7 +58,11 @@ impl Meta {
     }
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, m)| *m == self).map(|(n, _)| *n).unwrap_or("noop")
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("noop")
     }
 }
 
@@ -121,7 +125,9 @@ impl Action {
             return Some(Action::Engine(e));
         }
         // the name as written (`systemd`, an alias of service, shows as `systemd`)
-        registry.get(short).map(|_| Action::Module(short.to_string()))
+        registry
+            .get(short)
+            .map(|_| Action::Module(short.to_string()))
     }
 
     /// The action's short name, as shown in output (`copy`, `set_fact`, `meta`).

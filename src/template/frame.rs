@@ -23,7 +23,10 @@ pub fn frame(e: &minijinja::Error) -> Option<String> {
         let line_start: usize = lines[..line - 1].iter().map(|l| l.len() + 1).sum();
         let text = lines[line - 1];
         let start = r.start.saturating_sub(line_start).min(text.len());
-        let end = r.end.saturating_sub(line_start).clamp(start + 1, text.len().max(start + 1));
+        let end = r
+            .end
+            .saturating_sub(line_start)
+            .clamp(start + 1, text.len().max(start + 1));
         let pad: String = text[..start]
             .chars()
             .map(|c| if c == '\t' { '\t' } else { ' ' })
@@ -50,10 +53,45 @@ pub fn frame(e: &minijinja::Error) -> Option<String> {
 /// not attribute names (`.x`), not filter or test names (`| x`, `is x`), not keywords.
 pub fn variables_in(expr: &str) -> Vec<String> {
     const KEYWORDS: &[&str] = &[
-        "and", "or", "not", "in", "is", "if", "else", "elif", "endif", "for", "endfor", "true",
-        "false", "none", "True", "False", "None", "set", "endset", "block", "endblock",
-        "extends", "include", "import", "from", "as", "with", "without", "context", "macro",
-        "endmacro", "call", "endcall", "filter", "endfilter", "raw", "endraw", "loop", "recursive",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "elif",
+        "endif",
+        "for",
+        "endfor",
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+        "set",
+        "endset",
+        "block",
+        "endblock",
+        "extends",
+        "include",
+        "import",
+        "from",
+        "as",
+        "with",
+        "without",
+        "context",
+        "macro",
+        "endmacro",
+        "call",
+        "endcall",
+        "filter",
+        "endfilter",
+        "raw",
+        "endraw",
+        "loop",
+        "recursive",
     ];
     let b = expr.as_bytes();
     let mut out: Vec<String> = Vec::new();
@@ -121,7 +159,10 @@ mod tests {
             variables_in("{{ upstream.host | default(fallback, true) ~ 'x.y' }}"),
             ["upstream", "fallback"]
         );
-        assert_eq!(variables_in("port is defined and port > limit"), ["port", "limit"]);
+        assert_eq!(
+            variables_in("port is defined and port > limit"),
+            ["port", "limit"]
+        );
         assert_eq!(variables_in("lookup('env', 'HOME') ~ d['k']"), ["d"]);
     }
 
@@ -135,7 +176,10 @@ mod tests {
         let ctx = minijinja::context! { ok => 1, secret_base => "hunter2", server => minijinja::context!{} };
         let e = env.get_template("t").unwrap().render(ctx).unwrap_err();
         let f = frame(&e).expect("a frame");
-        assert!(f.contains("3 | port {{ server.port + secret_base }}"), "{f}");
+        assert!(
+            f.contains("3 | port {{ server.port + secret_base }}"),
+            "{f}"
+        );
         assert!(f.contains('^'), "{f}");
         assert!(f.contains("variables used: server"), "{f}");
         assert!(!f.contains("hunter2"), "{f}");

@@ -64,10 +64,14 @@ fn serial_runs_each_batch_through_all_tasks_before_the_next() {
 
 #[test]
 fn run_once_runs_on_the_first_host_and_registers_on_all() {
-    let tasks = log("once")
-        .replace("      args:", "      run_once: true\n      register: o\n      args:")
-        + "    - debug: {msg: \"{{ inventory_hostname }} sees rc={{ o.rc }}\"}\n";
-    let r = Scenario::new().hosts(HOSTS).playbook(&play("", &tasks)).run();
+    let tasks = log("once").replace(
+        "      args:",
+        "      run_once: true\n      register: o\n      args:",
+    ) + "    - debug: {msg: \"{{ inventory_hostname }} sees rc={{ o.rc }}\"}\n";
+    let r = Scenario::new()
+        .hosts(HOSTS)
+        .playbook(&play("", &tasks))
+        .run();
     r.code(0);
     assert_eq!(r.lines("log.txt"), ["h1 once"]);
     r.stdout_has("h2 sees rc=0").stdout_has("h3 sees rc=0");
@@ -79,8 +83,14 @@ fn delegate_to_runs_for_the_host_with_the_delegates_connection() {
     // delegated to h2 is unreachable, proving the delegate's connection is used.
     let inv = "[app]\nh1 ansible_connection=local\nh2 ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1\n";
     let tasks = "    - command: echo from-{{ inventory_hostname }}\n      delegate_to: localhost\n      register: d\n      when: inventory_hostname == 'h1'\n    - debug: {msg: \"{{ d.stdout }}\"}\n      when: inventory_hostname == 'h1'\n    - command: 'true'\n      delegate_to: h2\n      when: inventory_hostname == 'h1'\n";
-    let r = Scenario::new().inventory(inv).playbook(&play("", tasks)).args(&["-l", "h1"]).run();
-    r.stdout_has("[h1 -> localhost]").stdout_has("from-h1").stdout_has("[h1 -> h2]");
+    let r = Scenario::new()
+        .inventory(inv)
+        .playbook(&play("", tasks))
+        .args(&["-l", "h1"])
+        .run();
+    r.stdout_has("[h1 -> localhost]")
+        .stdout_has("from-h1")
+        .stdout_has("[h1 -> h2]");
     r.recap("h1").unreachable(1);
 }
 
@@ -117,7 +127,10 @@ fn strategy_free_lets_fast_hosts_run_ahead() {
     let pos = |s: &str| lines.iter().position(|l| l == s).expect(s);
     assert!(pos("h2 t2") < pos("h1 t1"), "{lines:?}");
     // and the linear strategy does not
-    let r = Scenario::new().hosts(&["h1", "h2"]).playbook(&play("", &tasks)).run();
+    let r = Scenario::new()
+        .hosts(&["h1", "h2"])
+        .playbook(&play("", &tasks))
+        .run();
     let lines = r.lines("log.txt");
     let pos = |s: &str| lines.iter().position(|l| l == s).expect(s);
     assert!(pos("h1 t1") < pos("h2 t2"), "{lines:?}");
@@ -197,7 +210,10 @@ fn start_at_task_skips_everything_before_it() {
 fn ignore_unreachable_lets_the_host_go_on() {
     let inv = "[app]\nh1 ansible_connection=local\ngone ansible_host=127.0.0.1 ansible_port=1\n";
     let tasks = "    - command: 'true'\n      ignore_unreachable: true\n    - debug: {msg: \"{{ inventory_hostname }} still here\"}\n    - command: 'true'\n    - debug: {msg: \"{{ inventory_hostname }} after\"}\n";
-    let r = Scenario::new().inventory(inv).playbook(&play("", tasks)).run();
+    let r = Scenario::new()
+        .inventory(inv)
+        .playbook(&play("", tasks))
+        .run();
     r.code(4)
         .stdout_has("gone still here")
         .stdout_lacks("gone after")

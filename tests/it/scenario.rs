@@ -130,10 +130,15 @@ impl Ran {
 
     /// The recap line of `host` (it must be there).
     pub fn recap(&self, host: &str) -> RecapCheck<'_> {
-        let r = self.recap.get(host).unwrap_or_else(|| {
-            panic!("no recap line for {host}\n--- stdout\n{}", self.run.stdout)
-        });
-        RecapCheck { ran: self, host: host.to_string(), r: *r }
+        let r = self
+            .recap
+            .get(host)
+            .unwrap_or_else(|| panic!("no recap line for {host}\n--- stdout\n{}", self.run.stdout));
+        RecapCheck {
+            ran: self,
+            host: host.to_string(),
+            r: *r,
+        }
     }
 
     pub fn no_recap(&self, host: &str) -> &Self {
@@ -146,24 +151,40 @@ impl Ran {
     }
 
     pub fn stdout_has(&self, s: &str) -> &Self {
-        assert!(self.run.stdout.contains(s), "stdout lacks {s:?}\n{}", self.run.stdout);
+        assert!(
+            self.run.stdout.contains(s),
+            "stdout lacks {s:?}\n{}",
+            self.run.stdout
+        );
         self
     }
 
     pub fn stdout_lacks(&self, s: &str) -> &Self {
-        assert!(!self.run.stdout.contains(s), "stdout has {s:?}\n{}", self.run.stdout);
+        assert!(
+            !self.run.stdout.contains(s),
+            "stdout has {s:?}\n{}",
+            self.run.stdout
+        );
         self
     }
 
     pub fn stderr_has(&self, s: &str) -> &Self {
-        assert!(self.run.stderr.contains(s), "stderr lacks {s:?}\n{}", self.run.stderr);
+        assert!(
+            self.run.stderr.contains(s),
+            "stderr lacks {s:?}\n{}",
+            self.run.stderr
+        );
         self
     }
 
     /// Neither stdout nor stderr contain `s`.
     pub fn nowhere(&self, s: &str) -> &Self {
         self.stdout_lacks(s);
-        assert!(!self.run.stderr.contains(s), "stderr has {s:?}\n{}", self.run.stderr);
+        assert!(
+            !self.run.stderr.contains(s),
+            "stderr has {s:?}\n{}",
+            self.run.stderr
+        );
         self
     }
 
