@@ -183,7 +183,6 @@ impl Reporter for Human {
                     }
                 }
             }
-            Event::HostDone { .. } => {}
             Event::Warning { msg } => self.println(
                 &st,
                 style(format!("[WARNING]: {msg}")).magenta().to_string(),

@@ -84,10 +84,6 @@ pub enum Event {
         handler: bool,
     },
     HostResult(HostResult),
-    /// A host has nothing more to do in this play (failed or unreachable).
-    HostDone {
-        host: String,
-    },
     Warning {
         msg: String,
     },

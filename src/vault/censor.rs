@@ -129,7 +129,7 @@ pub fn censor_event(ev: &Event) -> Event {
             }
         }
         Event::Warning { msg } | Event::Message { msg } => censor_in_place(msg),
-        Event::HostDone { .. } | Event::Recap { .. } => {}
+        Event::Recap { .. } => {}
     }
     ev
 }
