@@ -21,6 +21,10 @@ impl Span {
             col,
         }
     }
+    /// An error at this position.
+    pub fn error(&self, msg: impl Into<String>) -> Error {
+        Error::Source(SourceError::new(self, msg))
+    }
     /// A span for a whole file (line 1, column 1), used when no finer position exists.
     pub fn file_start(file: &Path) -> Self {
         Span {

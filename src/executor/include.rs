@@ -22,9 +22,15 @@ impl Executor {
         handler: bool,
     ) {
         let eff_tags: Vec<String> = inherit.tags.iter().chain(t.tags.iter()).cloned().collect();
-        if !self.tags_match(&eff_tags, false) {
+        if !self.tags_match(&eff_tags, false) || hosts.is_empty() {
             return;
         }
+        self.emit(Event::TaskStart {
+            name: self.shown_name(t, &hosts[0], inherit),
+            action: t.action().to_string(),
+            hosts: hosts.len(),
+            handler,
+        });
         let loader = crate::playbook::loader::Loader::new(&self.registry, self.roles_path.clone());
         let mut groups: IndexMap<String, (Vec<String>, Vec<Task>, IndexMap<String, Value>)> =
             IndexMap::new();
@@ -119,17 +125,13 @@ impl Executor {
                             continue;
                         }
                         let dir = self.play.read().unwrap().playbook_dir.clone();
-                        let node = crate::yaml::Node {
-                            kind: crate::yaml::NodeKind::Null,
-                            span: t.span.clone(),
-                        };
                         let r = loader
                             .load_role(
                                 &name,
                                 tasks_from.as_deref(),
                                 Default::default(),
                                 &dir,
-                                &node,
+                                &t.span,
                             )
                             .map(|(role, tasks, handlers)| {
                                 // The role's handlers become available to the play.
@@ -214,6 +216,13 @@ impl Executor {
         for (key, (hs, tasks, params)) in groups {
             // Each host that includes a file counts it as ok (ansible-core's "included").
             let what = key.split('\u{0}').next().unwrap_or("").to_string();
+            // an included file by its absolute path, as ansible-playbook shows it
+            let what = match what.strip_prefix("role:") {
+                Some(_) => what,
+                None => std::fs::canonicalize(&what)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or(what),
+            };
             for h in &hs {
                 if let Some(rt) = self.host_rt(h) {
                     rt.st.lock().unwrap().stats.ok += 1;
@@ -231,20 +240,8 @@ impl Executor {
                     }));
                 }
             }
-            let mut child = inherit.clone();
-            for (k, v) in &t.vars {
-                child.vars.insert(k.clone(), v.clone());
-            }
-            for (k, v) in params {
-                child.include_params.insert(k, v);
-            }
-            if let Some(e) = &t.environment {
-                child.environment.push(e.clone());
-            }
-            child.become_ = t.become_.over(&inherit.become_);
-            child.notify.extend(t.notify.iter().cloned());
             // `apply:` keywords reach the included tasks (tags so far)
-            child.tags.extend(apply_tags(t));
+            let child = inherit.include_child(t, params, apply_tags(t));
             self.run_list(&tasks, &hs, &child, handler).await;
         }
     }

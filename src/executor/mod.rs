@@ -114,6 +114,25 @@ impl Inherit {
         c.run_once |= t.run_once;
         c
     }
+
+    /// What the tasks of a dynamic include inherit from it: its keywords as for a block,
+    /// except `when`, `tags`, `delegate_to` and `run_once`, which apply to the include
+    /// itself (its `apply:` passes tags on), plus its parameters as variables.
+    fn include_child(
+        &self,
+        t: &Task,
+        params: IndexMap<String, Value>,
+        apply_tags: Vec<String>,
+    ) -> Inherit {
+        let mut c = self.child(t);
+        c.when = self.when.clone();
+        c.tags = self.tags.clone();
+        c.tags.extend(apply_tags);
+        c.delegate_to = self.delegate_to.clone();
+        c.run_once = self.run_once;
+        c.include_params.extend(params);
+        c
+    }
 }
 
 /// The current play, as the variable layers see it.

@@ -47,6 +47,12 @@ impl Human {
     }
 
     fn result_line(&self, r: &HostResult) -> String {
+        // a dynamic include, as ansible-playbook shows it
+        if r.status == Status::Ok {
+            if let Some(what) = r.result.get("include").and_then(|v| v.as_str()) {
+                return format!("included: {what} for {}", r.host);
+            }
+        }
         let host = match &r.delegated_to {
             Some(d) => format!("{} -> {}", r.host, d),
             None => r.host.clone(),

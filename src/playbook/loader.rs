@@ -858,7 +858,7 @@ impl<'a> Loader<'a> {
                 if module_short == "import_role" {
                     let params = args.get("vars").map(|v| value_map(v)).unwrap_or_default();
                     let (_role, tasks, handlers) =
-                        self.role(&name, tasks_from.as_deref(), params, dir, vnode)?;
+                        self.role(&name, tasks_from.as_deref(), params, dir, &vnode.span)?;
                     self.imported_handlers.lock().unwrap().extend(handlers);
                     return Ok(vec![self.wrap_static(t, tasks)]);
                 }
@@ -1079,7 +1079,7 @@ impl<'a> Loader<'a> {
         {
             return Ok((None, vec![], vec![]));
         }
-        let (role, tasks, handlers) = self.role(&name, None, params, dir, e)?;
+        let (role, tasks, handlers) = self.role(&name, None, params, dir, &e.span)?;
         let mut out_tasks = Vec::new();
         if !when.is_empty()
             || !tags.is_empty()
@@ -1130,7 +1130,7 @@ impl<'a> Loader<'a> {
         tasks_from: Option<&str>,
         params: RawVars,
         play_dir: &Path,
-        at: &Node,
+        at: &Span,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         let r = self.role(name, tasks_from, params, play_dir, at);
         self.checked(r)
@@ -1142,12 +1142,12 @@ impl<'a> Loader<'a> {
         tasks_from: Option<&str>,
         params: RawVars,
         play_dir: &Path,
-        at: &Node,
+        at: &Span,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         self.load_role_depth(name, tasks_from, params, play_dir, at, &mut Vec::new())
     }
 
-    fn role_path(&self, name: &str, play_dir: &Path, at: &Node) -> Result<PathBuf> {
+    fn role_path(&self, name: &str, play_dir: &Path, at: &Span) -> Result<PathBuf> {
         self.find_role(name, play_dir).ok_or_else(|| {
             let mut searched = vec![play_dir.join("roles").display().to_string()];
             searched.extend(self.roles_path.iter().map(|p| p.display().to_string()));
@@ -1161,7 +1161,7 @@ impl<'a> Loader<'a> {
     /// A dependency on a role already being loaded closes a cycle: a problem at the
     /// closing dependency naming each edge with where it is written (the dependency is
     /// then left out so that loading goes on).
-    fn dependency_cycle(&self, chain: &[RoleLink], name: &str, path: &Path, at: &Node) -> bool {
+    fn dependency_cycle(&self, chain: &[RoleLink], name: &str, path: &Path, at: &Span) -> bool {
         let Some(start) = chain.iter().position(|l| l.path == path) else {
             return false;
         };
@@ -1170,9 +1170,9 @@ impl<'a> Loader<'a> {
         for l in &links[1..] {
             text.push_str(&format!(" -> {} ({})", l.name, l.at));
         }
-        text.push_str(&format!(" -> {name} ({})", at.span));
+        text.push_str(&format!(" -> {name} ({})", *at));
         self.problem(SourceError::new(
-            &at.span,
+            &*at,
             format!("role dependency cycle: {text}"),
         ));
         true
@@ -1184,7 +1184,7 @@ impl<'a> Loader<'a> {
         tasks_from: Option<&str>,
         params: RawVars,
         play_dir: &Path,
-        at: &Node,
+        at: &Span,
         chain: &mut Vec<RoleLink>,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         if chain.len() > 20 {
@@ -1194,7 +1194,7 @@ impl<'a> Loader<'a> {
         chain.push(RoleLink {
             name: name.to_string(),
             path: path.clone(),
-            at: at.span.clone(),
+            at: at.clone(),
         });
         let r = self.load_role_at(&path, name, tasks_from, params, play_dir, at, chain);
         chain.pop();
@@ -1209,7 +1209,7 @@ impl<'a> Loader<'a> {
         tasks_from: Option<&str>,
         params: RawVars,
         play_dir: &Path,
-        at: &Node,
+        at: &Span,
         chain: &mut Vec<RoleLink>,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         let path = path.to_path_buf();
@@ -1264,12 +1264,12 @@ impl<'a> Loader<'a> {
                             }
                             _ => (str_of(d, "dependency")?, RawVars::new()),
                         };
-                        let dpath = self.role_path(&dname, play_dir, d)?;
-                        if self.dependency_cycle(chain, &dname, &dpath, d) {
+                        let dpath = self.role_path(&dname, play_dir, &d.span)?;
+                        if self.dependency_cycle(chain, &dname, &dpath, &d.span) {
                             continue;
                         }
                         let (_r, t, h) =
-                            self.load_role_depth(&dname, None, dparams, play_dir, d, chain)?;
+                            self.load_role_depth(&dname, None, dparams, play_dir, &d.span, chain)?;
                         tasks.extend(t);
                         handlers.extend(h);
                     }

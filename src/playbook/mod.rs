@@ -284,8 +284,9 @@ impl Task {
             (Some(n), _) if !n.is_empty() => n.clone(),
             (_, TaskKind::Action { action, .. }) => action.name().to_string(),
             (_, TaskKind::Block { .. }) => "block".into(),
-            (_, TaskKind::IncludeTasks { file, .. }) => format!("include_tasks {file}"),
-            (_, TaskKind::IncludeRole { name, .. }) => format!("include_role {name}"),
+            // as ansible-playbook shows unnamed includes
+            (_, TaskKind::IncludeTasks { .. }) => "include_tasks".into(),
+            (_, TaskKind::IncludeRole { name, .. }) => format!("include_role : {name}"),
         };
         match &self.role {
             Some(r) => format!("{} : {}", r.name, base),

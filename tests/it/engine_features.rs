@@ -221,3 +221,32 @@ fn ignore_unreachable_lets_the_host_go_on() {
     r.recap("gone").unreachable(1).skipped(1);
     r.recap("h1").changed(2).unreachable(0);
 }
+
+#[test]
+fn a_dynamic_include_passes_its_keywords_but_not_its_tags() {
+    let project = || {
+        Scenario::new()
+            .hosts(&["h1"])
+            .file(
+                "inc.yml",
+                "- shell: echo \"env=$COLOUR secret=hush-4411\"\n  register: o\n- debug: {msg: \"{{ o.stdout }}\"}\n- shell: echo $COLOUR > colour.txt\n  args: {chdir: \"{{ playbook_dir }}\"}\n",
+            )
+            .playbook(&play(
+                "",
+                "    - include_tasks: inc.yml\n      environment: {COLOUR: green}\n      no_log: true\n      tags: [inc]\n",
+            ))
+    };
+    // environment and no_log reach the included tasks: nothing of their output shows
+    let r = project().run();
+    r.code(0)
+        .nowhere("hush-4411")
+        .stdout_has("TASK [include_tasks]")
+        .stdout_has("included: ")
+        .recap("h1")
+        .ok(4)
+        .changed(2);
+    assert_eq!(r.file("colour.txt").as_deref(), Some("green"));
+    // its tags select the include only, not the tasks in it (ansible-core: use apply:)
+    let r = project().args(&["--tags", "inc"]).run();
+    r.code(0).recap("h1").ok(1).changed(0);
+}
