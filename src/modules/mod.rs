@@ -239,6 +239,12 @@ pub trait Module: Send + Sync {
     fn aliases(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Files on the controller the module reads, named by its (untemplated) arguments,
+    /// so they can be checked before any host is touched. Arguments that are templates
+    /// are resolved at run time and left out.
+    fn controller_files(&self, _args: &minijinja::Value) -> Vec<ControllerFile> {
+        vec![]
+    }
     /// Whether the module runs on the controller only (debug, assert, fail, pause): it
     /// gets a local connection and never opens one to the host.
     fn on_controller(&self) -> bool {
@@ -256,6 +262,17 @@ pub trait Module: Send + Sync {
     }
     /// Does the work on one host.
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult;
+}
+
+/// A controller file a task will read (see [`Module::controller_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerFile {
+    /// The path as written in the task.
+    pub path: String,
+    /// The directory of a role (or next to the playbook) it is searched in.
+    pub search_dir: &'static str,
+    /// A Jinja template: it must also compile.
+    pub template: bool,
 }
 
 /// The registry: every module rdeploy knows, by every name it answers to.

@@ -174,6 +174,17 @@ impl Module for Template {
     fn params(&self) -> Option<&'static [&'static str]> {
         Some(PARAMS)
     }
+    fn controller_files(&self, args: &minijinja::Value) -> Vec<super::ControllerFile> {
+        let src = args.get_attr("src").ok();
+        match src.as_ref().and_then(|s| s.as_str()) {
+            Some(s) if !crate::template::Templar::is_template(s) => vec![super::ControllerFile {
+                path: s.to_string(),
+                search_dir: "templates",
+                template: true,
+            }],
+            _ => vec![],
+        }
+    }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let src = args.req_str("src")?;
         let mut dest = util::expand_user(ctx, &args.req_str("dest")?).await?;

@@ -138,6 +138,14 @@ impl Action {
         }
     }
 
+    /// The module's name, when the action is a module.
+    pub fn module(&self) -> Option<&str> {
+        match self {
+            Action::Module(m) => Some(m),
+            Action::Engine(_) => None,
+        }
+    }
+
     pub fn is_module(&self, name: &str) -> bool {
         matches!(self, Action::Module(m) if m == name)
     }

@@ -26,6 +26,7 @@ pub fn validate(
     extra_vars: &IndexMap<String, Value>,
 ) -> Vec<SourceError> {
     let mut out = Vec::new();
+    let registry = crate::modules::registry();
     for play in &mut book.plays {
         resolve_hosts(play, templar, extra_vars, &mut out);
     }
@@ -36,7 +37,7 @@ pub fn validate(
             &play.post_tasks,
             &play.handlers,
         ] {
-            check_tasks(tasks, templar, &mut out);
+            check_tasks(tasks, templar, &registry, &mut out);
         }
     }
     check_notify(book, &mut out);
@@ -92,14 +93,21 @@ fn resolve_hosts(
     play.hosts = pattern;
 }
 
-fn check_tasks(tasks: &[Task], templar: &Templar, out: &mut Vec<SourceError>) {
+fn check_tasks(
+    tasks: &[Task],
+    templar: &Templar,
+    registry: &crate::modules::Registry,
+    out: &mut Vec<SourceError>,
+) {
     for t in tasks {
         check_conditions(t, templar, out);
         match &t.kind {
             TaskKind::Action { action, args } => {
                 check_value(args, templar, &t.span, out);
-                if action.is_module("template") {
-                    check_template_file(t, args, templar, out);
+                if let Some(m) = action.module().and_then(|m| registry.get(m)) {
+                    for f in m.controller_files(args) {
+                        check_controller_file(t, &f, templar, out);
+                    }
                 }
             }
             TaskKind::Block {
@@ -108,7 +116,7 @@ fn check_tasks(tasks: &[Task], templar: &Templar, out: &mut Vec<SourceError>) {
                 always,
             } => {
                 for inner in [block, rescue, always] {
-                    check_tasks(inner, templar, out);
+                    check_tasks(inner, templar, registry, out);
                 }
             }
             _ => {}
@@ -181,31 +189,33 @@ fn check_value(v: &Value, templar: &Templar, span: &Span, out: &mut Vec<SourceEr
 }
 
 /// The template file of a `template` task with a literal `src`: found and compiling.
-fn check_template_file(t: &Task, args: &Value, templar: &Templar, out: &mut Vec<SourceError>) {
-    let Some(src) = args
-        .get_attr("src")
-        .ok()
-        .and_then(|s| s.as_str().map(String::from))
-    else {
-        return;
-    };
-    if Templar::is_template(&src) {
-        return;
-    }
+/// A file a module will read on the controller exists (and compiles, for a template).
+fn check_controller_file(
+    t: &Task,
+    f: &crate::modules::ControllerFile,
+    templar: &Templar,
+    out: &mut Vec<SourceError>,
+) {
+    let src = &f.path;
     let search = crate::modules::SearchPaths {
         role_dir: t.role.as_ref().map(|r| r.path.clone()),
         playbook_dir: t.dir.clone(),
     };
-    let Some(path) = search.find(&src, "templates") else {
+    let Some(path) = search.find(src, f.search_dir) else {
+        let what = if f.template { "template" } else { "file" };
         out.push(SourceError::new(
             &t.span,
             format!(
-                "could not find template `{src}` (searched templates/ of the role and the \
-                 playbook directory)"
+                "could not find {what} `{src}` (searched {}/ of the role and the playbook \
+                 directory)",
+                f.search_dir
             ),
         ));
         return;
     };
+    if !f.template {
+        return;
+    }
     let text = match crate::yaml::read_input(&path) {
         Ok(text) => text,
         Err(e) => {
