@@ -164,22 +164,43 @@ fn check_sources_exist(sources: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// The run options, then the inventory: the first step that runs inventory scripts or
-/// calls a cloud API, so it comes after every other input was validated.
+/// The stages after the playbooks were validated: the run options (pure: flags over
+/// ansible.cfg), the become password (a prompt), then the inventory — the first step that
+/// runs inventory scripts or calls a cloud API, so it comes after every other input.
 async fn prepare(conn: &ConnArgs, front: Front, playbook_dir: Option<&Path>) -> Result<Prepared> {
     let Front {
         cfg,
         sources,
         extra_vars,
     } = front;
-    let become_password = if conn.ask_become_pass {
-        Some(
-            rpassword::prompt_password("BECOME password: ")
-                .map_err(|e| Error::usage(format!("cannot read the become password: {e}")))?,
-        )
-    } else {
-        None
-    };
+    let mut opts = run_options(conn, &cfg, extra_vars)?;
+    opts.become_password = become_password(conn)?;
+    let inv = Inventory::load(&sources, playbook_dir).await?;
+    let reporter: Arc<dyn Reporter> =
+        Arc::from(output::reporter(conn.output, conn.verbose, conn.diff));
+    Ok(Prepared {
+        inv,
+        opts,
+        reporter,
+    })
+}
+
+/// `-K`: asks for the become password on the terminal (never echoed).
+fn become_password(conn: &ConnArgs) -> Result<Option<String>> {
+    if !conn.ask_become_pass {
+        return Ok(None);
+    }
+    rpassword::prompt_password("BECOME password: ")
+        .map(Some)
+        .map_err(|e| Error::usage(format!("cannot read the become password: {e}")))
+}
+
+/// The run's options from the flags over ansible.cfg (no I/O).
+fn run_options(
+    conn: &ConnArgs,
+    cfg: &crate::config::ProjectConfig,
+    extra_vars: IndexMap<String, Value>,
+) -> Result<RunOptions> {
     let policy = match conn.host_key_checking {
         Some(HostKeyChecking::Strict) => HostKeyPolicy::Strict,
         Some(HostKeyChecking::AcceptNew) => HostKeyPolicy::AcceptNew,
@@ -204,14 +225,14 @@ async fn prepare(conn: &ConnArgs, front: Front, playbook_dir: Option<&Path>) -> 
     if forks == 0 {
         return Err(Error::usage("--forks must be at least 1"));
     }
-    let opts = RunOptions {
+    Ok(RunOptions {
         check: conn.check,
         diff: conn.diff,
         forks,
         limit: conn.limit.clone(),
         extra_vars,
         become_,
-        become_password,
+        become_password: None,
         remote_user: conn.user.clone().or(cfg.remote_user.clone()),
         private_key: conn.private_key.clone().or(cfg.private_key_file.clone()),
         known_hosts: conn.known_hosts.clone(),
@@ -221,14 +242,6 @@ async fn prepare(conn: &ConnArgs, front: Front, playbook_dir: Option<&Path>) -> 
         verbosity: conn.verbose,
         roles_path: cfg.roles_path.clone(),
         ..Default::default()
-    };
-    let inv = Inventory::load(&sources, playbook_dir).await?;
-    let reporter: Arc<dyn Reporter> =
-        Arc::from(output::reporter(conn.output, conn.verbose, conn.diff));
-    Ok(Prepared {
-        inv,
-        opts,
-        reporter,
     })
 }
 
