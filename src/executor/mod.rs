@@ -658,6 +658,16 @@ impl Executor {
                         }
                     }
                     TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. } => {
+                        // ansible-playbook shows the include as a task of its own
+                        self.emit(Event::TaskStart {
+                            name: match active.first() {
+                                Some(h) => self.shown_name(t, h, inherit),
+                                None => t.display_name(),
+                            },
+                            action: t.action().to_string(),
+                            hosts: active.len(),
+                            handler,
+                        });
                         self.run_include(t, &active, inherit, handler).await;
                     }
                     TaskKind::Action { module, args } if module == "meta" => {

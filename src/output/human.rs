@@ -71,6 +71,13 @@ impl Human {
             Status::Unreachable => {
                 format!("fatal: [{host}]: UNREACHABLE! => {}", compact(&r.result))
             }
+            Status::Ok if r.action.starts_with("include_") && r.item.is_none() => {
+                // ansible-playbook's line for a dynamic include
+                match r.msg.as_deref().and_then(|m| m.strip_prefix("included: ")) {
+                    Some(what) => format!("included: {what} for {host}"),
+                    None => format!("{word}: [{host}]"),
+                }
+            }
             _ => {
                 let mut l = format!("{word}: [{host}]{item}");
                 let show_msg = r.action == "debug";

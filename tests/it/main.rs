@@ -5,6 +5,7 @@ mod aws_inventory;
 mod engine;
 mod engine_local;
 mod faults;
+mod galaxy_roles;
 mod harness;
 mod inventory;
 mod modules_files;
