@@ -395,6 +395,10 @@ impl Executor {
                         .await;
                     r.result.insert(loop_var.clone(), template::to_json(item));
                     r.result.insert("ansible_loop_var".into(), json!(loop_var));
+                    if let Some(iv) = &lc.index_var {
+                        r.result.insert(iv.clone(), json!(i));
+                        r.result.insert("ansible_index_var".into(), json!(iv));
+                    }
                     let unreachable = r.unreachable;
                     let label = if no_log { "None".to_string() } else { label };
                     results.push((Some(label), r));
@@ -1000,7 +1004,7 @@ impl Executor {
         let m = self
             .registry
             .get(module)
-            .ok_or_else(|| ModuleError::failed(format!("unknown module {module}")))?;
+            .ok_or_else(|| ModuleError::failed(crate::modules::known::unknown_module_message(module)))?;
         let flag = |f: &Flag, what: &str| {
             f.eval(&self.templar, &scope.value())
                 .map_err(|e| ModuleError::failed(format!("{what}: {}", e.message)))

@@ -8,6 +8,7 @@
 //! script is quoted with [`crate::shell`].
 
 pub mod args;
+pub mod known;
 pub mod util;
 
 pub mod apt;

@@ -30,7 +30,7 @@ echo '@@RD meminfo'; cat /proc/meminfo 2>/dev/null
 echo '@@RD nproc'; nproc 2>/dev/null
 echo '@@RD cpuinfo'; grep -E '^(processor|vendor_id|model name|physical id|core id|cpu cores|siblings|Hardware|cpu model)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
 echo '@@RD id'; id -un; id -u; id -g; id -gn; getent passwd "$(id -un)" 2>/dev/null
-echo '@@RD service_mgr'; if [ -d /run/systemd/system ]; then echo systemd; elif [ -d /run/openrc ] || [ -x /sbin/openrc-run ]; then echo openrc; elif [ -d /etc/init.d ]; then echo sysvinit; else echo service; fi; cat /proc/1/comm 2>/dev/null
+echo '@@RD service_mgr'; if [ -d /run/systemd/system ]; then echo systemd; elif command -v initctl >/dev/null 2>&1 && [ -d /etc/init ]; then echo upstart; elif [ -e /sbin/openrc ]; then echo openrc; elif [ -L /sbin/init ] && case "$(readlink /sbin/init)" in *systemd*) true;; *) false;; esac; then echo systemd; elif [ -d /etc/init.d ]; then echo sysvinit; elif [ -d /etc/dinit.d ]; then echo dinit; else echo service; fi; if [ -r /proc/1/comm ]; then cat /proc/1/comm; elif [ -L /sbin/init ]; then basename "$(readlink /sbin/init)"; fi
 echo '@@RD pkg_mgr'; for c in apt-get dnf yum zypper apk pacman pkg; do if command -v $c >/dev/null 2>&1; then echo $c; break; fi; done
 echo '@@RD date'; rd_e=$(date +%s); LC_ALL=C date -d "@$rd_e" '+%Y %m %d %H %M %S %s %z %Z %A %u %V %B %b %a %j %p' 2>/dev/null || LC_ALL=C date '+%Y %m %d %H %M %S %s %z %Z %A %u %V %B %b %a %j %p'; date -u -d "@$rd_e" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || date -u '+%Y-%m-%dT%H:%M:%SZ'; date +%N
 echo '@@RD virt'; if [ -f /.dockerenv ]; then echo docker; elif [ -f /run/.containerenv ]; then echo podman; elif grep -qa 'container=lxc' /proc/1/environ 2>/dev/null; then echo lxc; elif grep -qaE '(docker|kubepods|containerd)' /proc/1/cgroup 2>/dev/null; then echo container; elif command -v systemd-detect-virt >/dev/null 2>&1; then systemd-detect-virt 2>/dev/null; fi
@@ -695,7 +695,10 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     put(
         &mut f,
         "service_mgr",
-        json!(sm.first().copied().unwrap_or("service")),
+        json!(service_mgr(
+            sm.first().copied().unwrap_or("service"),
+            sm.get(1).copied().unwrap_or("")
+        )),
     );
     let pm = match sec("pkg_mgr").trim() {
         "apt-get" => "apt",
@@ -809,6 +812,25 @@ fn parse_env(text: &str) -> Map<String, Value> {
     m
 }
 
+/// `ansible_service_mgr` as ansible-core decides it: the name of PID 1 is trusted
+/// (`procd`, `runit-init`, `svscan`, `openrc-init` mapped to their manager) unless it is
+/// `init` or ends in `sh` (a shell in a container); then what the host has installed
+/// (`detected`: systemd running, upstart, openrc, systemd as /sbin/init, /etc/init.d ...).
+/// So a container whose PID 1 is `sshd` has service_mgr `sshd`, as with Ansible.
+fn service_mgr<'a>(detected: &'a str, pid1: &'a str) -> &'a str {
+    let pid1 = pid1.trim();
+    if pid1.is_empty() || pid1 == "init" || pid1.ends_with("sh") {
+        return detected;
+    }
+    match pid1 {
+        "procd" => "openwrt_init",
+        "runit-init" => "runit",
+        "svscan" => "svc",
+        "openrc-init" => "openrc",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -859,7 +881,11 @@ mod tests {
         assert_eq!(f["ansible_env"]["MULTI"], "a\nb");
         assert_eq!(f["ansible_env"]["PATH"], "/usr/bin:/bin");
         assert_eq!(f["ansible_pkg_mgr"], "apt");
-        assert_eq!(f["ansible_service_mgr"], "sysvinit");
+        assert_eq!(f["ansible_service_mgr"], "sshd", "PID 1's name, as ansible-core");
+        assert_eq!(service_mgr("sysvinit", "sh"), "sysvinit");
+        assert_eq!(service_mgr("sysvinit", "init"), "sysvinit");
+        assert_eq!(service_mgr("systemd", "systemd"), "systemd");
+        assert_eq!(service_mgr("sysvinit", "runit-init"), "runit");
         assert_eq!(f["ansible_lsb"]["codename"], "bookworm");
         assert_eq!(f["ansible_lsb"]["id"], "Debian");
         assert_eq!(f["ansible_lsb"]["release"], "12");

@@ -114,6 +114,12 @@ pub struct Loader<'a> {
     problems: std::sync::Mutex<Vec<SourceError>>,
     /// Handlers of roles brought in by `import_role` tasks, for the play being loaded.
     imported_handlers: std::sync::Mutex<Vec<Task>>,
+    /// Every role loaded statically for the play being loaded (`roles:`, their meta
+    /// dependencies, `import_role`), with the parameters it was written with: their
+    /// defaults and vars are the play's (as in Ansible, where roles' variables are not
+    /// private by default), and a role already there with the same parameters does not
+    /// run again (unless its meta says `allow_duplicates`).
+    play_roles: std::sync::Mutex<Vec<(RawVars, Arc<Role>)>>,
 }
 
 fn str_of(n: &Node, what: &str) -> Result<String> {
@@ -224,6 +230,7 @@ impl<'a> Loader<'a> {
             roles_path,
             problems: Default::default(),
             imported_handlers: Default::default(),
+            play_roles: Default::default(),
         }
     }
 
@@ -337,6 +344,7 @@ impl<'a> Loader<'a> {
 
     fn parse_play(&self, node: &Node, dir: &Path) -> Result<Play> {
         let map = node.as_map().unwrap();
+        self.play_roles.lock().unwrap().clear();
         let mut play = Play {
             name: String::new(),
             span: node.span.clone(),
@@ -415,10 +423,7 @@ impl<'a> Loader<'a> {
                 "roles" => {
                     let entries = v.as_seq().ok_or_else(|| v.error("roles must be a list"))?;
                     for e in entries {
-                        let (role, t, h) = self.load_role_entry(e, dir, &play.roles, 0)?;
-                        if let Some(role) = role {
-                            play.roles.push(role);
-                        }
+                        let (t, h) = self.load_role_entry(e, dir)?;
                         role_tasks.extend(t);
                         play.handlers.extend(h);
                     }
@@ -511,6 +516,10 @@ impl<'a> Loader<'a> {
         // Handlers of `import_role` tasks join the play, as those of `roles:` do.
         play.handlers
             .append(&mut self.imported_handlers.lock().unwrap());
+        play.roles = std::mem::take(&mut *self.play_roles.lock().unwrap())
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         play.tasks = role_tasks;
         play.tasks.extend(tasks);
         Ok(play)
@@ -757,6 +766,7 @@ impl<'a> Loader<'a> {
                 other => {
                     let short = crate::modules::short_name(other);
                     let known = Action::resolve(other, &self.registry).is_some()
+                        || crate::modules::known::collection_of(other).is_some()
                         || action::INCLUDE_ACTIONS.contains(&short);
                     if !known {
                         let mut cands: Vec<&str> = TASK_KEYWORDS.to_vec();
@@ -903,6 +913,10 @@ impl<'a> Loader<'a> {
                         Action::Engine(EngineAction::Meta(m))
                     }
                     Some(a) => a,
+                    // a module Ansible has and rdeploy does not: fails only if it runs
+                    None if crate::modules::known::collection_of(&module_short).is_some() => {
+                        Action::Module(module_short.clone())
+                    }
                     // unreachable: unknown names were refused above
                     None => return Err(knode.error(format!("unknown action `{module_short}`"))),
                 };
@@ -1027,13 +1041,7 @@ impl<'a> Loader<'a> {
         None
     }
 
-    fn load_role_entry(
-        &self,
-        e: &Node,
-        dir: &Path,
-        existing: &[Arc<Role>],
-        depth: usize,
-    ) -> Result<(Option<Arc<Role>>, Vec<Task>, Vec<Task>)> {
+    fn load_role_entry(&self, e: &Node, dir: &Path) -> Result<(Vec<Task>, Vec<Task>)> {
         let (name, params, when, tags, become_) = match &e.kind {
             NodeKind::Map(m) => {
                 let mut name = None;
@@ -1072,12 +1080,9 @@ impl<'a> Loader<'a> {
             ),
         };
         // A role runs once per play unless its parameters differ.
-        if existing
-            .iter()
-            .any(|r| r.name == name && r.params == params)
-            && depth > 0
-        {
-            return Ok((None, vec![], vec![]));
+        let path = self.role_path(&name, dir, &e.span)?;
+        if self.already_in_play(&path, &params) {
+            return Ok((vec![], vec![]));
         }
         let (role, tasks, handlers) = self.role(&name, None, params, dir, &e.span)?;
         let mut out_tasks = Vec::new();
@@ -1100,7 +1105,19 @@ impl<'a> Loader<'a> {
         } else {
             out_tasks = tasks;
         }
-        Ok((Some(role), out_tasks, handlers))
+        Ok((out_tasks, handlers))
+    }
+
+    /// Whether the play already has the role at `path` with these parameters (and
+    /// the role does not allow duplicates).
+    fn already_in_play(&self, path: &Path, params: &RawVars) -> bool {
+        let seen = self
+            .play_roles
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(p, r)| r.path == path && p == params);
+        seen && !allow_duplicates(path)
     }
 
     fn empty_task(&self, node: &Node, dir: &Path, role: Option<&Arc<Role>>) -> Task {
@@ -1187,6 +1204,23 @@ impl<'a> Loader<'a> {
         at: &Span,
         chain: &mut Vec<RoleLink>,
     ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+        let own = params.clone();
+        self.load_role_depth_own(name, tasks_from, params, own, play_dir, at, chain)
+    }
+
+    /// Loads a role with `params` (its own and the inherited ones) and records it in
+    /// the play with `own` (the parameters written where it is used).
+    #[allow(clippy::too_many_arguments)]
+    fn load_role_depth_own(
+        &self,
+        name: &str,
+        tasks_from: Option<&str>,
+        params: RawVars,
+        own: RawVars,
+        play_dir: &Path,
+        at: &Span,
+        chain: &mut Vec<RoleLink>,
+    ) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>)> {
         if chain.len() > 20 {
             return Err(at.error(format!("role dependencies nested too deep at `{name}`")));
         }
@@ -1195,9 +1229,13 @@ impl<'a> Loader<'a> {
             name: name.to_string(),
             path: path.clone(),
             at: at.clone(),
+            params: params.clone(),
         });
         let r = self.load_role_at(&path, name, tasks_from, params, play_dir, at, chain);
         chain.pop();
+        if let Ok((role, _, _)) = &r {
+            self.play_roles.lock().unwrap().push((own, role.clone()));
+        }
         r
     }
 
@@ -1268,8 +1306,17 @@ impl<'a> Loader<'a> {
                         if self.dependency_cycle(chain, &dname, &dpath, &d.span) {
                             continue;
                         }
-                        let (_r, t, h) =
-                            self.load_role_depth(&dname, None, dparams, play_dir, &d.span, chain)?;
+                        // A dependency already in the play with the same parameters
+                        // ran there; it inherits its parents' parameters (Ansible's
+                        // `get_role_params` over the dependency chain).
+                        if self.already_in_play(&dpath, &dparams) {
+                            continue;
+                        }
+                        let mut inherited = chain.last().map(|l| l.params.clone()).unwrap_or_default();
+                        inherited.extend(dparams.clone());
+                        let (_r, t, h) = self.load_role_depth_own(
+                            &dname, None, inherited, dparams, play_dir, &d.span, chain,
+                        )?;
                         tasks.extend(t);
                         handlers.extend(h);
                     }
@@ -1306,6 +1353,21 @@ struct RoleLink {
     name: String,
     path: PathBuf,
     at: Span,
+    /// The role's parameters, its parents' included: a dependency inherits them.
+    params: RawVars,
+}
+
+/// `allow_duplicates: true` in a role's meta/main.yml.
+fn allow_duplicates(path: &Path) -> bool {
+    ["main.yml", "main.yaml"].iter().any(|f| {
+        let p = path.join("meta").join(f);
+        p.is_file()
+            && yaml::load_file(&p)
+                .ok()
+                .and_then(|m| m.get("allow_duplicates").map(|v| bool_of(v, "allow_duplicates")))
+                .and_then(|b| b.ok())
+                .unwrap_or(false)
+    })
 }
 
 fn value_map(v: &minijinja::Value) -> RawVars {

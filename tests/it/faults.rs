@@ -13,7 +13,9 @@
 //! tmpfs, since mounting inside a fleet container is not permitted, and
 //! `<prefix>-fault-sshd`), so they may run in parallel with each other and the rest.
 
-use super::harness::{docker_out, docker_sh, fleet, fleet_flags, recap, tempdir, Run};
+use super::harness::{
+    docker_out, docker_sh, fleet, fleet_flags, recap, tempdir, wait_until, OwnHost as Extra, Run,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -136,18 +138,6 @@ impl Spawned {
     fn running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
-}
-
-/// Polls `cond` every 50 ms until it holds (true) or `limit` passes (false).
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// `rdeploy run BOOK -i INV` plus the fleet flags and `extra`.
@@ -438,114 +428,6 @@ fn kill_and_expect_clean(run: Spawned, w: &Work, c: &str) {
         wait_until(Duration::from_secs(10), || docker_out(c, spool) == "0"),
         "the persistent shell's spool was not removed"
     );
-}
-
-/// A container of the fleet image started for one test, removed when dropped.
-struct Extra {
-    name: String,
-    port: u16,
-    known_hosts: PathBuf,
-}
-
-impl Extra {
-    /// Starts `name` with `docker_args` added, installs the fleet key for root and
-    /// scans its host key into `dir/known_hosts` (every wait bounded).
-    fn start(name: &str, docker_args: &[&str], dir: &Path) -> Extra {
-        assert!(name.contains("-fault-"), "only our own containers");
-        let root = super::harness::repo_root();
-        let _ = Command::new("docker").args(["rm", "-f", name]).output();
-        let tag = Command::new("bash")
-            .arg(root.join("tests/fleet/fleet.sh"))
-            .arg("image-tag")
-            .output()
-            .expect("fleet.sh image-tag");
-        let image = String::from_utf8_lossy(&tag.stdout).trim().to_string();
-        let out = Command::new("docker")
-            .args(["run", "-d", "--name", name, "--label", "rdeploy-fleet=1"])
-            .args(["-p", "127.0.0.1::22"])
-            .args(docker_args)
-            .arg(&image)
-            .args([
-                "sh",
-                "-c",
-                "mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e",
-            ])
-            .output()
-            .expect("docker run");
-        assert!(
-            out.status.success(),
-            "docker run {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut extra = Extra {
-            name: name.to_string(),
-            port: 0,
-            known_hosts: dir.join("known_hosts"),
-        };
-        let key = std::fs::read(fleet().key().with_extension("pub")).expect("fleet key");
-        let mut c = Command::new("docker")
-            .args(["exec", "-i", name, "sh", "-c"])
-            .arg("mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys")
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("docker exec");
-        use std::io::Write;
-        c.stdin.take().unwrap().write_all(&key).unwrap();
-        assert!(c.wait().unwrap().success(), "install the key on {name}");
-        let port = docker_port(name);
-        extra.port = port;
-        let mut scanned = String::new();
-        let found = wait_until(Duration::from_secs(30), || {
-            let o = Command::new("ssh-keyscan")
-                .args(["-T", "3", "-p", &port.to_string(), "127.0.0.1"])
-                .output()
-                .expect("ssh-keyscan");
-            scanned = String::from_utf8_lossy(&o.stdout).into_owned();
-            !scanned.trim().is_empty()
-        });
-        assert!(found, "sshd of {name} never answered");
-        std::fs::write(&extra.known_hosts, &scanned).unwrap();
-        extra
-    }
-
-    /// An inventory with this container as host `name` in group `fleet`.
-    fn inventory(&self, dir: &Path, name: &str) -> PathBuf {
-        let p = dir.join("extra.ini");
-        std::fs::write(
-            &p,
-            format!(
-                "[fleet]\n{name} ansible_host=127.0.0.1 ansible_port={} ansible_user=root ansible_ssh_private_key_file={}\n",
-                self.port,
-                fleet().key().display()
-            ),
-        )
-        .unwrap();
-        p
-    }
-}
-
-impl Drop for Extra {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", &self.name])
-            .output();
-    }
-}
-
-/// The 127.0.0.1 port published for a container's port 22.
-fn docker_port(name: &str) -> u16 {
-    let mut port = None;
-    wait_until(Duration::from_secs(10), || {
-        let o = Command::new("docker")
-            .args(["port", name, "22/tcp"])
-            .output()
-            .expect("docker port");
-        port = String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("127.0.0.1:").and_then(|p| p.parse().ok()));
-        port.is_some()
-    });
-    port.unwrap_or_else(|| panic!("no 127.0.0.1 port published for {name}"))
 }
 
 #[test]

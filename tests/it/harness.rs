@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 use std::sync::OnceLock;
 
 /// Number of fleet hosts the tests use. node9 and node10 are modules_more.rs's;
@@ -311,3 +312,125 @@ pub fn recap_full(stdout: &str) -> std::collections::HashMap<String, Recap> {
     }
     out
 }
+
+/// Polls `cond` every 50 ms until it holds (true) or `limit` passes (false).
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A container of the fleet image started for one test, removed when dropped.
+pub struct OwnHost {
+    pub name: String,
+    pub port: u16,
+    pub known_hosts: PathBuf,
+}
+
+impl OwnHost {
+    /// Starts `name` with `docker_args` added, installs the fleet key for root and
+    /// scans its host key into `dir/known_hosts` (every wait bounded).
+    pub fn start(name: &str, docker_args: &[&str], dir: &Path) -> OwnHost {
+        let prefix = std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into());
+        assert!(name.starts_with(&format!("{prefix}-")), "only our own containers");
+        let root = repo_root();
+        let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        let tag = Command::new("bash")
+            .arg(root.join("tests/fleet/fleet.sh"))
+            .arg("image-tag")
+            .output()
+            .expect("fleet.sh image-tag");
+        let image = String::from_utf8_lossy(&tag.stdout).trim().to_string();
+        let out = Command::new("docker")
+            .args(["run", "-d", "--name", name, "--label", "rdeploy-fleet=1"])
+            .args(["-p", "127.0.0.1::22"])
+            .args(docker_args)
+            .arg(&image)
+            .args([
+                "sh",
+                "-c",
+                "mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e",
+            ])
+            .output()
+            .expect("docker run");
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut extra = OwnHost {
+            name: name.to_string(),
+            port: 0,
+            known_hosts: dir.join("known_hosts"),
+        };
+        let key = std::fs::read(fleet().key().with_extension("pub")).expect("fleet key");
+        let mut c = Command::new("docker")
+            .args(["exec", "-i", name, "sh", "-c"])
+            .arg("mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("docker exec");
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(&key).unwrap();
+        assert!(c.wait().unwrap().success(), "install the key on {name}");
+        let port = docker_port(name);
+        extra.port = port;
+        let mut scanned = String::new();
+        let found = wait_until(Duration::from_secs(30), || {
+            let o = Command::new("ssh-keyscan")
+                .args(["-T", "3", "-p", &port.to_string(), "127.0.0.1"])
+                .output()
+                .expect("ssh-keyscan");
+            scanned = String::from_utf8_lossy(&o.stdout).into_owned();
+            !scanned.trim().is_empty()
+        });
+        assert!(found, "sshd of {name} never answered");
+        std::fs::write(&extra.known_hosts, &scanned).unwrap();
+        extra
+    }
+
+    /// An inventory with this container as host `name` in group `fleet`.
+    pub fn inventory(&self, dir: &Path, name: &str) -> PathBuf {
+        let p = dir.join("extra.ini");
+        std::fs::write(
+            &p,
+            format!(
+                "[fleet]\n{name} ansible_host=127.0.0.1 ansible_port={} ansible_user=root ansible_ssh_private_key_file={}\n",
+                self.port,
+                fleet().key().display()
+            ),
+        )
+        .unwrap();
+        p
+    }
+}
+
+impl Drop for OwnHost {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// The 127.0.0.1 port published for a container's port 22.
+pub fn docker_port(name: &str) -> u16 {
+    let mut port = None;
+    wait_until(Duration::from_secs(10), || {
+        let o = Command::new("docker")
+            .args(["port", name, "22/tcp"])
+            .output()
+            .expect("docker port");
+        port = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("127.0.0.1:").and_then(|p| p.parse().ok()));
+        port.is_some()
+    });
+    port.unwrap_or_else(|| panic!("no 127.0.0.1 port published for {name}"))
+}
+

@@ -6,6 +6,7 @@ mod engine;
 mod engine_features;
 mod engine_local;
 mod faults;
+mod galaxy_roles;
 mod harness;
 mod inventory;
 mod modules_files;
