@@ -112,6 +112,78 @@ impl HostRt {
         st.failed_in_play = false;
     }
 
+    /// Entering a `rescue`: the failed task and its result become variables.
+    pub fn enter_rescue(&self) {
+        self.clear_failure_for_rescue();
+        let mut d = self.dynv.write().unwrap();
+        if let Some((task, result)) = d.last_failure.clone() {
+            d.rescue_vars.insert("ansible_failed_task".into(), task);
+            d.rescue_vars.insert("ansible_failed_result".into(), result);
+        }
+    }
+
+    pub fn leave_rescue(&self) {
+        self.dynv.write().unwrap().rescue_vars.clear();
+    }
+
+    /// The block's failure was rescued: counted as rescued, and the failures of the
+    /// block no longer count (as in ansible-core).
+    pub fn rescued(&self, failed_before: u32) {
+        let mut st = self.st.lock().unwrap();
+        st.stats.rescued += 1;
+        st.stats.failed = failed_before;
+    }
+
+    /// Failures counted so far.
+    pub fn failed_count(&self) -> u32 {
+        self.st.lock().unwrap().stats.failed
+    }
+
+    pub fn is_unreachable(&self) -> bool {
+        self.st.lock().unwrap().unreachable
+    }
+
+    pub fn failed_in_play(&self) -> bool {
+        self.st.lock().unwrap().failed_in_play
+    }
+
+    /// Running an `always` section after a failure (the host takes part again).
+    pub fn set_in_always(&self, on: bool) {
+        self.st.lock().unwrap().in_always = on;
+    }
+
+    /// `meta: end_host`.
+    pub fn end_host(&self) {
+        self.st.lock().unwrap().ended = true;
+    }
+
+    /// `meta: clear_host_errors`: failures up to now stay in the recap but no longer
+    /// decide the exit status.
+    pub fn clear_errors(&self) {
+        self.clear_failure_for_rescue();
+        let mut st = self.st.lock().unwrap();
+        st.failed_cleared = st.stats.failed;
+    }
+
+    /// `meta: clear_facts`.
+    pub fn clear_facts(&self) {
+        self.dynv.write().unwrap().facts.clear();
+    }
+
+    /// Takes in what a task learned.
+    pub fn learn(&self, l: &Learned) {
+        self.dynv.write().unwrap().learn(l);
+    }
+
+    /// Counts a result that is neither changed nor failed (an include).
+    pub fn count_ok(&self) {
+        self.st.lock().unwrap().stats.ok += 1;
+    }
+
+    pub fn count_skipped(&self) {
+        self.st.lock().unwrap().stats.skipped += 1;
+    }
+
     pub async fn reset_connection(&self) {
         let mut c = self.conn.lock().await;
         if let Some(conn) = c.take() {

@@ -225,7 +225,7 @@ impl Executor {
             };
             for h in &hs {
                 if let Some(rt) = self.host_rt(h) {
-                    rt.st.lock().unwrap().stats.ok += 1;
+                    rt.count_ok();
                     self.emit(Event::HostResult(HostResult {
                         host: h.clone(),
                         task: t.display_name(),

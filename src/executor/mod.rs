@@ -6,6 +6,7 @@
 
 mod connect;
 mod engine_actions;
+use host::Learned;
 pub mod host;
 mod include;
 
@@ -613,7 +614,7 @@ impl Executor {
                             .iter()
                             .filter_map(|h| {
                                 self.host_rt(h)
-                                    .map(|rt| (h.clone(), rt.st.lock().unwrap().stats.failed))
+                                    .map(|rt| (h.clone(), rt.failed_count()))
                             })
                             .collect();
                         let block_failed = self.run_list(block, &active, &child, handler).await;
@@ -621,13 +622,7 @@ impl Executor {
                         if !rescue.is_empty() && !block_failed.is_empty() {
                             for h in &block_failed {
                                 if let Some(rt) = self.host_rt(h) {
-                                    rt.clear_failure_for_rescue();
-                                    let mut d = rt.dynv.write().unwrap();
-                                    if let Some((task, result)) = d.last_failure.clone() {
-                                        d.rescue_vars.insert("ansible_failed_task".into(), task);
-                                        d.rescue_vars
-                                            .insert("ansible_failed_result".into(), result);
-                                    }
+                                    rt.enter_rescue();
                                 }
                             }
                             let rescue_failed: HashSet<String> = self
@@ -637,18 +632,14 @@ impl Executor {
                                 .collect();
                             for h in &block_failed {
                                 if let Some(rt) = self.host_rt(h) {
-                                    rt.dynv.write().unwrap().rescue_vars.clear();
+                                    rt.leave_rescue();
                                 }
                             }
                             for h in &block_failed {
                                 if !rescue_failed.contains(h) {
                                     rescued_ok.insert(h.clone());
                                     if let Some(rt) = self.host_rt(h) {
-                                        let mut st = rt.st.lock().unwrap();
-                                        st.stats.rescued += 1;
-                                        // A rescued failure is not a failure of the host (as in Ansible).
-                                        st.stats.failed =
-                                            failed_before.get(h).copied().unwrap_or(0);
+                                        rt.rescued(failed_before.get(h).copied().unwrap_or(0));
                                     }
                                 }
                             }
@@ -659,7 +650,7 @@ impl Executor {
                                 .iter()
                                 .filter(|h| {
                                     self.host_rt(h)
-                                        .map(|rt| !rt.st.lock().unwrap().unreachable)
+                                        .map(|rt| !rt.is_unreachable())
                                         .unwrap_or(false)
                                 })
                                 .cloned()
@@ -671,11 +662,11 @@ impl Executor {
                                 .cloned()
                                 .collect();
                             for h in &still_failed {
-                                self.host_rt(h).unwrap().st.lock().unwrap().in_always = true;
+                                self.host_rt(h).unwrap().set_in_always(true);
                             }
                             self.run_list(always, &targets, &child, handler).await;
                             for h in &still_failed {
-                                self.host_rt(h).unwrap().st.lock().unwrap().in_always = false;
+                                self.host_rt(h).unwrap().set_in_always(false);
                             }
                         }
                     }
@@ -697,7 +688,7 @@ impl Executor {
                                 for h in &active {
                                     if self.when_ok_for(t, &child, h) {
                                         if let Some(rt) = self.host_rt(h) {
-                                            rt.st.lock().unwrap().ended = true;
+                                            rt.end_host();
                                         }
                                     }
                                 }
@@ -705,9 +696,7 @@ impl Executor {
                             Meta::ClearHostErrors => {
                                 for h in hosts {
                                     if let Some(rt) = self.host_rt(h) {
-                                        rt.clear_failure_for_rescue();
-                                        let mut st = rt.st.lock().unwrap();
-                                        st.failed_cleared = st.stats.failed;
+                                        rt.clear_errors();
                                     }
                                 }
                                 // the hosts whose errors were cleared go on with the list
@@ -723,7 +712,7 @@ impl Executor {
                             Meta::ClearFacts => {
                                 for h in &active {
                                     if let Some(rt) = self.host_rt(h) {
-                                        rt.dynv.write().unwrap().facts.clear();
+                                        rt.clear_facts();
                                     }
                                 }
                             }
@@ -775,7 +764,7 @@ impl Executor {
                                 active.iter().filter(|h| !now.contains(h)).collect();
                             if failed_now.iter().any(|h| {
                                 self.host_rt(h)
-                                    .map(|rt| rt.st.lock().unwrap().failed_in_play)
+                                    .map(|rt| rt.failed_in_play())
                                     .unwrap_or(false)
                             }) {
                                 self.emit(Event::Warning {
@@ -806,7 +795,7 @@ impl Executor {
                     if !now.contains(h) && !failed.contains(h) {
                         if self
                             .host_rt(h)
-                            .map(|rt| rt.st.lock().unwrap().failed_in_play)
+                            .map(|rt| rt.failed_in_play())
                             .unwrap_or(false)
                         {
                             failed.push(h.clone());
@@ -892,14 +881,15 @@ impl Executor {
             if let Some((_, Some(reg))) = results.into_iter().next() {
                 for h in hosts.iter().skip(1) {
                     if let Some(rt) = self.host_rt(h) {
-                        let mut d = rt.dynv.write().unwrap();
+                        let mut learned = Learned::default();
                         if let Some(name) = &reg.name {
-                            d.set_facts.insert(name.clone(), reg.value.clone());
+                            learned.vars.insert(name.clone(), reg.value.clone());
                         }
                         // delegate_facts: the facts went to the delegated host only
                         if !t.delegate_facts {
-                            d.learn(&reg.learned);
+                            learned.extend(&reg.learned);
                         }
+                        rt.learn(&learned);
                     }
                 }
             }

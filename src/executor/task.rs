@@ -522,7 +522,7 @@ impl Executor {
                 }
                 _ => rt.clone(),
             };
-            owner.dynv.write().unwrap().learn(&learned);
+            owner.learn(&learned);
         }
         // Stats.
         let mut failure = None;
@@ -574,7 +574,7 @@ impl Executor {
         host: &str,
         action: &str,
     ) {
-        rt.st.lock().unwrap().stats.skipped += 1;
+        rt.count_skipped();
         self.emit(Event::HostResult(HostResult {
             host: host.to_string(),
             task: name.to_string(),
