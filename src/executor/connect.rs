@@ -33,7 +33,7 @@ impl Executor {
         let conn_type = t
             .connection
             .clone()
-            .or_else(|| self.play.read().unwrap().connection.clone())
+            .or_else(|| inherit.play.ctx.connection.clone())
             .or_else(|| self.var_str(scope, &["ansible_connection"]))
             .unwrap_or_else(|| "ssh".into());
         let c: Arc<dyn Connection> = if conn_type == "local" {
@@ -49,7 +49,9 @@ impl Executor {
     pub(super) async fn delegate_connection(
         &self,
         target: &str,
+        play: &Arc<super::PlayRun>,
     ) -> Result<Arc<dyn Connection>, TransportError> {
+        let play_ctx = Inherit::of_play(play);
         let known = self.host_rt(target).is_some();
         if !known && matches!(target, "localhost" | "127.0.0.1" | "::1") {
             return Ok(Arc::new(ssh::local::LocalConnection));
@@ -60,7 +62,7 @@ impl Executor {
         }
         let t = synthetic_task("delegate", "command");
         let scope = if known {
-            self.scope_for(&t, target, &Inherit::default(), None)
+            self.scope_for(&t, target, &play_ctx, None)
         } else {
             Scope::new(vec![], self.templar.clone())
         };
@@ -68,7 +70,7 @@ impl Executor {
         let c: Arc<dyn Connection> = if local {
             Arc::new(ssh::local::LocalConnection)
         } else {
-            let mut spec = self.connect_spec(target, &t, &Inherit::default(), &scope);
+            let mut spec = self.connect_spec(target, &t, &play_ctx, &scope);
             if !known {
                 spec.address = target.to_string();
             }
@@ -101,7 +103,7 @@ impl Executor {
             .clone()
             .or_else(|| inherit.remote_user.clone())
             .or_else(|| self.var_str(scope, &["ansible_user", "ansible_ssh_user"]))
-            .or_else(|| self.play.read().unwrap().remote_user.clone())
+            .or_else(|| inherit.play.ctx.remote_user.clone())
             .or_else(|| self.opts.remote_user.clone())
             .or_else(|| sshcfg.user.clone())
             .or_else(|| std::env::var("USER").ok())

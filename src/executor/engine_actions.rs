@@ -18,11 +18,12 @@ impl Executor {
         action: EngineAction,
         t: &Task,
         host: &str,
+        inherit: &super::Inherit,
         args: &Args,
     ) -> Result<(Outcome, Learned), ModuleError> {
         match action {
             EngineAction::SetFact => set_fact(args),
-            EngineAction::IncludeVars => self.include_vars(t, args),
+            EngineAction::IncludeVars => self.include_vars(t, &inherit.play, args),
             EngineAction::SetStats => Ok((set_stats(args)?, Learned::default())),
             EngineAction::AddHost => Ok((self.add_host(args)?, Learned::default())),
             EngineAction::GroupBy => Ok((self.group_by(host, args)?, Learned::default())),
@@ -91,7 +92,12 @@ impl Executor {
 
     /// `include_vars`: a file or a directory of YAML/JSON files, relative to the role's
     /// `vars/`, the task's directory, or the playbook's.
-    fn include_vars(&self, t: &Task, args: &Args) -> Result<(Outcome, Learned), ModuleError> {
+    fn include_vars(
+        &self,
+        t: &Task,
+        play: &super::PlayRun,
+        args: &Args,
+    ) -> Result<(Outcome, Learned), ModuleError> {
         let file = args
             .str_any(&["_raw_params", "file", "dir"])
             .ok_or_else(|| ModuleError::failed("include_vars needs a file"))?;
@@ -101,7 +107,7 @@ impl Executor {
         }
         candidates.push(t.dir.join(&file));
         candidates.push(t.dir.join("vars").join(&file));
-        candidates.push(self.play.read().unwrap().playbook_dir.join(&file));
+        candidates.push(play.ctx.playbook_dir.join(&file));
         let path = candidates
             .into_iter()
             .find(|p| p.exists())

@@ -124,7 +124,7 @@ impl Executor {
                             g.0.push(h.clone());
                             continue;
                         }
-                        let dir = self.play.read().unwrap().playbook_dir.clone();
+                        let dir = inherit.play.ctx.playbook_dir.clone();
                         let r = loader
                             .load_role(
                                 &name,
@@ -135,12 +135,7 @@ impl Executor {
                             )
                             .map(|(role, tasks, handlers)| {
                                 // The role's handlers become available to the play.
-                                if !handlers.is_empty() {
-                                    let mut p = self.play.write().unwrap();
-                                    let mut hs = (*p.handlers).clone();
-                                    hs.extend(handlers);
-                                    p.handlers = Arc::new(hs);
-                                }
+                                inherit.play.add_handlers(handlers);
                                 let _ = role;
                                 tasks
                             });

@@ -81,9 +81,19 @@ pub struct Inherit {
     pub any_errors_fatal: bool,
     pub delegate_to: Option<String>,
     pub run_once: bool,
+    /// The play this task runs in (passed down from the play, never global state).
+    pub play: Arc<PlayRun>,
 }
 
 impl Inherit {
+    /// The context of a play's own task lists and handlers.
+    fn of_play(play: &Arc<PlayRun>) -> Inherit {
+        Inherit {
+            play: play.clone(),
+            ..Default::default()
+        }
+    }
+
     fn child(&self, t: &Task) -> Inherit {
         let mut c = self.clone();
         c.when.extend(t.when.iter().cloned());
@@ -136,14 +146,13 @@ impl Inherit {
     }
 }
 
-/// The current play, as the variable layers see it.
+/// What a play fixes when it starts: its variable layers and keywords.
 #[derive(Clone, Default)]
 pub struct PlayCtx {
     pub play_vars: Layer,
     pub role_defaults_all: Layer,
     pub role_vars_all: Layer,
     pub play_hosts: Vec<String>,
-    pub batch: Vec<String>,
     pub become_: Become,
     pub remote_user: Option<String>,
     pub connection: Option<String>,
@@ -154,13 +163,64 @@ pub struct PlayCtx {
     pub max_fail_percentage: Option<f64>,
     /// `force_handlers`: notified handlers also run on hosts that failed.
     pub force_handlers: bool,
-    /// `ansible_play_hosts` / `ansible_play_batch`: the play's and the batch's hosts
-    /// that have not failed (refreshed after every task).
-    pub live_play_hosts: Vec<String>,
-    pub live_batch: Vec<String>,
     pub playbook_dir: PathBuf,
-    pub handlers: Arc<Vec<Task>>,
     pub play_name: String,
+}
+
+/// One run of a play, owned by `run_play` and passed down to every task in
+/// [`Inherit::play`]: the fixed [`PlayCtx`], and the play's state that changes as it
+/// runs (the current batch, the hosts still in it, handlers added by `include_role`).
+#[derive(Default)]
+pub struct PlayRun {
+    pub ctx: PlayCtx,
+    live: RwLock<LiveHosts>,
+    handlers: RwLock<Arc<Vec<Task>>>,
+}
+
+/// The current batch and the hosts that have not failed, kept as template values too
+/// (`ansible_play_hosts`, `ansible_play_batch`, `play_hosts`): built once per task, not
+/// once per task and host.
+#[derive(Default, Clone)]
+pub struct LiveHosts {
+    pub batch: Vec<String>,
+    pub play_hosts: Value,
+    pub play_batch: Value,
+    pub play_hosts_all: Value,
+}
+
+impl PlayRun {
+    fn new(ctx: PlayCtx, handlers: Vec<Task>) -> PlayRun {
+        let all = Value::from(ctx.play_hosts.clone());
+        PlayRun {
+            live: RwLock::new(LiveHosts {
+                batch: ctx.play_hosts.clone(),
+                play_hosts: all.clone(),
+                play_batch: all.clone(),
+                play_hosts_all: all,
+            }),
+            handlers: RwLock::new(Arc::new(handlers)),
+            ctx,
+        }
+    }
+
+    pub fn live(&self) -> LiveHosts {
+        self.live.read().unwrap().clone()
+    }
+
+    pub fn handlers(&self) -> Arc<Vec<Task>> {
+        self.handlers.read().unwrap().clone()
+    }
+
+    /// Handlers of a role included at run time become the play's.
+    pub fn add_handlers(&self, more: Vec<Task>) {
+        if more.is_empty() {
+            return;
+        }
+        let mut h = self.handlers.write().unwrap();
+        let mut all = (**h).clone();
+        all.extend(more);
+        *h = Arc::new(all);
+    }
 }
 
 /// Runs playbooks.
@@ -171,7 +231,6 @@ pub struct Executor {
     pub opts: RunOptions,
     pub reporter: Arc<dyn Reporter>,
     pub hosts: RwLock<IndexMap<String, Arc<HostRt>>>,
-    pub play: RwLock<PlayCtx>,
     pub extra_layer: Layer,
     pub started: Instant,
     pub roles_path: Vec<PathBuf>,
@@ -214,7 +273,6 @@ impl Executor {
             opts,
             reporter,
             hosts: RwLock::new(hosts),
-            play: RwLock::new(PlayCtx::default()),
             extra_layer,
             started: Instant::now(),
             start_at_reached: std::sync::atomic::AtomicBool::new(start_reached),
@@ -365,14 +423,11 @@ impl Executor {
             }
         }
         let mut play_vars: IndexMap<String, Value> = play.vars.clone();
-        {
-            let mut p = self.play.write().unwrap();
-            *p = PlayCtx {
+        let mut ctx = PlayCtx {
                 play_vars: Arc::new(play_vars.clone()),
                 role_defaults_all: Arc::new(role_defaults),
                 role_vars_all: Arc::new(role_vars),
                 play_hosts: hosts.clone(),
-                batch: hosts.clone(),
                 become_: play.become_.over(&self.opts.become_),
                 remote_user: play.remote_user.clone(),
                 connection: play.connection.clone(),
@@ -382,13 +437,9 @@ impl Executor {
                 any_errors_fatal: play.any_errors_fatal,
                 max_fail_percentage: play.max_fail_percentage,
                 force_handlers: play.force_handlers,
-                live_play_hosts: hosts.clone(),
-                live_batch: hosts.clone(),
                 playbook_dir: play.dir.clone(),
-                handlers: Arc::new(play.handlers.clone()),
                 play_name: play.name.clone(),
             };
-        }
         // vars_files: templated with play vars and extra vars; relative to the playbook.
         // An entry that needs host variables (`vars/{{ inventory_hostname }}.yml`) is
         // loaded per host below, as Ansible does.
@@ -408,13 +459,14 @@ impl Executor {
             }
             load_vars_file(&self.templar, &play.dir, vf, &ctx, &mut play_vars)?;
         }
-        self.play.write().unwrap().play_vars = Arc::new(play_vars.clone());
+        ctx.play_vars = Arc::new(play_vars.clone());
+        let run = Arc::new(PlayRun::new(ctx, play.handlers.clone()));
         for h in &hosts {
             let Some(rt) = self.host_rt(h) else { continue };
             let mut mine = IndexMap::new();
             if !per_host_files.is_empty() {
                 let mut layers = vec![
-                    Arc::new(self.magic_vars(h)),
+                    Arc::new(self.magic_vars(&run, h)),
                     self.extra_layer.clone(),
                     Arc::new(play_vars.clone()),
                 ];
@@ -444,12 +496,12 @@ impl Executor {
             if batch.is_empty() {
                 continue;
             }
-            self.play.write().unwrap().batch = batch.clone();
-            self.refresh_live_hosts();
-            let base = Inherit::default();
+            run.live.write().unwrap().batch = batch.clone();
+            self.refresh_live_hosts(&run);
+            let base = Inherit::of_play(&run);
             let mut active: Vec<String> = self.alive(&batch);
             if play.gather_facts && self.opts.tags.iter().all(|t| t != "never") {
-                self.gather_facts(&active).await;
+                self.gather_facts(&run, &active).await;
                 active = self.alive(&active);
             }
             for (section, tasks) in [
@@ -481,13 +533,13 @@ impl Executor {
                     self.run_list(tasks, &active, &play_inherit, false).await;
                 }
                 active = self.alive(&active);
-                self.run_handlers(&batch).await;
+                self.run_handlers(&run, &batch).await;
                 active = self.alive(&active);
                 if self.abort_play.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
                 }
             }
-            if self.max_fail_exceeded(&batch) {
+            if self.max_fail_exceeded(&run, &batch) {
                 self.stop_playbook
                     .store(true, std::sync::atomic::Ordering::SeqCst);
             }
@@ -509,11 +561,8 @@ impl Executor {
     }
 
     /// Recomputes the play's and the batch's hosts that have not failed.
-    fn refresh_live_hosts(&self) {
-        let (all, batch) = {
-            let p = self.play.read().unwrap();
-            (p.play_hosts.clone(), p.batch.clone())
-        };
+    fn refresh_live_hosts(&self, run: &PlayRun) {
+        let (all, batch) = (run.ctx.play_hosts.clone(), run.live().batch);
         let ok = |h: &String| {
             self.host_rt(h)
                 .map(|rt| {
@@ -524,9 +573,9 @@ impl Executor {
         };
         let live_all: Vec<String> = all.into_iter().filter(ok).collect();
         let live_batch: Vec<String> = batch.into_iter().filter(ok).collect();
-        let mut p = self.play.write().unwrap();
-        p.live_play_hosts = live_all;
-        p.live_batch = live_batch;
+        let mut live = run.live.write().unwrap();
+        live.play_hosts = Value::from(live_all);
+        live.play_batch = Value::from(live_batch);
     }
 
     /// How many hosts of `batch` failed or became unreachable in this play.
@@ -547,8 +596,8 @@ impl Executor {
     /// Whether the failed share of the current batch exceeds the play's
     /// max_fail_percentage (checked after every task, as ansible-core's linear
     /// strategy does); says so once when it does.
-    fn max_fail_exceeded(&self, batch: &[String]) -> bool {
-        let Some(pct) = self.play.read().unwrap().max_fail_percentage else {
+    fn max_fail_exceeded(&self, run: &PlayRun, batch: &[String]) -> bool {
+        let Some(pct) = run.ctx.max_fail_percentage else {
             return false;
         };
         if batch.is_empty() || self.failed_in(batch) as f64 * 100.0 / batch.len() as f64 <= pct {
@@ -574,7 +623,7 @@ impl Executor {
             .collect()
     }
 
-    async fn gather_facts(self: &Arc<Self>, hosts: &[String]) {
+    async fn gather_facts(self: &Arc<Self>, run: &Arc<PlayRun>, hosts: &[String]) {
         let task = task::synthetic_task("Gathering Facts", "setup");
         self.emit(Event::TaskStart {
             name: "Gathering Facts".into(),
@@ -582,7 +631,7 @@ impl Executor {
             hosts: hosts.len(),
             handler: false,
         });
-        self.run_task_on_hosts(&task, hosts, &Inherit::default(), false)
+        self.run_task_on_hosts(&task, hosts, &Inherit::of_play(run), false)
             .await;
     }
 
@@ -679,7 +728,7 @@ impl Executor {
                     } => {
                         let child = inherit.child(t);
                         match meta {
-                            Meta::FlushHandlers => self.run_handlers(&active).await,
+                            Meta::FlushHandlers => self.run_handlers(&inherit.play, &active).await,
                             Meta::EndPlay => {
                                 self.abort_play
                                     .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -754,10 +803,10 @@ impl Executor {
                             handler,
                         });
                         self.run_task_on_hosts(t, &active, inherit, handler).await;
-                        self.refresh_live_hosts();
+                        self.refresh_live_hosts(&inherit.play);
                         let fatal = t.any_errors_fatal
                             || inherit.any_errors_fatal
-                            || self.play.read().unwrap().any_errors_fatal;
+                            || inherit.play.ctx.any_errors_fatal;
                         let now = self.alive(&active);
                         if fatal && now.len() < active.len() {
                             let failed_now: Vec<&String> =
@@ -777,8 +826,8 @@ impl Executor {
                                     .store(true, std::sync::atomic::Ordering::SeqCst);
                             }
                         }
-                        let batch = self.play.read().unwrap().batch.clone();
-                        if self.max_fail_exceeded(&batch) {
+                        let batch = inherit.play.live().batch;
+                        if self.max_fail_exceeded(&inherit.play, &batch) {
                             self.abort_play
                                 .store(true, std::sync::atomic::Ordering::SeqCst);
                         }
@@ -809,11 +858,8 @@ impl Executor {
     }
 
     /// Runs notified handlers (in the order they are defined) on the hosts that notified them.
-    pub async fn run_handlers(self: &Arc<Self>, hosts: &[String]) {
-        let (handlers, force) = {
-            let p = self.play.read().unwrap();
-            (p.handlers.clone(), p.force_handlers)
-        };
+    pub async fn run_handlers(self: &Arc<Self>, run: &Arc<PlayRun>, hosts: &[String]) {
+        let (handlers, force) = (run.handlers(), run.ctx.force_handlers);
         for (i, h) in handlers.iter().enumerate() {
             let names = handler_names(h);
             let targets: Vec<String> = hosts
@@ -836,7 +882,7 @@ impl Executor {
                 continue;
             }
             let one = std::slice::from_ref(h);
-            self.run_list(one, &targets, &Inherit::default(), true)
+            self.run_list(one, &targets, &Inherit::of_play(run), true)
                 .await;
             // Handlers notified by handlers run later in this same flush (Ansible does too).
         }

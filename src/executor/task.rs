@@ -56,8 +56,9 @@ struct ItemResult {
 }
 
 impl Executor {
-    fn magic(&self, host: &str, t: Option<&Task>) -> IndexMap<String, Value> {
-        let play = self.play.read().unwrap();
+    fn magic(&self, run: &Arc<super::PlayRun>, host: &str, t: Option<&Task>) -> IndexMap<String, Value> {
+        let play = &run.ctx;
+        let live = run.live();
         let inv = self.inv.read().unwrap();
         let mut m = IndexMap::new();
         m.insert("inventory_hostname".into(), Value::from(host));
@@ -74,19 +75,10 @@ impl Executor {
             v
         });
         m.insert("groups".into(), groups);
-        m.insert("play_hosts".into(), Value::from(play.live_batch.clone()));
-        m.insert(
-            "ansible_play_hosts".into(),
-            Value::from(play.live_play_hosts.clone()),
-        );
-        m.insert(
-            "ansible_play_batch".into(),
-            Value::from(play.live_batch.clone()),
-        );
-        m.insert(
-            "ansible_play_hosts_all".into(),
-            Value::from(play.play_hosts.clone()),
-        );
+        m.insert("play_hosts".into(), live.play_batch.clone());
+        m.insert("ansible_play_hosts".into(), live.play_hosts.clone());
+        m.insert("ansible_play_batch".into(), live.play_batch);
+        m.insert("ansible_play_hosts_all".into(), live.play_hosts_all);
         m.insert(
             "ansible_play_name".into(),
             Value::from(play.play_name.clone()),
@@ -125,12 +117,13 @@ impl Executor {
         }
         let this = self.self_arc();
         let names: Vec<String> = inv.hosts.keys().cloned().collect();
+        let run = run.clone();
         m.insert(
             "hostvars".into(),
             Value::from_object(super::vars::HostVars {
                 lookup: Arc::new(move |h: &str| {
                     this.upgrade()
-                        .and_then(|ex| ex.host_base_scope(h))
+                        .and_then(|ex| ex.host_base_scope(&run, h))
                         .map(|s| s.value())
                 }),
                 names: Arc::new(names),
@@ -144,10 +137,10 @@ impl Executor {
     }
 
     /// The variables of a host outside any task (for `hostvars[...]`).
-    pub fn host_base_scope(&self, host: &str) -> Option<Arc<Scope>> {
+    pub fn host_base_scope(&self, run: &super::PlayRun, host: &str) -> Option<Arc<Scope>> {
         let rt = self.host_rt(host)?;
         let inv_vars = self.inventory_layer(host)?;
-        let play = self.play.read().unwrap().clone();
+        let play = &run.ctx;
         let d = rt.dynv.read().unwrap();
         let mut magic = IndexMap::new();
         magic.insert("inventory_hostname".to_string(), Value::from(host));
@@ -171,8 +164,8 @@ impl Executor {
     }
 
     /// The magic variables of a host outside any task (for per-host vars_files).
-    pub(crate) fn magic_vars(&self, host: &str) -> IndexMap<String, Value> {
-        self.magic(host, None)
+    pub(crate) fn magic_vars(&self, run: &Arc<super::PlayRun>, host: &str) -> IndexMap<String, Value> {
+        self.magic(run, host, None)
     }
 
     /// The host's inventory variables as a layer (cached).
@@ -217,7 +210,7 @@ impl Executor {
         inherit: &Inherit,
         top: Option<IndexMap<String, Value>>,
     ) -> Arc<Scope> {
-        let play = self.play.read().unwrap().clone();
+        let play = &inherit.play.ctx;
         let rt = self.host_rt(host);
         let (facts, set_facts, include_vars, rescue_vars, host_vars_files) = match &rt {
             Some(rt) => {
@@ -232,7 +225,7 @@ impl Executor {
             }
             None => Default::default(),
         };
-        let mut magic = self.magic(host, Some(t));
+        let mut magic = self.magic(&inherit.play, host, Some(t));
         magic.insert(
             "ansible_facts".into(),
             Value::from_pairs(strip_facts(&facts)),
@@ -654,7 +647,7 @@ impl Executor {
             .clone()
             .or_else(|| inherit.ignore_errors.clone());
         match v {
-            None => self.play.read().unwrap().ignore_errors,
+            None => inherit.play.ctx.ignore_errors,
             Some(v) => match v.as_str() {
                 Some(s) => self
                     .templar
@@ -998,7 +991,7 @@ impl Executor {
         args: &Args,
     ) -> Result<(Outcome, Learned), ModuleError> {
         let module = match action {
-            Action::Engine(e) => return self.engine_action(*e, t, host, args),
+            Action::Engine(e) => return self.engine_action(*e, t, host, inherit, args),
             Action::Module(m) => m,
         };
         let m = self
@@ -1011,12 +1004,7 @@ impl Executor {
         };
         let check_mode = match t.check_mode.as_ref().or(inherit.check_mode.as_ref()) {
             Some(f) => flag(f, "check_mode")?,
-            None => self
-                .play
-                .read()
-                .unwrap()
-                .check_mode
-                .unwrap_or(self.opts.check),
+            None => inherit.play.ctx.check_mode.unwrap_or(self.opts.check),
         };
         let diff_mode = match &t.diff {
             Some(f) => flag(f, "diff")?,
@@ -1037,7 +1025,7 @@ impl Executor {
                         .templar
                         .render_string(&d, &scope.value())
                         .map_err(|e| ModuleError::failed(e.message))?;
-                    self.delegate_connection(&d).await?
+                    self.delegate_connection(&d, &inherit.play).await?
                 }
                 None => self.connection(host, t, inherit, scope).await?,
             }
@@ -1081,7 +1069,7 @@ impl Executor {
         inherit: &Inherit,
         scope: &Arc<Scope>,
     ) -> Result<Vec<(String, String)>, ModuleError> {
-        let play_env = self.play.read().unwrap().environment.clone();
+        let play_env = inherit.play.ctx.environment.clone();
         let mut out: IndexMap<String, String> = IndexMap::new();
         let all: Vec<Value> = play_env
             .into_iter()
@@ -1132,7 +1120,7 @@ impl Executor {
         inherit: &Inherit,
         scope: &Arc<Scope>,
     ) -> Result<Option<ssh::Become>, ModuleError> {
-        let play_become = self.play.read().unwrap().become_.clone();
+        let play_become = inherit.play.ctx.become_.clone();
         let b = t.become_.over(&inherit.become_).over(&play_become);
         let on = match &b.become_ {
             Some(f) => f
