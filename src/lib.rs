@@ -5,6 +5,7 @@
 //! [`output`] renders events, [`provision`] talks to AWS, [`template`] renders Jinja.
 
 pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod doc;

@@ -25,7 +25,7 @@
 
 use super::{Inventory, Vars};
 use crate::error::{Error, Result, Span};
-use crate::provision::aws::{self, cloud_err, Aws, AwsSettings};
+use crate::aws::{self, cloud_err, Aws, AwsSettings};
 use crate::template::{single_expression, to_json, truthy, Templar};
 use crate::yaml::{Node, NodeKind};
 use aws_sdk_ec2::types::Filter;

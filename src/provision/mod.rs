@@ -2,7 +2,7 @@
 //! (docs/PROVISION.md), stateless and keyed by tags.
 //!
 //! Codemap: [`spec`] loads and validates the YAML (file:line:col errors, no API call);
-//! [`aws`] holds the SDK configuration, retries and tag conventions; [`state`] discovers
+//! [`crate::aws`] holds the SDK configuration, retries and tag conventions; [`state`] discovers
 //! what exists (only resources tagged with the project *and* the environment);
 //! [`lookup`] reads what the spec refers to (zones, default VPC, AMIs); [`plan`] diffs
 //! them into create/update/replace/destroy changes without any API call; [`apply`]
@@ -14,7 +14,8 @@
 //! any API call; replacements and destroys need approval (`--auto-approve` in CI).
 
 pub mod apply;
-pub mod aws;
+// the shared AWS client code lives in crate::aws (used by the EC2 inventory too)
+pub use crate::aws;
 pub mod confirm;
 pub mod lookup;
 pub mod outputs;

@@ -3,7 +3,7 @@
 
 use super::provision::{fixtures, moto, moto_env, Stack};
 use rdeploy::inventory::{aws_ec2, Inventory};
-use rdeploy::provision::aws::Aws;
+use rdeploy::aws::Aws;
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
