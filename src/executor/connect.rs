@@ -192,6 +192,12 @@ impl Executor {
                 policy = ssh::HostKeyPolicy::Off;
             }
         }
+        let trusted_keys = scope
+            .get(ssh::trusted_keys::VAR)
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .and_then(|v| serde_json::to_value(&v).ok())
+            .and_then(|v| ssh::trusted_keys::TrustedKeys::from_var(&v))
+            .map(Arc::new);
         ConnectSpec {
             name: host.to_string(),
             address,
@@ -201,6 +207,7 @@ impl Executor {
             password,
             known_hosts,
             host_key_policy: policy,
+            trusted_keys,
             connect_timeout: self.opts.connect_timeout,
             jump: jump.filter(|j| j != "none").map(|j| {
                 Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self)))
@@ -231,6 +238,7 @@ impl Executor {
             password: None,
             known_hosts: self.opts.known_hosts.clone(),
             host_key_policy: self.opts.host_key_policy,
+            trusted_keys: None,
             connect_timeout: self.opts.connect_timeout,
             jump: None,
             persistent_shell: false,

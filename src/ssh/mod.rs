@@ -16,6 +16,7 @@ pub mod persistent;
 pub mod russh_conn;
 pub mod shell_pool;
 pub mod ssh_config;
+pub mod trusted_keys;
 
 use crate::shell;
 use async_trait::async_trait;
@@ -104,6 +105,9 @@ pub struct ConnectSpec {
     pub password: Option<String>,
     pub known_hosts: Vec<std::path::PathBuf>,
     pub host_key_policy: HostKeyPolicy,
+    /// Host keys the inventory vouches for (the EC2 console output's), checked next to
+    /// the known_hosts files ([`trusted_keys`]).
+    pub trusted_keys: Option<std::sync::Arc<trusted_keys::TrustedKeys>>,
     pub connect_timeout: Duration,
     /// A bastion to jump through (ProxyJump), itself fully described.
     pub jump: Option<Box<ConnectSpec>>,

@@ -14,7 +14,8 @@
 //!   file contents) are streamed on the channel, never put on a command line.
 //! - A request whose persistent shell dies is not run again (it may have done its
 //!   work): it reports rc -1 and the connection goes on with one channel per request.
-//! - Host keys are checked by [`known_hosts::verify`] before authentication.
+//! - Host keys are checked by [`known_hosts::verify_with`] before authentication, against
+//!   the known_hosts files and the keys the inventory vouches for (`spec.trusted_keys`).
 
 use super::known_hosts;
 use super::persistent::Shell;
@@ -82,14 +83,18 @@ pub fn connect_russh(
             spec.known_hosts.iter().map(|p| expand_home(p)).collect()
         };
         let host_id = known_hosts::host_id(&spec.address, spec.port);
-        let known_algs = known_hosts::KnownHosts::load(&files)
+        let mut known_algs = known_hosts::KnownHosts::load(&files)
             .map(|k| k.known_algorithms(&host_id))
             .unwrap_or_default();
+        if let Some(t) = &spec.trusted_keys {
+            known_algs.extend(t.algorithms());
+        }
         let config = client_config(&known_algs);
         let handler = Client {
             host_id,
             files,
             policy: spec.host_key_policy,
+            trusted: spec.trusted_keys.clone(),
         };
 
         let handshake = match &jump {
@@ -188,6 +193,7 @@ pub struct Client {
     host_id: String,
     files: Vec<PathBuf>,
     policy: super::HostKeyPolicy,
+    trusted: Option<Arc<super::trusted_keys::TrustedKeys>>,
 }
 
 #[derive(Debug)]
@@ -212,8 +218,14 @@ impl client::Handler for Client {
         // Host certificates are never asked for (no `host_key_certificates`), so a
         // certificate here is checked by its plain key.
         let key = server_key.public_key();
-        known_hosts::verify(&self.host_id, &self.files, self.policy, &key)
-            .map_err(ClientError::HostKey)?;
+        known_hosts::verify_with(
+            &self.host_id,
+            &self.files,
+            self.policy,
+            &key,
+            self.trusted.as_deref(),
+        )
+        .map_err(ClientError::HostKey)?;
         Ok(true)
     }
 }
