@@ -54,7 +54,10 @@ pub struct ConsoleKeys {
 /// The text of GetConsoleOutput's `Output` (base64; a text that is not base64 is taken
 /// as it is). Invalid UTF-8 is replaced, never an error: consoles carry binary noise.
 pub fn decode_output(output: &str) -> String {
-    let compact: String = output.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let compact: String = output
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     match base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => output.to_string(),
@@ -71,8 +74,7 @@ pub fn parse_console(text: &str) -> ConsoleKeys {
     }
     let mut state = In::None;
     let (mut cur_keys, mut cur_fps) = (vec![], vec![]);
-    let (mut keys, mut fps): (Option<Vec<PublicKey>>, Option<Vec<(String, String)>>) =
-        (None, None);
+    let (mut keys, mut fps): (Option<Vec<PublicKey>>, Option<Vec<(String, String)>>) = (None, None);
     for raw in text.split('\n') {
         let line = raw.replace('\r', "");
         if line.contains(KEYS_BEGIN) {
@@ -108,9 +110,7 @@ pub fn parse_console(text: &str) -> ConsoleKeys {
     for k in &keys {
         let ty = cloud_init_type(k);
         let fp = fingerprint(k);
-        if fps.iter().any(|(t, f)| *t == ty && *f != fp)
-            && !fps.iter().any(|(_, f)| *f == fp)
-        {
+        if fps.iter().any(|(t, f)| *t == ty && *f != fp) && !fps.iter().any(|(_, f)| *f == fp) {
             return ConsoleKeys {
                 problem: Some(format!(
                     "its {ty} host key does not match the {ty} fingerprint printed with it"
@@ -119,9 +119,8 @@ pub fn parse_console(text: &str) -> ConsoleKeys {
             };
         }
     }
-    let problem = (keys.is_empty() && fps.is_empty()).then(|| {
-        "no cloud-init SSH HOST KEY block in it (yet)".to_string()
-    });
+    let problem = (keys.is_empty() && fps.is_empty())
+        .then(|| "it has no cloud-init SSH HOST KEY block yet".to_string());
     ConsoleKeys {
         keys,
         fingerprints: fps,
@@ -154,8 +153,11 @@ fn fingerprint_in_line(line: &str) -> Option<(String, String)> {
     let ty = last.strip_prefix('(')?.strip_suffix(')')?;
     let fp = words[i];
     let b64 = &fp["SHA256:".len()..];
-    (!b64.is_empty() && b64.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'))
-        .then(|| (ty.to_ascii_uppercase(), fp.to_string()))
+    (!b64.is_empty()
+        && b64
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+    .then(|| (ty.to_ascii_uppercase(), fp.to_string()))
 }
 
 /// The type name `ssh-keygen -l` prints for a key.
@@ -246,11 +248,12 @@ async fn console_keys(ec2: &aws_sdk_ec2::Client, region: &str, id: &str) -> Trus
             Err(e) => {
                 if last.is_none() {
                     let msg = aws::describe(region, "GetConsoleOutput", &e);
-                    let hint = if msg.contains("UnauthorizedOperation") || msg.contains("AccessDenied") {
-                        "; the inventory's credentials need ec2:GetConsoleOutput"
-                    } else {
-                        ""
-                    };
+                    let hint =
+                        if msg.contains("UnauthorizedOperation") || msg.contains("AccessDenied") {
+                            "; the inventory's credentials need ec2:GetConsoleOutput"
+                        } else {
+                            ""
+                        };
                     last = Some(TrustedKeys {
                         source: source.clone(),
                         missing: Some(format!("{msg}{hint}")),
@@ -284,7 +287,10 @@ mod tests {
 
     #[test]
     fn debian_console_crlf_base64_with_kernel_noise() {
-        assert!(DEBIAN.contains("\r\n"), "the fixture keeps the console's CRLF");
+        assert!(
+            DEBIAN.contains("\r\n"),
+            "the fixture keeps the console's CRLF"
+        );
         let text = decode_output(&b64(DEBIAN));
         assert_eq!(text, DEBIAN);
         let c = parse_console(&text);
@@ -336,7 +342,10 @@ mod tests {
         let cut = &cut[cut.find("-----END SSH HOST KEY FINGERPRINTS").unwrap()..];
         let c = parse_console(cut);
         assert!(c.keys.is_empty() && c.fingerprints.is_empty());
-        assert!(c.problem.unwrap().contains("no cloud-init SSH HOST KEY block"));
+        assert!(c
+            .problem
+            .unwrap()
+            .contains("no cloud-init SSH HOST KEY block"));
         // moto's canned console output: a kernel log with no keys.
         let c = parse_console("Linux version 2.6.16-xenU\nBIOS-provided physical RAM map:\n");
         assert!(c.problem.is_some());

@@ -13,8 +13,8 @@
 //!   [`Inventory::host_vars`] with Ansible's precedence.
 
 pub mod aws_ec2;
-pub mod ec2_host_keys;
 pub mod display;
+pub mod ec2_host_keys;
 pub mod ini;
 pub mod pattern;
 pub mod script;

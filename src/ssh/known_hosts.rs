@@ -612,18 +612,43 @@ mod tests {
         };
         // Empty known_hosts, strict: the console's key is accepted, another refused
         // (also under accept-new, which then records nothing).
-        verify_with("10.0.0.5", &files, HostKeyPolicy::Strict, &key(ED_A), Some(&console)).unwrap();
+        verify_with(
+            "10.0.0.5",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&console),
+        )
+        .unwrap();
         for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
-            let e = verify_with("10.0.0.5", &files, policy, &key(ED_B), Some(&console)).unwrap_err();
-            assert!(e.contains("i-1") && e.contains(ED_A_FP) && e.contains(ED_B_FP), "{e}");
+            let e =
+                verify_with("10.0.0.5", &files, policy, &key(ED_B), Some(&console)).unwrap_err();
+            assert!(
+                e.contains("i-1") && e.contains(ED_A_FP) && e.contains(ED_B_FP),
+                "{e}"
+            );
         }
         assert!(!f.exists());
         // The address was another machine's before (a stale line): the console decides.
         std::fs::write(&f, format!("10.0.0.5 ssh-ed25519 {ED_B}\n")).unwrap();
-        verify_with("10.0.0.5", &files, HostKeyPolicy::Strict, &key(ED_A), Some(&console)).unwrap();
+        verify_with(
+            "10.0.0.5",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&console),
+        )
+        .unwrap();
         // Revoked still wins.
         std::fs::write(&f, format!("@revoked * ssh-ed25519 {ED_A}\n")).unwrap();
-        let e = verify_with("10.0.0.5", &files, HostKeyPolicy::Strict, &key(ED_A), Some(&console)).unwrap_err();
+        let e = verify_with(
+            "10.0.0.5",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&console),
+        )
+        .unwrap_err();
         assert!(e.contains("@revoked"), "{e}");
         // No key found yet: strict refuses and says why and what to do.
         std::fs::remove_file(&f).unwrap();
@@ -632,10 +657,32 @@ mod tests {
             missing: Some("no SSH HOST KEY block in it yet".into()),
             ..Default::default()
         };
-        let e = verify_with("10.0.0.6", &files, HostKeyPolicy::Strict, &key(ED_A), Some(&none)).unwrap_err();
-        assert!(e.contains("i-2") && e.contains("first boot") && e.contains("ssh-keyscan") && e.contains("accept-new"), "{e}");
+        let e = verify_with(
+            "10.0.0.6",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&none),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("i-2")
+                && e.contains("first boot")
+                && e.contains("ssh-keyscan")
+                && e.contains("accept-new"),
+            "{e}"
+        );
         // accept-new was asked for explicitly: recorded.
-        verify_with("10.0.0.6", &files, HostKeyPolicy::AcceptNew, &key(ED_A), Some(&none)).unwrap();
-        assert!(std::fs::read_to_string(&f).unwrap().starts_with("10.0.0.6 ssh-ed25519"));
+        verify_with(
+            "10.0.0.6",
+            &files,
+            HostKeyPolicy::AcceptNew,
+            &key(ED_A),
+            Some(&none),
+        )
+        .unwrap();
+        assert!(std::fs::read_to_string(&f)
+            .unwrap()
+            .starts_with("10.0.0.6 ssh-ed25519"));
     }
 }

@@ -90,10 +90,7 @@ impl TrustedKeys {
                 .to_string(),
             keys,
             fingerprints,
-            missing: m
-                .get("missing")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            missing: m.get("missing").and_then(Value::as_str).map(str::to_string),
         })
     }
 
@@ -177,15 +174,18 @@ impl TrustedKeys {
 
     /// What to add to the "no host key is known" refusal when the set is empty.
     pub fn absent_hint(&self) -> String {
+        let mut source = self.source.clone();
+        if let Some(c) = source.get(..1) {
+            source.replace_range(..1, &c.to_ascii_uppercase());
+        }
         format!(
-            " {} holds no SSH host keys{}. cloud-init prints them to the console at the end of \
-             the instance's first boot, and EC2 can take a few minutes to publish console output: \
-             wait and run again. Or record the key yourself (ssh-keyscan, after checking its \
-             fingerprint out of band) or pass --host-key-checking accept-new explicitly.",
-            self.source,
+            " {source} holds no SSH host keys{}. cloud-init prints them to the console at the end \
+             of the instance's first boot, and EC2 can take a few minutes to publish console \
+             output: wait and run again. Or record the key yourself (ssh-keyscan, after checking \
+             its fingerprint out of band) or pass --host-key-checking accept-new explicitly.",
             self.missing
                 .as_deref()
-                .map(|m| format!(" ({m})"))
+                .map(|m| format!(": {m}"))
                 .unwrap_or_default()
         )
     }
@@ -212,12 +212,19 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(t.keys.len(), 1);
-        assert_eq!(t.fingerprints, [("ECDSA".to_string(), "SHA256:abc".to_string())]);
+        assert_eq!(
+            t.fingerprints,
+            [("ECDSA".to_string(), "SHA256:abc".to_string())]
+        );
         assert_eq!(TrustedKeys::from_var(&t.to_var()).unwrap(), t);
         assert_eq!(t.check(&key(ED_A)), TrustedVerdict::Known);
         assert_eq!(t.check(&key(ED_B)), TrustedVerdict::Mismatch);
         assert!(t.describe().contains(ED_A_FP), "{}", t.describe());
-        let algs: Vec<String> = t.algorithms().iter().map(|a| a.as_str().to_string()).collect();
+        let algs: Vec<String> = t
+            .algorithms()
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect();
         assert_eq!(algs, ["ssh-ed25519", "ecdsa-sha2-nistp256"]);
     }
 
@@ -236,7 +243,10 @@ mod tests {
         };
         assert_eq!(empty.check(&key(ED_A)), TrustedVerdict::Absent);
         let hint = empty.absent_hint();
-        assert!(hint.contains("i-2") && hint.contains("no SSH HOST KEY block yet"), "{hint}");
+        assert!(
+            hint.contains("i-2") && hint.contains("no SSH HOST KEY block yet"),
+            "{hint}"
+        );
         assert!(TrustedKeys::from_var(&json!("x")).is_none());
     }
 }

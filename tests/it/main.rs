@@ -6,6 +6,7 @@ mod engine;
 mod engine_local;
 mod faults;
 mod harness;
+mod host_keys;
 mod inventory;
 mod modules_files;
 mod modules_more;
