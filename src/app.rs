@@ -69,6 +69,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             crate::provision::destroy(&opts, reporter.as_ref()).await
         }
+        Command::Env(a) => {
+            use crate::cli::EnvAction;
+            use crate::provision::envs;
+            let settings = crate::provision::AwsSettings::default();
+            match a.action {
+                EnvAction::List { spec, output: format } => {
+                    let reporter = output::reporter(format, 0, false);
+                    let opts = envs::EnvOptions { spec, json: format == output::Format::Json };
+                    envs::run_list(&opts, reporter.as_ref(), &settings).await
+                }
+                EnvAction::Show { env, spec, output: format } => {
+                    let reporter = output::reporter(format, 0, false);
+                    let opts = envs::EnvOptions { spec, json: format == output::Format::Json };
+                    envs::run_show(&opts, &env, reporter.as_ref(), &settings).await
+                }
+            }
+        }
         Command::Vault(args) => crate::vault::cli::run(args),
         Command::Doc { module } => Ok(crate::doc::run(module.as_deref())),
         Command::Completions { shell } => {

@@ -99,6 +99,13 @@ pub enum Event {
         stats: IndexMap<String, HostStats>,
         elapsed_secs: f64,
     },
+    /// `rdeploy env list --output json`: the project's environments (provision::envs).
+    Environments {
+        project: String,
+        environments: Vec<serde_json::Value>,
+    },
+    /// `rdeploy env show --output json`: one environment's resources and outputs.
+    Environment { environment: serde_json::Value },
 }
 
 /// Renders events. Implementations must be cheap: they are called from the engine.

@@ -4,6 +4,7 @@
 mod aws_inventory;
 mod engine;
 mod engine_local;
+mod envs;
 mod faults;
 mod harness;
 mod host_keys;
