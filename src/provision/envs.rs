@@ -440,7 +440,7 @@ mod tests {
     #[test]
     fn launch_times_are_rfc3339() {
         assert_eq!(
-            launch_time((1_764_586_960, 0)).as_deref(),
+            launch_time((1_796_122_960, 0)).as_deref(),
             Some("2026-12-01T11:02:40Z")
         );
     }
