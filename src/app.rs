@@ -484,12 +484,21 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     };
     let mut p = prepare(&args.conn, front, None).await?;
     p.opts.retry_file = None;
+    p.opts.stream_output = true;
     let ex = Executor::new(p.inv, p.opts, p.reporter.clone());
     let book = Playbook {
         path: PathBuf::from("<exec>"),
         plays: vec![play],
     };
-    let summary = ex.run_playbook(&book).await?;
+    // Ctrl-C ends every host's command: leaving drops the channels, and each host's
+    // watchdog stops its command when its channel closes (ssh::stream).
+    let summary = tokio::select! {
+        s = ex.run_playbook(&book) => s?,
+        _ = tokio::signal::ctrl_c() => {
+            p.reporter.finish();
+            return Err(Error::Interrupted);
+        }
+    };
     p.reporter.finish();
     Ok(summary.exit_code)
 }

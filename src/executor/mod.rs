@@ -7,6 +7,7 @@
 mod connect;
 pub mod host;
 mod include;
+mod stream;
 
 pub mod task;
 pub mod vars;
@@ -50,6 +51,8 @@ pub struct RunOptions {
     pub retry_file: Option<PathBuf>,
     pub verbosity: u8,
     pub roles_path: Vec<PathBuf>,
+    /// Command output is sent as it arrives, one event per line (`rdeploy exec`).
+    pub stream_output: bool,
 }
 
 /// What a run ends with.

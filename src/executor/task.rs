@@ -1168,8 +1168,21 @@ impl Executor {
             vars: &vars,
             search: &search,
             timeout,
+            output: None,
         };
-        m.run(&ctx, args).await
+        if !self.opts.stream_output {
+            return m.run(&ctx, args).await;
+        }
+        let (sink, lines) = super::stream::start(self.reporter.clone(), host);
+        let ctx = ModuleCtx {
+            output: Some(sink),
+            ..ctx
+        };
+        let r = m.run(&ctx, args).await;
+        drop(ctx);
+        // Every line is out before the task's result.
+        let _ = lines.await;
+        r
     }
 
     fn environment(

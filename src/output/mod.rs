@@ -91,6 +91,12 @@ pub enum Event {
     Warning {
         msg: String,
     },
+    /// One line of a command's output, as it arrived (`rdeploy exec`).
+    HostOutput {
+        host: String,
+        stderr: bool,
+        line: String,
+    },
     /// Free-form progress lines (for example provisioning steps).
     Message {
         msg: String,

@@ -16,6 +16,7 @@ pub mod persistent;
 pub mod russh_conn;
 pub mod shell_pool;
 pub mod ssh_config;
+pub mod stream;
 pub mod trusted_keys;
 
 use crate::shell;
@@ -120,6 +121,24 @@ pub struct ConnectSpec {
 pub trait Connection: Send + Sync {
     /// Runs a script with `/bin/sh`; returns its exit status and output.
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError>;
+    /// Like [`exec`](Connection::exec), sending the output to `sink` as it arrives
+    /// ([`stream`]). By default the output is sent whole at the end.
+    async fn exec_streamed(
+        &self,
+        req: ExecRequest,
+        sink: stream::OutputSink,
+    ) -> Result<ExecOutput, TransportError> {
+        let out = self.exec(req).await?;
+        for (stderr, data) in [(false, &out.stdout), (true, &out.stderr)] {
+            if !data.is_empty() {
+                let _ = sink.send(stream::OutputChunk {
+                    stderr,
+                    data: data.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
     /// Closes the connection (best effort).
     async fn close(&self) {}
     /// Whether the connection has ended (closed by either side or lost). The engine

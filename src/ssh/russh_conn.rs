@@ -407,8 +407,14 @@ impl RusshConnection {
         }
     }
 
-    /// Runs a request on a channel of its own.
-    async fn run(&self, req: &ExecRequest) -> Result<ExecOutput, ChannelError> {
+    /// Runs a request on a channel of its own; with a sink, streamed ([`super::stream`]):
+    /// the output goes to the sink as it arrives, stdin stays open while the command
+    /// runs and its end (the channel closed) stops the command on the host.
+    async fn run(
+        &self,
+        req: &ExecRequest,
+        sink: Option<&super::stream::OutputSink>,
+    ) -> Result<ExecOutput, ChannelError> {
         let _permit = self
             .channels
             .acquire()
@@ -428,7 +434,11 @@ impl RusshConnection {
                 return Err(self.lost("opening a channel", e).into());
             }
         };
-        let (command, mut stdin) = wrap_become(&req.script, req.become_.as_ref());
+        let script = match sink {
+            Some(_) => std::borrow::Cow::Owned(super::stream::watchdog_script(&req.script)),
+            None => std::borrow::Cow::Borrowed(req.script.as_str()),
+        };
+        let (command, mut stdin) = wrap_become(&script, req.become_.as_ref());
         if let Some(data) = &req.stdin {
             stdin.extend_from_slice(data);
         }
@@ -444,7 +454,10 @@ impl RusshConnection {
                 // status tells the rest.
                 let _ = writer.data(&stdin[..]).await;
             }
-            let _ = writer.eof().await;
+            // A streamed command's watchdog reads stdin until the channel closes.
+            if sink.is_none() {
+                let _ = writer.eof().await;
+            }
         };
         let collect = async {
             let mut out = ExecOutput::default();
@@ -452,8 +465,22 @@ impl RusshConnection {
             let mut closed = false;
             while let Some(msg) = reader.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::Data { data } => {
+                        if let Some(s) = sink {
+                            let _ = s.send(super::stream::OutputChunk {
+                                stderr: false,
+                                data: data.to_vec(),
+                            });
+                        }
+                        out.stdout.extend_from_slice(&data)
+                    }
                     ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        if let Some(s) = sink {
+                            let _ = s.send(super::stream::OutputChunk {
+                                stderr: true,
+                                data: data.to_vec(),
+                            });
+                        }
                         out.stderr.extend_from_slice(&data)
                     }
                     ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
@@ -615,7 +642,7 @@ impl Connection for RusshConnection {
                 return self.run_on_shell(shell, who, req).await;
             }
         }
-        match self.run(&req).await {
+        match self.run(&req, None).await {
             Ok(out) => Ok(out),
             // Every shell busy and no channel left (the server's MaxSessions): wait for
             // a shell instead.
@@ -626,6 +653,17 @@ impl Connection for RusshConnection {
                     None => Err(e),
                 }
             }
+            Err(ChannelError::Refused(e) | ChannelError::Other(e)) => Err(e),
+        }
+    }
+
+    async fn exec_streamed(
+        &self,
+        req: ExecRequest,
+        sink: super::stream::OutputSink,
+    ) -> Result<ExecOutput, TransportError> {
+        match self.run(&req, Some(&sink)).await {
+            Ok(out) => Ok(out),
             Err(ChannelError::Refused(e) | ChannelError::Other(e)) => Err(e),
         }
     }

@@ -129,6 +129,7 @@ pub fn censor_event(ev: &Event) -> Event {
             }
         }
         Event::Warning { msg } | Event::Message { msg } => censor_in_place(msg),
+        Event::HostOutput { line, .. } => censor_in_place(line),
         Event::HostDone { .. } | Event::Recap { .. } => {}
         Event::Environments { environments, .. } => environments.iter_mut().for_each(censor_json),
         Event::Environment { environment } => censor_json(environment),

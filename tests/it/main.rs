@@ -5,6 +5,7 @@ mod aws_inventory;
 mod engine;
 mod engine_local;
 mod envs;
+mod exec_stream;
 mod faults;
 mod harness;
 mod host_keys;
