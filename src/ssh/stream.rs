@@ -9,8 +9,8 @@
 //! sshd does not signal it. So the host-side script ([`watchdog_script`]) starts the
 //! command in a session of its own and watches the channel's stdin, which rdeploy keeps
 //! open while it waits: when stdin ends (rdeploy closed the channel or the connection
-//! died), the command's whole process group gets SIGTERM. Targets need `setsid`
-//! (util-linux), as for the persistent shell.
+//! died), the command's whole process group gets SIGTERM (with `setsid` on the host,
+//! else the command's own process).
 
 use crate::shell;
 
@@ -25,20 +25,25 @@ pub struct OutputChunk {
 pub type OutputSink = tokio::sync::mpsc::UnboundedSender<OutputChunk>;
 
 /// The script run on the host for a streamed request: `script` in a session of its
-/// own with stdin from /dev/null, killed (its process group, SIGTERM) when the channel's
-/// stdin ends; the exit status is the script's.
+/// own with stdin from /dev/null, killed (its process group, SIGTERM; without `setsid` on
+/// the host, the script's own process) when the channel's stdin ends; the exit status is
+/// the script's.
 pub fn watchdog_script(script: &str) -> String {
+    let q = shell::quote(script);
     format!(
         "exec 3<&0\n\
-         setsid /bin/sh -c {} </dev/null 3<&- &\n\
+         if command -v setsid >/dev/null 2>&1; then\n\
+         setsid /bin/sh -c {q} </dev/null 3<&- & rd_g=-\n\
+         else\n\
+         /bin/sh -c {q} </dev/null 3<&- & rd_g=\n\
+         fi\n\
          rd_p=$!\n\
-         {{ cat <&3 >/dev/null 2>&1; kill -s TERM -- \"-$rd_p\" 2>/dev/null; }} 2>/dev/null &\n\
+         {{ cat <&3 >/dev/null 2>&1; kill -s TERM -- \"$rd_g$rd_p\" 2>/dev/null; }} 2>/dev/null &\n\
          rd_w=$!\n\
          exec 3<&-\n\
          wait \"$rd_p\"; rd_rc=$?\n\
          kill \"$rd_w\" 2>/dev/null\n\
-         exit \"$rd_rc\"\n",
-        shell::quote(script)
+         exit \"$rd_rc\"\n"
     )
 }
 
@@ -95,6 +100,6 @@ mod tests {
     fn watchdog_quotes_the_script() {
         let s = watchdog_script("echo 'it''s' $HOME");
         assert!(s.contains("setsid /bin/sh -c 'echo '"), "{s}");
-        assert!(s.contains("kill -s TERM -- \"-$rd_p\""), "{s}");
+        assert!(s.contains("kill -s TERM -- \"$rd_g$rd_p\""), "{s}");
     }
 }
