@@ -13,6 +13,7 @@ mod inventory;
 mod modules_files;
 mod modules_more;
 mod modules_system;
+mod monitoring;
 mod properties;
 mod provision;
 mod realtime;
