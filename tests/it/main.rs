@@ -2,9 +2,11 @@
 //! containers (tests/fleet/fleet.sh), real moto server for AWS.
 
 mod aws_inventory;
+mod cluster;
 mod engine;
 mod engine_local;
 mod envs;
+mod examples_local;
 mod exec_stream;
 mod faults;
 mod harness;

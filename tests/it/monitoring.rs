@@ -1,57 +1,26 @@
-//! examples/monitoring on the local default (moto + containers started by the example's
-//! own local/up.sh): one branch environment converges, the rerun changes nothing, and
+//! examples/monitoring on the local default (moto + containers started by
+//! examples/local/up.sh): one branch environment converges, the rerun changes nothing, and
 //! Prometheus's targets API lists every node tagged Prometheus=true `up` (and nothing
 //! else); a newly tagged instance is scraped after the next run.
 
-use super::harness::{fleet, rdeploy_env, recap, repo_root, Run};
-use super::provision::{ec2, moto_env, unique};
+use super::examples_local::LocalEnv;
+use super::harness::{recap, Run};
+use super::provision::ec2;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Env {
-    project: String,
-    env: String,
-    dir: std::path::PathBuf,
+struct Env(LocalEnv);
+
+impl std::ops::Deref for Env {
+    type Target = LocalEnv;
+    fn deref(&self) -> &LocalEnv {
+        &self.0
+    }
 }
 
 impl Env {
-    fn up_sh(&self, extra: &[&str]) -> std::process::Output {
-        Command::new("bash")
-            .arg(repo_root().join("examples/monitoring/local/up.sh"))
-            .arg(&self.env)
-            .args(extra)
-            .env("MONITORING_PROJECT", &self.project)
-            .current_dir(repo_root())
-            .output()
-            .expect("run up.sh")
-    }
-    fn container(&self, host: &str) -> String {
-        let prefix = std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into());
-        format!("{prefix}-mon-{}-{}-{host}", self.project, self.env)
-    }
-    fn rdeploy(&self, args: &[&str]) -> Run {
-        rdeploy_env(&repo_root(), args, &moto_env())
-    }
     fn converge(&self) -> Run {
-        let inv = self.dir.join("aws_ec2.yml");
-        let kh = self.dir.join("known_hosts");
-        let key = fleet().key();
-        let r = self.rdeploy(&[
-            "run",
-            "examples/monitoring/site.yml",
-            "-i",
-            inv.to_str().unwrap(),
-            "--known-hosts",
-            kh.to_str().unwrap(),
-            "--private-key",
-            key.to_str().unwrap(),
-            "--limit",
-            &format!("env_{}", self.env.replace('-', "_")),
-            "-e",
-            "prometheus_scrape_interval=2s",
-        ]);
-        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-        r
+        self.0.converge(&["-e", "prometheus_scrape_interval=2s"])
     }
     /// `(instance_name, health)` of the node job's targets, from the API on the
     /// Prometheus host itself.
@@ -100,31 +69,12 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.up_sh(&["down"]);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitoring_example_scrapes_every_tagged_node() {
-    fleet();
-    let mut e = Env {
-        project: unique("mon"),
-        env: "feature-x".into(),
-        dir: Default::default(),
-    };
-    let out = e.up_sh(&[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    e.dir = repo_root().join(String::from_utf8_lossy(&out.stdout).trim());
-    let spec = e.dir.join("infra.yml");
-    let spec = spec.to_str().unwrap();
-    e.rdeploy(&["provision", spec, "--env", &e.env, "--auto-approve"])
-        .assert_code(0);
+    let e = Env(LocalEnv::up("monitoring", "feature-x"));
+    let spec = e.spec();
+    let spec = spec.as_str();
+    e.provision();
 
     let t = Instant::now();
     let first = e.converge();
