@@ -6,8 +6,8 @@
 //! `hostnames` (default `dns-name`, then `private-dns-name`), `keyed_groups`, `groups`,
 //! `compose`, `strict`, `hostvars_prefix`/`hostvars_suffix`, `leading_separator`,
 //! `use_contrib_script_compatible_sanitization`, and rdeploy's own `elasticache`
-//! (default true), `ssh_host_keys` (default true: read the host keys of running
-//! instances rdeploy launched from their console output, see [`super::ec2_host_keys`])
+//! (default true), `ssh_host_keys` (default true: verify running instances rdeploy
+//! launched by the host keys in their console output, see [`super::ec2_host_keys`])
 //! and `page_size` (DescribeInstances page size, default 1000).
 //!
 //! Hosts are ordered by hostname with digit runs compared as numbers (`api-2` before
@@ -527,7 +527,7 @@ async fn fetch_region(aws: &Aws, cfg: &Config, region: &str) -> Result<(Vec<Valu
         instances.retain(|i| !excluded.contains(i["instance_id"].as_str().unwrap_or_default()));
     }
     if cfg.ssh_host_keys {
-        super::ec2_host_keys::attach(aws, region, &mut instances).await;
+        super::ec2_host_keys::mark(region, cfg.profile.as_deref(), &mut instances);
     }
     let caches = if cfg.elasticache {
         elasticache(aws, cfg, region).await?

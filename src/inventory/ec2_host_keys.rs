@@ -13,11 +13,12 @@
 //! <14>Dec  1 11:02:41 ec2: -----END SSH HOST KEY KEYS-----
 //! ```
 //!
-//! EC2's GetConsoleOutput returns that console text base64-encoded. For every running
-//! instance rdeploy launched (it carries the `rdeploy:project` tag) the EC2 inventory
-//! reads it ([`attach`]) and sets the host variable
-//! [`rdeploy_ssh_host_keys`](crate::ssh::trusted_keys): the connection then checks the
-//! server's key against those keys as well as known_hosts.
+//! EC2's GetConsoleOutput returns that console text base64-encoded. Every running
+//! instance rdeploy launched (it carries the `rdeploy:project` tag) gets the host variable
+//! [`rdeploy_ssh_host_keys`](crate::ssh::trusted_keys) from the EC2 inventory ([`mark`]:
+//! where to read the keys, no call yet); when rdeploy first connects to the host, the
+//! console output is read ([`resolve`]) and the connection checks the server's key
+//! against those keys as well as known_hosts.
 //!
 //! Parsing is line-based and tolerant of what shares a serial console: CRLF and stray
 //! CRs, a syslog or `ec2:` prefix before each line, kernel messages in the middle of a
@@ -25,16 +26,12 @@
 //! wins (a later boot). A key whose type also has a fingerprint line must match it, else
 //! nothing from that console output is trusted.
 
-use crate::provision::aws::{self, Aws};
+use crate::provision::aws::{self, Aws, AwsSettings};
 use crate::ssh::known_hosts::fingerprint;
 use crate::ssh::trusted_keys::{TrustedKeys, VAR};
 use base64::Engine as _;
-use futures::StreamExt as _;
 use russh::keys::PublicKey;
 use serde_json::Value;
-
-/// GetConsoleOutput calls in flight at once per region.
-const PARALLEL: usize = 8;
 
 const KEYS_BEGIN: &str = "-----BEGIN SSH HOST KEY KEYS-----";
 const KEYS_END: &str = "-----END SSH HOST KEY KEYS-----";
@@ -200,30 +197,46 @@ fn wanted(fact: &Value) -> bool {
     fact["tags"].get(aws::tag::PROJECT).is_some() && fact["state"]["name"] == "running"
 }
 
-/// Reads the console output of every running instance rdeploy launched and sets the
-/// [`VAR`] fact. A refused or failed call does not fail the inventory: the fact then
-/// says why no key is known, and strict host key checking refuses with that reason.
-pub async fn attach(aws: &Aws, region: &str, instances: &mut [Value]) {
-    let ec2 = aws.ec2(region);
-    let ids: Vec<(usize, String)> = instances
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| wanted(f))
-        .filter_map(|(i, f)| Some((i, f["instance_id"].as_str()?.to_string())))
-        .collect();
-    let results: Vec<(usize, TrustedKeys)> = futures::stream::iter(ids)
-        .map(|(i, id)| {
-            let ec2 = ec2.clone();
-            async move { (i, console_keys(&ec2, region, &id).await) }
-        })
-        .buffer_unordered(PARALLEL)
-        .collect()
-        .await;
-    for (i, t) in results {
-        if let Some(obj) = instances[i].as_object_mut() {
-            obj.insert(VAR.to_string(), t.to_var());
+/// Marks every running instance rdeploy launched for host key lookup: sets the [`VAR`]
+/// fact to `{source, instance_id, region[, profile]}`, without calling anything. The
+/// console output is read when rdeploy first connects to the host ([`resolve`]), so an
+/// inventory of thousands of instances costs no extra call, a run one call per host it
+/// connects to.
+pub fn mark(region: &str, profile: Option<&str>, instances: &mut [Value]) {
+    for f in instances.iter_mut().filter(|f| wanted(f)) {
+        let Some(id) = f["instance_id"].as_str().map(str::to_string) else {
+            continue;
+        };
+        let mut v = serde_json::json!({
+            "source": format!("the EC2 console output of {id} ({region})"),
+            "instance_id": id,
+            "region": region,
+        });
+        if let Some(p) = profile {
+            v["profile"] = Value::from(p);
+        }
+        if let Some(obj) = f.as_object_mut() {
+            obj.insert(VAR.to_string(), v);
         }
     }
+}
+
+/// The trusted keys a [`VAR`] value stands for: as given when it holds keys (or says why
+/// none were found), else read now from the instance's console output (one or two
+/// GetConsoleOutput calls; a refused or failed call becomes the reason no key is known,
+/// which strict checking then shows). `None` when the value is neither.
+pub async fn resolve(v: &Value) -> Option<TrustedKeys> {
+    if let Some(t) = TrustedKeys::from_var(v) {
+        return Some(t);
+    }
+    let id = v.get("instance_id")?.as_str()?;
+    let region = v.get("region")?.as_str()?;
+    let settings = AwsSettings {
+        profile: v.get("profile").and_then(Value::as_str).map(str::to_string),
+        ..Default::default()
+    };
+    let aws = Aws::connect(&settings).await;
+    Some(console_keys(&aws.ec2(region), region, id).await)
 }
 
 async fn console_keys(ec2: &aws_sdk_ec2::Client, region: &str, id: &str) -> TrustedKeys {

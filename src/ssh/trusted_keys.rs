@@ -2,14 +2,18 @@
 //! fingerprints) checked by [`known_hosts::verify_with`](super::known_hosts::verify_with)
 //! next to the known_hosts files, on the same verification path.
 //!
-//! The EC2 inventory fills it from the instance's console output (cloud-init prints the
-//! host keys there at first boot), so that the first connection to a freshly launched
-//! instance is verified instead of trusted blindly. It reaches the connection as the
-//! host variable [`VAR`]:
+//! The EC2 inventory names where to read it (the instance's console output, where
+//! cloud-init prints the host keys at first boot); the executor reads it when it first
+//! connects, so that the first connection to a freshly launched instance is verified
+//! instead of trusted blindly. It reaches the connection as the host variable [`VAR`]:
 //!
 //! ```yaml
-//! rdeploy_ssh_host_keys:
-//!   source: EC2 console output of i-0abc (us-east-1)
+//! rdeploy_ssh_host_keys:          # as the inventory sets it: where to read the keys
+//!   source: the EC2 console output of i-0abc (us-east-1)
+//!   instance_id: i-0abc
+//!   region: us-east-1
+//! rdeploy_ssh_host_keys:          # once read (or given so by any inventory)
+//!   source: the EC2 console output of i-0abc (us-east-1)
 //!   keys: ["ssh-ed25519 AAAA...", "ecdsa-sha2-nistp256 AAAA..."]
 //!   fingerprints: ["ED25519 SHA256:...", "ECDSA SHA256:..."]
 //!   missing: why no key was found (only when `keys` and `fingerprints` are empty)
@@ -56,6 +60,13 @@ impl TrustedKeys {
     /// Entries that do not parse are dropped (and so can never match).
     pub fn from_var(v: &Value) -> Option<TrustedKeys> {
         let m = v.as_object()?;
+        // Where to read the keys, not yet read (see inventory::ec2_host_keys::resolve).
+        if !["keys", "fingerprints", "missing"]
+            .iter()
+            .any(|k| m.contains_key(*k))
+        {
+            return None;
+        }
         let strings = |k: &str| -> Vec<String> {
             m.get(k)
                 .and_then(Value::as_array)
@@ -248,5 +259,10 @@ mod tests {
             "{hint}"
         );
         assert!(TrustedKeys::from_var(&json!("x")).is_none());
+        // Not read yet: only where to read it.
+        assert!(TrustedKeys::from_var(
+            &json!({"source": "s", "instance_id": "i-1", "region": "r"})
+        )
+        .is_none());
     }
 }
