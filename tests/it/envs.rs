@@ -155,3 +155,30 @@ async fn two_environments_side_by_side_listed_shown_and_destroyed_one_at_a_time(
         r.stdout
     );
 }
+
+/// Bad input is one error with its position, exit status 1, before any AWS call (the
+/// endpoint here answers nothing).
+#[test]
+fn bad_spec_or_env_name_fails_before_any_call() {
+    let dir = super::harness::tempdir();
+    let spec = |count: &str| {
+        SPEC.replace("PROJECT", "shop")
+            .replace("REGION", "us-east-1")
+            .replace("COUNT", count)
+    };
+    std::fs::write(dir.path().join("infra.yml"), spec("1x")).unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ACCESS_KEY_ID", "x"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let r = rdeploy_env(dir.path(), &["env", "list", "infra.yml"], &env);
+    r.assert_code(1);
+    assert!(r.stderr.contains("infra.yml:12:12: `count` must be a whole number"), "{}", r.stderr);
+    std::fs::write(dir.path().join("infra.yml"), spec("1")).unwrap();
+    let r = rdeploy_env(dir.path(), &["env", "show", "Bad_Env", "infra.yml"], &env);
+    r.assert_code(1);
+    assert!(r.stderr.contains("--env `Bad_Env`"), "{}", r.stderr);
+    assert!(!r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
+}
