@@ -71,7 +71,8 @@ pub fn parse_console(text: &str) -> ConsoleKeys {
     }
     let mut state = In::None;
     let (mut cur_keys, mut cur_fps) = (vec![], vec![]);
-    let (mut keys, mut fps): (Option<Vec<PublicKey>>, Option<Vec<(String, String)>>) = (None, None);
+    let mut keys: Option<Vec<PublicKey>> = None;
+    let mut fps: Option<Vec<(String, String)>> = None;
     for raw in text.split('\n') {
         let line = raw.replace('\r', "");
         if line.contains(KEYS_BEGIN) {
