@@ -69,6 +69,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             crate::provision::destroy(&opts, reporter.as_ref()).await
         }
+        Command::Env(a) => {
+            use crate::cli::EnvAction;
+            use crate::provision::envs;
+            let settings = crate::provision::AwsSettings::default();
+            match a.action {
+                EnvAction::List { spec, output: format } => {
+                    let reporter = output::reporter(format, 0, false);
+                    let opts = envs::EnvOptions { spec, json: format == output::Format::Json };
+                    envs::run_list(&opts, reporter.as_ref(), &settings).await
+                }
+                EnvAction::Show { env, spec, output: format } => {
+                    let reporter = output::reporter(format, 0, false);
+                    let opts = envs::EnvOptions { spec, json: format == output::Format::Json };
+                    envs::run_show(&opts, &env, reporter.as_ref(), &settings).await
+                }
+            }
+        }
         Command::Vault(args) => crate::vault::cli::run(args),
         Command::Doc { module } => Ok(crate::doc::run(module.as_deref())),
         Command::Completions { shell } => {
@@ -483,12 +500,21 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     };
     let mut p = prepare(&args.conn, front, None).await?;
     p.opts.retry_file = None;
+    p.opts.stream_output = true;
     let ex = Executor::new(p.inv, p.opts, p.reporter.clone());
     let book = Playbook {
         path: PathBuf::from("<exec>"),
         plays: vec![play],
     };
-    let summary = ex.run_playbook(&book).await?;
+    // Ctrl-C ends every host's command: leaving drops the channels, and each host's
+    // watchdog stops its command when its channel closes (ssh::stream).
+    let summary = tokio::select! {
+        s = ex.run_playbook(&book) => s?,
+        _ = tokio::signal::ctrl_c() => {
+            p.reporter.finish();
+            return Err(Error::Interrupted);
+        }
+    };
     p.reporter.finish();
     Ok(summary.exit_code)
 }

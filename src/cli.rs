@@ -41,6 +41,8 @@ pub enum Command {
     Provision(ProvisionArgs),
     /// Destroy everything of the spec's project and environment.
     Destroy(DestroyArgs),
+    /// The environments of the spec's project, found by their tags (read-only).
+    Env(EnvArgs),
     /// Encrypt and decrypt files and values with ansible-vault's format.
     Vault(VaultArgs),
     /// List the modules rdeploy knows, or show one's parameters (like ansible-doc).
@@ -350,4 +352,32 @@ pub struct DestroyArgs {
     pub auto_approve: bool,
     #[arg(long = "output", value_enum, default_value_t = Format::Human)]
     pub output: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(subcommand)]
+    pub action: EnvAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvAction {
+    /// Every environment of the project: resource counts per kind, creation time.
+    List {
+        /// The infra spec (YAML): its project and regions are listed.
+        #[arg(default_value = "inventory/infra.yml")]
+        spec: PathBuf,
+        #[arg(long = "output", value_enum, default_value_t = Format::Human)]
+        output: Format,
+    },
+    /// One environment's resources, addresses and the spec's outputs.
+    Show {
+        /// The environment name (as given to `provision --env`).
+        env: String,
+        /// The infra spec (YAML).
+        #[arg(default_value = "inventory/infra.yml")]
+        spec: PathBuf,
+        #[arg(long = "output", value_enum, default_value_t = Format::Human)]
+        output: Format,
+    },
 }

@@ -39,7 +39,8 @@ impl Executor {
         let c: Arc<dyn Connection> = if conn_type == "local" {
             Arc::new(ssh::local::LocalConnection)
         } else {
-            let spec = self.connect_spec(host, t, inherit, scope);
+            let mut spec = self.connect_spec(host, t, inherit, scope);
+            self.read_trusted_keys(&mut spec, scope).await;
             ssh::russh_conn::connect(&spec).await?
         };
         *guard = Some(c.clone());
@@ -74,10 +75,31 @@ impl Executor {
             if !known {
                 spec.address = target.to_string();
             }
+            self.read_trusted_keys(&mut spec, &scope).await;
             ssh::russh_conn::connect(&spec).await?
         };
         cache.insert(target.to_string(), c.clone());
         Ok(c)
+    }
+
+    /// The host keys the inventory vouches for, read now when the inventory only said
+    /// where (the EC2 console output: one call, at the first connection to the host).
+    async fn read_trusted_keys(&self, spec: &mut ConnectSpec, scope: &Arc<Scope>) {
+        if spec.trusted_keys.is_some() || spec.host_key_policy == ssh::HostKeyPolicy::Off {
+            return;
+        }
+        if let Some(v) = self.trusted_keys_var(scope) {
+            spec.trusted_keys = crate::inventory::ec2_host_keys::resolve(&v)
+                .await
+                .map(Arc::new);
+        }
+    }
+
+    fn trusted_keys_var(&self, scope: &Arc<Scope>) -> Option<serde_json::Value> {
+        scope
+            .get(ssh::trusted_keys::VAR)
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .and_then(|v| serde_json::to_value(&v).ok())
     }
 
     pub(super) fn connect_spec(
@@ -194,6 +216,10 @@ impl Executor {
                 policy = ssh::HostKeyPolicy::Off;
             }
         }
+        let trusted_keys = self
+            .trusted_keys_var(scope)
+            .and_then(|v| ssh::trusted_keys::TrustedKeys::from_var(&v))
+            .map(Arc::new);
         ConnectSpec {
             name: host.to_string(),
             address,
@@ -203,6 +229,7 @@ impl Executor {
             password,
             known_hosts,
             host_key_policy: policy,
+            trusted_keys,
             connect_timeout: self.opts.connect_timeout,
             jump: jump.filter(|j| j != "none").map(|j| {
                 Box::new(self.jump_spec(&j, &keys_for_jump(&self.opts.private_key, scope, self)))
@@ -233,6 +260,7 @@ impl Executor {
             password: None,
             known_hosts: self.opts.known_hosts.clone(),
             host_key_policy: self.opts.host_key_policy,
+            trusted_keys: None,
             connect_timeout: self.opts.connect_timeout,
             jump: None,
             persistent_shell: false,

@@ -9,6 +9,7 @@ mod engine_actions;
 use host::Learned;
 pub mod host;
 mod include;
+mod stream;
 
 pub mod task;
 pub mod vars;
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub retry_file: Option<PathBuf>,
     pub verbosity: u8,
     pub roles_path: Vec<PathBuf>,
+    /// Command output is sent as it arrives, one event per line (`rdeploy exec`).
+    pub stream_output: bool,
 }
 
 /// What a run ends with.

@@ -1050,8 +1050,22 @@ impl Executor {
             vars: &vars,
             search: &search,
             timeout,
+            output: None,
         };
-        let outcome = m.run(&ctx, args).await?;
+        let outcome = if !self.opts.stream_output {
+            m.run(&ctx, args).await?
+        } else {
+            let (sink, lines) = super::stream::start(self.reporter.clone(), host);
+            let ctx = ModuleCtx {
+                output: Some(sink),
+                ..ctx
+            };
+            let r = m.run(&ctx, args).await;
+            drop(ctx);
+            // Every line is out before the task's result.
+            let _ = lines.await;
+            r?
+        };
         let learned = Learned {
             facts: outcome
                 .facts

@@ -6,7 +6,9 @@
 //! `hostnames` (default `dns-name`, then `private-dns-name`), `keyed_groups`, `groups`,
 //! `compose`, `strict`, `hostvars_prefix`/`hostvars_suffix`, `leading_separator`,
 //! `use_contrib_script_compatible_sanitization`, and rdeploy's own `elasticache`
-//! (default true) and `page_size` (DescribeInstances page size, default 1000).
+//! (default true), `ssh_host_keys` (default true: verify running instances rdeploy
+//! launched by the host keys in their console output, see [`super::ec2_host_keys`])
+//! and `page_size` (DescribeInstances page size, default 1000).
 //!
 //! Hosts are ordered by hostname with digit runs compared as numbers (`api-2` before
 //! `api-10`), then by instance id, in every group and in `all`, whatever order the API
@@ -95,6 +97,7 @@ pub struct Config {
     pub leading_separator: bool,
     pub contrib_sanitization: bool,
     pub elasticache: bool,
+    pub ssh_host_keys: bool,
     pub page_size: Option<i32>,
     pub profile: Option<String>,
 }
@@ -126,6 +129,7 @@ const KEYS: &[&str] = &[
     "profile",
     "boto_profile",
     "elasticache",
+    "ssh_host_keys",
     "page_size",
 ];
 
@@ -184,6 +188,7 @@ impl Config {
             leading_separator: true,
             contrib_sanitization: false,
             elasticache: true,
+            ssh_host_keys: true,
             page_size: None,
             profile: None,
         };
@@ -256,6 +261,7 @@ impl Config {
         cfg.leading_separator = flag("leading_separator", true)?;
         cfg.contrib_sanitization = flag("use_contrib_script_compatible_sanitization", false)?;
         cfg.elasticache = flag("elasticache", true)?;
+        cfg.ssh_host_keys = flag("ssh_host_keys", true)?;
         if let Some(n) = get("hostvars_prefix") {
             cfg.hostvars_prefix = string(n, "hostvars_prefix")?;
         }
@@ -519,6 +525,9 @@ async fn fetch_region(aws: &Aws, cfg: &Config, region: &str) -> Result<(Vec<Valu
                 .map(|i| i["instance_id"].as_str().unwrap_or_default().to_string())
                 .collect();
         instances.retain(|i| !excluded.contains(i["instance_id"].as_str().unwrap_or_default()));
+    }
+    if cfg.ssh_host_keys {
+        super::ec2_host_keys::mark(region, cfg.profile.as_deref(), &mut instances);
     }
     let caches = if cfg.elasticache {
         elasticache(aws, cfg, region).await?
@@ -985,6 +994,10 @@ pub fn populate(cfg: &Config, fetched: &Fetched, inv: &mut Inventory) -> Result<
         }
         for (k, v) in aliases {
             vars.insert(k, v);
+        }
+        // Read by the connection under this name whatever the prefix/suffix.
+        if let Some(v) = f.get(crate::ssh::trusted_keys::VAR) {
+            vars.insert(crate::ssh::trusted_keys::VAR.to_string(), v.clone());
         }
         let base = crate::template::from_json(&Value::Object(base));
         let mut composed: IndexMap<String, minijinja::Value> = IndexMap::new();

@@ -14,6 +14,7 @@
 
 pub mod aws_ec2;
 pub mod display;
+pub mod ec2_host_keys;
 pub mod ini;
 pub mod pattern;
 pub mod script;

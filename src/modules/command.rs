@@ -527,16 +527,21 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
     prelude(&mut s, &spec, ctx.check_mode);
     s.raw(&body);
     let start = SystemTime::now();
-    let out = ctx
-        .run_stdin(
-            s.as_str(),
-            if ctx.check_mode {
-                None
-            } else {
-                spec.stdin_bytes()
-            },
-        )
-        .await?;
+    let stdin = if ctx.check_mode {
+        None
+    } else {
+        spec.stdin_bytes()
+    };
+    let out = match (&ctx.output, stdin) {
+        // Streamed (`rdeploy exec`): the command's output goes out as it arrives, without
+        // the status marker. A command given `stdin` is not streamed (a streamed command
+        // reads /dev/null).
+        (Some(sink), None) => {
+            ctx.run_streamed(s.as_str(), without_marker(sink.clone()))
+                .await?
+        }
+        (_, stdin) => ctx.run_stdin(s.as_str(), stdin).await?,
+    };
     let end = SystemTime::now();
     let (gate, stdout) = parse_gate(&out.stdout);
     // No marker: the script did not get that far (become failed ...); the output is
@@ -553,6 +558,37 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
         start,
         end,
     ))
+}
+
+/// A sink that forwards everything but the status marker line the script prints
+/// first on stdout (`RDX:RUN`).
+fn without_marker(sink: crate::ssh::stream::OutputSink) -> crate::ssh::stream::OutputSink {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<crate::ssh::stream::OutputChunk>();
+    tokio::spawn(async move {
+        let mut head: Option<Vec<u8>> = Some(vec![]);
+        while let Some(mut chunk) = rx.recv().await {
+            if !chunk.stderr {
+                if let Some(mut h) = head.take() {
+                    h.extend_from_slice(&chunk.data);
+                    match h.iter().position(|b| *b == b'\n') {
+                        None if h.len() < 64 => {
+                            head = Some(h);
+                            continue;
+                        }
+                        Some(i) if h.starts_with(b"RDX:") => chunk.data = h.split_off(i + 1),
+                        _ => chunk.data = h,
+                    }
+                }
+            }
+            if !chunk.data.is_empty() && sink.send(chunk).is_err() {
+                break;
+            }
+        }
+        if let Some(h) = head.filter(|h| !h.is_empty() && !h.starts_with(b"RDX:")) {
+            let _ = sink.send(crate::ssh::stream::OutputChunk { stderr: false, data: h });
+        }
+    });
+    tx
 }
 
 pub struct Command;

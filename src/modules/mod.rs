@@ -183,6 +183,9 @@ pub struct ModuleCtx<'a> {
     pub vars: &'a minijinja::Value,
     pub search: &'a SearchPaths,
     pub timeout: Option<Duration>,
+    /// Set when the run streams command output as it arrives (`rdeploy exec`): the
+    /// command modules send their command's output there ([`ModuleCtx::run_streamed`]).
+    pub output: Option<crate::ssh::stream::OutputSink>,
 }
 
 impl ModuleCtx<'_> {
@@ -197,6 +200,24 @@ impl ModuleCtx<'_> {
         script: &str,
         stdin: Option<Vec<u8>>,
     ) -> Result<ExecOutput, ModuleError> {
+        self.exec_with(script, stdin, None).await
+    }
+
+    /// Runs a script whose output goes to `sink` as it arrives (see [`crate::ssh::stream`]).
+    pub async fn run_streamed(
+        &self,
+        script: &str,
+        sink: crate::ssh::stream::OutputSink,
+    ) -> Result<ExecOutput, ModuleError> {
+        self.exec_with(script, None, Some(sink)).await
+    }
+
+    async fn exec_with(
+        &self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+        sink: Option<crate::ssh::stream::OutputSink>,
+    ) -> Result<ExecOutput, ModuleError> {
         let mut full = String::new();
         for (k, v) in self.environment {
             if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !k.is_empty() {
@@ -206,15 +227,16 @@ impl ModuleCtx<'_> {
             }
         }
         full.push_str(script);
-        Ok(self
-            .conn
-            .exec(ExecRequest {
-                script: full,
-                stdin,
-                timeout: self.timeout,
-                become_: self.become_.cloned(),
-            })
-            .await?)
+        let req = ExecRequest {
+            script: full,
+            stdin,
+            timeout: self.timeout,
+            become_: self.become_.cloned(),
+        };
+        Ok(match sink {
+            Some(sink) => self.conn.exec_streamed(req, sink).await?,
+            None => self.conn.exec(req).await?,
+        })
     }
 
     /// Runs a script and fails the task when it exits non-zero.
@@ -399,6 +421,7 @@ pub(crate) mod testing {
             vars: &vars,
             search: &search,
             timeout: Some(Duration::from_secs(60)),
+            output: None,
         };
         let map = args.as_object().cloned().unwrap_or_default();
         module.run(&ctx, &Args::new(map)).await

@@ -372,6 +372,7 @@ pub fn without_diff<'a>(ctx: &ModuleCtx<'a>) -> ModuleCtx<'a> {
         vars: ctx.vars,
         search: ctx.search,
         timeout: ctx.timeout,
+        output: ctx.output.clone(),
     }
 }
 

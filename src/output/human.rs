@@ -194,6 +194,9 @@ impl Reporter for Human {
                 style(format!("[WARNING]: {msg}")).magenta().to_string(),
             ),
             Event::Message { msg } => self.println(&st, msg.clone()),
+            Event::HostOutput { host, line, .. } => self.println(&st, format!("{host} | {line}")),
+            // Sent for JSON output only; the human form comes as messages.
+            Event::Environments { .. } | Event::Environment { .. } => {}
             Event::Recap {
                 stats,
                 elapsed_secs,

@@ -87,6 +87,12 @@ pub enum Event {
     Warning {
         msg: String,
     },
+    /// One line of a command's output, as it arrived (`rdeploy exec`).
+    HostOutput {
+        host: String,
+        stderr: bool,
+        line: String,
+    },
     /// Free-form progress lines (for example provisioning steps).
     Message {
         msg: String,
@@ -95,6 +101,13 @@ pub enum Event {
         stats: IndexMap<String, HostStats>,
         elapsed_secs: f64,
     },
+    /// `rdeploy env list --output json`: the project's environments (provision::envs).
+    Environments {
+        project: String,
+        environments: Vec<serde_json::Value>,
+    },
+    /// `rdeploy env show --output json`: one environment's resources and outputs.
+    Environment { environment: serde_json::Value },
 }
 
 /// Renders events. Implementations must be cheap: they are called from the engine.

@@ -7,7 +7,8 @@
 //! [`lookup`] reads what the spec refers to (zones, default VPC, AMIs); [`plan`] diffs
 //! them into create/update/replace/destroy changes without any API call; [`apply`]
 //! executes a plan with bounded waits; [`outputs`] renders the spec's outputs;
-//! [`report`] turns plans and outputs into reporter events; [`confirm`] asks for approval.
+//! [`report`] turns plans and outputs into reporter events; [`confirm`] asks for approval;
+//! [`envs`] lists and shows environments (`rdeploy env list/show`, read-only).
 //!
 //! Invariants: nothing is touched that lacks `rdeploy:project` + `rdeploy:env` with the
 //! spec's values; every resource is tagged in its creating call; spec errors come before
@@ -17,6 +18,7 @@ pub mod apply;
 // the shared AWS client code lives in crate::aws (used by the EC2 inventory too)
 pub use crate::aws;
 pub mod confirm;
+pub mod envs;
 pub mod lookup;
 pub mod outputs;
 pub mod plan;

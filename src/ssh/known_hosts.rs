@@ -6,6 +6,7 @@
 //! server key under a [`HostKeyPolicy`]: accept, record (accept-new) or refuse with a
 //! message that names the key type and its `SHA256:` fingerprint, like `ssh` does.
 
+use super::trusted_keys::{TrustedKeys, TrustedVerdict};
 use super::HostKeyPolicy;
 use base64::Engine as _;
 use russh::keys::{Algorithm, HashAlg, PublicKey, PublicKeyBase64 as _};
@@ -338,6 +339,20 @@ pub fn verify(
     policy: HostKeyPolicy,
     key: &PublicKey,
 ) -> Result<(), String> {
+    verify_with(host_id, files, policy, key, None)
+}
+
+/// [`verify`] with the keys an inventory vouches for this host ([`TrustedKeys`]):
+/// `@revoked` lines still win; a key known to the files or to the set is accepted; a set
+/// that holds keys refuses every other key (under accept-new too); an empty set adds to
+/// the strict refusal why nothing was found and what to do.
+pub fn verify_with(
+    host_id: &str,
+    files: &[PathBuf],
+    policy: HostKeyPolicy,
+    key: &PublicKey,
+    trusted: Option<&TrustedKeys>,
+) -> Result<(), String> {
     if policy == HostKeyPolicy::Off {
         return Ok(());
     }
@@ -350,7 +365,15 @@ pub fn verify(
     };
     let known = KnownHosts::load(files)?;
     let offered = format!("{} key {}", key_type(key), fingerprint(key));
-    match known.check(host_id, key) {
+    let verdict = known.check(host_id, key);
+    if let (Some(t), Verdict::Unknown | Verdict::Changed { .. }) = (trusted, &verdict) {
+        match t.check(key) {
+            TrustedVerdict::Known => return Ok(()),
+            TrustedVerdict::Mismatch => return Err(t.mismatch_message(host_id, &offered)),
+            TrustedVerdict::Absent => {}
+        }
+    }
+    match verdict {
         Verdict::Known => Ok(()),
         Verdict::Revoked { file, line } => Err(format!(
             "the server's {offered} is marked @revoked in {}:{line}; refusing to connect",
@@ -374,12 +397,20 @@ pub fn verify(
                 append(first, host_id, key)
                     .map_err(|e| format!("cannot record the server's {offered} in {}: {e}", first.display()))
             }
-            _ => Err(format!(
-                "no host key is known for {host_id} (looked in {}); the server offered {offered}. \
-                 Add it to known_hosts (e.g. ssh-keyscan) after checking the fingerprint, or use \
-                 host key checking accept-new",
-                if files.is_empty() { "no file".to_string() } else { files_shown() }
-            )),
+            _ => match trusted {
+                Some(t) => Err(format!(
+                    "no host key is known for {host_id} (looked in {} and {}); the server offered {offered}.{}",
+                    if files.is_empty() { "no file".to_string() } else { files_shown() },
+                    t.source,
+                    t.absent_hint()
+                )),
+                None => Err(format!(
+                    "no host key is known for {host_id} (looked in {}); the server offered {offered}. \
+                     Add it to known_hosts (e.g. ssh-keyscan) after checking the fingerprint, or use \
+                     host key checking accept-new",
+                    if files.is_empty() { "no file".to_string() } else { files_shown() }
+                )),
+            },
         },
     }
 }
@@ -566,5 +597,92 @@ mod tests {
         verify("y", &files, HostKeyPolicy::AcceptNew, &key(ED_B)).unwrap();
         let k = KnownHosts::load(&files).unwrap();
         assert_eq!(k.entries.len(), 2);
+    }
+
+    #[test]
+    fn verify_with_trusted_keys() {
+        use crate::ssh::trusted_keys::TrustedKeys;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("known_hosts");
+        let files = vec![f.clone()];
+        let console = TrustedKeys {
+            source: "EC2 console output of i-1".into(),
+            keys: vec![key(ED_A)],
+            ..Default::default()
+        };
+        // Empty known_hosts, strict: the console's key is accepted, another refused
+        // (also under accept-new, which then records nothing).
+        verify_with(
+            "10.0.0.5",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&console),
+        )
+        .unwrap();
+        for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
+            let e =
+                verify_with("10.0.0.5", &files, policy, &key(ED_B), Some(&console)).unwrap_err();
+            assert!(
+                e.contains("i-1") && e.contains(ED_A_FP) && e.contains(ED_B_FP),
+                "{e}"
+            );
+        }
+        assert!(!f.exists());
+        // The address was another machine's before (a stale line): the console decides.
+        std::fs::write(&f, format!("10.0.0.5 ssh-ed25519 {ED_B}\n")).unwrap();
+        verify_with(
+            "10.0.0.5",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&console),
+        )
+        .unwrap();
+        // Revoked still wins.
+        std::fs::write(&f, format!("@revoked * ssh-ed25519 {ED_A}\n")).unwrap();
+        let e = verify_with(
+            "10.0.0.5",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&console),
+        )
+        .unwrap_err();
+        assert!(e.contains("@revoked"), "{e}");
+        // No key found yet: strict refuses and says why and what to do.
+        std::fs::remove_file(&f).unwrap();
+        let none = TrustedKeys {
+            source: "EC2 console output of i-2".into(),
+            missing: Some("no SSH HOST KEY block in it yet".into()),
+            ..Default::default()
+        };
+        let e = verify_with(
+            "10.0.0.6",
+            &files,
+            HostKeyPolicy::Strict,
+            &key(ED_A),
+            Some(&none),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("i-2")
+                && e.contains("first boot")
+                && e.contains("ssh-keyscan")
+                && e.contains("accept-new"),
+            "{e}"
+        );
+        // accept-new was asked for explicitly: recorded.
+        verify_with(
+            "10.0.0.6",
+            &files,
+            HostKeyPolicy::AcceptNew,
+            &key(ED_A),
+            Some(&none),
+        )
+        .unwrap();
+        assert!(std::fs::read_to_string(&f)
+            .unwrap()
+            .starts_with("10.0.0.6 ssh-ed25519"));
     }
 }

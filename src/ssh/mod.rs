@@ -16,6 +16,8 @@ pub mod persistent;
 pub mod russh_conn;
 pub mod shell_pool;
 pub mod ssh_config;
+pub mod stream;
+pub mod trusted_keys;
 
 use crate::shell;
 use async_trait::async_trait;
@@ -104,6 +106,9 @@ pub struct ConnectSpec {
     pub password: Option<String>,
     pub known_hosts: Vec<std::path::PathBuf>,
     pub host_key_policy: HostKeyPolicy,
+    /// Host keys the inventory vouches for (the EC2 console output's), checked next to
+    /// the known_hosts files ([`trusted_keys`]).
+    pub trusted_keys: Option<std::sync::Arc<trusted_keys::TrustedKeys>>,
     pub connect_timeout: Duration,
     /// A bastion to jump through (ProxyJump), itself fully described.
     pub jump: Option<Box<ConnectSpec>>,
@@ -116,6 +121,24 @@ pub struct ConnectSpec {
 pub trait Connection: Send + Sync {
     /// Runs a script with `/bin/sh`; returns its exit status and output.
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError>;
+    /// Like [`exec`](Connection::exec), sending the output to `sink` as it arrives
+    /// ([`stream`]). By default the output is sent whole at the end.
+    async fn exec_streamed(
+        &self,
+        req: ExecRequest,
+        sink: stream::OutputSink,
+    ) -> Result<ExecOutput, TransportError> {
+        let out = self.exec(req).await?;
+        for (stderr, data) in [(false, &out.stdout), (true, &out.stderr)] {
+            if !data.is_empty() {
+                let _ = sink.send(stream::OutputChunk {
+                    stderr,
+                    data: data.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
     /// Closes the connection (best effort).
     async fn close(&self) {}
     /// Whether the connection has ended (closed by either side or lost). The engine

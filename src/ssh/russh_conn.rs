@@ -14,7 +14,8 @@
 //!   file contents) are streamed on the channel, never put on a command line.
 //! - A request whose persistent shell dies is not run again (it may have done its
 //!   work): it reports rc -1 and the connection goes on with one channel per request.
-//! - Host keys are checked by [`known_hosts::verify`] before authentication.
+//! - Host keys are checked by [`known_hosts::verify_with`] before authentication, against
+//!   the known_hosts files and the keys the inventory vouches for (`spec.trusted_keys`).
 
 use super::known_hosts;
 use super::persistent::Shell;
@@ -82,14 +83,18 @@ pub fn connect_russh(
             spec.known_hosts.iter().map(|p| expand_home(p)).collect()
         };
         let host_id = known_hosts::host_id(&spec.address, spec.port);
-        let known_algs = known_hosts::KnownHosts::load(&files)
+        let mut known_algs = known_hosts::KnownHosts::load(&files)
             .map(|k| k.known_algorithms(&host_id))
             .unwrap_or_default();
+        if let Some(t) = &spec.trusted_keys {
+            known_algs.extend(t.algorithms());
+        }
         let config = client_config(&known_algs);
         let handler = Client {
             host_id,
             files,
             policy: spec.host_key_policy,
+            trusted: spec.trusted_keys.clone(),
         };
 
         let handshake = match &jump {
@@ -188,6 +193,7 @@ pub struct Client {
     host_id: String,
     files: Vec<PathBuf>,
     policy: super::HostKeyPolicy,
+    trusted: Option<Arc<super::trusted_keys::TrustedKeys>>,
 }
 
 #[derive(Debug)]
@@ -212,8 +218,14 @@ impl client::Handler for Client {
         // Host certificates are never asked for (no `host_key_certificates`), so a
         // certificate here is checked by its plain key.
         let key = server_key.public_key();
-        known_hosts::verify(&self.host_id, &self.files, self.policy, &key)
-            .map_err(ClientError::HostKey)?;
+        known_hosts::verify_with(
+            &self.host_id,
+            &self.files,
+            self.policy,
+            &key,
+            self.trusted.as_deref(),
+        )
+        .map_err(ClientError::HostKey)?;
         Ok(true)
     }
 }
@@ -395,8 +407,14 @@ impl RusshConnection {
         }
     }
 
-    /// Runs a request on a channel of its own.
-    async fn run(&self, req: &ExecRequest) -> Result<ExecOutput, ChannelError> {
+    /// Runs a request on a channel of its own; with a sink, streamed ([`super::stream`]):
+    /// the output goes to the sink as it arrives, stdin stays open while the command
+    /// runs and its end (the channel closed) stops the command on the host.
+    async fn run(
+        &self,
+        req: &ExecRequest,
+        sink: Option<&super::stream::OutputSink>,
+    ) -> Result<ExecOutput, ChannelError> {
         let _permit = self
             .channels
             .acquire()
@@ -416,7 +434,11 @@ impl RusshConnection {
                 return Err(self.lost("opening a channel", e).into());
             }
         };
-        let (command, mut stdin) = wrap_become(&req.script, req.become_.as_ref());
+        let script = match sink {
+            Some(_) => std::borrow::Cow::Owned(super::stream::watchdog_script(&req.script)),
+            None => std::borrow::Cow::Borrowed(req.script.as_str()),
+        };
+        let (command, mut stdin) = wrap_become(&script, req.become_.as_ref());
         if let Some(data) = &req.stdin {
             stdin.extend_from_slice(data);
         }
@@ -432,7 +454,10 @@ impl RusshConnection {
                 // status tells the rest.
                 let _ = writer.data(&stdin[..]).await;
             }
-            let _ = writer.eof().await;
+            // A streamed command's watchdog reads stdin until the channel closes.
+            if sink.is_none() {
+                let _ = writer.eof().await;
+            }
         };
         let collect = async {
             let mut out = ExecOutput::default();
@@ -440,8 +465,22 @@ impl RusshConnection {
             let mut closed = false;
             while let Some(msg) = reader.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::Data { data } => {
+                        if let Some(s) = sink {
+                            let _ = s.send(super::stream::OutputChunk {
+                                stderr: false,
+                                data: data.to_vec(),
+                            });
+                        }
+                        out.stdout.extend_from_slice(&data)
+                    }
                     ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        if let Some(s) = sink {
+                            let _ = s.send(super::stream::OutputChunk {
+                                stderr: true,
+                                data: data.to_vec(),
+                            });
+                        }
                         out.stderr.extend_from_slice(&data)
                     }
                     ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
@@ -603,7 +642,7 @@ impl Connection for RusshConnection {
                 return self.run_on_shell(shell, who, req).await;
             }
         }
-        match self.run(&req).await {
+        match self.run(&req, None).await {
             Ok(out) => Ok(out),
             // Every shell busy and no channel left (the server's MaxSessions): wait for
             // a shell instead.
@@ -614,6 +653,17 @@ impl Connection for RusshConnection {
                     None => Err(e),
                 }
             }
+            Err(ChannelError::Refused(e) | ChannelError::Other(e)) => Err(e),
+        }
+    }
+
+    async fn exec_streamed(
+        &self,
+        req: ExecRequest,
+        sink: super::stream::OutputSink,
+    ) -> Result<ExecOutput, TransportError> {
+        match self.run(&req, Some(&sink)).await {
+            Ok(out) => Ok(out),
             Err(ChannelError::Refused(e) | ChannelError::Other(e)) => Err(e),
         }
     }

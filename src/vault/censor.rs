@@ -129,7 +129,10 @@ pub fn censor_event(ev: &Event) -> Event {
             }
         }
         Event::Warning { msg } | Event::Message { msg } => censor_in_place(msg),
+        Event::HostOutput { line, .. } => censor_in_place(line),
         Event::Recap { .. } => {}
+        Event::Environments { environments, .. } => environments.iter_mut().for_each(censor_json),
+        Event::Environment { environment } => censor_json(environment),
     }
     ev
 }

@@ -2,16 +2,22 @@
 //! containers (tests/fleet/fleet.sh), real moto server for AWS.
 
 mod aws_inventory;
+mod cluster;
 mod engine;
 mod engine_features;
 mod engine_local;
+mod envs;
+mod examples_local;
+mod exec_stream;
 mod faults;
 mod galaxy_roles;
 mod harness;
+mod host_keys;
 mod inventory;
 mod modules_files;
 mod modules_more;
 mod modules_system;
+mod monitoring;
 mod properties;
 mod provision;
 mod realtime;

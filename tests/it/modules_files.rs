@@ -83,6 +83,7 @@ impl T {
             vars: &self.vars,
             search: &search,
             timeout: Some(std::time::Duration::from_secs(60)),
+            output: None,
         };
         m.run(
             &ctx,

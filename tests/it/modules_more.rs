@@ -54,6 +54,7 @@ impl Node {
             vars: &vars,
             search: &search,
             timeout: Some(Duration::from_secs(300)),
+            output: None,
         };
         m.run(
             &ctx,

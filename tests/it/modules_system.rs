@@ -67,6 +67,7 @@ impl Node {
             vars: &vars,
             search: &search,
             timeout: Some(Duration::from_secs(900)),
+            output: None,
         };
         m.run(
             &ctx,

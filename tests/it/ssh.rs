@@ -32,6 +32,7 @@ pub(crate) fn spec(h: &FleetHost, user: &str) -> ConnectSpec {
         password: None,
         known_hosts: vec![f.known_hosts()],
         host_key_policy: HostKeyPolicy::Strict,
+        trusted_keys: None,
         connect_timeout: Duration::from_secs(10),
         jump: None,
         persistent_shell: true,
