@@ -167,6 +167,13 @@ impl Reporter for Human {
                 style(format!("[WARNING]: {msg}")).magenta().to_string(),
             ),
             Event::Message { msg } => self.println(&st, msg.clone()),
+            Event::Plan { plan } => {
+                self.println(&st, serde_json::to_string_pretty(plan).unwrap_or_default())
+            }
+            Event::Outputs { outputs } => self.println(
+                &st,
+                serde_json::to_string_pretty(outputs).unwrap_or_default(),
+            ),
             Event::Recap {
                 stats,
                 elapsed_secs,

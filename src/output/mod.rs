@@ -99,6 +99,14 @@ pub enum Event {
         stats: IndexMap<String, HostStats>,
         elapsed_secs: f64,
     },
+    /// A provisioning plan as data (`--output json`): `{"event": "plan", "plan": {...}}`.
+    Plan {
+        plan: serde_json::Value,
+    },
+    /// The rendered outputs of a provisioning run as data (`--output json`).
+    Outputs {
+        outputs: IndexMap<String, serde_json::Value>,
+    },
 }
 
 /// Renders events. Implementations must be cheap: they are called from the engine.

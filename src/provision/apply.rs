@@ -3,7 +3,8 @@
 //! 1. creations and in-place updates (network, key pair, security groups and rules,
 //!    cache subnet group, instance launches — concurrently —, Redis);
 //! 2. waiting (bounded) until the launched and started instances are `running`;
-//! 3. Elastic IP associations, then the old instances of replacements are terminated;
+//! 3. Elastic IP associations, load balancer targets, then the old instances of
+//!    replacements are terminated;
 //! 4. destroys, in reverse dependency order (addresses, instances, Redis, groups, key,
 //!    route table, gateway, subnets, VPC), each retried while AWS still sees a dependency;
 //! 5. waiting (bounded) until created or modified Redis are `available`.
@@ -12,6 +13,7 @@
 //! interrupted apply leaves nothing untagged: the next run discovers it and converges.
 
 use super::aws::{self, cloud_err, retry_codes, tag, Aws};
+use super::lb::LbOp;
 use super::plan::{
     base_tags, cache_subnet_group_name, config_tag, redis_config, Change, Launch, Op, Plan,
     SubnetRef,
@@ -31,20 +33,23 @@ use std::time::{Duration, Instant};
 
 /// Ids known while applying: from discovery and lookups, plus what this apply created.
 #[derive(Debug, Default, Clone)]
-struct RegionCtx {
-    vpc_id: Option<String>,
-    subnets: HashMap<String, String>,
+pub(crate) struct RegionCtx {
+    pub(crate) vpc_id: Option<String>,
+    pub(crate) subnets: HashMap<String, String>,
     igw_id: Option<String>,
-    sgs: HashMap<String, String>,
+    pub(crate) sgs: HashMap<String, String>,
     /// (group, index) -> instance id, for the instances the spec keeps.
-    instances: HashMap<(String, u32), String>,
+    pub(crate) instances: HashMap<(String, u32), String>,
     /// Elastic IPs of the region: allocation id -> instance id.
     eips: Vec<super::state::Eip>,
+    /// Load balancers, target groups and listeners by name.
+    pub(crate) lb: super::lb::apply::LbCtx,
 }
 
 pub struct Applier<'a> {
     aws: &'a Aws,
-    spec: &'a Spec,
+    pub(crate) spec: &'a Spec,
+    lookups: &'a super::lookup::Lookups,
     reporter: &'a dyn Reporter,
     ctx: HashMap<String, RegionCtx>,
     /// Instances to wait for (region, id).
@@ -70,7 +75,7 @@ impl<'a> Applier<'a> {
         aws: &'a Aws,
         spec: &'a Spec,
         state: &State,
-        lookups: &super::lookup::Lookups,
+        lookups: &'a super::lookup::Lookups,
         reporter: &'a dyn Reporter,
     ) -> Self {
         let mut ctx = HashMap::new();
@@ -94,6 +99,7 @@ impl<'a> Applier<'a> {
                     .map(|i| ((i.group.clone(), i.index), i.id.clone()))
                     .collect(),
                 eips: rs.eips.clone(),
+                lb: super::lb::apply::LbCtx::new(spec, &rs.lb),
             };
             if let Some(lk) = lookups.regions.get(region) {
                 if lk.vpc_id.is_some() {
@@ -105,6 +111,7 @@ impl<'a> Applier<'a> {
         Applier {
             aws,
             spec,
+            lookups,
             reporter,
             ctx,
             to_run: vec![],
@@ -118,6 +125,19 @@ impl<'a> Applier<'a> {
 
     fn rc(&mut self, region: &str) -> &mut RegionCtx {
         self.ctx.entry(region.to_string()).or_default()
+    }
+
+    /// What the apply knows of a region (for the appliers of other resource kinds).
+    pub(crate) fn region_ctx(&mut self, region: &str) -> &mut RegionCtx {
+        self.rc(region)
+    }
+
+    pub(crate) fn aws(&self) -> &'a Aws {
+        self.aws
+    }
+
+    pub(crate) fn lookups(&self) -> &'a super::lookup::Lookups {
+        self.lookups
     }
 
     /// Applies every change of the plan. Stops at the first error (a rerun converges).
@@ -141,6 +161,11 @@ impl<'a> Applier<'a> {
                 }
                 self.launch_many(&builds[i..j]).await?;
                 i = j;
+                continue;
+            }
+            if let Op::Lb(LbOp::SyncTargets { .. }) = &c.op {
+                // Targets are registered once the instances run (stage 3).
+                i += 1;
                 continue;
             }
             if let Op::EnsureEip { .. } = &c.op {
@@ -183,6 +208,12 @@ impl<'a> Applier<'a> {
                     format!("  {region}: elastic-ip {group}-{index}: {done}"),
                 );
             }
+        }
+        for c in builds
+            .iter()
+            .filter(|c| matches!(c.op, Op::Lb(LbOp::SyncTargets { .. })))
+        {
+            self.run(c).await?;
         }
         for (region, old_id, group, index) in std::mem::take(&mut self.replaced) {
             let new_id = self
@@ -876,6 +907,7 @@ impl<'a> Applier<'a> {
                 Err(e) if aws::is_not_found(&e) => Ok(None),
                 Err(e) => Err(cloud_err(region, "DeleteSubnet", e)),
             },
+            Op::Lb(op) => self.exec_lb(region, op).await,
             Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
                 ec2.delete_vpc().vpc_id(id).send()
             })

@@ -16,6 +16,8 @@
 pub mod apply;
 pub mod aws;
 pub mod confirm;
+pub(crate) mod fields;
+pub mod lb;
 pub mod lookup;
 pub mod outputs;
 pub mod plan;

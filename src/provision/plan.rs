@@ -168,6 +168,8 @@ pub enum Op {
     DeleteVpc {
         id: String,
     },
+    /// Load balancers, target groups, listeners, rules, targets (`lb/`).
+    Lb(super::lb::LbOp),
 }
 
 /// A subnet by the spec's name (`public-a`, maybe not created yet) or by id.
@@ -472,6 +474,8 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         p.redis(region, rs, &mut cache_groups, &mut redis, &mut d_redis)?;
     }
 
+    let moving: Vec<&Change> = instances.iter().chain(&d_instances).collect();
+    let (lbs, d_lbs) = super::lb::plan::plan(spec, state, lookups, &moving)?;
     let mut changes = vec![];
     for list in [
         network,
@@ -481,6 +485,8 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         cache_groups,
         instances,
         redis,
+        lbs,
+        d_lbs,
         d_eips,
         d_instances,
         d_redis,
@@ -513,7 +519,7 @@ fn check_same_vpc(
     Ok(())
 }
 
-fn change(
+pub(crate) fn change(
     action: Action,
     resource: &'static str,
     name: impl Into<String>,
@@ -1746,8 +1752,10 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
     let mut igws = vec![];
     let mut subnets = vec![];
     let mut vpcs = vec![];
+    let mut lbs = vec![];
     for rs in state.regions.values() {
         let region = rs.region.as_str();
+        lbs.extend(super::lb::plan::destroy(rs));
         for e in &rs.eips {
             eips.push(release(e, region, true));
         }
@@ -1872,7 +1880,7 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
     }
     let mut changes = vec![];
     for l in [
-        eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
+        lbs, eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
     ] {
         changes.extend(l);
     }

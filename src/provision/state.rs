@@ -37,6 +37,8 @@ pub struct RegionState {
     pub eips: Vec<Eip>,
     pub redis: Vec<Redis>,
     pub cache_subnet_groups: Vec<CacheSubnetGroup>,
+    /// Load balancers and target groups.
+    pub lb: super::lb::state::LbState,
 }
 
 impl RegionState {
@@ -51,6 +53,7 @@ impl RegionState {
             + self.eips.len()
             + self.redis.len()
             + self.cache_subnet_groups.len()
+            + self.lb.count()
     }
     pub fn sg_by_name(&self, name: &str) -> Option<&SecurityGroup> {
         self.security_groups.iter().find(|s| s.name == name)
@@ -222,6 +225,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         instances,
         eips,
         (redis, cache_subnet_groups),
+        lb,
     ) = tokio::try_join!(
         vpcs(&ec2, project, env, region),
         subnets(&ec2, project, env, region),
@@ -232,6 +236,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         instances(&ec2, project, env, region),
         eips(&ec2, project, env, region),
         elasticache(&ec, project, env, region),
+        super::lb::state::discover(aws, project, env, region),
     )?;
     Ok(RegionState {
         region: region.to_string(),
@@ -245,6 +250,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         eips,
         redis,
         cache_subnet_groups,
+        lb,
     })
 }
 

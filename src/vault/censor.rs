@@ -129,6 +129,8 @@ pub fn censor_event(ev: &Event) -> Event {
             }
         }
         Event::Warning { msg } | Event::Message { msg } => censor_in_place(msg),
+        Event::Plan { plan } => censor_json(plan),
+        Event::Outputs { outputs } => outputs.values_mut().for_each(censor_json),
         Event::HostDone { .. } | Event::Recap { .. } => {}
     }
     ev
