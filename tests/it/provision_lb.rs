@@ -614,3 +614,53 @@ async fn load_balancer_spec_errors_come_before_any_call() {
         }
     }
 }
+
+/// examples/alb-tls as its README runs it on moto (a certificate from moto's ACM in place
+/// of the placeholder ARN): applied, converged, destroyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alb_tls_example_applies_and_destroys() {
+    let root = super::harness::repo_root();
+    let text = std::fs::read_to_string(root.join("examples/alb-tls/infra.yml")).unwrap();
+    let placeholder =
+        "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
+    assert!(text.contains(placeholder));
+    let cert = acm_certificate("demo.example.com");
+    let text = text
+        .replace(placeholder, &cert)
+        .replace("project: tlsdemo", "project: PROJECT");
+    let s = Stack::from_text(&text, "tls", REGION);
+    let (out, msgs) = s.apply(None).await;
+    assert!(out.applied, "{msgs:#?}");
+    let c = elb().await;
+    let lbs = c.describe_load_balancers().send().await.unwrap();
+    let lb = lbs
+        .load_balancers()
+        .iter()
+        .find(|l| l.load_balancer_name() == Some(&format!("{}-prod-web", s.project)))
+        .expect("the ALB");
+    assert_eq!(out.outputs["lb_dns_name"], lb.dns_name().unwrap());
+    let ls = c
+        .describe_listeners()
+        .load_balancer_arn(lb.load_balancer_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let https = ls
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .unwrap();
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(cert.as_str())
+    );
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert!(s.plan(None).await.is_empty());
+    s.destroy(None).await;
+    assert!(super::provision::live_instances(REGION, &s.project)
+        .await
+        .is_empty());
+}
