@@ -163,8 +163,8 @@ impl<'a> Applier<'a> {
                 i = j;
                 continue;
             }
-            if let Op::Lb(LbOp::SyncTargets { .. }) = &c.op {
-                // Targets are registered once the instances run (stage 3).
+            if after_instances(&c.op) {
+                // Targets and DNS records are written once the instances run (stage 3).
                 i += 1;
                 continue;
             }
@@ -209,10 +209,7 @@ impl<'a> Applier<'a> {
                 );
             }
         }
-        for c in builds
-            .iter()
-            .filter(|c| matches!(c.op, Op::Lb(LbOp::SyncTargets { .. })))
-        {
+        for c in builds.iter().filter(|c| after_instances(&c.op)) {
             self.run(c).await?;
         }
         for (region, old_id, group, index) in std::mem::take(&mut self.replaced) {
@@ -908,6 +905,7 @@ impl<'a> Applier<'a> {
                 Err(e) => Err(cloud_err(region, "DeleteSubnet", e)),
             },
             Op::Lb(op) => self.exec_lb(region, op).await,
+            Op::Dns(op) => self.exec_dns(op).await,
             Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
                 ec2.delete_vpc().vpc_id(id).send()
             })
@@ -1345,6 +1343,14 @@ impl<'a> Applier<'a> {
 struct Prepared {
     subnet_id: String,
     sg_ids: Vec<String>,
+}
+
+/// Builds that need the instances running: load balancer targets, DNS records.
+fn after_instances(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Lb(LbOp::SyncTargets { .. }) | Op::Dns(super::dns::DnsOp::Upsert { .. })
+    )
 }
 
 fn resolve_sg(rc: &RegionCtx, region: &str, name: &str) -> Result<String> {

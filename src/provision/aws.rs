@@ -171,6 +171,15 @@ impl Aws {
         aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
     }
 
+    /// Route 53 (global: its API lives in us-east-1).
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        let conf = aws_sdk_route53::config::Builder::from(&self.sdk)
+            .region(aws_sdk_route53::config::Region::new("us-east-1"))
+            .retry_classifier(UnreachableEndpoint)
+            .build();
+        aws_sdk_route53::Client::from_conf(conf)
+    }
+
     /// The API endpoint in use, for messages: the override (`AWS_ENDPOINT_URL`, the
     /// settings) or AWS's regional endpoints.
     pub fn endpoint(&self) -> String {

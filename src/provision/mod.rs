@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod aws;
 pub mod confirm;
+pub mod dns;
 pub(crate) mod fields;
 pub mod lb;
 pub mod lookup;
@@ -89,11 +90,13 @@ pub async fn plan_with(
 ) -> Result<Plan> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let (state, lookups) = tokio::try_join!(
+    let (mut state, lookups, dns) = tokio::try_join!(
         state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        lookup::lookup(&aws, &spec)
+        lookup::lookup(&aws, &spec),
+        dns::state::discover(&aws, &spec.dns, &spec.project, &spec.env)
     )
     .map_err(|e| aws.locate(e))?;
+    state.dns = dns;
     plan::plan(&spec, &state, &lookups)
 }
 
@@ -106,11 +109,13 @@ pub async fn provision_with(
     // The spec is validated before anything talks to AWS.
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let (state, lookups) = tokio::try_join!(
+    let (mut state, lookups, dns) = tokio::try_join!(
         state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        lookup::lookup(&aws, &spec)
+        lookup::lookup(&aws, &spec),
+        dns::state::discover(&aws, &spec.dns, &spec.project, &spec.env)
     )
     .map_err(|e| aws.locate(e))?;
+    state.dns = dns;
     let plan = plan::plan(&spec, &state, &lookups)?;
     report::show_plan(&plan, reporter, opts.json);
     let mut outcome = Outcome {
@@ -164,9 +169,12 @@ pub async fn destroy_with(
 ) -> Result<Outcome> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter)
-        .await
-        .map_err(|e| aws.locate(e))?;
+    let (mut state, dns) = tokio::try_join!(
+        state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
+        dns::state::discover(&aws, &spec.dns, &spec.project, &spec.env)
+    )
+    .map_err(|e| aws.locate(e))?;
+    state.dns = dns;
     let plan = plan::destroy_plan(&spec, &state);
     report::show_plan(&plan, reporter, opts.json);
     let mut outcome = Outcome {

@@ -4,7 +4,8 @@
 //! index, each with id, host, index, region, az, type, state, private_ip, public_ip,
 //! public_dns, private_dns, elastic_ip), `redis` (name -> id, kind, region, address, port,
 //! endpoint, reader_address), `vpc` (region -> id), `security_groups` (name -> id),
-//! `load_balancers` (name -> dns_name, zone_id, arn, type, scheme, region).
+//! `load_balancers` (name -> dns_name, zone_id, arn, type, scheme, region), `dns`
+//! (record as named in the spec -> its full name).
 
 use super::spec::Spec;
 use super::state::State;
@@ -65,6 +66,7 @@ pub fn context(spec: &Spec, state: &State) -> Value {
         "project": spec.project, "env": spec.env, "regions": spec.regions, "region": spec.regions[0],
         "instances": instances, "redis": redis, "vpc": vpc, "security_groups": sgs,
         "load_balancers": super::lb::outputs(state),
+        "dns": super::dns::outputs(spec),
     })
 }
 

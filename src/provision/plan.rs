@@ -170,6 +170,8 @@ pub enum Op {
     },
     /// Load balancers, target groups, listeners, rules, targets (`lb/`).
     Lb(super::lb::LbOp),
+    /// Records in Route 53 hosted zones (`dns/`).
+    Dns(super::dns::DnsOp),
 }
 
 /// A subnet by the spec's name (`public-a`, maybe not created yet) or by id.
@@ -476,6 +478,8 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
 
     let moving: Vec<&Change> = instances.iter().chain(&d_instances).collect();
     let (lbs, d_lbs) = super::lb::plan::plan(spec, state, lookups, &moving)?;
+    let pending: Vec<&Change> = moving.iter().copied().chain(&lbs).collect();
+    let (dns, d_dns) = super::dns::plan::plan(spec, state, &pending)?;
     let mut changes = vec![];
     for list in [
         network,
@@ -486,6 +490,8 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         instances,
         redis,
         lbs,
+        dns,
+        d_dns,
         d_lbs,
         d_eips,
         d_instances,
@@ -1879,8 +1885,9 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
         }
     }
     let mut changes = vec![];
+    let records = super::dns::plan::destroy(state);
     for l in [
-        lbs, eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
+        records, lbs, eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
     ] {
         changes.extend(l);
     }
@@ -1974,6 +1981,7 @@ mod tests {
         let _ = s;
         State {
             regions: [("us-east-1".to_string(), rs)].into_iter().collect(),
+            ..Default::default()
         }
     }
 

@@ -39,6 +39,7 @@ pub struct Spec {
     pub instances: IndexMap<String, InstanceGroupSpec>,
     pub redis: IndexMap<String, RedisSpec>,
     pub load_balancers: IndexMap<String, super::lb::spec::LbSpec>,
+    pub dns: Vec<super::dns::spec::ZoneSpec>,
     pub outputs: IndexMap<String, Located<String>>,
     pub timeouts: Timeouts,
     pub span: Span,
@@ -377,6 +378,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         "instances",
         "redis",
         "load_balancers",
+        "dns",
         "outputs",
         "timeouts",
     ])?;
@@ -489,6 +491,11 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         None => IndexMap::new(),
     };
 
+    let dns = match top.get("dns") {
+        Some(n) => super::dns::spec::parse(n)?,
+        None => vec![],
+    };
+
     let templar = Templar::new();
     let mut outputs = IndexMap::new();
     if let Some(n) = top.get("outputs") {
@@ -535,12 +542,14 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         instances,
         redis,
         load_balancers,
+        dns,
         outputs,
         timeouts,
         span: doc.span.clone(),
     };
     check_references(&spec)?;
     super::lb::spec::check(&spec)?;
+    super::dns::spec::check(&spec)?;
     Ok(spec)
 }
 

@@ -12,6 +12,8 @@ use indexmap::IndexMap;
 #[derive(Debug, Clone, Default)]
 pub struct State {
     pub regions: IndexMap<String, RegionState>,
+    /// The records rdeploy owns in the spec's hosted zones (Route 53 is global).
+    pub dns: super::dns::state::DnsState,
 }
 
 impl State {
@@ -20,7 +22,7 @@ impl State {
     }
     /// Number of resources found.
     pub fn count(&self) -> usize {
-        self.regions.values().map(|r| r.count()).sum()
+        self.regions.values().map(|r| r.count()).sum::<usize>() + self.dns.count()
     }
 }
 

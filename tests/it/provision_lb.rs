@@ -593,6 +593,10 @@ async fn load_balancer_spec_errors_come_before_any_call() {
             "load_balancers:\n  front:\n    type: network\n    listeners: [{port: 80, protocol: HTTP, default: {forward: x}}]\n",
             "infra.yml:10:38: `HTTP` is not a listener protocol here (use TCP, UDP, TLS, TCP_UDP)",
         ),
+        (
+            "dns:\n  example.com:\n    records:\n      data: {load_balancer: data}\n",
+            "infra.yml:10:14: dns record `data.example.com`: load balancer `data` is not defined (defined: none)",
+        ),
     ];
     for (tail, want) in cases {
         let dir = super::harness::tempdir();
