@@ -64,6 +64,8 @@ pub struct Applier<'a> {
     replaced: Vec<(String, String, String, u32)>,
     /// Resources a destroy could not remove but that do not fail the run (warned about).
     pub left_in_place: Vec<String>,
+    /// Databases to wait for (region, id).
+    pub(crate) db_waits: Vec<(String, String)>,
 }
 
 fn say(reporter: &dyn Reporter, msg: impl Into<String>) {
@@ -120,6 +122,7 @@ impl<'a> Applier<'a> {
             after_running: vec![],
             replaced: vec![],
             left_in_place: vec![],
+            db_waits: vec![],
         }
     }
 
@@ -130,6 +133,10 @@ impl<'a> Applier<'a> {
     /// What the apply knows of a region (for the appliers of other resource kinds).
     pub(crate) fn region_ctx(&mut self, region: &str) -> &mut RegionCtx {
         self.rc(region)
+    }
+
+    pub(crate) fn say(&self, msg: impl Into<String>) {
+        say(self.reporter, msg)
     }
 
     pub(crate) fn aws(&self) -> &'a Aws {
@@ -243,6 +250,8 @@ impl<'a> Applier<'a> {
             )
             .await?;
         }
+        // Stage 5 too: databases available.
+        self.wait_databases().await?;
         Ok(())
     }
 
@@ -906,6 +915,7 @@ impl<'a> Applier<'a> {
             },
             Op::Lb(op) => self.exec_lb(region, op).await,
             Op::Dns(op) => self.exec_dns(op).await,
+            Op::Db(op) => self.exec_db(region, op).await,
             Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
                 ec2.delete_vpc().vpc_id(id).send()
             })

@@ -171,6 +171,14 @@ impl Aws {
         aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
     }
 
+    pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(aws_sdk_rds::config::Region::new(region.to_string()))
+            .retry_classifier(UnreachableEndpoint)
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+
     /// Route 53 (global: its API lives in us-east-1).
     pub fn route53(&self) -> aws_sdk_route53::Client {
         let conf = aws_sdk_route53::config::Builder::from(&self.sdk)

@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod aws;
 pub mod confirm;
+pub mod db;
 pub mod dns;
 pub(crate) mod fields;
 pub mod lb;

@@ -5,7 +5,8 @@
 //! public_dns, private_dns, elastic_ip), `redis` (name -> id, kind, region, address, port,
 //! endpoint, reader_address), `vpc` (region -> id), `security_groups` (name -> id),
 //! `load_balancers` (name -> dns_name, zone_id, arn, type, scheme, region), `dns`
-//! (record as named in the spec -> its full name).
+//! (record as named in the spec -> its full name), `databases` (name -> id, address,
+//! port, endpoint, engine, engine_version, db_name, username, status, region).
 
 use super::spec::Spec;
 use super::state::State;
@@ -67,6 +68,7 @@ pub fn context(spec: &Spec, state: &State) -> Value {
         "instances": instances, "redis": redis, "vpc": vpc, "security_groups": sgs,
         "load_balancers": super::lb::outputs(state),
         "dns": super::dns::outputs(spec),
+        "databases": super::db::outputs(state),
     })
 }
 

@@ -172,6 +172,8 @@ pub enum Op {
     Lb(super::lb::LbOp),
     /// Records in Route 53 hosted zones (`dns/`).
     Dns(super::dns::DnsOp),
+    /// RDS databases and their subnet group (`db/`).
+    Db(super::db::DbOp),
 }
 
 /// A subnet by the spec's name (`public-a`, maybe not created yet) or by id.
@@ -476,6 +478,7 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         p.redis(region, rs, &mut cache_groups, &mut redis, &mut d_redis)?;
     }
 
+    let (dbs, d_dbs) = super::db::plan::plan(spec, state, lookups)?;
     let moving: Vec<&Change> = instances.iter().chain(&d_instances).collect();
     let (lbs, d_lbs) = super::lb::plan::plan(spec, state, lookups, &moving)?;
     let pending: Vec<&Change> = moving.iter().copied().chain(&lbs).collect();
@@ -489,6 +492,7 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         cache_groups,
         instances,
         redis,
+        dbs,
         lbs,
         dns,
         d_dns,
@@ -496,6 +500,7 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         d_eips,
         d_instances,
         d_redis,
+        d_dbs,
         d_sgs,
         d_keys,
         d_network,
@@ -1759,9 +1764,11 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
     let mut subnets = vec![];
     let mut vpcs = vec![];
     let mut lbs = vec![];
+    let mut dbs = vec![];
     for rs in state.regions.values() {
         let region = rs.region.as_str();
         lbs.extend(super::lb::plan::destroy(rs));
+        dbs.extend(super::db::plan::destroy(spec, rs));
         for e in &rs.eips {
             eips.push(release(e, region, true));
         }
@@ -1887,7 +1894,7 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
     let mut changes = vec![];
     let records = super::dns::plan::destroy(state);
     for l in [
-        records, lbs, eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
+        records, lbs, eips, insts, redis, csgs, dbs, sgs, keys, rts, igws, subnets, vpcs,
     ] {
         changes.extend(l);
     }

@@ -40,6 +40,7 @@ pub struct Spec {
     pub redis: IndexMap<String, RedisSpec>,
     pub load_balancers: IndexMap<String, super::lb::spec::LbSpec>,
     pub dns: Vec<super::dns::spec::ZoneSpec>,
+    pub databases: IndexMap<String, super::db::spec::DbSpec>,
     pub outputs: IndexMap<String, Located<String>>,
     pub timeouts: Timeouts,
     pub span: Span,
@@ -50,6 +51,7 @@ pub struct Spec {
 pub struct Timeouts {
     pub instances: u64,
     pub redis: u64,
+    pub databases: u64,
     pub destroy: u64,
 }
 
@@ -58,6 +60,7 @@ impl Default for Timeouts {
         Timeouts {
             instances: 600,
             redis: 1800,
+            databases: 2400,
             destroy: 1200,
         }
     }
@@ -348,6 +351,11 @@ impl Spec {
                 used.push(l.region.clone());
             }
         }
+        for d in self.databases.values() {
+            if !used.contains(&d.region) {
+                used.push(d.region.clone());
+            }
+        }
         self.regions
             .iter()
             .filter(|r| used.contains(r))
@@ -379,6 +387,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         "redis",
         "load_balancers",
         "dns",
+        "databases",
         "outputs",
         "timeouts",
     ])?;
@@ -491,6 +500,10 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         None => IndexMap::new(),
     };
 
+    let databases = match top.get("databases") {
+        Some(n) => super::db::spec::parse(n, &regions, &slug(&format!("{project}-{env}")), path)?,
+        None => IndexMap::new(),
+    };
     let dns = match top.get("dns") {
         Some(n) => super::dns::spec::parse(n)?,
         None => vec![],
@@ -518,12 +531,15 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     let mut timeouts = Timeouts::default();
     if let Some(n) = top.get("timeouts") {
         let mut f = Fields::new(n, "timeouts")?;
-        f.allow(&["instances", "redis", "destroy"])?;
+        f.allow(&["instances", "redis", "databases", "destroy"])?;
         if let Some(v) = f.get("instances") {
             timeouts.instances = uint_of(v, "timeouts.instances")? as u64;
         }
         if let Some(v) = f.get("redis") {
             timeouts.redis = uint_of(v, "timeouts.redis")? as u64;
+        }
+        if let Some(v) = f.get("databases") {
+            timeouts.databases = uint_of(v, "timeouts.databases")? as u64;
         }
         if let Some(v) = f.get("destroy") {
             timeouts.destroy = uint_of(v, "timeouts.destroy")? as u64;
@@ -543,6 +559,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         redis,
         load_balancers,
         dns,
+        databases,
         outputs,
         timeouts,
         span: doc.span.clone(),
@@ -550,6 +567,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     check_references(&spec)?;
     super::lb::spec::check(&spec)?;
     super::dns::spec::check(&spec)?;
+    super::db::spec::check(&spec)?;
     Ok(spec)
 }
 

@@ -41,6 +41,8 @@ pub struct RegionState {
     pub cache_subnet_groups: Vec<CacheSubnetGroup>,
     /// Load balancers and target groups.
     pub lb: super::lb::state::LbState,
+    /// RDS instances and the DB subnet group.
+    pub db: super::db::state::DbState,
 }
 
 impl RegionState {
@@ -56,6 +58,7 @@ impl RegionState {
             + self.redis.len()
             + self.cache_subnet_groups.len()
             + self.lb.count()
+            + self.db.count()
     }
     pub fn sg_by_name(&self, name: &str) -> Option<&SecurityGroup> {
         self.security_groups.iter().find(|s| s.name == name)
@@ -228,6 +231,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         eips,
         (redis, cache_subnet_groups),
         lb,
+        db,
     ) = tokio::try_join!(
         vpcs(&ec2, project, env, region),
         subnets(&ec2, project, env, region),
@@ -239,6 +243,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         eips(&ec2, project, env, region),
         elasticache(&ec, project, env, region),
         super::lb::state::discover(aws, project, env, region),
+        super::db::state::discover(aws, project, env, region),
     )?;
     Ok(RegionState {
         region: region.to_string(),
@@ -253,6 +258,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         redis,
         cache_subnet_groups,
         lb,
+        db,
     })
 }
 
