@@ -12,6 +12,7 @@ mod modules_more;
 mod modules_system;
 mod properties;
 mod provision;
+mod provision_db;
 mod provision_dns;
 mod provision_lb;
 mod realtime;
