@@ -916,6 +916,7 @@ impl<'a> Applier<'a> {
             Op::Lb(op) => self.exec_lb(region, op).await,
             Op::Dns(op) => self.exec_dns(op).await,
             Op::Db(op) => self.exec_db(region, op).await,
+            Op::Peering(op) => self.exec_peering(region, op).await,
             Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
                 ec2.delete_vpc().vpc_id(id).send()
             })

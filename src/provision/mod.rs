@@ -22,6 +22,7 @@ pub(crate) mod fields;
 pub mod lb;
 pub mod lookup;
 pub mod outputs;
+pub mod peering;
 pub mod plan;
 pub mod report;
 pub mod spec;

@@ -174,6 +174,8 @@ pub enum Op {
     Dns(super::dns::DnsOp),
     /// RDS databases and their subnet group (`db/`).
     Db(super::db::DbOp),
+    /// VPC peering connections and their routes (`peering/`).
+    Peering(super::peering::PeeringOp),
 }
 
 /// A subnet by the spec's name (`public-a`, maybe not created yet) or by id.
@@ -479,6 +481,8 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
     }
 
     let (dbs, d_dbs) = super::db::plan::plan(spec, state, lookups)?;
+    let net: Vec<&Change> = network.iter().collect();
+    let (peering, d_peering) = super::peering::plan::plan(spec, state, &net);
     let moving: Vec<&Change> = instances.iter().chain(&d_instances).collect();
     let (lbs, d_lbs) = super::lb::plan::plan(spec, state, lookups, &moving)?;
     let pending: Vec<&Change> = moving.iter().copied().chain(&lbs).collect();
@@ -489,6 +493,7 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         keys,
         sgs,
         rules,
+        peering,
         cache_groups,
         instances,
         redis,
@@ -496,6 +501,7 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         lbs,
         dns,
         d_dns,
+        d_peering,
         d_lbs,
         d_eips,
         d_instances,
@@ -565,7 +571,10 @@ impl Planner<'_> {
         let prefix = spec.prefix();
         let lk = self.lookups.regions.get(region);
         let wanted = match (&spec.network, in_use) {
-            (Network::Create { cidr, public, .. }, true) => Some((cidr.to_string(), *public)),
+            (Network::Create { public, .. }, true) => spec
+                .network
+                .cidr_in(region)
+                .map(|c| (c.to_string(), *public)),
             _ => None,
         };
         let Some((cidr, public)) = wanted else {
@@ -647,7 +656,7 @@ impl Planner<'_> {
         }
 
         // Subnets.
-        let planned = spec.network.planned_subnets();
+        let planned = spec.network.planned_subnets_in(region);
         let azs = lk.map(|l| l.azs.clone()).unwrap_or_default();
         for sp in &planned {
             let az = azs.get(sp.az_index).cloned().unwrap_or_default();
@@ -931,10 +940,17 @@ impl Planner<'_> {
         if in_use {
             for sg in spec.security_groups.values() {
                 let aws_name = format!("{prefix}-{}", sg.name);
+                // The spec's rules, plus those admitting peered VPCs' blocks.
+                let mut ingress = sg.ingress.clone();
+                for r in super::peering::spec::extra_rules(spec, region, &sg.name) {
+                    if !ingress.contains(&r) {
+                        ingress.push(r);
+                    }
+                }
                 match rs.sg_by_name(&sg.name) {
                     None => {
                         let mut details = vec![sg.description.clone()];
-                        details.extend(sg.ingress.iter().map(|r| format!("+ingress {r}")));
+                        details.extend(ingress.iter().map(|r| format!("+ingress {r}")));
                         out.push(change(
                             Action::Create,
                             "security-group",
@@ -945,7 +961,7 @@ impl Planner<'_> {
                             Op::CreateSg {
                                 name: sg.name.clone(),
                                 description: sg.description.clone(),
-                                rules: sg.ingress.clone(),
+                                rules: ingress.clone(),
                             },
                         ));
                     }
@@ -954,7 +970,7 @@ impl Planner<'_> {
                         // ones (groups not created yet) are simply added.
                         let mut add = vec![];
                         let mut matched: HashSet<usize> = HashSet::new();
-                        for r in &sg.ingress {
+                        for r in &ingress {
                             let want = match &r.source {
                                 Source::Cidr(c) => Some(PermSource::Cidr(c.clone())),
                                 Source::GroupId(id) => Some(PermSource::Group(id.clone())),
@@ -1893,8 +1909,9 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
     }
     let mut changes = vec![];
     let records = super::dns::plan::destroy(state);
+    let peerings = super::peering::plan::destroy(state);
     for l in [
-        records, lbs, eips, insts, redis, csgs, dbs, sgs, keys, rts, igws, subnets, vpcs,
+        records, peerings, lbs, eips, insts, redis, csgs, dbs, sgs, keys, rts, igws, subnets, vpcs,
     ] {
         changes.extend(l);
     }

@@ -41,6 +41,7 @@ pub struct Spec {
     pub load_balancers: IndexMap<String, super::lb::spec::LbSpec>,
     pub dns: Vec<super::dns::spec::ZoneSpec>,
     pub databases: IndexMap<String, super::db::spec::DbSpec>,
+    pub peering: Vec<super::peering::spec::PeeringSpec>,
     pub outputs: IndexMap<String, Located<String>>,
     pub timeouts: Timeouts,
     pub span: Span,
@@ -113,6 +114,9 @@ pub enum Network {
     /// rdeploy creates a VPC per region with subnets over the first `azs` zones.
     Create {
         cidr: Cidr,
+        /// Per-region blocks (`network.cidrs`), same prefix length as `cidr`: peered
+        /// VPCs must not overlap.
+        region_cidrs: IndexMap<String, Cidr>,
         azs: u32,
         public: bool,
         private: bool,
@@ -128,11 +132,36 @@ pub enum Network {
 }
 
 impl Network {
+    /// The VPC block in a region (`network.cidrs`, else `network.cidr`).
+    pub fn cidr_in(&self, region: &str) -> Option<Cidr> {
+        match self {
+            Network::Create {
+                cidr, region_cidrs, ..
+            } => Some(*region_cidrs.get(region).unwrap_or(cidr)),
+            _ => None,
+        }
+    }
+
     /// Names of the subnets rdeploy creates (`public-a`, `private-b` ...) with their
-    /// CIDR and zone index, in creation order.
+    /// CIDR (of `network.cidr`) and zone index, in creation order. The names are the
+    /// same in every region.
     pub fn planned_subnets(&self) -> Vec<SubnetPlan> {
+        match self {
+            Network::Create { cidr, .. } => self.subnets_of(*cidr),
+            _ => vec![],
+        }
+    }
+
+    /// [`Network::planned_subnets`] with the region's block.
+    pub fn planned_subnets_in(&self, region: &str) -> Vec<SubnetPlan> {
+        match self.cidr_in(region) {
+            Some(c) => self.subnets_of(c),
+            None => vec![],
+        }
+    }
+
+    fn subnets_of(&self, cidr: Cidr) -> Vec<SubnetPlan> {
         let Network::Create {
-            cidr,
             azs,
             public,
             private,
@@ -141,6 +170,7 @@ impl Network {
         else {
             return vec![];
         };
+        let cidr = &cidr;
         let new_prefix = (cidr.prefix + 8).min(28);
         let blocks = 1u32 << (new_prefix - cidr.prefix);
         let half = blocks / 2;
@@ -356,6 +386,13 @@ impl Spec {
                 used.push(d.region.clone());
             }
         }
+        for p in &self.peering {
+            for r in [&p.requester, &p.accepter] {
+                if !used.contains(r) {
+                    used.push(r.clone());
+                }
+            }
+        }
         self.regions
             .iter()
             .filter(|r| used.contains(r))
@@ -388,6 +425,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         "load_balancers",
         "dns",
         "databases",
+        "peering",
         "outputs",
         "timeouts",
     ])?;
@@ -504,6 +542,10 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         Some(n) => super::db::spec::parse(n, &regions, &slug(&format!("{project}-{env}")), path)?,
         None => IndexMap::new(),
     };
+    let peering = match top.get("peering") {
+        Some(n) => super::peering::spec::parse(n, &regions)?,
+        None => vec![],
+    };
     let dns = match top.get("dns") {
         Some(n) => super::dns::spec::parse(n)?,
         None => vec![],
@@ -560,6 +602,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         load_balancers,
         dns,
         databases,
+        peering,
         outputs,
         timeouts,
         span: doc.span.clone(),
@@ -568,6 +611,7 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     super::lb::spec::check(&spec)?;
     super::dns::spec::check(&spec)?;
     super::db::spec::check(&spec)?;
+    super::peering::spec::check(&spec)?;
     Ok(spec)
 }
 
@@ -705,6 +749,7 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     let mut f = Fields::new(n, "network")?;
     f.allow(&[
         "cidr",
+        "cidrs",
         "azs",
         "public_subnets",
         "private_subnets",
@@ -734,7 +779,7 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
         if subnet_ids.is_empty() {
             return Err(sn.error("`subnet_ids` must list at least one subnet"));
         }
-        for k in ["cidr", "azs", "public_subnets", "private_subnets"] {
+        for k in ["cidr", "cidrs", "azs", "public_subnets", "private_subnets"] {
             if let Some(x) = f.get(k) {
                 return Err(x.error(format!(
                     "`{k}` does not apply to an existing VPC (`vpc_id`)"
@@ -773,8 +818,25 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     if azs > blocks / 2 {
         return Err(cidr_node.error(format!("{cidr} is too small for {azs} zones")));
     }
+    let mut region_cidrs = IndexMap::new();
+    if let Some(m) = f.get("cidrs") {
+        for (k, v) in map_entries(m, "network.cidrs")? {
+            let region = spec_region_of(k, regions)?;
+            let s = str_of(v, "a CIDR block")?;
+            let c = Cidr::parse(&s)
+                .ok_or_else(|| v.error(format!("`{s}` is not an IPv4 CIDR block")))?;
+            if c.prefix != cidr.prefix {
+                return Err(v.error(format!(
+                    "every region's block has the prefix length of `cidr` (/{}), so that the subnets are the same",
+                    cidr.prefix
+                )));
+            }
+            region_cidrs.insert(region, c);
+        }
+    }
     Ok(Network::Create {
         cidr,
+        region_cidrs,
         azs,
         public,
         private,

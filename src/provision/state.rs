@@ -43,6 +43,8 @@ pub struct RegionState {
     pub lb: super::lb::state::LbState,
     /// RDS instances and the DB subnet group.
     pub db: super::db::state::DbState,
+    /// Peering connections and the VPC's routes through them.
+    pub peering: super::peering::state::PeeringState,
 }
 
 impl RegionState {
@@ -59,6 +61,7 @@ impl RegionState {
             + self.cache_subnet_groups.len()
             + self.lb.count()
             + self.db.count()
+            + self.peering.count()
     }
     pub fn sg_by_name(&self, name: &str) -> Option<&SecurityGroup> {
         self.security_groups.iter().find(|s| s.name == name)
@@ -232,6 +235,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         (redis, cache_subnet_groups),
         lb,
         db,
+        peering,
     ) = tokio::try_join!(
         vpcs(&ec2, project, env, region),
         subnets(&ec2, project, env, region),
@@ -244,6 +248,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         elasticache(&ec, project, env, region),
         super::lb::state::discover(aws, project, env, region),
         super::db::state::discover(aws, project, env, region),
+        super::peering::state::discover(aws, project, env, region),
     )?;
     Ok(RegionState {
         region: region.to_string(),
@@ -259,6 +264,7 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         cache_subnet_groups,
         lb,
         db,
+        peering,
     })
 }
 

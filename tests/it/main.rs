@@ -15,6 +15,7 @@ mod provision;
 mod provision_db;
 mod provision_dns;
 mod provision_lb;
+mod provision_peering;
 mod realtime;
 mod roles_local;
 mod secrets;
