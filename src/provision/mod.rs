@@ -92,10 +92,22 @@ pub async fn plan_with(
 ) -> Result<Plan> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
+    // Boxed: the discovery futures are large, and callers' stacks need not hold them.
     let (mut state, lookups, dns) = tokio::try_join!(
-        state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        lookup::lookup(&aws, &spec),
-        dns::state::discover(&aws, &spec.dns, &spec.project, &spec.env)
+        Box::pin(state::discover(
+            &aws,
+            &spec.project,
+            &spec.env,
+            &spec.regions,
+            reporter
+        )),
+        Box::pin(lookup::lookup(&aws, &spec)),
+        Box::pin(dns::state::discover(
+            &aws,
+            &spec.dns,
+            &spec.project,
+            &spec.env
+        ))
     )
     .map_err(|e| aws.locate(e))?;
     state.dns = dns;
@@ -111,10 +123,22 @@ pub async fn provision_with(
     // The spec is validated before anything talks to AWS.
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
+    // Boxed: the discovery futures are large, and callers' stacks need not hold them.
     let (mut state, lookups, dns) = tokio::try_join!(
-        state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        lookup::lookup(&aws, &spec),
-        dns::state::discover(&aws, &spec.dns, &spec.project, &spec.env)
+        Box::pin(state::discover(
+            &aws,
+            &spec.project,
+            &spec.env,
+            &spec.regions,
+            reporter
+        )),
+        Box::pin(lookup::lookup(&aws, &spec)),
+        Box::pin(dns::state::discover(
+            &aws,
+            &spec.dns,
+            &spec.project,
+            &spec.env
+        ))
     )
     .map_err(|e| aws.locate(e))?;
     state.dns = dns;
@@ -152,12 +176,20 @@ pub async fn provision_with(
         return Ok(outcome);
     }
     let mut applier = apply::Applier::new(&aws, &spec, &state, &lookups, reporter);
-    applier.apply(&plan).await.map_err(|e| aws.locate(e))?;
-    outcome.applied = true;
-    say(reporter, report::applied_line(&plan));
-    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter)
+    Box::pin(applier.apply(&plan))
         .await
         .map_err(|e| aws.locate(e))?;
+    outcome.applied = true;
+    say(reporter, report::applied_line(&plan));
+    let state = Box::pin(state::discover(
+        &aws,
+        &spec.project,
+        &spec.env,
+        &spec.regions,
+        reporter,
+    ))
+    .await
+    .map_err(|e| aws.locate(e))?;
     outcome.outputs = outputs::render(&spec, &state)?;
     report::show_outputs(&outcome.outputs, reporter, opts.json);
     Ok(outcome)
@@ -172,8 +204,19 @@ pub async fn destroy_with(
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
     let (mut state, dns) = tokio::try_join!(
-        state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        dns::state::discover(&aws, &spec.dns, &spec.project, &spec.env)
+        Box::pin(state::discover(
+            &aws,
+            &spec.project,
+            &spec.env,
+            &spec.regions,
+            reporter
+        )),
+        Box::pin(dns::state::discover(
+            &aws,
+            &spec.dns,
+            &spec.project,
+            &spec.env
+        ))
     )
     .map_err(|e| aws.locate(e))?;
     state.dns = dns;
@@ -205,7 +248,9 @@ pub async fn destroy_with(
     let lookups = lookup::Lookups::default();
     let mut applier = apply::Applier::new(&aws, &spec, &state, &lookups, reporter);
     let changes: Vec<&plan::Change> = plan.changes.iter().collect();
-    applier.destroy(&changes).await.map_err(|e| aws.locate(e))?;
+    Box::pin(applier.destroy(&changes))
+        .await
+        .map_err(|e| aws.locate(e))?;
     outcome.applied = true;
     let left = &applier.left_in_place;
     let tail = if left.is_empty() {

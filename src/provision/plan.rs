@@ -6,6 +6,9 @@
 //! Planning makes no API call: it is a pure function of the spec, the [`State`] and the
 //! [`Lookups`], which is what makes `--plan` safe and unit-testable.
 
+mod destroy;
+pub use destroy::destroy_plan;
+
 use super::aws::{short_hash, tag};
 use super::lookup::{Ami, Lookups};
 use super::spec::{InstanceGroupSpec, Network, RedisKind, RuleSpec, Source, Spec, SubnetSel};
@@ -1711,7 +1714,7 @@ fn subnet_refs_display(refs: &[SubnetRef]) -> String {
         .join(", ")
 }
 
-fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
+pub(super) fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
     let mut c = change(
         Action::Destroy,
         "elastic-ip",
@@ -1728,7 +1731,7 @@ fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
     c
 }
 
-fn ids_of(list: &[&Instance]) -> String {
+pub(super) fn ids_of(list: &[&Instance]) -> String {
     list.iter()
         .map(|i| i.id.as_str())
         .collect::<Vec<_>>()
@@ -1764,158 +1767,6 @@ fn pk_summary(pk: &str) -> String {
         [t, ..] => t.to_string(),
         [] => String::new(),
     }
-}
-
-/// The plan of `destroy`: everything found, in reverse dependency order.
-pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
-    let prefix = spec.prefix();
-    let mut eips = vec![];
-    let mut insts = vec![];
-    let mut redis = vec![];
-    let mut csgs = vec![];
-    let mut sgs = vec![];
-    let mut keys = vec![];
-    let mut rts = vec![];
-    let mut igws = vec![];
-    let mut subnets = vec![];
-    let mut vpcs = vec![];
-    let mut lbs = vec![];
-    let mut dbs = vec![];
-    for rs in state.regions.values() {
-        let region = rs.region.as_str();
-        lbs.extend(super::lb::plan::destroy(rs));
-        dbs.extend(super::db::plan::destroy(spec, rs));
-        for e in &rs.eips {
-            eips.push(release(e, region, true));
-        }
-        let mut by_group: IndexMap<&str, Vec<&Instance>> = IndexMap::new();
-        for i in &rs.instances {
-            by_group.entry(i.group.as_str()).or_default().push(i);
-        }
-        for (g, list) in by_group {
-            insts.push(change(
-                Action::Destroy,
-                "instance",
-                format!("{g} x{}", list.len()),
-                region,
-                None,
-                vec![ids_of(&list)],
-                Op::Terminate {
-                    ids: list.iter().map(|i| i.id.clone()).collect(),
-                },
-            ));
-        }
-        for r in rs.redis.iter().filter(|r| !r.deleting()) {
-            redis.push(change(
-                Action::Destroy,
-                "redis",
-                r.aws_id.clone(),
-                region,
-                Some(r.aws_id.clone()),
-                vec![format!("{} (the data in it is lost)", r.kind.as_str())],
-                Op::DeleteRedis {
-                    aws_id: r.aws_id.clone(),
-                    kind: r.kind,
-                },
-            ));
-        }
-        for g in &rs.cache_subnet_groups {
-            csgs.push(change(
-                Action::Destroy,
-                "cache-subnet-group",
-                g.name.clone(),
-                region,
-                None,
-                vec![],
-                Op::DeleteCacheSubnetGroup {
-                    name: g.name.clone(),
-                },
-            ));
-        }
-        for s in &rs.security_groups {
-            sgs.push(change(
-                Action::Destroy,
-                "security-group",
-                s.group_name.clone(),
-                region,
-                Some(s.id.clone()),
-                vec![],
-                Op::DeleteSg { id: s.id.clone() },
-            ));
-        }
-        for k in &rs.key_pairs {
-            keys.push(change(
-                Action::Destroy,
-                "key-pair",
-                k.name.clone(),
-                region,
-                None,
-                vec![],
-                Op::DeleteKeyPair {
-                    name: k.name.clone(),
-                },
-            ));
-        }
-        for rt in &rs.route_tables {
-            rts.push(change(
-                Action::Destroy,
-                "route-table",
-                format!("{prefix}-public"),
-                region,
-                Some(rt.id.clone()),
-                vec![],
-                Op::DeleteRouteTable {
-                    id: rt.id.clone(),
-                    associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                },
-            ));
-        }
-        for g in &rs.igws {
-            igws.push(change(
-                Action::Destroy,
-                "internet-gateway",
-                prefix.clone(),
-                region,
-                Some(g.id.clone()),
-                vec![],
-                Op::DeleteIgw {
-                    id: g.id.clone(),
-                    vpcs: g.attached_vpcs.clone(),
-                },
-            ));
-        }
-        for s in &rs.subnets {
-            subnets.push(change(
-                Action::Destroy,
-                "subnet",
-                format!("{prefix}-{}", s.name),
-                region,
-                Some(s.id.clone()),
-                vec![s.cidr.clone()],
-                Op::DeleteSubnet { id: s.id.clone() },
-            ));
-        }
-        for v in &rs.vpcs {
-            vpcs.push(change(
-                Action::Destroy,
-                "vpc",
-                prefix.clone(),
-                region,
-                Some(v.id.clone()),
-                vec![v.cidr.clone()],
-                Op::DeleteVpc { id: v.id.clone() },
-            ));
-        }
-    }
-    let mut changes = vec![];
-    let records = super::dns::plan::destroy(state);
-    let peerings = super::peering::plan::destroy(state);
-    for l in [
-        records, peerings, lbs, eips, insts, redis, csgs, dbs, sgs, keys, rts, igws, subnets, vpcs,
-    ] {
-        changes.extend(l);
-    }
-    Plan::new(&spec.project, &spec.env, &spec.regions, changes)
 }
 
 #[cfg(test)]

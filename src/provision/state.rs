@@ -245,10 +245,10 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         key_pairs(&ec2, project, env, region),
         instances(&ec2, project, env, region),
         eips(&ec2, project, env, region),
-        elasticache(&ec, project, env, region),
-        super::lb::state::discover(aws, project, env, region),
-        super::db::state::discover(aws, project, env, region),
-        super::peering::state::discover(aws, project, env, region),
+        Box::pin(elasticache(&ec, project, env, region)),
+        Box::pin(super::lb::state::discover(aws, project, env, region)),
+        Box::pin(super::db::state::discover(aws, project, env, region)),
+        Box::pin(super::peering::state::discover(aws, project, env, region)),
     )?;
     Ok(RegionState {
         region: region.to_string(),
