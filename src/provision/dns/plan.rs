@@ -45,6 +45,10 @@ pub fn plan(spec: &Spec, state: &State, pending: &[&Change]) -> Result<(Vec<Chan
                             ),
                         ));
                     }
+                    // An instance group with no address (yet): nothing to publish.
+                    if desired_now(spec, state, r, pending).is_some_and(|v| v.is_empty()) {
+                        continue;
+                    }
                     builds.push(upsert(Action::Create, zs, r, None, &leaving, label));
                 }
                 Some(o) if o.rtype != r.rtype() => {

@@ -666,3 +666,66 @@ fn targets_change(
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redirect(host: Option<&str>, status: &str) -> ActionSpec {
+        ActionSpec::Redirect {
+            protocol: Some("HTTPS".into()),
+            port: Some("443".into()),
+            host: host.map(String::from),
+            path: None,
+            query: None,
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn actions_compare_like_aws_reports_them() {
+        let none = |_: &str| None;
+        // AWS fills in #{host}, /#{path}, #{query}: the spec's unset parts match them.
+        let aws = ActionSpec::Redirect {
+            protocol: Some("HTTPS".into()),
+            port: Some("443".into()),
+            host: Some("#{host}".into()),
+            path: Some("/#{path}".into()),
+            query: Some("#{query}".into()),
+            status: "HTTP_301".into(),
+        };
+        assert!(action_matches(
+            &redirect(None, "HTTP_301"),
+            Some(&aws),
+            &none
+        ));
+        assert!(!action_matches(
+            &redirect(None, "HTTP_302"),
+            Some(&aws),
+            &none
+        ));
+        assert!(!action_matches(
+            &redirect(Some("www.example.com"), "HTTP_301"),
+            Some(&aws),
+            &none
+        ));
+        // Forward compares the target group's ARN; an unknown group never matches.
+        let arn = |n: &str| (n == "web").then(|| "arn:tg/web".to_string());
+        let fwd = ActionSpec::Forward("arn:tg/web".into());
+        assert!(action_matches(
+            &ActionSpec::Forward("web".into()),
+            Some(&fwd),
+            &arn
+        ));
+        assert!(!action_matches(
+            &ActionSpec::Forward("api".into()),
+            Some(&fwd),
+            &arn
+        ));
+        assert!(!action_matches(
+            &ActionSpec::Forward("web".into()),
+            None,
+            &arn
+        ));
+    }
+}
