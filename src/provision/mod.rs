@@ -106,7 +106,8 @@ pub async fn plan_with(
             &aws,
             &spec.dns,
             &spec.project,
-            &spec.env
+            &spec.env,
+            false
         ))
     )
     .map_err(|e| aws.locate(e))?;
@@ -137,7 +138,8 @@ pub async fn provision_with(
             &aws,
             &spec.dns,
             &spec.project,
-            &spec.env
+            &spec.env,
+            false
         ))
     )
     .map_err(|e| aws.locate(e))?;
@@ -215,7 +217,8 @@ pub async fn destroy_with(
             &aws,
             &spec.dns,
             &spec.project,
-            &spec.env
+            &spec.env,
+            true
         ))
     )
     .map_err(|e| aws.locate(e))?;

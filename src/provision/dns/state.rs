@@ -68,8 +68,15 @@ pub fn norm_target(s: &str) -> String {
 }
 
 /// Finds each zone by name and reads its records. A zone that does not exist (or is
-/// ambiguous) is an error pointing at the spec, before anything is changed.
-pub async fn discover(aws: &Aws, zones: &[ZoneSpec], project: &str, env: &str) -> Result<DnsState> {
+/// ambiguous) is an error pointing at the spec, before anything is changed — except for
+/// `destroy` (`missing_ok`), where a zone that is gone has nothing of ours left.
+pub async fn discover(
+    aws: &Aws,
+    zones: &[ZoneSpec],
+    project: &str,
+    env: &str,
+    missing_ok: bool,
+) -> Result<DnsState> {
     let mut out = DnsState::default();
     if zones.is_empty() {
         return Ok(out);
@@ -93,6 +100,7 @@ pub async fn discover(aws: &Aws, zones: &[ZoneSpec], project: &str, env: &str) -
             .collect();
         let zone = match matching.as_slice() {
             [one] => *one,
+            [] if missing_ok => continue,
             [] => {
                 return Err(Error::source_at(
                     &z.span,
