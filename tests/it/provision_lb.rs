@@ -567,6 +567,40 @@ outputs:
     assert_eq!(tg.protocol().unwrap().as_str(), "TCP");
     assert_eq!(tg.health_check_interval_seconds(), Some(10));
     assert!(s.plan(None).await.is_empty());
+
+    // The scheme cannot change in place: a replacement, which needs approval.
+    let old_arn = lb.load_balancer_arn().unwrap().to_string();
+    s.write(&text.replace("scheme: internal", "scheme: internet-facing"));
+    let plan = Box::pin(s.plan(None)).await;
+    let c_lb = plan
+        .changes
+        .iter()
+        .find(|c| c.resource == "load-balancer")
+        .expect("a load balancer change");
+    assert_eq!(c_lb.action, rdeploy::provision::plan::Action::Replace);
+    assert!(c_lb.needs_approval);
+    let mut o = s.opts(None);
+    o.auto_approve = false;
+    let (r, _) = super::provision::provision_collect(&o).await;
+    assert_eq!(r.unwrap().code, 1, "refused without approval (no terminal)");
+    let (out, msgs) = Box::pin(s.apply(None)).await;
+    assert!(out.applied, "{msgs:#?}");
+    let lbs = c.describe_load_balancers().send().await.unwrap();
+    let lb = lbs
+        .load_balancers()
+        .iter()
+        .find(|l| l.load_balancer_name() == Some(&format!("{}-dev-data", s.project)))
+        .expect("the new NLB");
+    assert_ne!(lb.load_balancer_arn().unwrap(), old_arn);
+    assert_eq!(lb.scheme().unwrap().as_str(), "internet-facing");
+    let ls = c
+        .describe_listeners()
+        .load_balancer_arn(lb.load_balancer_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ls.listeners().len(), 1, "its listener made again");
+    assert!(Box::pin(s.plan(None)).await.is_empty());
     s.destroy(None).await;
     let lbs = c.describe_load_balancers().send().await.unwrap();
     assert!(!lbs.load_balancers().iter().any(|l| l
