@@ -405,7 +405,7 @@ async fn load_balancer_lifecycle() {
     let sub_id = sub.subnet().unwrap().subnet_id().unwrap().to_string();
     let other_lb = c
         .create_load_balancer()
-        .name(format!("{p}-dev-front2"))
+        .name(format!("{p}-lb2"))
         .r#type(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::Network)
         .subnets(&sub_id)
         .send()
@@ -417,7 +417,7 @@ async fn load_balancer_lifecycle() {
         .to_string();
     let other_tg = c
         .create_target_group()
-        .name(format!("{p}-dev-front-web-other"))
+        .name(format!("{p}-tg"))
         .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
         .port(80)
         .vpc_id(&vpc_id)
