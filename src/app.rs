@@ -48,6 +48,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Exec(args) => run_exec(args).await,
         Command::Inventory(args) => inventory(args).await,
         Command::Provision(a) => {
+            // Vault passwords before the spec is read (`!vault` values, vaulted files).
+            crate::vault::setup(&a.vault, &crate::config::load(None)?)?;
             let reporter = output::reporter(a.output, 0, false);
             let opts = crate::provision::ProvisionOptions {
                 spec: a.spec,
@@ -59,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             crate::provision::provision(&opts, reporter.as_ref()).await
         }
         Command::Destroy(a) => {
+            crate::vault::setup(&a.vault, &crate::config::load(None)?)?;
             let reporter = output::reporter(a.output, 0, false);
             let opts = crate::provision::ProvisionOptions {
                 spec: a.spec,

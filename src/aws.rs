@@ -161,6 +161,33 @@ impl Aws {
         aws_sdk_elasticache::Client::from_conf(conf)
     }
 
+    pub fn elbv2(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.sdk)
+            .region(aws_sdk_elasticloadbalancingv2::config::Region::new(
+                region.to_string(),
+            ))
+            .retry_classifier(UnreachableEndpoint)
+            .build();
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+    }
+
+    pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(aws_sdk_rds::config::Region::new(region.to_string()))
+            .retry_classifier(UnreachableEndpoint)
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+
+    /// Route 53 (global: its API lives in us-east-1).
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        let conf = aws_sdk_route53::config::Builder::from(&self.sdk)
+            .region(aws_sdk_route53::config::Region::new("us-east-1"))
+            .retry_classifier(UnreachableEndpoint)
+            .build();
+        aws_sdk_route53::Client::from_conf(conf)
+    }
+
     /// The API endpoint in use, for messages: the override (`AWS_ENDPOINT_URL`, the
     /// settings) or AWS's regional endpoints.
     pub fn endpoint(&self) -> String {
@@ -247,6 +274,16 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub fn is_not_found<E: ErrorCode>(e: &E) -> bool {
     e.error_code()
         .is_some_and(|c| c.contains("NotFound") || c.ends_with(".Malformed"))
+}
+
+/// A call whose "not found" answer means the work is done already (deleting what is
+/// gone): `Ok(None)` then.
+pub fn gone_ok<T, E: ErrorCode>(r: std::result::Result<T, E>) -> std::result::Result<Option<T>, E> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Retries `op` while it fails with one of `codes`, with exponential backoff (0.5 s

@@ -335,6 +335,9 @@ pub struct ProvisionArgs {
     /// Output format.
     #[arg(long = "output", value_enum, default_value_t = Format::Human)]
     pub output: Format,
+    /// Vault passwords, for `!vault` values and vaulted files the spec uses.
+    #[command(flatten)]
+    pub vault: VaultPassArgs,
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +355,8 @@ pub struct DestroyArgs {
     pub auto_approve: bool,
     #[arg(long = "output", value_enum, default_value_t = Format::Human)]
     pub output: Format,
+    #[command(flatten)]
+    pub vault: VaultPassArgs,
 }
 
 #[derive(Debug, Args)]

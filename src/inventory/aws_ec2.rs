@@ -98,6 +98,8 @@ pub struct Config {
     pub contrib_sanitization: bool,
     pub elasticache: bool,
     pub ssh_host_keys: bool,
+    /// rdeploy: expose RDS databases (`rdeploy_rds`, `database_endpoints`).
+    pub rds: bool,
     pub page_size: Option<i32>,
     pub profile: Option<String>,
 }
@@ -130,6 +132,7 @@ const KEYS: &[&str] = &[
     "boto_profile",
     "elasticache",
     "ssh_host_keys",
+    "rds",
     "page_size",
 ];
 
@@ -189,6 +192,7 @@ impl Config {
             contrib_sanitization: false,
             elasticache: true,
             ssh_host_keys: true,
+            rds: true,
             page_size: None,
             profile: None,
         };
@@ -262,6 +266,7 @@ impl Config {
         cfg.contrib_sanitization = flag("use_contrib_script_compatible_sanitization", false)?;
         cfg.elasticache = flag("elasticache", true)?;
         cfg.ssh_host_keys = flag("ssh_host_keys", true)?;
+        cfg.rds = flag("rds", true)?;
         if let Some(n) = get("hostvars_prefix") {
             cfg.hostvars_prefix = string(n, "hostvars_prefix")?;
         }
@@ -451,6 +456,7 @@ fn compile(templar: &Templar, expr: &str, at: &Node) -> Result<()> {
 pub struct Fetched {
     pub instances: Vec<Value>,
     pub elasticache: Vec<Value>,
+    pub databases: Vec<Value>,
 }
 
 fn to_filters(list: &[(String, Vec<String>)], with_default_state: bool) -> Vec<Filter> {
@@ -495,14 +501,19 @@ pub async fn fetch(aws: &Aws, cfg: &Config) -> Result<Fetched> {
     let futs = regions.iter().map(|r| fetch_region(aws, cfg, r));
     let per_region = futures::future::try_join_all(futs).await?;
     let mut out = Fetched::default();
-    for (i, e) in per_region {
+    for (i, e, d) in per_region {
         out.instances.extend(i);
         out.elasticache.extend(e);
+        out.databases.extend(d);
     }
     Ok(out)
 }
 
-async fn fetch_region(aws: &Aws, cfg: &Config, region: &str) -> Result<(Vec<Value>, Vec<Value>)> {
+async fn fetch_region(
+    aws: &Aws,
+    cfg: &Config,
+    region: &str,
+) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>)> {
     let ec2 = aws.ec2(region);
     let mut seen = std::collections::HashSet::new();
     let mut instances = vec![];
@@ -534,7 +545,12 @@ async fn fetch_region(aws: &Aws, cfg: &Config, region: &str) -> Result<(Vec<Valu
     } else {
         vec![]
     };
-    Ok((instances, caches))
+    let databases = if cfg.rds {
+        super::aws_rds::databases(aws, &cfg.filters, region).await?
+    } else {
+        vec![]
+    };
+    Ok((instances, caches, databases))
 }
 
 async fn describe(
@@ -784,7 +800,7 @@ async fn elasticache(aws: &Aws, cfg: &Config, region: &str) -> Result<Vec<Value>
 }
 
 /// EC2-filter-style wildcard match (`*` and `?`).
-fn glob_match(pattern: &str, text: &str) -> bool {
+pub(super) fn glob_match(pattern: &str, text: &str) -> bool {
     if !pattern.contains(['*', '?']) {
         return pattern == text;
     }
@@ -1098,6 +1114,21 @@ pub fn populate(cfg: &Config, fetched: &Fetched, inv: &mut Inventory) -> Result<
         inv.extra_vars_all
             .insert("redis_endpoints".into(), Value::Object(endpoints));
     }
+    if !fetched.databases.is_empty() || cfg.rds {
+        let mut by_id = serde_json::Map::new();
+        let mut endpoints = serde_json::Map::new();
+        for d in &fetched.databases {
+            let id = d["id"].as_str().unwrap_or_default().to_string();
+            if let Some(ep) = d["endpoint"].as_str() {
+                endpoints.insert(d["name"].as_str().unwrap_or(&id).to_string(), json!(ep));
+            }
+            by_id.insert(id, d.clone());
+        }
+        inv.extra_vars_all
+            .insert("rdeploy_rds".into(), Value::Object(by_id));
+        inv.extra_vars_all
+            .insert("database_endpoints".into(), Value::Object(endpoints));
+    }
     Ok(())
 }
 
@@ -1228,6 +1259,7 @@ mod tests {
             &Fetched {
                 instances: facts,
                 elasticache: vec![],
+                databases: vec![],
             },
             &mut inv,
         )
@@ -1319,6 +1351,7 @@ mod tests {
             &Fetched {
                 instances: vec![fact("i-1", "api", "")],
                 elasticache: vec![],
+                databases: vec![],
             },
             &mut inv,
         )

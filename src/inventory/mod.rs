@@ -13,6 +13,7 @@
 //!   [`Inventory::host_vars`] with Ansible's precedence.
 
 pub mod aws_ec2;
+pub mod aws_rds;
 pub mod display;
 pub mod ec2_host_keys;
 pub mod ini;

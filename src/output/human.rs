@@ -197,6 +197,13 @@ impl Reporter for Human {
             Event::HostOutput { host, line, .. } => self.println(&st, format!("{host} | {line}")),
             // Sent for JSON output only; the human form comes as messages.
             Event::Environments { .. } | Event::Environment { .. } => {}
+            Event::Plan { plan } => {
+                self.println(&st, serde_json::to_string_pretty(plan).unwrap_or_default())
+            }
+            Event::Outputs { outputs } => self.println(
+                &st,
+                serde_json::to_string_pretty(outputs).unwrap_or_default(),
+            ),
             Event::Recap {
                 stats,
                 elapsed_secs,

@@ -108,6 +108,14 @@ pub enum Event {
     },
     /// `rdeploy env show --output json`: one environment's resources and outputs.
     Environment { environment: serde_json::Value },
+    /// A provisioning plan as data (`--output json`): `{"event": "plan", "plan": {...}}`.
+    Plan {
+        plan: serde_json::Value,
+    },
+    /// The rendered outputs of a provisioning run as data (`--output json`).
+    Outputs {
+        outputs: IndexMap<String, serde_json::Value>,
+    },
 }
 
 /// Renders events. Implementations must be cheap: they are called from the engine.

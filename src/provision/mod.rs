@@ -18,9 +18,14 @@ pub mod apply;
 // the shared AWS client code lives in crate::aws (used by the EC2 inventory too)
 pub use crate::aws;
 pub mod confirm;
+pub mod db;
+pub mod dns;
 pub mod envs;
+pub(crate) mod fields;
+pub mod lb;
 pub mod lookup;
 pub mod outputs;
+pub mod peering;
 pub mod plan;
 pub mod report;
 pub mod spec;
@@ -90,11 +95,26 @@ pub async fn plan_with(
 ) -> Result<Plan> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let (state, lookups) = tokio::try_join!(
-        state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        lookup::lookup(&aws, &spec)
+    // Boxed: the discovery futures are large, and callers' stacks need not hold them.
+    let (mut state, lookups, dns) = tokio::try_join!(
+        Box::pin(state::discover(
+            &aws,
+            &spec.project,
+            &spec.env,
+            &spec.regions,
+            reporter
+        )),
+        Box::pin(lookup::lookup(&aws, &spec)),
+        Box::pin(dns::state::discover(
+            &aws,
+            &spec.dns,
+            &spec.project,
+            &spec.env,
+            false
+        ))
     )
     .map_err(|e| aws.locate(e))?;
+    state.dns = dns;
     plan::plan(&spec, &state, &lookups)
 }
 
@@ -107,11 +127,26 @@ pub async fn provision_with(
     // The spec is validated before anything talks to AWS.
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let (state, lookups) = tokio::try_join!(
-        state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter),
-        lookup::lookup(&aws, &spec)
+    // Boxed: the discovery futures are large, and callers' stacks need not hold them.
+    let (mut state, lookups, dns) = tokio::try_join!(
+        Box::pin(state::discover(
+            &aws,
+            &spec.project,
+            &spec.env,
+            &spec.regions,
+            reporter
+        )),
+        Box::pin(lookup::lookup(&aws, &spec)),
+        Box::pin(dns::state::discover(
+            &aws,
+            &spec.dns,
+            &spec.project,
+            &spec.env,
+            false
+        ))
     )
     .map_err(|e| aws.locate(e))?;
+    state.dns = dns;
     let plan = plan::plan(&spec, &state, &lookups)?;
     report::show_plan(&plan, reporter, opts.json);
     let mut outcome = Outcome {
@@ -146,12 +181,20 @@ pub async fn provision_with(
         return Ok(outcome);
     }
     let mut applier = apply::Applier::new(&aws, &spec, &state, &lookups, reporter);
-    applier.apply(&plan).await.map_err(|e| aws.locate(e))?;
-    outcome.applied = true;
-    say(reporter, report::applied_line(&plan));
-    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter)
+    Box::pin(applier.apply(&plan))
         .await
         .map_err(|e| aws.locate(e))?;
+    outcome.applied = true;
+    say(reporter, report::applied_line(&plan));
+    let state = Box::pin(state::discover(
+        &aws,
+        &spec.project,
+        &spec.env,
+        &spec.regions,
+        reporter,
+    ))
+    .await
+    .map_err(|e| aws.locate(e))?;
     outcome.outputs = outputs::render(&spec, &state)?;
     report::show_outputs(&outcome.outputs, reporter, opts.json);
     Ok(outcome)
@@ -165,9 +208,24 @@ pub async fn destroy_with(
 ) -> Result<Outcome> {
     let spec = load_spec(opts)?;
     let aws = aws::Aws::connect(settings).await;
-    let state = state::discover(&aws, &spec.project, &spec.env, &spec.regions, reporter)
-        .await
-        .map_err(|e| aws.locate(e))?;
+    let (mut state, dns) = tokio::try_join!(
+        Box::pin(state::discover(
+            &aws,
+            &spec.project,
+            &spec.env,
+            &spec.regions,
+            reporter
+        )),
+        Box::pin(dns::state::discover(
+            &aws,
+            &spec.dns,
+            &spec.project,
+            &spec.env,
+            true
+        ))
+    )
+    .map_err(|e| aws.locate(e))?;
+    state.dns = dns;
     let plan = plan::destroy_plan(&spec, &state);
     report::show_plan(&plan, reporter, opts.json);
     let mut outcome = Outcome {
@@ -196,7 +254,9 @@ pub async fn destroy_with(
     let lookups = lookup::Lookups::default();
     let mut applier = apply::Applier::new(&aws, &spec, &state, &lookups, reporter);
     let changes: Vec<&plan::Change> = plan.changes.iter().collect();
-    applier.destroy(&changes).await.map_err(|e| aws.locate(e))?;
+    Box::pin(applier.destroy(&changes))
+        .await
+        .map_err(|e| aws.locate(e))?;
     outcome.applied = true;
     let left = &applier.left_in_place;
     let tail = if left.is_empty() {

@@ -3,7 +3,10 @@
 //! Context: `project`, `env`, `regions`, `instances` (group -> list of instances sorted by
 //! index, each with id, host, index, region, az, type, state, private_ip, public_ip,
 //! public_dns, private_dns, elastic_ip), `redis` (name -> id, kind, region, address, port,
-//! endpoint, reader_address), `vpc` (region -> id), `security_groups` (name -> id).
+//! endpoint, reader_address), `vpc` (region -> id), `security_groups` (name -> id),
+//! `load_balancers` (name -> dns_name, zone_id, arn, type, scheme, region), `dns`
+//! (record as named in the spec -> its full name), `databases` (name -> id, address,
+//! port, endpoint, engine, engine_version, db_name, username, status, region).
 
 use super::spec::Spec;
 use super::state::State;
@@ -63,6 +66,9 @@ pub fn context(spec: &Spec, state: &State) -> Value {
     json!({
         "project": spec.project, "env": spec.env, "regions": spec.regions, "region": spec.regions[0],
         "instances": instances, "redis": redis, "vpc": vpc, "security_groups": sgs,
+        "load_balancers": super::lb::outputs(state),
+        "dns": super::dns::outputs(spec),
+        "databases": super::db::outputs(state),
     })
 }
 

@@ -55,9 +55,8 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
 /// Sends the plan to the reporter (as one JSON message when `json`).
 pub fn show_plan(plan: &Plan, reporter: &dyn Reporter, json: bool) {
     if json {
-        let doc = serde_json::json!({ "plan": plan.to_json() });
-        reporter.event(&Event::Message {
-            msg: doc.to_string(),
+        reporter.event(&Event::Plan {
+            plan: plan.to_json(),
         });
         return;
     }
@@ -76,9 +75,8 @@ pub fn show_outputs(
         return;
     }
     if json {
-        let doc = serde_json::json!({ "outputs": outputs });
-        reporter.event(&Event::Message {
-            msg: doc.to_string(),
+        reporter.event(&Event::Outputs {
+            outputs: outputs.clone(),
         });
         return;
     }

@@ -11,6 +11,11 @@ use indexmap::IndexMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use super::fields::{
+    bool_of, check_template, logical_name, map_entries, region_of, seq_of, spec_region_of, str_of,
+    tags_of, uint_of, Fields,
+};
+
 /// A value with the position it came from in the spec.
 #[derive(Debug, Clone)]
 pub struct Located<T> {
@@ -33,6 +38,10 @@ pub struct Spec {
     pub security_groups: IndexMap<String, SecurityGroupSpec>,
     pub instances: IndexMap<String, InstanceGroupSpec>,
     pub redis: IndexMap<String, RedisSpec>,
+    pub load_balancers: IndexMap<String, super::lb::spec::LbSpec>,
+    pub dns: Vec<super::dns::spec::ZoneSpec>,
+    pub databases: IndexMap<String, super::db::spec::DbSpec>,
+    pub peering: Vec<super::peering::spec::PeeringSpec>,
     pub outputs: IndexMap<String, Located<String>>,
     pub timeouts: Timeouts,
     pub span: Span,
@@ -43,6 +52,7 @@ pub struct Spec {
 pub struct Timeouts {
     pub instances: u64,
     pub redis: u64,
+    pub databases: u64,
     pub destroy: u64,
 }
 
@@ -51,6 +61,7 @@ impl Default for Timeouts {
         Timeouts {
             instances: 600,
             redis: 1800,
+            databases: 2400,
             destroy: 1200,
         }
     }
@@ -103,6 +114,9 @@ pub enum Network {
     /// rdeploy creates a VPC per region with subnets over the first `azs` zones.
     Create {
         cidr: Cidr,
+        /// Per-region blocks (`network.cidrs`), same prefix length as `cidr`: peered
+        /// VPCs must not overlap.
+        region_cidrs: IndexMap<String, Cidr>,
         azs: u32,
         public: bool,
         private: bool,
@@ -118,11 +132,36 @@ pub enum Network {
 }
 
 impl Network {
+    /// The VPC block in a region (`network.cidrs`, else `network.cidr`).
+    pub fn cidr_in(&self, region: &str) -> Option<Cidr> {
+        match self {
+            Network::Create {
+                cidr, region_cidrs, ..
+            } => Some(*region_cidrs.get(region).unwrap_or(cidr)),
+            _ => None,
+        }
+    }
+
     /// Names of the subnets rdeploy creates (`public-a`, `private-b` ...) with their
-    /// CIDR and zone index, in creation order.
+    /// CIDR (of `network.cidr`) and zone index, in creation order. The names are the
+    /// same in every region.
     pub fn planned_subnets(&self) -> Vec<SubnetPlan> {
+        match self {
+            Network::Create { cidr, .. } => self.subnets_of(*cidr),
+            _ => vec![],
+        }
+    }
+
+    /// [`Network::planned_subnets`] with the region's block.
+    pub fn planned_subnets_in(&self, region: &str) -> Vec<SubnetPlan> {
+        match self.cidr_in(region) {
+            Some(c) => self.subnets_of(c),
+            None => vec![],
+        }
+    }
+
+    fn subnets_of(&self, cidr: Cidr) -> Vec<SubnetPlan> {
         let Network::Create {
-            cidr,
             azs,
             public,
             private,
@@ -131,6 +170,7 @@ impl Network {
         else {
             return vec![];
         };
+        let cidr = &cidr;
         let new_prefix = (cidr.prefix + 8).min(28);
         let blocks = 1u32 << (new_prefix - cidr.prefix);
         let half = blocks / 2;
@@ -309,7 +349,7 @@ fn is_slug(s: &str) -> bool {
     !s.is_empty() && slug(s) == s
 }
 
-fn is_logical_name(s: &str) -> bool {
+pub(crate) fn is_logical_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -334,6 +374,23 @@ impl Spec {
         for r in self.redis.values() {
             if !used.contains(&r.region) {
                 used.push(r.region.clone());
+            }
+        }
+        for l in self.load_balancers.values() {
+            if !used.contains(&l.region) {
+                used.push(l.region.clone());
+            }
+        }
+        for d in self.databases.values() {
+            if !used.contains(&d.region) {
+                used.push(d.region.clone());
+            }
+        }
+        for p in &self.peering {
+            for r in [&p.requester, &p.accepter] {
+                if !used.contains(r) {
+                    used.push(r.clone());
+                }
             }
         }
         self.regions
@@ -365,6 +422,10 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         "security_groups",
         "instances",
         "redis",
+        "load_balancers",
+        "dns",
+        "databases",
+        "peering",
         "outputs",
         "timeouts",
     ])?;
@@ -472,6 +533,24 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         }
     }
 
+    let load_balancers = match top.get("load_balancers") {
+        Some(n) => super::lb::spec::parse(n, &regions, &slug(&format!("{project}-{env}")))?,
+        None => IndexMap::new(),
+    };
+
+    let databases = match top.get("databases") {
+        Some(n) => super::db::spec::parse(n, &regions, &slug(&format!("{project}-{env}")), path)?,
+        None => IndexMap::new(),
+    };
+    let peering = match top.get("peering") {
+        Some(n) => super::peering::spec::parse(n, &regions)?,
+        None => vec![],
+    };
+    let dns = match top.get("dns") {
+        Some(n) => super::dns::spec::parse(n)?,
+        None => vec![],
+    };
+
     let templar = Templar::new();
     let mut outputs = IndexMap::new();
     if let Some(n) = top.get("outputs") {
@@ -494,12 +573,15 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
     let mut timeouts = Timeouts::default();
     if let Some(n) = top.get("timeouts") {
         let mut f = Fields::new(n, "timeouts")?;
-        f.allow(&["instances", "redis", "destroy"])?;
+        f.allow(&["instances", "redis", "databases", "destroy"])?;
         if let Some(v) = f.get("instances") {
             timeouts.instances = uint_of(v, "timeouts.instances")? as u64;
         }
         if let Some(v) = f.get("redis") {
             timeouts.redis = uint_of(v, "timeouts.redis")? as u64;
+        }
+        if let Some(v) = f.get("databases") {
+            timeouts.databases = uint_of(v, "timeouts.databases")? as u64;
         }
         if let Some(v) = f.get("destroy") {
             timeouts.destroy = uint_of(v, "timeouts.destroy")? as u64;
@@ -517,11 +599,19 @@ pub fn parse(doc: &Node, path: &Path, env_override: Option<&str>) -> Result<Spec
         security_groups,
         instances,
         redis,
+        load_balancers,
+        dns,
+        databases,
+        peering,
         outputs,
         timeouts,
         span: doc.span.clone(),
     };
     check_references(&spec)?;
+    super::lb::spec::check(&spec)?;
+    super::dns::spec::check(&spec)?;
+    super::db::spec::check(&spec)?;
+    super::peering::spec::check(&spec)?;
     Ok(spec)
 }
 
@@ -659,6 +749,7 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     let mut f = Fields::new(n, "network")?;
     f.allow(&[
         "cidr",
+        "cidrs",
         "azs",
         "public_subnets",
         "private_subnets",
@@ -688,7 +779,7 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
         if subnet_ids.is_empty() {
             return Err(sn.error("`subnet_ids` must list at least one subnet"));
         }
-        for k in ["cidr", "azs", "public_subnets", "private_subnets"] {
+        for k in ["cidr", "cidrs", "azs", "public_subnets", "private_subnets"] {
             if let Some(x) = f.get(k) {
                 return Err(x.error(format!(
                     "`{k}` does not apply to an existing VPC (`vpc_id`)"
@@ -727,8 +818,25 @@ fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     if azs > blocks / 2 {
         return Err(cidr_node.error(format!("{cidr} is too small for {azs} zones")));
     }
+    let mut region_cidrs = IndexMap::new();
+    if let Some(m) = f.get("cidrs") {
+        for (k, v) in map_entries(m, "network.cidrs")? {
+            let region = spec_region_of(k, regions)?;
+            let s = str_of(v, "a CIDR block")?;
+            let c = Cidr::parse(&s)
+                .ok_or_else(|| v.error(format!("`{s}` is not an IPv4 CIDR block")))?;
+            if c.prefix != cidr.prefix {
+                return Err(v.error(format!(
+                    "every region's block has the prefix length of `cidr` (/{}), so that the subnets are the same",
+                    cidr.prefix
+                )));
+            }
+            region_cidrs.insert(region, c);
+        }
+    }
     Ok(Network::Create {
         cidr,
+        region_cidrs,
         azs,
         public,
         private,
@@ -1290,211 +1398,6 @@ fn redis_of(
         region,
         span: n.span.clone(),
     })
-}
-
-// ---------------------------------------------------------------------------
-// Field helpers
-// ---------------------------------------------------------------------------
-
-/// A mapping node read field by field; unknown keys are errors at their position.
-struct Fields<'a> {
-    node: &'a Node,
-    what: &'static str,
-}
-
-impl<'a> Fields<'a> {
-    fn new(node: &'a Node, what: &'static str) -> Result<Self> {
-        if node.as_map().is_none() {
-            return Err(node.error(format!(
-                "{what} must be a mapping, not a {}",
-                node.type_name()
-            )));
-        }
-        Ok(Fields { node, what })
-    }
-    fn allow(&mut self, keys: &[&str]) -> Result<()> {
-        for (k, _) in self.node.as_map().unwrap() {
-            let name = k.key_string().unwrap_or_default();
-            if !keys.contains(&name.as_str()) {
-                let hint = closest(&name, keys)
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default();
-                return Err(k.error(format!(
-                    "unknown key `{name}` in {}{hint}; expected one of: {}",
-                    self.what,
-                    keys.join(", ")
-                )));
-            }
-        }
-        Ok(())
-    }
-    fn get(&self, key: &str) -> Option<&'a Node> {
-        self.node.get(key).filter(|n| !n.is_null())
-    }
-    fn required(&self, key: &str) -> Result<&'a Node> {
-        self.get(key)
-            .ok_or_else(|| self.node.error(format!("missing `{key}` in {}", self.what)))
-    }
-}
-
-/// The allowed key closest to a misspelled one (edit distance ≤ 2).
-fn closest<'k>(name: &str, keys: &[&'k str]) -> Option<&'k str> {
-    fn dist(a: &str, b: &str) -> usize {
-        let a: Vec<char> = a.chars().collect();
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for i in 1..=a.len() {
-            let mut cur = vec![i; b.len() + 1];
-            for j in 1..=b.len() {
-                let cost = if a[i - 1] == b[j - 1] { 0 } else { 1 };
-                cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
-    keys.iter()
-        .map(|k| (dist(name, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn map_entries<'a>(n: &'a Node, what: &str) -> Result<Vec<(&'a Node, &'a Node)>> {
-    match &n.kind {
-        NodeKind::Map(m) => Ok(m.iter().map(|(k, v)| (k, v)).collect()),
-        NodeKind::Null => Ok(vec![]),
-        _ => Err(n.error(format!(
-            "`{what}` must be a mapping (name: settings), not a {}",
-            n.type_name()
-        ))),
-    }
-}
-
-fn seq_of<'a>(n: &'a Node, what: &str) -> Result<&'a Vec<Node>> {
-    n.as_seq()
-        .ok_or_else(|| n.error(format!("`{what}` must be a list, not a {}", n.type_name())))
-}
-
-fn str_of(n: &Node, what: &str) -> Result<String> {
-    match &n.kind {
-        NodeKind::Str(s) => Ok(s.clone()),
-        _ => Err(n.error(format!(
-            "`{what}` must be a string, not a {}",
-            n.type_name()
-        ))),
-    }
-}
-
-fn bool_of(n: &Node, what: &str) -> Result<bool> {
-    match &n.kind {
-        NodeKind::Bool(b) => Ok(*b),
-        _ => Err(n.error(format!(
-            "`{what}` must be true or false, not a {}",
-            n.type_name()
-        ))),
-    }
-}
-
-fn uint_of(n: &Node, what: &str) -> Result<u32> {
-    match &n.kind {
-        NodeKind::Int(i) if *i >= 0 && *i <= u32::MAX as i64 => Ok(*i as u32),
-        NodeKind::Int(i) => Err(n.error(format!("`{what}` must not be negative (got {i})"))),
-        _ => Err(n.error(format!(
-            "`{what}` must be a whole number, not a {}",
-            n.type_name()
-        ))),
-    }
-}
-
-fn logical_name(k: &Node) -> Result<String> {
-    let name = k.key_string().unwrap_or_default();
-    if !is_logical_name(&name) || name.len() > 40 {
-        return Err(k.error(format!(
-            "`{name}` is not a valid name: use 1-40 letters, digits, `_` or `-`"
-        )));
-    }
-    Ok(name)
-}
-
-fn region_of(n: &Node) -> Result<String> {
-    let r = str_of(n, "region")?;
-    let ok = r.split('-').count() >= 3
-        && r.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && r.chars().last().is_some_and(|c| c.is_ascii_digit());
-    if !ok {
-        return Err(n.error(format!("`{r}` is not an AWS region (like us-east-1)")));
-    }
-    Ok(r)
-}
-
-fn spec_region_of(n: &Node, regions: &[String]) -> Result<String> {
-    let r = region_of(n)?;
-    if !regions.contains(&r) {
-        return Err(n.error(format!(
-            "region `{r}` is not one of the spec's regions ({})",
-            regions.join(", ")
-        )));
-    }
-    Ok(r)
-}
-
-fn tags_of(n: &Node, allow_templates: bool) -> Result<IndexMap<String, Located<String>>> {
-    let mut out = IndexMap::new();
-    for (k, v) in map_entries(n, "tags")? {
-        let key = k.key_string().unwrap_or_default();
-        if key.is_empty() || key.len() > 128 {
-            return Err(k.error("a tag key must be 1-128 characters"));
-        }
-        if key.starts_with("aws:") {
-            return Err(k.error("tag keys starting with `aws:` are reserved by AWS"));
-        }
-        if key == "Name" || key.starts_with("rdeploy:") && !allow_templates {
-            return Err(k.error(format!("tag `{key}` is set by rdeploy; choose another key")));
-        }
-        if allow_templates
-            && [
-                "rdeploy:project",
-                "rdeploy:env",
-                "rdeploy:kind",
-                "rdeploy:name",
-                "rdeploy:index",
-                "rdeploy:host",
-                "rdeploy:launch",
-                "rdeploy:tags",
-            ]
-            .contains(&key.as_str())
-        {
-            return Err(k.error(format!("tag `{key}` is set by rdeploy; choose another key")));
-        }
-        if key.contains(' ') {
-            return Err(k.error("tag keys with spaces are not supported"));
-        }
-        let value = v
-            .scalar_string()
-            .ok_or_else(|| v.error("a tag value must be a scalar"))?;
-        if !allow_templates && Templar::is_template(&value) {
-            return Err(v.error("templates are only allowed in instance group tags"));
-        }
-        out.insert(
-            key,
-            Located {
-                value,
-                span: v.span.clone(),
-            },
-        );
-    }
-    Ok(out)
-}
-
-fn check_template(t: &Templar, text: &str, at: &Node) -> Result<()> {
-    if Templar::is_template(text) {
-        if let Err(e) = t.env().template_from_str(text) {
-            return Err(at.error(format!("invalid template: {e}")));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

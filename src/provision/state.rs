@@ -12,6 +12,8 @@ use indexmap::IndexMap;
 #[derive(Debug, Clone, Default)]
 pub struct State {
     pub regions: IndexMap<String, RegionState>,
+    /// The records rdeploy owns in the spec's hosted zones (Route 53 is global).
+    pub dns: super::dns::state::DnsState,
 }
 
 impl State {
@@ -20,7 +22,7 @@ impl State {
     }
     /// Number of resources found.
     pub fn count(&self) -> usize {
-        self.regions.values().map(|r| r.count()).sum()
+        self.regions.values().map(|r| r.count()).sum::<usize>() + self.dns.count()
     }
 }
 
@@ -37,6 +39,12 @@ pub struct RegionState {
     pub eips: Vec<Eip>,
     pub redis: Vec<Redis>,
     pub cache_subnet_groups: Vec<CacheSubnetGroup>,
+    /// Load balancers and target groups.
+    pub lb: super::lb::state::LbState,
+    /// RDS instances and the DB subnet group.
+    pub db: super::db::state::DbState,
+    /// Peering connections and the VPC's routes through them.
+    pub peering: super::peering::state::PeeringState,
 }
 
 impl RegionState {
@@ -51,6 +59,9 @@ impl RegionState {
             + self.eips.len()
             + self.redis.len()
             + self.cache_subnet_groups.len()
+            + self.lb.count()
+            + self.db.count()
+            + self.peering.count()
     }
     pub fn sg_by_name(&self, name: &str) -> Option<&SecurityGroup> {
         self.security_groups.iter().find(|s| s.name == name)
@@ -222,6 +233,9 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         instances,
         eips,
         (redis, cache_subnet_groups),
+        lb,
+        db,
+        peering,
     ) = tokio::try_join!(
         vpcs(&ec2, project, env, region),
         subnets(&ec2, project, env, region),
@@ -231,7 +245,10 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         key_pairs(&ec2, project, env, region),
         instances(&ec2, project, env, region),
         eips(&ec2, project, env, region),
-        elasticache(&ec, project, env, region),
+        Box::pin(elasticache(&ec, project, env, region)),
+        Box::pin(super::lb::state::discover(aws, project, env, region)),
+        Box::pin(super::db::state::discover(aws, project, env, region)),
+        Box::pin(super::peering::state::discover(aws, project, env, region)),
     )?;
     Ok(RegionState {
         region: region.to_string(),
@@ -245,6 +262,9 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         eips,
         redis,
         cache_subnet_groups,
+        lb,
+        db,
+        peering,
     })
 }
 

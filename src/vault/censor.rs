@@ -133,6 +133,8 @@ pub fn censor_event(ev: &Event) -> Event {
         Event::Recap { .. } => {}
         Event::Environments { environments, .. } => environments.iter_mut().for_each(censor_json),
         Event::Environment { environment } => censor_json(environment),
+        Event::Plan { plan } => censor_json(plan),
+        Event::Outputs { outputs } => outputs.values_mut().for_each(censor_json),
     }
     ev
 }

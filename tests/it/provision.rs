@@ -321,13 +321,18 @@ async fn plan_on_an_empty_account_creates_everything_and_changes_nothing() {
     provision::provision_with(&o, &c, &moto())
         .await
         .expect("plan");
-    let msgs = messages(&c);
-    let doc: serde_json::Value = serde_json::from_str(
-        msgs.iter()
-            .find(|m| m.starts_with("{\"plan\""))
-            .expect("json plan"),
-    )
-    .unwrap();
+    // The plan is its own event (an object, not a JSON string inside a message).
+    let doc =
+        c.0.lock()
+            .unwrap()
+            .iter()
+            .find_map(|e| match e {
+                Event::Plan { .. } => Some(serde_json::to_value(e).unwrap()),
+                _ => None,
+            })
+            .expect("json plan event");
+    assert_eq!(doc["event"], "plan");
+    assert!(doc["plan"].is_object(), "{doc}");
     assert_eq!(doc["plan"]["summary"]["create"], 23);
     assert_eq!(doc["plan"]["project"], s.project.as_str());
     assert!(doc["plan"]["changes"]

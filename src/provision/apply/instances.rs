@@ -179,12 +179,7 @@ impl Applier<'_> {
         Ok(format!("{alloc} -> {instance}"))
     }
 
-    pub(super) async fn move_eip(
-        &mut self,
-        region: &str,
-        old_id: &str,
-        new_id: &str,
-    ) -> Result<()> {
+    pub(super) async fn move_eip(&mut self, region: &str, old_id: &str, new_id: &str) -> Result<()> {
         let eip = self
             .rc(region)
             .eips
@@ -212,12 +207,7 @@ impl Applier<'_> {
     }
 }
 
-pub(super) async fn run_instance(
-    aws: &Aws,
-    region: &str,
-    l: &Launch,
-    p: &Prepared,
-) -> Result<String> {
+pub(super) async fn run_instance(aws: &Aws, region: &str, l: &Launch, p: &Prepared) -> Result<String> {
     use base64::Engine;
     let ec2 = aws.ec2(region);
     let mut req = ec2
@@ -302,64 +292,4 @@ pub(super) async fn terminate(aws: &Aws, region: &str, ids: &[String]) -> Result
         }
         Err(e) => Err(cloud_err(region, "TerminateInstances", e)),
     }
-}
-
-/// Waits until every instance is in `target` state (running or terminated).
-pub(super) async fn wait_instances(
-    aws: &Aws,
-    reporter: &dyn Reporter,
-    ids: &[(String, String)],
-    target: &str,
-    timeout: u64,
-) -> Result<()> {
-    let mut by_region: HashMap<&str, Vec<String>> = HashMap::new();
-    for (r, id) in ids {
-        by_region.entry(r.as_str()).or_default().push(id.clone());
-    }
-    let total = ids.len();
-    let what = format!("{total} instance(s) {target}");
-    poll(timeout, &what, reporter, || {
-        let by_region = by_region.clone();
-        async move {
-            let mut ok = 0;
-            for (region, ids) in &by_region {
-                let ec2 = aws.ec2(region);
-                let found = match crate::provision::state::describe_instances(
-                    &ec2,
-                    region,
-                    vec![],
-                    ids.clone(),
-                )
-                .await
-                {
-                    Ok(f) => f,
-                    // Just launched and not visible yet: not done.
-                    Err(Error::Cloud(m)) if m.contains("InvalidInstanceID.NotFound") => {
-                        if target == "terminated" {
-                            ok += ids.len();
-                        }
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                for i in &found {
-                    if i.state == target {
-                        ok += 1;
-                    } else if target == "running"
-                        && (i.state == "terminated" || i.state == "shutting-down")
-                    {
-                        return Err(Error::Cloud(format!(
-                            "{region}: instance {} ({}) stopped while starting: {}",
-                            i.id, i.group, i.state
-                        )));
-                    }
-                }
-                if target == "terminated" {
-                    ok += ids.len() - found.len();
-                }
-            }
-            Ok((ok >= total, format!("{ok}/{total}")))
-        }
-    })
-    .await
 }

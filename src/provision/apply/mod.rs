@@ -3,15 +3,24 @@
 //! 1. creations and in-place updates (network, key pair, security groups and rules,
 //!    cache subnet group, instance launches — concurrently —, Redis);
 //! 2. waiting (bounded) until the launched and started instances are `running`;
-//! 3. Elastic IP associations, then the old instances of replacements are terminated;
+//! 3. Elastic IP associations, load balancer targets, then the old instances of
+//!    replacements are terminated;
 //! 4. destroys, in reverse dependency order (addresses, instances, Redis, groups, key,
 //!    route table, gateway, subnets, VPC), each retried while AWS still sees a dependency;
 //! 5. waiting (bounded) until created or modified Redis are `available`.
 //!
 //! Every resource is created with its tags in the same call (TagSpecifications), so an
 //! interrupted apply leaves nothing untagged: the next run discovers it and converges.
+//! The bounded waits are in `apply/wait.rs`.
+
+mod instances;
+mod network;
+mod redis;
+mod teardown;
+mod wait;
 
 use super::aws::{self, cloud_err, retry_codes, tag, Aws};
+use super::lb::LbOp;
 use super::plan::{
     base_tags, cache_subnet_group_name, config_tag, redis_config, Change, Launch, Op, Plan,
     SubnetRef,
@@ -27,33 +36,31 @@ use aws_sdk_ec2::types::{
 };
 use futures::StreamExt;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-mod instances;
-mod network;
-mod redis;
-mod teardown;
-use self::instances::{run_instance, terminate, wait_instances};
+use std::time::Duration;
+use self::instances::{run_instance, terminate};
 use self::network::perm_to_ip_permission;
-use self::redis::wait_redis;
 use self::teardown::revoke_group_rules;
+use wait::{redis_status, wait_instances, wait_redis, wait_redis_gone};
 
 /// Ids known while applying: from discovery and lookups, plus what this apply created.
 #[derive(Debug, Default, Clone)]
-struct RegionCtx {
-    vpc_id: Option<String>,
-    subnets: HashMap<String, String>,
+pub(crate) struct RegionCtx {
+    pub(crate) vpc_id: Option<String>,
+    pub(crate) subnets: HashMap<String, String>,
     igw_id: Option<String>,
-    sgs: HashMap<String, String>,
+    pub(crate) sgs: HashMap<String, String>,
     /// (group, index) -> instance id, for the instances the spec keeps.
-    instances: HashMap<(String, u32), String>,
+    pub(crate) instances: HashMap<(String, u32), String>,
     /// Elastic IPs of the region: allocation id -> instance id.
     eips: Vec<super::state::Eip>,
+    /// Load balancers, target groups and listeners by name.
+    pub(crate) lb: super::lb::apply::LbCtx,
 }
 
 pub struct Applier<'a> {
     aws: &'a Aws,
-    spec: &'a Spec,
+    pub(crate) spec: &'a Spec,
+    lookups: &'a super::lookup::Lookups,
     reporter: &'a dyn Reporter,
     ctx: HashMap<String, RegionCtx>,
     /// Instances to wait for (region, id).
@@ -68,6 +75,8 @@ pub struct Applier<'a> {
     replaced: Vec<(String, String, String, u32)>,
     /// Resources a destroy could not remove but that do not fail the run (warned about).
     pub left_in_place: Vec<String>,
+    /// Databases to wait for (region, id).
+    pub(crate) db_waits: Vec<(String, String)>,
 }
 
 fn say(reporter: &dyn Reporter, msg: impl Into<String>) {
@@ -79,7 +88,7 @@ impl<'a> Applier<'a> {
         aws: &'a Aws,
         spec: &'a Spec,
         state: &State,
-        lookups: &super::lookup::Lookups,
+        lookups: &'a super::lookup::Lookups,
         reporter: &'a dyn Reporter,
     ) -> Self {
         let mut ctx = HashMap::new();
@@ -103,6 +112,7 @@ impl<'a> Applier<'a> {
                     .map(|i| ((i.group.clone(), i.index), i.id.clone()))
                     .collect(),
                 eips: rs.eips.clone(),
+                lb: super::lb::apply::LbCtx::new(spec, &rs.lb),
             };
             if let Some(lk) = lookups.regions.get(region) {
                 if lk.vpc_id.is_some() {
@@ -114,6 +124,7 @@ impl<'a> Applier<'a> {
         Applier {
             aws,
             spec,
+            lookups,
             reporter,
             ctx,
             to_run: vec![],
@@ -122,11 +133,29 @@ impl<'a> Applier<'a> {
             after_running: vec![],
             replaced: vec![],
             left_in_place: vec![],
+            db_waits: vec![],
         }
     }
 
     fn rc(&mut self, region: &str) -> &mut RegionCtx {
         self.ctx.entry(region.to_string()).or_default()
+    }
+
+    /// What the apply knows of a region (for the appliers of other resource kinds).
+    pub(crate) fn region_ctx(&mut self, region: &str) -> &mut RegionCtx {
+        self.rc(region)
+    }
+
+    pub(crate) fn say(&self, msg: impl Into<String>) {
+        say(self.reporter, msg)
+    }
+
+    pub(crate) fn aws(&self) -> &'a Aws {
+        self.aws
+    }
+
+    pub(crate) fn lookups(&self) -> &'a super::lookup::Lookups {
+        self.lookups
     }
 
     /// Applies every change of the plan. Stops at the first error (a rerun converges).
@@ -150,6 +179,11 @@ impl<'a> Applier<'a> {
                 }
                 self.launch_many(&builds[i..j]).await?;
                 i = j;
+                continue;
+            }
+            if after_instances(&c.op) {
+                // Targets and DNS records are written once the instances run (stage 3).
+                i += 1;
                 continue;
             }
             if let Op::EnsureEip { .. } = &c.op {
@@ -193,6 +227,9 @@ impl<'a> Applier<'a> {
                 );
             }
         }
+        for c in builds.iter().filter(|c| after_instances(&c.op)) {
+            self.run(c).await?;
+        }
         for (region, old_id, group, index) in std::mem::take(&mut self.replaced) {
             let new_id = self
                 .rc(&region)
@@ -224,6 +261,8 @@ impl<'a> Applier<'a> {
             )
             .await?;
         }
+        // Stage 5 too: databases available.
+        self.wait_databases().await?;
         Ok(())
     }
 
@@ -382,34 +421,14 @@ impl<'a> Applier<'a> {
     /// Executes one operation; returns the id of what it created, if anything.
     async fn exec(&mut self, region: &str, op: &Op) -> Result<Option<String>> {
         match op {
-            Op::CreateVpc { .. }
-            | Op::CreateSubnet { .. }
-            | Op::SetSubnetPublic { .. }
-            | Op::CreateIgw { .. }
-            | Op::AttachIgw { .. }
-            | Op::CreateRouteTable { .. }
-            | Op::FixRouteTable { .. }
-            | Op::ImportKeyPair { .. }
-            | Op::CreateSg { .. }
-            | Op::SgRules { .. } => self.exec_network(region, op).await,
-            Op::Launch(_)
-            | Op::Replace { .. }
-            | Op::UpdateInstance { .. }
-            | Op::EnsureEip { .. }
-            | Op::ReleaseEip { .. }
-            | Op::Terminate { .. } => self.exec_instances(region, op).await,
-            Op::CreateCacheSubnetGroup { .. }
-            | Op::CreateRedis { .. }
-            | Op::UpdateRedis { .. }
-            | Op::ReplaceRedis { .. }
-            | Op::DeleteRedis { .. }
-            | Op::DeleteCacheSubnetGroup { .. } => self.exec_redis(region, op).await,
-            Op::DeleteSg { .. }
-            | Op::DeleteKeyPair { .. }
-            | Op::DeleteRouteTable { .. }
-            | Op::DeleteIgw { .. }
-            | Op::DeleteSubnet { .. }
-            | Op::DeleteVpc { .. } => self.exec_teardown(region, op).await,
+            Op::CreateVpc { .. } | Op::CreateSubnet { .. } | Op::SetSubnetPublic { .. } | Op::CreateIgw { .. } | Op::AttachIgw { .. } | Op::CreateRouteTable { .. } | Op::FixRouteTable { .. } | Op::ImportKeyPair { .. } | Op::CreateSg { .. } | Op::SgRules { .. } => self.exec_network(region, op).await,
+            Op::Launch(_) | Op::Replace { .. } | Op::UpdateInstance { .. } | Op::EnsureEip { .. } | Op::ReleaseEip { .. } | Op::Terminate { .. } => self.exec_instances(region, op).await,
+            Op::CreateCacheSubnetGroup { .. } | Op::CreateRedis { .. } | Op::UpdateRedis { .. } | Op::ReplaceRedis { .. } | Op::DeleteRedis { .. } | Op::DeleteCacheSubnetGroup { .. } => self.exec_redis(region, op).await,
+            Op::DeleteSg { .. } | Op::DeleteKeyPair { .. } | Op::DeleteRouteTable { .. } | Op::DeleteIgw { .. } | Op::DeleteSubnet { .. } | Op::DeleteVpc { .. } => self.exec_teardown(region, op).await,
+            Op::Lb(op) => Box::pin(self.exec_lb(region, op)).await,
+            Op::Dns(op) => Box::pin(self.exec_dns(op)).await,
+            Op::Db(op) => Box::pin(self.exec_db(region, op)).await,
+            Op::Peering(op) => Box::pin(self.exec_peering(region, op)).await,
         }
     }
 
@@ -419,11 +438,20 @@ impl<'a> Applier<'a> {
             .clone()
             .ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))
     }
+
 }
 
 struct Prepared {
     subnet_id: String,
     sg_ids: Vec<String>,
+}
+
+/// Builds that need the instances running: load balancer targets, DNS records.
+fn after_instances(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Lb(LbOp::SyncTargets { .. }) | Op::Dns(super::dns::DnsOp::Upsert { .. })
+    )
 }
 
 fn resolve_sg(rc: &RegionCtx, region: &str, name: &str) -> Result<String> {
@@ -434,51 +462,4 @@ fn resolve_sg(rc: &RegionCtx, region: &str, name: &str) -> Result<String> {
         .get(name)
         .cloned()
         .ok_or_else(|| Error::Cloud(format!("{region}: security group `{name}` does not exist")))
-}
-
-/// Polls with a growing interval (1 s up to 15 s) until `done` or the timeout.
-async fn poll<F, Fut>(
-    timeout_secs: u64,
-    what: &str,
-    reporter: &dyn Reporter,
-    mut check: F,
-) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(bool, String)>>,
-{
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
-    let mut last = String::new();
-    let mut last_report = Instant::now();
-    loop {
-        let (done, progress) = check().await?;
-        if done {
-            if !last.is_empty() || start.elapsed() > Duration::from_secs(2) {
-                say(
-                    reporter,
-                    format!("  {what}: done ({progress}, {:.0?})", start.elapsed()),
-                );
-            }
-            return Ok(());
-        }
-        if progress != last || last_report.elapsed() > Duration::from_secs(30) {
-            say(
-                reporter,
-                format!(
-                    "  waiting for {what}: {progress} ({:.0?} so far)",
-                    start.elapsed()
-                ),
-            );
-            last = progress;
-            last_report = Instant::now();
-        }
-        if start.elapsed() + delay > Duration::from_secs(timeout_secs) {
-            return Err(Error::Cloud(format!(
-                "timed out after {timeout_secs} s waiting for {what} ({last}); nothing was rolled back: run again to converge"
-            )));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    }
 }

@@ -347,9 +347,7 @@ impl Applier<'_> {
     }
 }
 
-pub(super) fn ec_tags(
-    tags: &indexmap::IndexMap<String, String>,
-) -> Vec<aws_sdk_elasticache::types::Tag> {
+pub(super) fn ec_tags(tags: &indexmap::IndexMap<String, String>) -> Vec<aws_sdk_elasticache::types::Tag> {
     tags.iter()
         .map(|(k, v)| {
             aws_sdk_elasticache::types::Tag::builder()
@@ -395,90 +393,4 @@ pub(super) async fn delete_redis(aws: &Aws, region: &str, id: &str, kind: RedisK
         Ok(()) | Err(None) => Ok(()),
         Err(Some(e)) => Err(e),
     }
-}
-
-pub(super) async fn redis_status(
-    aws: &Aws,
-    region: &str,
-    id: &str,
-    kind: RedisKind,
-) -> Result<Option<String>> {
-    let ec = aws.elasticache(region);
-    match kind {
-        RedisKind::ReplicationGroup => match ec
-            .describe_replication_groups()
-            .replication_group_id(id)
-            .send()
-            .await
-        {
-            Ok(o) => Ok(o
-                .replication_groups()
-                .first()
-                .and_then(|g| g.status())
-                .map(String::from)),
-            Err(e) if aws::is_not_found(&e) => Ok(None),
-            Err(e) => Err(cloud_err(region, "DescribeReplicationGroups", e)),
-        },
-        RedisKind::CacheCluster => match ec
-            .describe_cache_clusters()
-            .cache_cluster_id(id)
-            .send()
-            .await
-        {
-            Ok(o) => Ok(o
-                .cache_clusters()
-                .first()
-                .and_then(|g| g.cache_cluster_status())
-                .map(String::from)),
-            Err(e) if aws::is_not_found(&e) => Ok(None),
-            Err(e) => Err(cloud_err(region, "DescribeCacheClusters", e)),
-        },
-    }
-}
-
-pub(super) async fn wait_redis(
-    aws: &Aws,
-    reporter: &dyn Reporter,
-    region: &str,
-    id: &str,
-    kind: RedisKind,
-    timeout: u64,
-) -> Result<()> {
-    poll(
-        timeout,
-        &format!("redis {id} available"),
-        reporter,
-        || async move {
-            let s = redis_status(aws, region, id, kind).await?;
-            Ok((
-                s.as_deref() == Some("available"),
-                s.unwrap_or_else(|| "not found".into()),
-            ))
-        },
-    )
-    .await
-}
-
-pub(super) async fn wait_redis_gone(
-    aws: &Aws,
-    reporter: &dyn Reporter,
-    region: &str,
-    id: &str,
-    kind: RedisKind,
-    timeout: u64,
-) -> Result<()> {
-    let present = redis_status(aws, region, id, kind).await?;
-    if present.is_none() {
-        return Ok(());
-    }
-    poll(
-        timeout,
-        &format!("redis {id} deleted"),
-        reporter,
-        || async move {
-            let s = redis_status(aws, region, id, kind).await?;
-            Ok((s.is_none(), s.unwrap_or_else(|| "gone".into())))
-        },
-    )
-    .await
 }

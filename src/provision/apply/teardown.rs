@@ -89,6 +89,7 @@ impl Applier<'_> {
                 Err(e) if aws::is_not_found(&e) => Ok(None),
                 Err(e) => Err(cloud_err(region, "DeleteSubnet", e)),
             },
+            // Boxed: each kind's future is large; exec's own stays small.
             Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
                 ec2.delete_vpc().vpc_id(id).send()
             })

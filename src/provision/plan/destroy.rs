@@ -1,6 +1,11 @@
-//! The plan of `destroy`.
+//! The plan of `rdeploy destroy`: everything discovered for the project and environment,
+//! in reverse dependency order (DNS records, peerings, load balancers, addresses,
+//! instances, Redis, databases, groups, key, route table, gateway, subnets, VPC).
 
-use super::*;
+use super::{change, ids_of, release, Action, Op, Plan};
+use crate::provision::spec::Spec;
+use crate::provision::state::{Instance, State};
+use indexmap::IndexMap;
 
 /// The plan of `destroy`: everything found, in reverse dependency order.
 pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
@@ -15,8 +20,12 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
     let mut igws = vec![];
     let mut subnets = vec![];
     let mut vpcs = vec![];
+    let mut lbs = vec![];
+    let mut dbs = vec![];
     for rs in state.regions.values() {
         let region = rs.region.as_str();
+        lbs.extend(crate::provision::lb::plan::destroy(rs));
+        dbs.extend(crate::provision::db::plan::destroy(spec, rs));
         for e in &rs.eips {
             eips.push(release(e, region, true));
         }
@@ -140,8 +149,10 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
         }
     }
     let mut changes = vec![];
+    let records = crate::provision::dns::plan::destroy(state);
+    let peerings = crate::provision::peering::plan::destroy(state);
     for l in [
-        eips, insts, redis, csgs, sgs, keys, rts, igws, subnets, vpcs,
+        records, peerings, lbs, eips, insts, redis, csgs, dbs, sgs, keys, rts, igws, subnets, vpcs,
     ] {
         changes.extend(l);
     }

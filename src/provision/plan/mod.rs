@@ -8,7 +8,16 @@
 //!
 //! This file has the plan's types and `plan()`; each resource kind is planned in its own
 //! file (`network.rs`: VPC, subnets, key pair, security groups; `instances.rs`;
-//! `redis.rs`; `destroy.rs`: the plan of `destroy`).
+//! `redis.rs`; `destroy.rs`: the plan of `destroy`; load balancers, DNS, databases and
+//! peering in their own modules of `provision/`).
+
+mod destroy;
+mod instances;
+mod network;
+mod redis;
+#[cfg(test)]
+mod tests;
+pub use destroy::destroy_plan;
 
 use super::aws::{short_hash, tag};
 use super::lookup::{Ami, Lookups};
@@ -19,14 +28,6 @@ use crate::template::Templar;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
-
-mod destroy;
-mod instances;
-mod network;
-mod redis;
-#[cfg(test)]
-mod tests;
-pub use destroy::destroy_plan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,6 +181,14 @@ pub enum Op {
     DeleteVpc {
         id: String,
     },
+    /// Load balancers, target groups, listeners, rules, targets (`lb/`).
+    Lb(super::lb::LbOp),
+    /// Records in Route 53 hosted zones (`dns/`).
+    Dns(super::dns::DnsOp),
+    /// RDS databases and their subnet group (`db/`).
+    Db(super::db::DbOp),
+    /// VPC peering connections and their routes (`peering/`).
+    Peering(super::peering::PeeringOp),
 }
 
 /// A subnet by the spec's name (`public-a`, maybe not created yet) or by id.
@@ -484,18 +493,33 @@ pub fn plan(spec: &Spec, state: &State, lookups: &Lookups) -> Result<Plan> {
         p.redis(region, rs, &mut cache_groups, &mut redis, &mut d_redis)?;
     }
 
+    let (dbs, d_dbs) = super::db::plan::plan(spec, state, lookups)?;
+    let net: Vec<&Change> = network.iter().collect();
+    let (peering, d_peering) = super::peering::plan::plan(spec, state, &net);
+    let moving: Vec<&Change> = instances.iter().chain(&d_instances).collect();
+    let (lbs, d_lbs) = super::lb::plan::plan(spec, state, lookups, &moving)?;
+    let pending: Vec<&Change> = moving.iter().copied().chain(&lbs).collect();
+    let (dns, d_dns) = super::dns::plan::plan(spec, state, &pending)?;
     let mut changes = vec![];
     for list in [
         network,
         keys,
         sgs,
         rules,
+        peering,
         cache_groups,
         instances,
         redis,
+        dbs,
+        lbs,
+        dns,
+        d_dns,
+        d_peering,
+        d_lbs,
         d_eips,
         d_instances,
         d_redis,
+        d_dbs,
         d_sgs,
         d_keys,
         d_network,
@@ -525,7 +549,7 @@ fn check_same_vpc(
     Ok(())
 }
 
-fn change(
+pub(crate) fn change(
     action: Action,
     resource: &'static str,
     name: impl Into<String>,
@@ -546,6 +570,7 @@ fn change(
         op,
     }
 }
+
 
 /// The subnets of the cache subnet group rdeploy makes: private ones when the network has
 /// them, else public ones; the default/existing VPC's subnets otherwise.
@@ -579,7 +604,7 @@ fn subnet_refs_display(refs: &[SubnetRef]) -> String {
         .join(", ")
 }
 
-fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
+pub(super) fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
     let mut c = change(
         Action::Destroy,
         "elastic-ip",
@@ -596,7 +621,7 @@ fn release(e: &super::state::Eip, region: &str, approval: bool) -> Change {
     c
 }
 
-fn ids_of(list: &[&Instance]) -> String {
+pub(super) fn ids_of(list: &[&Instance]) -> String {
     list.iter()
         .map(|i| i.id.as_str())
         .collect::<Vec<_>>()

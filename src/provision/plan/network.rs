@@ -16,7 +16,10 @@ impl Planner<'_> {
         let prefix = spec.prefix();
         let lk = self.lookups.regions.get(region);
         let wanted = match (&spec.network, in_use) {
-            (Network::Create { cidr, public, .. }, true) => Some((cidr.to_string(), *public)),
+            (Network::Create { public, .. }, true) => spec
+                .network
+                .cidr_in(region)
+                .map(|c| (c.to_string(), *public)),
             _ => None,
         };
         let Some((cidr, public)) = wanted else {
@@ -98,7 +101,7 @@ impl Planner<'_> {
         }
 
         // Subnets.
-        let planned = spec.network.planned_subnets();
+        let planned = spec.network.planned_subnets_in(region);
         let azs = lk.map(|l| l.azs.clone()).unwrap_or_default();
         for sp in &planned {
             let az = azs.get(sp.az_index).cloned().unwrap_or_default();
@@ -382,10 +385,17 @@ impl Planner<'_> {
         if in_use {
             for sg in spec.security_groups.values() {
                 let aws_name = format!("{prefix}-{}", sg.name);
+                // The spec's rules, plus those admitting peered VPCs' blocks.
+                let mut ingress = sg.ingress.clone();
+                for r in crate::provision::peering::spec::extra_rules(spec, region, &sg.name) {
+                    if !ingress.contains(&r) {
+                        ingress.push(r);
+                    }
+                }
                 match rs.sg_by_name(&sg.name) {
                     None => {
                         let mut details = vec![sg.description.clone()];
-                        details.extend(sg.ingress.iter().map(|r| format!("+ingress {r}")));
+                        details.extend(ingress.iter().map(|r| format!("+ingress {r}")));
                         out.push(change(
                             Action::Create,
                             "security-group",
@@ -396,7 +406,7 @@ impl Planner<'_> {
                             Op::CreateSg {
                                 name: sg.name.clone(),
                                 description: sg.description.clone(),
-                                rules: sg.ingress.clone(),
+                                rules: ingress.clone(),
                             },
                         ));
                     }
@@ -405,7 +415,7 @@ impl Planner<'_> {
                         // ones (groups not created yet) are simply added.
                         let mut add = vec![];
                         let mut matched: HashSet<usize> = HashSet::new();
-                        for r in &sg.ingress {
+                        for r in &ingress {
                             let want = match &r.source {
                                 Source::Cidr(c) => Some(PermSource::Cidr(c.clone())),
                                 Source::GroupId(id) => Some(PermSource::Group(id.clone())),

@@ -85,6 +85,7 @@ fn state(s: &Spec, instances: Vec<Instance>) -> State {
     let _ = s;
     State {
         regions: [("us-east-1".to_string(), rs)].into_iter().collect(),
+        ..Default::default()
     }
 }
 
