@@ -917,6 +917,24 @@ impl<'a> Loader<'a> {
                             }
                         }
                     }
+                    {
+                        let literal: Vec<(String, Option<String>)> = args
+                            .iter()
+                            .map(|(k, v)| {
+                                let lit = match v.kind() {
+                                    minijinja::value::ValueKind::String
+                                    | minijinja::value::ValueKind::Bool
+                                    | minijinja::value::ValueKind::Number => Some(
+                                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                                    ),
+                                    _ => None,
+                                };
+                                (k.clone(), lit)
+                            })
+                            .collect();
+                        crate::modules::check_static_args(&*m, &literal)
+                            .map_err(|e| vnode.error(e))?;
+                    }
                 }
                 t.kind = TaskKind::Action {
                     module: module_short,

@@ -9,6 +9,7 @@ mod galaxy_roles;
 mod harness;
 mod inventory;
 mod modules_files;
+mod modules_extra;
 mod modules_more;
 mod modules_system;
 mod properties;
