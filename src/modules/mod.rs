@@ -60,6 +60,7 @@ pub mod timezone;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
+pub mod validate_argument_spec;
 pub mod wait_for;
 pub mod wait_for_connection;
 
@@ -417,6 +418,7 @@ pub fn registry() -> Registry {
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),
+        Arc::new(validate_argument_spec::ValidateArgumentSpec),
         Arc::new(wait_for::WaitFor),
         Arc::new(wait_for_connection::WaitForConnection),
     ];

@@ -1341,6 +1341,11 @@ impl<'a> Loader<'a> {
             }
         }
         let tf = tasks_from.unwrap_or("main");
+        // ansible-core's argument validation task starts the role's own tasks
+        let entry = tf.trim_end_matches(".yml").trim_end_matches(".yaml");
+        if let Some(vt) = super::argspec::validation_task(&role, entry, &path.join("tasks"))? {
+            tasks.push(vt);
+        }
         let mut found = false;
         for cand in [tf.to_string(), format!("{tf}.yml"), format!("{tf}.yaml")] {
             let p = path.join("tasks").join(&cand);

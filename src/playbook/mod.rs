@@ -3,6 +3,7 @@
 //! (`import_tasks`, `import_role`, `roles:`, `import_playbook`) are expanded at load
 //! time; dynamic includes are kept as tasks and loaded by the executor.
 
+pub mod argspec;
 pub mod kv;
 pub mod loader;
 pub mod upgrade;

@@ -15,6 +15,7 @@ mod modules_system;
 mod properties;
 mod provision;
 mod realtime;
+mod roles_content;
 mod roles_local;
 mod secrets;
 mod shell;
