@@ -156,3 +156,40 @@ fn a_module_ansible_has_but_rdeploy_lacks_loads_and_fails_only_if_it_runs() {
     r.assert_code(1);
     assert!(r.stderr.contains("site.yml:5:"), "{}", r.stderr);
 }
+
+/// `--list-tags` / `--list-tasks` print what ansible-playbook prints, byte for byte
+/// (the real one from /opt/rdeploy-peers, run on the same project).
+#[test]
+fn list_tags_and_list_tasks_are_ansible_playbooks_output() {
+    let ansible = Path::new("/opt/rdeploy-peers/bin/ansible-playbook");
+    assert!(ansible.is_file(), "{} is missing: run `tests/fleet/fleet.sh peers`", ansible.display());
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "roles/web/tasks/main.yml", "- name: conf\n  debug: {msg: x}\n  tags: [conf]\n- debug: {msg: y}\n");
+    write(
+        d,
+        "site.yml",
+        "- hosts: all\n  tags: [play1]\n  gather_facts: false\n  roles:\n    - {role: web, tags: [web]}\n  tasks:\n    - name: own\n      debug: {msg: x}\n      tags: [zeta, alpha]\n    - block:\n        - command: \"true\"\n          tags: [inner]\n      tags: [blk]\n- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug: {msg: y}\n      tags: never\n    - debug: {msg: z}\n      tags: [always]\n",
+    );
+    for opts in [
+        &["--list-tags"][..],
+        &["--list-tags", "--list-tasks"],
+        &["--list-tags", "--tags", "web"],
+        &["--list-tasks", "--tags", "all"],
+        &["--list-tags", "--skip-tags", "zeta"],
+        &["--list-tasks", "--tags", "never,conf"],
+    ] {
+        let mut args = vec!["run", "site.yml", "-i", "localhost,"];
+        args.extend_from_slice(opts);
+        let ours = rdeploy(d, &args);
+        ours.assert_code(0);
+        let theirs = std::process::Command::new(ansible)
+            .args(["site.yml", "-i", "localhost,"])
+            .args(opts)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(theirs.status.success());
+        assert_eq!(ours.stdout, String::from_utf8_lossy(&theirs.stdout), "{opts:?}");
+    }
+}
