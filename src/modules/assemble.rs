@@ -157,14 +157,14 @@ async fn remote_fragments(ctx: &ModuleCtx<'_>, src: &str) -> Result<Vec<Fragment
     if out.rc != 0 {
         return Err(ModuleError::failed(out.stderr_str().trim().to_string()));
     }
-    parse_frames(&out.stdout).map_err(|e| ModuleError::failed(format!("assemble: reading {src}: {e}")))
+    parse_frames(&out.stdout)
+        .map_err(|e| ModuleError::failed(format!("assemble: reading {src}: {e}")))
 }
 
 fn local_fragments(ctx: &ModuleCtx<'_>, src: &str) -> Result<Vec<Fragment>, ModuleError> {
-    let dir = ctx
-        .search
-        .find(src, "files")
-        .ok_or_else(|| ModuleError::failed(format!("Source ({src}) not found on the controller")))?;
+    let dir = ctx.search.find(src, "files").ok_or_else(|| {
+        ModuleError::failed(format!("Source ({src}) not found on the controller"))
+    })?;
     if !dir.is_dir() {
         return Err(ModuleError::failed(format!(
             "Source ({}) is not a directory",
@@ -172,13 +172,15 @@ fn local_fragments(ctx: &ModuleCtx<'_>, src: &str) -> Result<Vec<Fragment>, Modu
         )));
     }
     let mut v = Vec::new();
-    let rd = std::fs::read_dir(&dir).map_err(|e| ModuleError::failed(format!("{}: {e}", dir.display())))?;
+    let rd = std::fs::read_dir(&dir)
+        .map_err(|e| ModuleError::failed(format!("{}: {e}", dir.display())))?;
     for e in rd.flatten() {
         let p = e.path();
         if !p.is_file() {
             continue;
         }
-        let (data, _) = crate::vault::read_file(&p).map_err(|e| ModuleError::failed(e.to_string()))?;
+        let (data, _) =
+            crate::vault::read_file(&p).map_err(|e| ModuleError::failed(e.to_string()))?;
         use std::os::unix::ffi::OsStrExt;
         v.push((e.file_name().as_bytes().to_vec(), data));
     }
@@ -247,7 +249,12 @@ mod tests {
 
     #[test]
     fn joins_like_ansible() {
-        let frags = vec![f("20-b", "b"), f("10-a", "a\n"), f(".hidden", "h\n"), f("30-c", "c\n")];
+        let frags = vec![
+            f("20-b", "b"),
+            f("10-a", "a\n"),
+            f(".hidden", "h\n"),
+            f("30-c", "c\n"),
+        ];
         assert_eq!(assemble(frags.clone(), None, None, false), b"h\na\nb\nc\n");
         assert_eq!(assemble(frags.clone(), None, None, true), b"a\nb\nc\n");
         assert_eq!(

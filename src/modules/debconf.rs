@@ -17,7 +17,16 @@ use serde_json::{json, Map, Value};
 
 pub struct Debconf;
 
-const PARAMS: &[&str] = &["name", "question", "vtype", "value", "unseen", "selection", "setting", "answer"];
+const PARAMS: &[&str] = &[
+    "name",
+    "question",
+    "vtype",
+    "value",
+    "unseen",
+    "selection",
+    "setting",
+    "answer",
+];
 const VTYPES: &[&str] = &[
     "boolean",
     "error",
@@ -92,7 +101,11 @@ fn normalized_existing(existing: &str, vtype: &str) -> String {
     match vtype {
         "boolean" => existing.to_lowercase(),
         "multiselect" => {
-            let mut items: Vec<&str> = existing.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let mut items: Vec<&str> = existing
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             items.sort();
             items.join(", ")
         }
@@ -130,7 +143,9 @@ impl Module for Debconf {
         let unseen = args.bool_or("unseen", false)?;
         let mut s = Script::new();
         s.raw("command -v debconf-show >/dev/null 2>&1 || { echo 'debconf is not installed on this host (debconf-show is missing)' >&2; exit 4; }\n");
-        s.raw("echo '@@RD show'; LC_ALL=C debconf-show ").arg(&name).raw(" 2>/dev/null\n");
+        s.raw("echo '@@RD show'; LC_ALL=C debconf-show ")
+            .arg(&name)
+            .raw(" 2>/dev/null\n");
         let is_password = vtype.as_deref() == Some("password");
         if is_password {
             s.raw("echo '@@RD passwords'; cat /var/cache/debconf/passwords.dat 2>/dev/null\n");
@@ -142,12 +157,21 @@ impl Module for Debconf {
         let text = out.stdout_str();
         let secs = super::util::sections(&text);
         let prev = parse_show(super::util::section(&secs, "show").unwrap_or(""));
-        let mask = |v: String| if is_password { "********".to_string() } else { v };
+        let mask = |v: String| {
+            if is_password {
+                "********".to_string()
+            } else {
+                v
+            }
+        };
         let Some(question) = question else {
             // without a question: the package's answers
             return Ok(Outcome::ok().with("current", Value::Object(prev)));
         };
-        let (Some(vtype), Some(value)) = (vtype.as_deref(), wanted(args, vtype.as_deref().unwrap_or(""))) else {
+        let (Some(vtype), Some(value)) = (
+            vtype.as_deref(),
+            wanted(args, vtype.as_deref().unwrap_or("")),
+        ) else {
             return Err(ModuleError::failed(
                 "when supplying a question you must supply a valid vtype and value",
             ));
@@ -155,7 +179,9 @@ impl Module for Debconf {
         let existing = if is_password {
             super::util::section(&secs, "passwords").and_then(|d| password_of(d, &question))
         } else {
-            prev.get(&question).and_then(|v| v.as_str()).map(str::to_string)
+            prev.get(&question)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
         };
         let changed = match &existing {
             None => true,
@@ -170,7 +196,10 @@ impl Module for Debconf {
             let flag = if unseen { " -u" } else { "" };
             let line = format!("{name} {question} {vtype} {value}\n");
             let set = ctx
-                .run_stdin(&format!("LC_ALL=C debconf-set-selections{flag}\n"), Some(line.into_bytes()))
+                .run_stdin(
+                    &format!("LC_ALL=C debconf-set-selections{flag}\n"),
+                    Some(line.into_bytes()),
+                )
                 .await?;
             if set.rc != 0 {
                 return Err(ModuleError::failed(format!(

@@ -55,7 +55,9 @@ impl Module for DpkgSelections {
         }
         let mut s = Script::new();
         s.raw("command -v dpkg >/dev/null 2>&1 || { echo 'dpkg is not installed on this host' >&2; exit 4; }\n");
-        s.raw("LC_ALL=C dpkg --get-selections ").arg(&name).raw("\n");
+        s.raw("LC_ALL=C dpkg --get-selections ")
+            .arg(&name)
+            .raw("\n");
         let out = ctx.run(s.as_str()).await?;
         let err = out.stderr_str();
         if err.contains("no packages found matching") {

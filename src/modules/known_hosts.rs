@@ -22,7 +22,9 @@ const SPEC: &[Param] = &[
     Param::new("name").required(),
     Param::new("path").default("~/.ssh/known_hosts"),
     Param::new("hash_host").default("false"),
-    Param::new("state").default("present").choices(&["present", "absent"]),
+    Param::new("state")
+        .default("present")
+        .choices(&["present", "absent"]),
 ];
 
 /// HMAC-SHA1 (RFC 2104) as OpenSSH hashes known_hosts names. (The `hmac` crate in
@@ -78,7 +80,11 @@ fn hashed(host: &str) -> String {
     let mut salt = [0u8; 20];
     getrandom::fill(&mut salt).expect("the system's random source");
     let b64 = base64::engine::general_purpose::STANDARD;
-    format!("|1|{}|{}", b64.encode(salt), b64.encode(hmac_sha1(&salt, host.as_bytes())))
+    format!(
+        "|1|{}|{}",
+        b64.encode(salt),
+        b64.encode(hmac_sha1(&salt, host.as_bytes()))
+    )
 }
 
 /// The new file content for the request (`key` already checked to name `host`).
@@ -182,11 +188,14 @@ impl Module for KnownHosts {
             .unwrap_or_else(|| "~/.ssh/known_hosts".into());
         let path = util::expand_user(ctx, &path).await?;
         let target = util::read_for_edit(ctx, &path, true, false).await?;
-        let before = String::from_utf8_lossy(target.content.as_deref().unwrap_or_default()).into_owned();
+        let before =
+            String::from_utf8_lossy(target.content.as_deref().unwrap_or_default()).into_owned();
         let after = edit(&before, &host, key.as_deref(), present);
         if after != before && target.content.is_none() && !ctx.check_mode {
             let mut s = crate::shell::Script::new();
-            s.raw("rd_d=$(dirname -- ").arg(&target.real_path).raw(")\n");
+            s.raw("rd_d=$(dirname -- ")
+                .arg(&target.real_path)
+                .raw(")\n");
             s.raw("[ -d \"$rd_d\" ] || mkdir -p -m 700 -- \"$rd_d\"\n");
             ctx.run_ok(s.as_str()).await?;
         }
@@ -209,8 +218,7 @@ impl Module for KnownHosts {
         }
         o.data.remove("msg");
         o.msg = None;
-        Ok(o
-            .with("name", host)
+        Ok(o.with("name", host)
             .with("key", key.unwrap_or_default())
             .with("path", path)
             .with("hash_host", hash_host)
@@ -233,10 +241,17 @@ mod tests {
         assert_eq!(a, format!("{other}{K1}\n"));
         assert_eq!(edit(&a, "example.org", Some(K1), true), a, "same key kept");
         let b = edit(&a, "example.org", Some(K2), true);
-        assert_eq!(b, format!("{other}{K2}\n"), "same type, other key: replaced");
+        assert_eq!(
+            b,
+            format!("{other}{K2}\n"),
+            "same type, other key: replaced"
+        );
         let c = edit(&b, "example.org", Some(R), true);
         assert_eq!(c, format!("{other}{K2}\n{R}\n"), "other type: added");
-        assert_eq!(edit(&c, "example.org", Some(R), false), format!("{other}{K2}\n"));
+        assert_eq!(
+            edit(&c, "example.org", Some(R), false),
+            format!("{other}{K2}\n")
+        );
         assert_eq!(edit(&c, "example.org", None, false), other);
         assert_eq!(edit(other, "example.org", Some(K1), false), other);
     }

@@ -19,13 +19,19 @@ pub struct Modprobe;
 const PARAMS: &[&str] = &["name", "state", "params", "persistent"];
 const SPEC: &[Param] = &[
     Param::new("name").required(),
-    Param::new("state").default("present").choices(&["present", "absent"]),
+    Param::new("state")
+        .default("present")
+        .choices(&["present", "absent"]),
     Param::new("params").default(""),
-    Param::new("persistent").default("disabled").choices(&["disabled", "present", "absent"]),
+    Param::new("persistent")
+        .default("disabled")
+        .choices(&["disabled", "present", "absent"]),
 ];
 
 fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[async_trait]
@@ -46,13 +52,19 @@ impl Module for Modprobe {
         args.check_known("modprobe", PARAMS)?;
         let name = args.req_str("name")?;
         if !valid_name(&name) {
-            return Err(ModuleError::failed(format!("modprobe: invalid module name {name:?}")));
+            return Err(ModuleError::failed(format!(
+                "modprobe: invalid module name {name:?}"
+            )));
         }
         let state = args.str("state").unwrap_or_else(|| "present".into());
         let persistent = args.str("persistent").unwrap_or_else(|| "disabled".into());
         for (k, v, ok) in [
             ("state", &state, &["present", "absent"][..]),
-            ("persistent", &persistent, &["disabled", "present", "absent"][..]),
+            (
+                "persistent",
+                &persistent,
+                &["disabled", "present", "absent"][..],
+            ),
         ] {
             if !ok.contains(&v.as_str()) {
                 return Err(ModuleError::failed(format!(
@@ -69,8 +81,12 @@ impl Module for Modprobe {
         s.raw("rd_n=").arg(&sys).raw("\n");
         s.raw("if [ -d \"/sys/module/$rd_n\" ] || { [ -r /proc/modules ] && grep -q \"^$rd_n \" /proc/modules; }; then echo '@@RD loaded'; fi\n");
         s.raw("[ -r /proc/modules ] || echo '@@RD nomodules'\n");
-        s.raw("echo '@@RD load'; cat -- ").arg(&load_file).raw(" 2>/dev/null\n");
-        s.raw("echo '@@RD options'; cat -- ").arg(&opt_file).raw(" 2>/dev/null\n");
+        s.raw("echo '@@RD load'; cat -- ")
+            .arg(&load_file)
+            .raw(" 2>/dev/null\n");
+        s.raw("echo '@@RD options'; cat -- ")
+            .arg(&opt_file)
+            .raw(" 2>/dev/null\n");
         s.raw("echo '@@RD end'\n");
         let out = ctx.run(s.as_str()).await?;
         let text = out.stdout_str();
@@ -120,14 +136,25 @@ impl Module for Modprobe {
         if persistent != "disabled" {
             let cur_load = util::section(&secs, "load").unwrap_or("");
             let cur_opts = util::section(&secs, "options").unwrap_or("");
-            let want_load = if persistent == "present" { format!("{name}\n") } else { String::new() };
+            let want_load = if persistent == "present" {
+                format!("{name}\n")
+            } else {
+                String::new()
+            };
             let want_opts = if persistent == "present" && !params.is_empty() {
                 format!("options {name} {params}\n")
             } else {
                 String::new()
             };
-            for (file, cur, want) in [(&load_file, cur_load, want_load), (&opt_file, cur_opts, want_opts)] {
-                let cur_n = if cur.is_empty() { String::new() } else { format!("{cur}\n") };
+            for (file, cur, want) in [
+                (&load_file, cur_load, want_load),
+                (&opt_file, cur_opts, want_opts),
+            ] {
+                let cur_n = if cur.is_empty() {
+                    String::new()
+                } else {
+                    format!("{cur}\n")
+                };
                 if cur_n == want {
                     continue;
                 }

@@ -74,7 +74,13 @@ pub fn edit(content: &str, path: &str, want: Option<&Entry>) -> String {
             continue;
         }
         found = true;
-        let cur = [f[0], f[2], f[3], f.get(4).copied().unwrap_or("0"), f.get(5).copied().unwrap_or("0")];
+        let cur = [
+            f[0],
+            f[2],
+            f[3],
+            f.get(4).copied().unwrap_or("0"),
+            f.get(5).copied().unwrap_or("0"),
+        ];
         let new = [w.src.as_str(), &w.fstype, &w.opts, &w.dump, &w.passno];
         if cur == new {
             out.push_str(line);
@@ -116,12 +122,26 @@ impl Module for Mount {
         SPEC
     }
     fn returns(&self) -> &'static [&'static str] {
-        &["name", "src", "fstype", "opts", "dump", "passno", "fstab", "boot", "backup_file"]
+        &[
+            "name",
+            "src",
+            "fstype",
+            "opts",
+            "dump",
+            "passno",
+            "fstab",
+            "boot",
+            "backup_file",
+        ]
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         args.check_known("mount", PARAMS)?;
         let path = args.req_str_any(&["path", "name"])?;
-        let path = if path.len() > 1 { path.trim_end_matches('/').to_string() } else { path };
+        let path = if path.len() > 1 {
+            path.trim_end_matches('/').to_string()
+        } else {
+            path
+        };
         let state = args.req_str("state")?;
         if !STATES.contains(&state.as_str()) {
             return Err(ModuleError::failed(format!(
@@ -162,7 +182,8 @@ impl Module for Mount {
         let target = util::read_for_edit(ctx, &fstab, true, false).await?;
         let mounts = ctx.run("cat /proc/mounts 2>/dev/null").await?.stdout_str();
         let mounted = is_mounted(&mounts, &escape(&path));
-        let before = String::from_utf8_lossy(target.content.as_deref().unwrap_or_default()).into_owned();
+        let before =
+            String::from_utf8_lossy(target.content.as_deref().unwrap_or_default()).into_owned();
         let after = match state.as_str() {
             "present" | "mounted" => edit(&before, &escape(&path), want.as_ref()),
             "absent" | "absent_from_fstab" => edit(&before, &escape(&path), None),
@@ -233,11 +254,33 @@ impl Module for Mount {
         }
         let e = want.clone();
         Ok(o.with("name", path)
-            .with("src", e.as_ref().map(|e| e.src.clone()).or_else(|| args.str("src")).unwrap_or_default())
-            .with("fstype", e.as_ref().map(|e| e.fstype.clone()).or_else(|| args.str("fstype")).unwrap_or_default())
+            .with(
+                "src",
+                e.as_ref()
+                    .map(|e| e.src.clone())
+                    .or_else(|| args.str("src"))
+                    .unwrap_or_default(),
+            )
+            .with(
+                "fstype",
+                e.as_ref()
+                    .map(|e| e.fstype.clone())
+                    .or_else(|| args.str("fstype"))
+                    .unwrap_or_default(),
+            )
             .with("opts", opts)
-            .with("dump", e.as_ref().map(|e| e.dump.clone()).unwrap_or_else(|| "0".into()))
-            .with("passno", e.as_ref().map(|e| e.passno.clone()).unwrap_or_else(|| "0".into()))
+            .with(
+                "dump",
+                e.as_ref()
+                    .map(|e| e.dump.clone())
+                    .unwrap_or_else(|| "0".into()),
+            )
+            .with(
+                "passno",
+                e.as_ref()
+                    .map(|e| e.passno.clone())
+                    .unwrap_or_else(|| "0".into()),
+            )
             .with("fstab", fstab)
             .with("boot", boot))
     }

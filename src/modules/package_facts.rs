@@ -15,7 +15,9 @@ const PARAMS: &[&str] = &["manager", "strategy"];
 const MANAGERS: &[&str] = &["auto", "apt", "rpm", "apk"];
 const SPEC: &[Param] = &[
     Param::new("manager").default("auto").choices(MANAGERS),
-    Param::new("strategy").default("first").choices(&["first", "all"]),
+    Param::new("strategy")
+        .default("first")
+        .choices(&["first", "all"]),
 ];
 
 const SCRIPT: &str = r#"rd_m=$1
@@ -109,7 +111,11 @@ impl Module for PackageFacts {
         }
         let strategy = args.str("strategy").unwrap_or_else(|| "first".into());
         let mut s = crate::shell::Script::new();
-        s.raw("rd_s=").arg(&strategy).raw("\nset -- ").arg(&manager).raw("\n");
+        s.raw("rd_s=")
+            .arg(&strategy)
+            .raw("\nset -- ")
+            .arg(&manager)
+            .raw("\n");
         s.raw(SCRIPT);
         let out = ctx.run(s.as_str()).await?;
         if out.rc != 0 {

@@ -83,7 +83,11 @@ pub fn parse(text: &str) -> Map<String, Value> {
                     let Some((name, st)) = l.trim().split_once(' ') else {
                         continue;
                     };
-                    let state = if st.contains("started") { "running" } else { "stopped" };
+                    let state = if st.contains("started") {
+                        "running"
+                    } else {
+                        "stopped"
+                    };
                     sv.insert(
                         name.to_string(),
                         json!({"name": name, "state": state, "source": "openrc"}),

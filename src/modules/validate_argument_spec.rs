@@ -96,7 +96,9 @@ pub fn convert(v: &Value, ty: &str) -> Result<Value, String> {
         },
         "bytes" | "bits" => match v {
             Value::Number(_) => Ok(v.clone()),
-            Value::String(s) if s.chars().next().is_some_and(|c| c.is_ascii_digit()) => Ok(v.clone()),
+            Value::String(s) if s.chars().next().is_some_and(|c| c.is_ascii_digit()) => {
+                Ok(v.clone())
+            }
             _ => fail(&format!("{ty} (a size such as 10M)")),
         },
         "json" | "jsonarg" => match v {
@@ -108,13 +110,22 @@ pub fn convert(v: &Value, ty: &str) -> Result<Value, String> {
 }
 
 /// Validates `values` against `options`; `prefix` names the enclosing option.
-pub fn validate(options: &Map<String, Value>, values: &dyn Fn(&str) -> Option<Value>, prefix: &str, errors: &mut Vec<String>) {
+pub fn validate(
+    options: &Map<String, Value>,
+    values: &dyn Fn(&str) -> Option<Value>,
+    prefix: &str,
+    errors: &mut Vec<String>,
+) {
     let mut missing = Vec::new();
     for (name, spec) in options {
         let full = format!("{prefix}{name}");
         let spec = spec.as_object().cloned().unwrap_or_default();
         let Some(v) = values(name).filter(|v| !v.is_null()) else {
-            if spec.get("required").and_then(Value::as_bool).unwrap_or(false) {
+            if spec
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+            {
                 missing.push(full);
             }
             continue;
@@ -135,7 +146,11 @@ pub fn validate(options: &Map<String, Value>, values: &dyn Fn(&str) -> Option<Va
                 Value::Array(a) if ty == "list" => a.iter().collect(),
                 other => vec![other],
             };
-            let shown = |c: &Value| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string());
+            let shown = |c: &Value| {
+                c.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| c.to_string())
+            };
             for it in items {
                 let ok = choices.iter().any(|c| c == it || shown(c) == shown(it));
                 if !ok {
@@ -147,7 +162,8 @@ pub fn validate(options: &Map<String, Value>, values: &dyn Fn(&str) -> Option<Va
                 }
             }
         }
-        if let (Value::Array(items), Some(et)) = (&v, spec.get("elements").and_then(Value::as_str)) {
+        if let (Value::Array(items), Some(et)) = (&v, spec.get("elements").and_then(Value::as_str))
+        {
             for (i, it) in items.iter().enumerate() {
                 match convert(it, et) {
                     Err(why) => errors.push(format!(
@@ -164,12 +180,20 @@ pub fn validate(options: &Map<String, Value>, values: &dyn Fn(&str) -> Option<Va
         }
         if let (Value::Object(sub), Some(Value::Object(subspec))) = (&v, spec.get("options")) {
             if ty == "dict" {
-                validate(subspec, &|k| sub.get(k).cloned(), &format!("{full}."), errors);
+                validate(
+                    subspec,
+                    &|k| sub.get(k).cloned(),
+                    &format!("{full}."),
+                    errors,
+                );
             }
         }
     }
     if !missing.is_empty() {
-        errors.insert(0, format!("missing required arguments: {}", missing.join(", ")));
+        errors.insert(
+            0,
+            format!("missing required arguments: {}", missing.join(", ")),
+        );
     }
 }
 
@@ -182,7 +206,11 @@ impl Module for ValidateArgumentSpec {
         Some(&["argument_spec", "provided_arguments"])
     }
     fn returns(&self) -> &'static [&'static str] {
-        &["argument_errors", "argument_spec_data", "validate_args_context"]
+        &[
+            "argument_errors",
+            "argument_spec_data",
+            "validate_args_context",
+        ]
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         let (options, context) = match args.str("_spec_file") {
@@ -203,7 +231,11 @@ impl Module for ValidateArgumentSpec {
                     .get("argument_spec")
                     .and_then(Value::as_object)
                     .cloned()
-                    .ok_or_else(|| ModuleError::failed("validate_argument_spec needs argument_spec (a mapping)"))?;
+                    .ok_or_else(|| {
+                        ModuleError::failed(
+                            "validate_argument_spec needs argument_spec (a mapping)",
+                        )
+                    })?;
                 (spec, "the task's argument_spec".to_string())
             }
         };
@@ -235,7 +267,8 @@ impl Module for ValidateArgumentSpec {
             errors.join("\n")
         ));
         o.data.insert("argument_errors".into(), Value::from(errors));
-        o.data.insert("argument_spec_data".into(), Value::Object(options));
+        o.data
+            .insert("argument_spec_data".into(), Value::Object(options));
         Ok(o)
     }
 }
@@ -248,7 +281,12 @@ mod tests {
     fn check(spec: Value, vals: Value) -> Vec<String> {
         let mut e = Vec::new();
         let vals = vals.as_object().unwrap().clone();
-        validate(spec.as_object().unwrap(), &|k| vals.get(k).cloned(), "", &mut e);
+        validate(
+            spec.as_object().unwrap(),
+            &|k| vals.get(k).cloned(),
+            "",
+            &mut e,
+        );
         e
     }
 
@@ -262,15 +300,25 @@ mod tests {
             "tuning": {"type": "dict", "options": {"threads": {"type": "int"}}},
             "on": {"type": "bool"}
         });
-        assert!(check(spec.clone(), json!({"name": "x", "port": "8080", "on": "yes", "tags": [1, "2"]})).is_empty());
+        assert!(check(
+            spec.clone(),
+            json!({"name": "x", "port": "8080", "on": "yes", "tags": [1, "2"]})
+        )
+        .is_empty());
         let e = check(spec.clone(), json!({"port": "eighty"}));
         assert_eq!(e[0], "missing required arguments: name");
-        assert!(e[1].starts_with("argument 'port' is of type str and we were unable to convert to int"), "{e:?}");
+        assert!(
+            e[1].starts_with("argument 'port' is of type str and we were unable to convert to int"),
+            "{e:?}"
+        );
         let e = check(spec.clone(), json!({"name": "x", "mode": "c"}));
         assert_eq!(e, vec!["value of mode must be one of: a, b, got: c"]);
         let e = check(spec.clone(), json!({"name": "x", "tags": [1, "z"]}));
         assert!(e[0].contains("Elements value for option 'tags'"), "{e:?}");
         let e = check(spec, json!({"name": "x", "tuning": {"threads": "many"}}));
-        assert!(e[0].starts_with("argument 'tuning.threads' is of type str"), "{e:?}");
+        assert!(
+            e[0].starts_with("argument 'tuning.threads' is of type str"),
+            "{e:?}"
+        );
     }
 }

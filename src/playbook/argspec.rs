@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 /// The types an option may have (ansible-core's `type:` values).
 pub const TYPES: &[&str] = &[
-    "str", "int", "float", "bool", "list", "dict", "path", "raw", "bytes", "bits", "json", "jsonarg",
+    "str", "int", "float", "bool", "list", "dict", "path", "raw", "bytes", "bits", "json",
+    "jsonarg",
 ];
 
 const OPTION_KEYS: &[&str] = &[
@@ -50,7 +51,9 @@ pub fn spec_file(role_dir: &Path) -> Option<PathBuf> {
 /// Checks one `options:` mapping (recursively).
 fn check_options(options: &Node) -> Result<()> {
     let Some(map) = options.as_map() else {
-        return Err(options.error("`options` of an argument spec must be a mapping of option names"));
+        return Err(
+            options.error("`options` of an argument spec must be a mapping of option names")
+        );
     };
     for (name, opt) in map {
         let oname = name.key_string().unwrap_or_default();
@@ -63,7 +66,9 @@ fn check_options(options: &Node) -> Result<()> {
         for (k, v) in keys {
             let key = k.key_string().unwrap_or_default();
             if !OPTION_KEYS.contains(&key.as_str()) {
-                return Err(k.error(format!("option `{oname}`: unknown key `{key}` in an argument spec")));
+                return Err(k.error(format!(
+                    "option `{oname}`: unknown key `{key}` in an argument spec"
+                )));
             }
             match key.as_str() {
                 "type" | "elements" => {
@@ -99,10 +104,14 @@ pub fn validation_task(role: &Arc<Role>, entry: &str, dir: &Path) -> Result<Opti
     };
     let doc = yaml::load_file(&path)?;
     let Some(specs) = doc.get("argument_specs") else {
-        return Err(doc.error("meta/argument_specs.yml needs a top-level `argument_specs:` mapping"));
+        return Err(
+            doc.error("meta/argument_specs.yml needs a top-level `argument_specs:` mapping")
+        );
     };
     let Some(entries) = specs.as_map() else {
-        return Err(specs.error("`argument_specs` must map entry points (main, ...) to their specs"));
+        return Err(
+            specs.error("`argument_specs` must map entry points (main, ...) to their specs")
+        );
     };
     let mut found = None;
     for (k, v) in entries {
@@ -124,7 +133,10 @@ pub fn validation_task(role: &Arc<Role>, entry: &str, dir: &Path) -> Result<Opti
         name.push_str(&format!(" - {d}"));
     }
     let args = minijinja::Value::from_pairs(vec![
-        ("_spec_file", minijinja::Value::from(path.display().to_string())),
+        (
+            "_spec_file",
+            minijinja::Value::from(path.display().to_string()),
+        ),
         ("_entry_point", minijinja::Value::from(entry)),
         ("_role", minijinja::Value::from(role.name.as_str())),
     ]);

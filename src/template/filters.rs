@@ -44,16 +44,12 @@ pub fn register(env: &mut Environment<'static>) {
     filter!("join", join);
     filter!("indent", indent);
     filter!("ternary", ternary);
-    filter!("quote", quote);
     filter!("comment", comment);
     filter!("mandatory", mandatory);
-    filter!("b64encode", b64encode);
-    filter!("b64decode", b64decode);
     filter!("to_uuid", to_uuid);
     filter!("urlsplit", urlsplit);
     filter!("urldecode", urldecode);
     // Regular expressions.
-    filter!("regex_replace", regex_replace);
     filter!("regex_search", regex_search);
     filter!("regex_findall", regex_findall);
     filter!("regex_escape", regex_escape);
@@ -81,11 +77,6 @@ pub fn register(env: &mut Environment<'static>) {
     filter!("win_splitdrive", win_splitdrive);
     filter!("fileglob", fileglob);
     // Hashes.
-    filter!("hash", hash);
-    filter!("md5", md5);
-    filter!("sha1", sha1);
-    filter!("checksum", sha1);
-    filter!("password_hash", password_hash);
     // Lists and dictionaries.
     filter!("union", union);
     filter!("intersect", intersect);
@@ -118,6 +109,10 @@ pub fn register(env: &mut Environment<'static>) {
         crate::template::tests::version_compare_filter
     );
     filter!("version", crate::template::tests::version_compare_filter);
+
+    // Filters that transform a string, registering what they derive from a vault
+    // secret so that it is masked too.
+    super::taint::register(env);
 
     // Jinja builtins Ansible also exposes under its own namespace.
     use minijinja::filters as b;
@@ -886,7 +881,7 @@ fn ternary(value: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
 }
 
 /// Quotes for a POSIX shell (`crate::shell::quote`; `None` gives `''`).
-fn quote(value: &Value) -> Result<String, Error> {
+pub(super) fn quote(value: &Value) -> Result<String, Error> {
     defined(value, "quote")?;
     if value.is_none() {
         return Ok(crate::shell::quote(""));
@@ -1037,7 +1032,7 @@ fn decode_text(bytes: &[u8], encoding: &str) -> Result<String, Error> {
     })
 }
 
-fn b64encode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
+pub(super) fn b64encode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     use base64::Engine;
     let mut p = Params::new("b64encode", args);
     let encoding = opt_string(p.take("encoding")).unwrap_or_else(|| "utf-8".into());
@@ -1055,7 +1050,7 @@ fn b64encode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> 
     })
 }
 
-fn b64decode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
+pub(super) fn b64decode(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine;
     let mut p = Params::new("b64decode", args);
@@ -1572,7 +1567,7 @@ pub(crate) fn py_regex_sub(
 
 /// `regex_replace(pattern, replacement, ignorecase=False, multiline=False, count=0,
 /// mandatory_count=0)` with Python's `\1` / `\g<name>` backreferences.
-fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
+pub(super) fn regex_replace(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     let mut p = Params::new("regex_replace", args);
     let pattern = opt_string(p.take("pattern")).unwrap_or_default();
     let replacement = opt_string(p.take("replacement")).unwrap_or_default();
@@ -3072,24 +3067,24 @@ fn hash_input(value: &Value, what: &str) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn hash(value: &Value, hashtype: Option<String>) -> Result<String, Error> {
+pub(super) fn hash(value: &Value, hashtype: Option<String>) -> Result<String, Error> {
     hex_digest(
         &hash_input(value, "hash")?,
         hashtype.as_deref().unwrap_or("sha1"),
     )
 }
 
-fn md5(value: &Value) -> Result<String, Error> {
+pub(super) fn md5(value: &Value) -> Result<String, Error> {
     hex_digest(&hash_input(value, "md5")?, "md5")
 }
 
-fn sha1(value: &Value) -> Result<String, Error> {
+pub(super) fn sha1(value: &Value) -> Result<String, Error> {
     hex_digest(&hash_input(value, "sha1")?, "sha1")
 }
 
 /// `password_hash(hashtype='sha512', salt=None, salt_size=None, rounds=None)`: the crypt(3)
 /// strings passlib makes (`$6$rounds=656000$salt$...`, `$5$...`, `$1$...`).
-fn password_hash(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
+pub(super) fn password_hash(value: &Value, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     let mut p = Params::new("password_hash", args);
     let hashtype = opt_string(p.take("hashtype")).unwrap_or_else(|| "sha512".into());
     let salt = opt_string(p.take("salt"));
@@ -4683,3 +4678,4 @@ mod unit {
         assert!(merge_hash(&x, &y, true, "bogus").is_err());
     }
 }
+

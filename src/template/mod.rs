@@ -14,6 +14,7 @@
 
 pub mod filters;
 pub mod lookup;
+mod taint;
 pub mod tests;
 
 use minijinja::{Environment, UndefinedBehavior, Value};

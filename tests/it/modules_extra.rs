@@ -6,7 +6,9 @@
 //! change shows it; the host is read with `docker exec`. Arguments that can be checked
 //! without a host (required ones, choices) are refused at load with file:line:col.
 
-use super::harness::{docker_out, docker_sh, fleet, recap, rdeploy, tempdir, write_file, OwnHost, Run};
+use super::harness::{
+    docker_out, docker_sh, fleet, rdeploy, recap, tempdir, write_file, OwnHost, Run,
+};
 use std::path::Path;
 
 /// A container of the test's own, without Python, and a playbook directory.
@@ -76,7 +78,12 @@ fn converge(h: &Host, book: &str, n: u32, before_check: impl Fn(&Host)) -> Run {
     assert_eq!(changed(&r), n, "converge:\n{}", r.stdout);
     let again = h.play(book, &["--check", "--diff"]);
     again.assert_code(0);
-    assert_eq!(changed(&again), 0, "--check after converge:\n{}", again.stdout);
+    assert_eq!(
+        changed(&again),
+        0,
+        "--check after converge:\n{}",
+        again.stdout
+    );
     let again = h.play(book, &[]);
     again.assert_code(0);
     assert_eq!(changed(&again), 0, "rerun:\n{}", again.stdout);
@@ -108,7 +115,10 @@ fn assemble_joins_fragments_from_the_host_and_the_controller() {
         dest: /etc/local.conf
 "####;
     converge(&h, book, 2, |h| {
-        assert_eq!(h.sh("ls /etc/joined.conf /etc/local.conf 2>/dev/null | wc -l"), "0");
+        assert_eq!(
+            h.sh("ls /etc/joined.conf /etc/local.conf 2>/dev/null | wc -l"),
+            "0"
+        );
     });
     assert_eq!(
         h.sh("cat /etc/joined.conf; echo; stat -c %a /etc/joined.conf"),
@@ -120,7 +130,11 @@ fn assemble_joins_fragments_from_the_host_and_the_controller() {
     let d = h.play(book, &["--check", "--diff"]);
     d.assert_code(0);
     assert_eq!(changed(&d), 1);
-    assert!(d.stdout.contains("+b=3") && d.stdout.contains("-b=2"), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("+b=3") && d.stdout.contains("-b=2"),
+        "{}",
+        d.stdout
+    );
     assert_eq!(h.sh("grep ^b= /etc/joined.conf"), "b=2");
     let r = h.play(book, &[]);
     assert_eq!(changed(&r), 1);
@@ -134,23 +148,41 @@ fn dpkg_selections_holds_and_releases_a_package() {
         format!("- hosts: fleet\n  gather_facts: false\n  tasks:\n    - dpkg_selections: {{name: procps, selection: {sel}}}\n")
     };
     converge(&h, &book("hold"), 1, |h| {
-        assert_eq!(h.sh("dpkg --get-selections procps | awk '{print $2}'"), "install");
+        assert_eq!(
+            h.sh("dpkg --get-selections procps | awk '{print $2}'"),
+            "install"
+        );
     });
-    assert_eq!(h.sh("dpkg --get-selections procps | awk '{print $2}'"), "hold");
+    assert_eq!(
+        h.sh("dpkg --get-selections procps | awk '{print $2}'"),
+        "hold"
+    );
     // the result keys, as ansible-core's
     let keys = "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - dpkg_selections: {name: procps, selection: hold}\n      register: r\n    - assert: {that: [\"r.before == 'hold'\", \"r.after == 'hold'\", \"not r.changed\"]}\n";
     h.play(keys, &[]).assert_code(0);
     let d = h.play(&book("install"), &["--check", "--diff"]);
-    assert!(d.stdout.contains("-procps hold") && d.stdout.contains("+procps install"), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("-procps hold") && d.stdout.contains("+procps install"),
+        "{}",
+        d.stdout
+    );
     h.play(&book("install"), &[]).assert_code(0);
-    assert_eq!(h.sh("dpkg --get-selections procps | awk '{print $2}'"), "install");
+    assert_eq!(
+        h.sh("dpkg --get-selections procps | awk '{print $2}'"),
+        "install"
+    );
     // an unknown package is a clear failure
     let bad = h.play(
         "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - dpkg_selections: {name: no-such-pkg-x, selection: hold}\n",
         &[],
     );
     bad.assert_code(2);
-    assert!(bad.stdout.contains("Failed to find package 'no-such-pkg-x'"), "{}", bad.stdout);
+    assert!(
+        bad.stdout
+            .contains("Failed to find package 'no-such-pkg-x'"),
+        "{}",
+        bad.stdout
+    );
 }
 
 #[test]
@@ -168,9 +200,15 @@ fn debconf_sets_an_answer_once() {
       register: dc
 "#;
     converge(&h, book, 1, |h| {
-        assert_eq!(h.sh("debconf-show tzdata | grep 'tzdata/Areas:'"), "* tzdata/Areas: Etc");
+        assert_eq!(
+            h.sh("debconf-show tzdata | grep 'tzdata/Areas:'"),
+            "* tzdata/Areas: Etc"
+        );
     });
-    assert_eq!(h.sh("debconf-show tzdata | grep 'tzdata/Areas:'"), "* tzdata/Areas: Europe");
+    assert_eq!(
+        h.sh("debconf-show tzdata | grep 'tzdata/Areas:'"),
+        "* tzdata/Areas: Europe"
+    );
     // result keys: the change reports current and previous, the rerun current only
     let keys = format!(
         "{}    - assert: {{that: [\"dc.current == {{'tzdata/Areas': 'Europe'}}\", \"dc.previous is undefined\"]}}\n",
@@ -182,15 +220,24 @@ fn debconf_sets_an_answer_once() {
         book.replace("Europe", "Asia").trim_start_matches('\n')
     );
     h.play(&change, &["--check"]).assert_code(0);
-    assert_eq!(h.sh("debconf-show tzdata | grep 'tzdata/Areas:'"), "* tzdata/Areas: Europe");
+    assert_eq!(
+        h.sh("debconf-show tzdata | grep 'tzdata/Areas:'"),
+        "* tzdata/Areas: Europe"
+    );
     let d = h.play(&book.replace("Europe", "Asia"), &["--check", "--diff"]);
-    assert!(d.stdout.contains("-tzdata/Areas: Europe") && d.stdout.contains("+tzdata/Areas: Asia"), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("-tzdata/Areas: Europe") && d.stdout.contains("+tzdata/Areas: Asia"),
+        "{}",
+        d.stdout
+    );
     let no_vtype = h.play(
         "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - debconf: {name: tzdata, question: tzdata/Areas, value: Asia}\n",
         &[],
     );
     no_vtype.assert_code(2);
-    assert!(no_vtype.stdout.contains("must supply a valid vtype and value"));
+    assert!(no_vtype
+        .stdout
+        .contains("must supply a valid vtype and value"));
 }
 
 #[test]
@@ -222,7 +269,8 @@ fn known_hosts_adds_hashes_replaces_and_removes_keys() {
     // OpenSSH finds both, the second only hashed
     let f = h.sh("ssh-keygen -F git.example.com -f /tmp/kh/sub/known_hosts | grep -v '^#'");
     assert_eq!(f, key);
-    let f = h.sh("ssh-keygen -F '[git.example.org]:2222' -f /tmp/kh/sub/known_hosts | grep -v '^#'");
+    let f =
+        h.sh("ssh-keygen -F '[git.example.org]:2222' -f /tmp/kh/sub/known_hosts | grep -v '^#'");
     assert!(f.starts_with("|1|") && f.ends_with(blob[1]), "{f}");
     assert_eq!(h.sh("stat -c %a /tmp/kh/sub"), "700");
     // another key of the same type replaces the line
@@ -231,12 +279,23 @@ fn known_hosts_adds_hashes_replaces_and_removes_keys() {
     let r = h.play(&replaced, &["--diff"]);
     r.assert_code(0);
     assert_eq!(changed(&r), 1);
-    assert!(r.stdout.contains(&format!("+git.example.com ssh-ed25519 {other}")), "{}", r.stdout);
-    assert_eq!(h.sh("grep -c '^git.example.com ' /tmp/kh/sub/known_hosts"), "1");
+    assert!(
+        r.stdout
+            .contains(&format!("+git.example.com ssh-ed25519 {other}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        h.sh("grep -c '^git.example.com ' /tmp/kh/sub/known_hosts"),
+        "1"
+    );
     let gone = "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - known_hosts: {path: /tmp/kh/sub/known_hosts, name: git.example.com, state: absent}\n";
     let r = h.play(gone, &[]);
     assert_eq!(changed(&r), 1);
-    assert_eq!(h.sh("ssh-keygen -F git.example.com -f /tmp/kh/sub/known_hosts | wc -l"), "0");
+    assert_eq!(
+        h.sh("ssh-keygen -F git.example.com -f /tmp/kh/sub/known_hosts | wc -l"),
+        "0"
+    );
     assert_eq!(changed(&h.play(gone, &[])), 0);
     // a key for another host is refused
     let bad = h.play(
@@ -270,7 +329,12 @@ fn package_and_service_facts_describe_the_host() {
 "#;
     let r = h.play(book, &[]);
     r.assert_code(0);
-    assert_eq!(changed(&r), 1, "the facts modules change nothing:\n{}", r.stdout);
+    assert_eq!(
+        changed(&r),
+        1,
+        "the facts modules change nothing:\n{}",
+        r.stdout
+    );
     assert_eq!(
         h.sh("cat /tmp/facts.txt"),
         format!("dpkg {dpkg} apt\npython True\nrdup running sysv\nrddown stopped")
@@ -285,7 +349,12 @@ fn mount_manages_fstab_and_the_mount() {
     // CAP_SYS_ADMIN (and no AppArmor profile) lets this container mount a tmpfs
     let h = Host::new(
         "mount",
-        &["--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined"],
+        &[
+            "--cap-add",
+            "SYS_ADMIN",
+            "--security-opt",
+            "apparmor=unconfined",
+        ],
     );
     let book = |state: &str, opts: &str| {
         format!(
@@ -295,20 +364,39 @@ fn mount_manages_fstab_and_the_mount() {
     converge(&h, &book("present", "size=1m"), 1, |h| {
         assert_eq!(h.sh("grep -c rd /etc/fstab || true"), "0");
     });
-    assert_eq!(h.sh("tail -n 1 /etc/fstab"), "tmpfs /mnt/rd\\040data tmpfs size=1m 0 0");
-    assert_eq!(h.sh("grep -c '/mnt/rd' /proc/mounts || true"), "0", "present does not mount");
+    assert_eq!(
+        h.sh("tail -n 1 /etc/fstab"),
+        "tmpfs /mnt/rd\\040data tmpfs size=1m 0 0"
+    );
+    assert_eq!(
+        h.sh("grep -c '/mnt/rd' /proc/mounts || true"),
+        "0",
+        "present does not mount"
+    );
     converge(&h, &book("mounted", "size=1m"), 1, |h| {
         assert_eq!(h.sh("grep -c '/mnt/rd' /proc/mounts || true"), "0");
     });
-    assert_eq!(h.sh("grep '/mnt/rd' /proc/mounts | cut -d' ' -f1-3"), "tmpfs /mnt/rd\\040data tmpfs");
+    assert_eq!(
+        h.sh("grep '/mnt/rd' /proc/mounts | cut -d' ' -f1-3"),
+        "tmpfs /mnt/rd\\040data tmpfs"
+    );
     // new options: the line changes and the mount is remounted
     let d = h.play(&book("mounted", "size=2m"), &["--check", "--diff"]);
-    assert!(d.stdout.contains("+tmpfs /mnt/rd\\040data tmpfs size=2m 0 0"), "{}", d.stdout);
+    assert!(
+        d.stdout
+            .contains("+tmpfs /mnt/rd\\040data tmpfs size=2m 0 0"),
+        "{}",
+        d.stdout
+    );
     assert_eq!(changed(&h.play(&book("mounted", "size=2m"), &[])), 1);
     assert!(h.sh("grep '/mnt/rd' /proc/mounts").contains("size=2048k"));
     converge(&h, &book("unmounted", "size=2m"), 1, |_| {});
     assert_eq!(h.sh("grep -c '/mnt/rd' /proc/mounts || true"), "0");
-    assert_eq!(h.sh("grep -c '/mnt/rd' /etc/fstab"), "1", "unmounted keeps the entry");
+    assert_eq!(
+        h.sh("grep -c '/mnt/rd' /etc/fstab"),
+        "1",
+        "unmounted keeps the entry"
+    );
     converge(&h, &book("absent", "size=2m"), 1, |_| {});
     assert_eq!(h.sh("grep -c '/mnt/rd' /etc/fstab || true"), "0");
 }
@@ -321,7 +409,11 @@ fn mount_without_the_capability_fails_with_mounts_message() {
         &[],
     );
     r.assert_code(2);
-    assert!(r.stdout.contains("Error mounting /mnt/x") && r.stdout.contains("permission denied"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Error mounting /mnt/x") && r.stdout.contains("permission denied"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -330,25 +422,45 @@ fn modprobe_persists_a_module_and_says_when_the_kernel_cannot_load() {
     let book = "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - modprobe: {name: dummy, state: absent, params: numdummies=2, persistent: present}\n";
     // two files to write (the module is not loaded: `absent` needs nothing)
     converge(&h, book, 1, |h| {
-        assert_eq!(h.sh("ls /etc/modules-load.d/dummy.conf 2>/dev/null | wc -l"), "0");
+        assert_eq!(
+            h.sh("ls /etc/modules-load.d/dummy.conf 2>/dev/null | wc -l"),
+            "0"
+        );
     });
     assert_eq!(h.sh("cat /etc/modules-load.d/dummy.conf"), "dummy");
-    assert_eq!(h.sh("cat /etc/modprobe.d/dummy.conf"), "options dummy numdummies=2");
+    assert_eq!(
+        h.sh("cat /etc/modprobe.d/dummy.conf"),
+        "options dummy numdummies=2"
+    );
     let off = book.replace("persistent: present", "persistent: absent");
     let d = h.play(&off, &["--check", "--diff"]);
     assert_eq!(changed(&d), 1);
-    assert!(d.stdout.contains("-options dummy numdummies=2"), "{}", d.stdout);
+    assert!(
+        d.stdout.contains("-options dummy numdummies=2"),
+        "{}",
+        d.stdout
+    );
     let r = h.play(&off, &[]);
     assert_eq!(changed(&r), 1);
     assert_eq!(changed(&h.play(&off, &[])), 0);
-    assert_eq!(h.sh("ls /etc/modules-load.d/dummy.conf /etc/modprobe.d/dummy.conf 2>/dev/null | wc -l"), "0");
+    assert_eq!(
+        h.sh("ls /etc/modules-load.d/dummy.conf /etc/modprobe.d/dummy.conf 2>/dev/null | wc -l"),
+        "0"
+    );
     // loading: this machine's kernel has no module support (checked: no /proc/modules)
-    if docker_sh(&h.own.name, "test -r /proc/modules").status.success() {
+    if docker_sh(&h.own.name, "test -r /proc/modules")
+        .status
+        .success()
+    {
         return;
     }
     let r = h.play(&book.replace("state: absent", "state: present"), &[]);
     r.assert_code(2);
-    assert!(r.stdout.contains("Error loading kernel module dummy"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Error loading kernel module dummy"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -377,14 +489,38 @@ fn bad_arguments_are_refused_at_load_with_their_position() {
     let dir = tempdir();
     let d = dir.path();
     let cases = [
-        ("dpkg_selections: {name: tree, selection: frozen}", "must be one of: install, hold, deinstall, purge; got: frozen"),
-        ("dpkg_selections: {name: tree}", "missing required parameter `selection`"),
-        ("assemble: {dest: /etc/x}", "missing required parameter `src`"),
-        ("known_hosts: {name: x, key: y, state: gone}", "must be one of: present, absent; got: gone"),
-        ("mount: {path: /mnt/x, src: tmpfs}", "missing required parameter `state`"),
-        ("modprobe: {name: dummy, persistent: yes}", "must be one of: disabled, present, absent"),
-        ("debconf: {name: tzdata, question: q, vtype: choice, value: v}", "`vtype` for module `debconf` must be one of"),
-        ("wait_for_connection: {delay: 1, tiemout: 3}", "unsupported parameter `tiemout`"),
+        (
+            "dpkg_selections: {name: tree, selection: frozen}",
+            "must be one of: install, hold, deinstall, purge; got: frozen",
+        ),
+        (
+            "dpkg_selections: {name: tree}",
+            "missing required parameter `selection`",
+        ),
+        (
+            "assemble: {dest: /etc/x}",
+            "missing required parameter `src`",
+        ),
+        (
+            "known_hosts: {name: x, key: y, state: gone}",
+            "must be one of: present, absent; got: gone",
+        ),
+        (
+            "mount: {path: /mnt/x, src: tmpfs}",
+            "missing required parameter `state`",
+        ),
+        (
+            "modprobe: {name: dummy, persistent: yes}",
+            "must be one of: disabled, present, absent",
+        ),
+        (
+            "debconf: {name: tzdata, question: q, vtype: choice, value: v}",
+            "`vtype` for module `debconf` must be one of",
+        ),
+        (
+            "wait_for_connection: {delay: 1, tiemout: 3}",
+            "unsupported parameter `tiemout`",
+        ),
     ];
     for (task, want) in cases {
         write_file(
@@ -394,8 +530,16 @@ fn bad_arguments_are_refused_at_load_with_their_position() {
         );
         let r = rdeploy(d, &["run", "bad.yml", "-i", "localhost,", "--syntax-check"]);
         assert_eq!(r.code, 1, "{task}: {}\n{}", r.stdout, r.stderr);
-        assert!(r.stderr.contains("bad.yml:5:"), "{task}: position:\n{}", r.stderr);
-        assert!(r.stderr.contains(want), "{task}: wanted {want:?}:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains("bad.yml:5:"),
+            "{task}: position:\n{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(want),
+            "{task}: wanted {want:?}:\n{}",
+            r.stderr
+        );
     }
     // templated values are checked when they run, not at load
     write_file(

@@ -27,9 +27,21 @@ const SPEC: &str = r#"argument_specs:
 
 fn project(d: &Path, play_vars: &str) {
     write(d, "roles/app/meta/argument_specs.yml", SPEC);
-    write(d, "roles/app/defaults/main.yml", "app_port: 80\napp_mode: prod\n");
-    write(d, "roles/app/tasks/main.yml", "- debug: {msg: \"{{ app_name }}:{{ app_port }}\"}\n");
-    write(d, "roles/app/tasks/setup.yml", "- debug: {msg: \"setup {{ app_dir }}\"}\n");
+    write(
+        d,
+        "roles/app/defaults/main.yml",
+        "app_port: 80\napp_mode: prod\n",
+    );
+    write(
+        d,
+        "roles/app/tasks/main.yml",
+        "- debug: {msg: \"{{ app_name }}:{{ app_port }}\"}\n",
+    );
+    write(
+        d,
+        "roles/app/tasks/setup.yml",
+        "- debug: {msg: \"setup {{ app_dir }}\"}\n",
+    );
     write(
         d,
         "site.yml",
@@ -44,7 +56,8 @@ fn argument_specs_pass_with_good_values_and_show_ansibles_task() {
     let r = rdeploy(dir.path(), &["run", "site.yml"]);
     r.assert_code(0);
     assert!(
-        r.stdout.contains("TASK [app : Validating arguments against arg spec 'main' - The app role.]"),
+        r.stdout
+            .contains("TASK [app : Validating arguments against arg spec 'main' - The app role.]"),
         "{}",
         r.stdout
     );
@@ -57,7 +70,10 @@ fn argument_specs_pass_with_good_values_and_show_ansibles_task() {
 #[test]
 fn argument_specs_failures_name_the_role_the_option_and_the_type() {
     let dir = tempdir();
-    project(dir.path(), "      app_port: eighty\n      app_mode: staging\n      app_tuning: {threads: many}\n");
+    project(
+        dir.path(),
+        "      app_port: eighty\n      app_mode: staging\n      app_tuning: {threads: many}\n",
+    );
     let r = rdeploy(dir.path(), &["run", "site.yml"]);
     r.assert_code(2);
     let out = &r.stdout;
@@ -70,7 +86,10 @@ fn argument_specs_failures_name_the_role_the_option_and_the_type() {
     ] {
         assert!(out.contains(want), "wanted {want:?} in\n{out}");
     }
-    assert!(!out.contains("TASK [app : debug]"), "the role's tasks did not run:\n{out}");
+    assert!(
+        !out.contains("TASK [app : debug]"),
+        "the role's tasks did not run:\n{out}"
+    );
 }
 
 #[test]
@@ -84,7 +103,12 @@ fn argument_specs_entry_point_follows_tasks_from() {
     );
     let r = rdeploy(dir.path(), &["run", "setup.yml"]);
     r.assert_code(2);
-    assert!(r.stdout.contains("arg spec 'setup'") && r.stdout.contains("missing required arguments: app_dir"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("arg spec 'setup'")
+            && r.stdout.contains("missing required arguments: app_dir"),
+        "{}",
+        r.stdout
+    );
     let r = rdeploy(dir.path(), &["run", "setup.yml", "-e", "app_dir=/srv"]);
     r.assert_code(0);
 }
@@ -101,21 +125,37 @@ fn a_bad_argument_spec_file_is_refused_at_load_with_its_position() {
     let r = rdeploy(dir.path(), &["run", "site.yml"]);
     r.assert_code(1);
     assert!(r.stderr.contains("argument_specs.yml:4:"), "{}", r.stderr);
-    assert!(r.stderr.contains("type `string` is not one of str, int"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("type `string` is not one of str, int"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn meta_dependencies_run_once_and_inherit_their_parents_parameters() {
     let dir = tempdir();
     let d = dir.path();
-    write(d, "roles/base/defaults/main.yml", "base_dir: /opt/base\nbase_who: nobody\n");
-    write(d, "roles/base/tasks/main.yml", "- debug: {msg: \"base for {{ base_who }}\"}\n");
+    write(
+        d,
+        "roles/base/defaults/main.yml",
+        "base_dir: /opt/base\nbase_who: nobody\n",
+    );
+    write(
+        d,
+        "roles/base/tasks/main.yml",
+        "- debug: {msg: \"base for {{ base_who }}\"}\n",
+    );
     write(
         d,
         "roles/app/meta/main.yml",
         "dependencies:\n  - {role: base, vars: {base_who: \"{{ app_name }}\"}}\n  - {role: base, vars: {base_who: \"{{ app_name }}\"}}\n",
     );
-    write(d, "roles/app/tasks/main.yml", "- debug: {msg: \"app in {{ base_dir }}\"}\n");
+    write(
+        d,
+        "roles/app/tasks/main.yml",
+        "- debug: {msg: \"app in {{ base_dir }}\"}\n",
+    );
     write(
         d,
         "site.yml",
@@ -124,15 +164,28 @@ fn meta_dependencies_run_once_and_inherit_their_parents_parameters() {
     let r = rdeploy(d, &["run", "site.yml", "-v"]);
     r.assert_code(0);
     assert_eq!(r.stdout.matches("base for shop").count(), 1, "{}", r.stdout);
-    assert_eq!(r.stdout.matches("base for other").count(), 1, "other parameters: runs again\n{}", r.stdout);
-    assert!(r.stdout.contains("app in /opt/base"), "the dependency's defaults reach the play\n{}", r.stdout);
+    assert_eq!(
+        r.stdout.matches("base for other").count(),
+        1,
+        "other parameters: runs again\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("app in /opt/base"),
+        "the dependency's defaults reach the play\n{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn a_module_ansible_has_but_rdeploy_lacks_loads_and_fails_only_if_it_runs() {
     let dir = tempdir();
     let d = dir.path();
-    write(d, "redhat.yml", "- dnf: {name: epel-release}\n- community.general.pacman: {name: vim}\n");
+    write(
+        d,
+        "redhat.yml",
+        "- dnf: {name: epel-release}\n- community.general.pacman: {name: vim}\n",
+    );
     write(
         d,
         "site.yml",
@@ -162,10 +215,18 @@ fn a_module_ansible_has_but_rdeploy_lacks_loads_and_fails_only_if_it_runs() {
 #[test]
 fn list_tags_and_list_tasks_are_ansible_playbooks_output() {
     let ansible = Path::new("/opt/rdeploy-peers/bin/ansible-playbook");
-    assert!(ansible.is_file(), "{} is missing: run `tests/fleet/fleet.sh peers`", ansible.display());
+    assert!(
+        ansible.is_file(),
+        "{} is missing: run `tests/fleet/fleet.sh peers`",
+        ansible.display()
+    );
     let dir = tempdir();
     let d = dir.path();
-    write(d, "roles/web/tasks/main.yml", "- name: conf\n  debug: {msg: x}\n  tags: [conf]\n- debug: {msg: y}\n");
+    write(
+        d,
+        "roles/web/tasks/main.yml",
+        "- name: conf\n  debug: {msg: x}\n  tags: [conf]\n- debug: {msg: y}\n",
+    );
     write(
         d,
         "site.yml",
@@ -190,6 +251,10 @@ fn list_tags_and_list_tasks_are_ansible_playbooks_output() {
             .output()
             .unwrap();
         assert!(theirs.status.success());
-        assert_eq!(ours.stdout, String::from_utf8_lossy(&theirs.stdout), "{opts:?}");
+        assert_eq!(
+            ours.stdout,
+            String::from_utf8_lossy(&theirs.stdout),
+            "{opts:?}"
+        );
     }
 }
