@@ -57,6 +57,7 @@ pub mod sysctl;
 pub mod tempfile;
 pub mod template;
 pub mod timezone;
+pub mod ufw;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
@@ -415,6 +416,7 @@ pub fn registry() -> Registry {
         Arc::new(template::Template),
         Arc::new(tempfile::TempFile),
         Arc::new(timezone::Timezone),
+        Arc::new(ufw::Ufw),
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),

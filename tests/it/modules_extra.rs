@@ -19,10 +19,16 @@ struct Host {
 
 impl Host {
     fn new(what: &str, docker_args: &[&str]) -> Host {
+        let h = Host::with_python(what, docker_args);
+        docker_out(&h.own.name, "rm -rf /usr/bin/python3* /usr/lib/python3*");
+        h
+    }
+
+    /// A host that keeps its Python (for a tool that needs it, such as ufw).
+    fn with_python(what: &str, docker_args: &[&str]) -> Host {
         let prefix = std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into());
         let dir = tempdir();
         let own = OwnHost::start(&format!("{prefix}-mx-{what}"), docker_args, dir.path());
-        docker_out(&own.name, "rm -rf /usr/bin/python3* /usr/lib/python3*");
         let f = fleet();
         std::fs::write(
             dir.path().join("hosts.ini"),
@@ -548,4 +554,41 @@ fn bad_arguments_are_refused_at_load_with_their_position() {
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - dpkg_selections: {name: tree, selection: \"{{ sel }}\"}\n",
     );
     rdeploy(d, &["run", "ok.yml", "-i", "localhost,", "--syntax-check"]).assert_code(0);
+}
+
+#[test]
+fn ufw_enables_the_firewall_and_manages_rules() {
+    // ufw is a Python program (so this host keeps Python); NET_ADMIN lets it load rules
+    let h = Host::with_python("ufw", &["--cap-add", "NET_ADMIN"]);
+    h.sh("apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ufw >/dev/null 2>&1; command -v ufw");
+    let book = r#"
+- hosts: fleet
+  gather_facts: false
+  tasks:
+    - ufw: {state: enabled}
+    - ufw: {default: deny, direction: incoming}
+    - ufw: {rule: allow, port: "22", proto: tcp, comment: ssh}
+    - ufw: {rule: limit, port: "2222", proto: tcp, from_ip: 10.0.0.0/8}
+    - ufw: {logging: medium}
+"#;
+    // default incoming is deny already on a fresh ufw: 4 changes
+    converge(&h, book, 4, |h| {
+        assert_eq!(h.sh("ufw status | head -1"), "Status: inactive");
+        assert_eq!(h.sh("grep -c '^### tuple' /etc/ufw/user.rules || true"), "0");
+        assert_eq!(h.sh("grep ^LOGLEVEL /etc/ufw/ufw.conf"), "LOGLEVEL=low");
+    });
+    let st = h.sh("ufw status verbose");
+    assert!(st.contains("Status: active"), "{st}");
+    assert!(st.contains("Logging: on (medium)"), "{st}");
+    assert!(st.contains("Default: deny (incoming)"), "{st}");
+    assert!(st.contains("22/tcp                     ALLOW IN    Anywhere                   # ssh"), "{st}");
+    assert!(st.contains("2222/tcp                   LIMIT IN    10.0.0.0/8"), "{st}");
+    let gone = "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - ufw: {rule: limit, port: \"2222\", proto: tcp, from_ip: 10.0.0.0/8, delete: true}\n";
+    let c = h.play(gone, &["--check"]);
+    assert_eq!(changed(&c), 1, "{}", c.stdout);
+    assert!(h.sh("ufw status").contains("2222/tcp"));
+    assert_eq!(changed(&h.play(gone, &[])), 1);
+    assert!(!h.sh("ufw status").contains("2222/tcp"));
+    assert_eq!(changed(&h.play(gone, &["--check"])), 0);
+    assert_eq!(changed(&h.play(gone, &[])), 0);
 }
