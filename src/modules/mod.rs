@@ -46,6 +46,7 @@ pub mod package_facts;
 pub mod pause;
 pub mod ping;
 pub mod pip;
+pub mod reboot;
 pub mod replace;
 pub mod script;
 pub mod service;
@@ -405,6 +406,7 @@ pub fn registry() -> Registry {
         Arc::new(pause::Pause),
         Arc::new(ping::Ping),
         Arc::new(pip::Pip),
+        Arc::new(reboot::Reboot),
         Arc::new(replace::Replace),
         Arc::new(script::Script),
         Arc::new(service::Service),

@@ -1,7 +1,8 @@
 //! The `wait_for_connection` module: waits until the host answers again (after a
 //! reboot, a network change), by running `true` in its shell every `sleep` seconds,
 //! each attempt bounded by `connect_timeout`, for at most `timeout` seconds after
-//! `delay`. The transport reconnects a lost connection on the next attempt. As in
+//! `delay`. A connection that ended is opened again ([`crate::ssh::Connection::reopen`])
+//! for the next attempt (the engine's own then reopens before the next task). As in
 //! ansible-core the result has `elapsed` (seconds); it never changes anything, and in
 //! check mode it is skipped (ansible-core does not run it in check mode either).
 
@@ -58,20 +59,21 @@ impl Module for WaitForConnection {
         let start = Instant::now();
         tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-        let probe = ModuleCtx {
-            host: ctx.host,
-            conn: ctx.conn.clone(),
-            become_: None,
-            environment: &[],
-            check_mode: false,
-            diff_mode: false,
-            templar: ctx.templar,
-            vars: ctx.vars,
-            search: ctx.search,
-            timeout: Some(Duration::from_secs_f64(connect_timeout)),
-        };
+        let mut conn = ctx.conn.clone();
         let mut last: String;
         loop {
+            let probe = ModuleCtx {
+                host: ctx.host,
+                conn: conn.clone(),
+                become_: None,
+                environment: &[],
+                check_mode: false,
+                diff_mode: false,
+                templar: ctx.templar,
+                vars: ctx.vars,
+                search: ctx.search,
+                timeout: Some(Duration::from_secs_f64(connect_timeout)),
+            };
             match probe.run("echo RD_UP\n").await {
                 Ok(out) if out.rc == 0 && out.stdout_str().contains("RD_UP") => {
                     let elapsed = start.elapsed().as_secs();
@@ -79,6 +81,16 @@ impl Module for WaitForConnection {
                 }
                 Ok(out) => last = format!("rc={}: {}", out.rc, out.stderr_str().trim()),
                 Err(e) => last = e.to_string(),
+            }
+            // a lost or ended connection is opened again for the next attempt
+            if conn.is_closed() || !last.starts_with("rc=") {
+                let reopen =
+                    tokio::time::timeout(Duration::from_secs_f64(connect_timeout), conn.reopen());
+                match reopen.await {
+                    Ok(Ok(c)) => conn = c,
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => last = format!("no answer within {connect_timeout} s"),
+                }
             }
             if Instant::now() + Duration::from_secs_f64(sleep) > deadline {
                 return Err(ModuleError::failed(format!(

@@ -488,6 +488,20 @@ fn wait_for_connection_returns_once_the_host_answers() {
     let c = h.play(book, &["--check"]);
     c.assert_code(0);
     assert!(c.stdout.contains("skipping: [h]"), "{}", c.stdout);
+    // the connection dies while it waits: it is opened again
+    let cut = r#"
+- hosts: fleet
+  gather_facts: false
+  tasks:
+    - shell: "nohup sh -c 'sleep 2; pkill -f sshd.*root@' >/dev/null 2>&1 &"
+    - wait_for_connection: {delay: 4, timeout: 20, connect_timeout: 5}
+      register: w
+    - copy: {content: "{{ w.elapsed }}\n", dest: /tmp/elapsed2}
+"#;
+    let r = h.play(cut, &[]);
+    r.assert_code(0);
+    let e: u64 = h.sh("cat /tmp/elapsed2").parse().unwrap();
+    assert!((4..20).contains(&e), "elapsed {e}");
 }
 
 #[test]
@@ -591,4 +605,42 @@ fn ufw_enables_the_firewall_and_manages_rules() {
     assert!(!h.sh("ufw status").contains("2222/tcp"));
     assert_eq!(changed(&h.play(gone, &["--check"])), 0);
     assert_eq!(changed(&h.play(gone, &[])), 0);
+}
+
+/// A container cannot be rebooted: validation, check mode, the refusal on the
+/// controller and a host without `shutdown` are what is tested of `reboot`.
+#[test]
+fn reboot_is_predicted_in_check_mode_and_refused_where_it_cannot_run() {
+    let h = Host::new("reboot", &[]);
+    let boot_id = h.sh("cat /proc/sys/kernel/random/boot_id");
+    let book = "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - reboot: {msg: maintenance, reboot_timeout: 30}\n      register: r\n    - assert: {that: [r.rebooted, r.changed, \"r.elapsed == 0\"]}\n";
+    let c = h.play(book, &["--check"]);
+    c.assert_code(0);
+    assert_eq!(changed(&c), 1, "{}", c.stdout);
+    assert_eq!(h.sh("cat /proc/sys/kernel/random/boot_id"), boot_id);
+    // no shutdown command on this host (Debian minbase without systemd-sysv)
+    let r = h.play(book, &[]);
+    r.assert_code(2);
+    // (the message is JSON-escaped in the human output's result)
+    assert!(
+        r.stdout.contains(r#"Unable to find command \"shutdown\" in search paths"#),
+        "{}",
+        r.stdout
+    );
+    let bad = h.play(
+        "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - reboot: {reboot_timeout: soon}\n",
+        &[],
+    );
+    bad.assert_code(2);
+    assert!(bad.stdout.contains("reboot_timeout must be a number of seconds"), "{}", bad.stdout);
+    // on the controller: refused (run in check mode, so that nothing could happen anyway)
+    let dir = tempdir();
+    write_file(
+        dir.path(),
+        "local.yml",
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - reboot:\n",
+    );
+    let l = rdeploy(dir.path(), &["run", "local.yml", "-i", "localhost,", "--check"]);
+    l.assert_code(2);
+    assert!(l.stdout.contains("would reboot the control node"), "{}", l.stdout);
 }
