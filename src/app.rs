@@ -336,7 +336,7 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
     p.opts.skip_tags = split_tags(&args.skip_tags);
     p.opts.start_at_task = args.start_at_task.clone();
     p.opts.retry_file = args.retry_file.clone();
-    if args.list_hosts || args.list_tasks {
+    if args.list_hosts || args.list_tasks || args.list_tags {
         let ex = Executor::new(p.inv, p.opts, p.reporter);
         for b in &books {
             println!("\nplaybook: {}", b.path.display());
@@ -366,10 +366,22 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
                         println!("      {h}");
                     }
                 }
-                if args.list_tasks {
-                    println!("    tasks:");
+                if args.list_tasks || args.list_tags {
+                    // ansible-playbook: the task list, then `TASK TAGS:` the sorted union
+                    // of the play's tags and those of every selected task
+                    let mut all: std::collections::BTreeSet<String> = play.tags.iter().cloned().collect();
+                    if args.list_tasks {
+                        println!("    tasks:");
+                    }
+                    // without --tags/--skip-tags ansible-playbook lists every task
+                    // (`never` ones too)
+                    let filter = !(args.tags.is_empty() && args.skip_tags.is_empty());
                     for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                        list_tasks(section, &play.tags, 6, &ex);
+                        list_tasks(section, &play.tags, 6, &ex, (args.list_tasks, filter), &mut all);
+                    }
+                    if args.list_tags {
+                        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                        println!("      TASK TAGS: [{}]", all.join(", "));
                     }
                 }
             }
@@ -400,13 +412,28 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
 /// `--list-tasks` in ansible-playbook's layout: the tasks of blocks (not their rescue
 /// and always sections, as ansible-playbook), a named task as `role : name`, an unnamed
 /// one as its bare action, tags (play's, inherited and own) as a sorted set.
-fn list_tasks(tasks: &[Task], inherited: &[String], indent: usize, ex: &Executor) {
+/// Every selected task's tags are added to `all` (for `--list-tags`); with `print` the
+/// tasks are listed; with `filter` only those the tag options select.
+fn list_tasks(
+    tasks: &[Task],
+    inherited: &[String],
+    indent: usize,
+    ex: &Executor,
+    (print, filter): (bool, bool),
+    all: &mut std::collections::BTreeSet<String>,
+) {
     for t in tasks {
         let tags: Vec<String> = inherited.iter().chain(t.tags.iter()).cloned().collect();
         match &t.kind {
-            TaskKind::Block { block, .. } => list_tasks(block, &tags, indent, ex),
+            TaskKind::Block { block, .. } => {
+                list_tasks(block, &tags, indent, ex, (print, filter), all)
+            }
             _ => {
-                if ex.tags_match(&tags, false) {
+                if !filter || ex.tags_match(&tags, false) {
+                    all.extend(tags.iter().cloned());
+                    if !print {
+                        continue;
+                    }
                     let named = t.name.as_deref().is_some_and(|n| !n.is_empty());
                     let shown = if named {
                         t.display_name()

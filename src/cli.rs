@@ -249,6 +249,9 @@ pub struct RunArgs {
     /// List the tasks each play would run, and exit.
     #[arg(long = "list-tasks")]
     pub list_tasks: bool,
+    /// List the tags of each play's tasks (that the tag filters select), and exit.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
     /// Check the playbook's syntax (and the inventory, templates references), and exit.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,

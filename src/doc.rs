@@ -53,14 +53,33 @@ pub fn run(module: Option<&str>) -> i32 {
                 if !m.aliases().is_empty() {
                     out!("  aliases: {}", m.aliases().join(", "));
                 }
+                let spec = m.spec();
                 match m.params() {
                     Some(ps) => {
                         out!("\nPARAMETERS (unknown ones are refused at load time):");
                         for p in ps {
-                            out!("  {p}");
+                            let mut line = format!("  {p}");
+                            if let Some(s) = spec.iter().find(|s| s.name == *p) {
+                                if s.required {
+                                    line.push_str("  (required)");
+                                }
+                                if let Some(d) = s.default {
+                                    line.push_str(&format!("  default: {d}"));
+                                }
+                                if !s.choices.is_empty() {
+                                    line.push_str(&format!("  choices: {}", s.choices.join(", ")));
+                                }
+                            }
+                            out!("{line}");
                         }
                     }
                     None => out!("\nPARAMETERS: free-form (not checked at load time)"),
+                }
+                if !m.returns().is_empty() {
+                    out!("\nRETURN VALUES (besides changed, failed, msg):");
+                    for r in m.returns() {
+                        out!("  {r}");
+                    }
                 }
                 0
             } else if EngineAction::NAMES.contains(&short) || ENGINE_ONLY.contains(&short) {

@@ -75,15 +75,15 @@ const ELSEWHERE: &[(&str, &[&str])] = &[
             "docker_volume",
         ],
     ),
-    (
-        "community.mysql",
-        &["mysql_db", "mysql_user"],
-    ),
+    ("community.mysql", &["mysql_db", "mysql_user"]),
     (
         "community.postgresql",
         &["postgresql_db", "postgresql_user", "postgresql_privs"],
     ),
-    ("community.crypto", &["openssl_certificate", "x509_certificate"]),
+    (
+        "community.crypto",
+        &["openssl_certificate", "x509_certificate"],
+    ),
 ];
 
 /// The collection of an Ansible module rdeploy does not implement (`dnf` →
@@ -128,8 +128,14 @@ mod tests {
     #[test]
     fn names_and_fqcns() {
         assert_eq!(collection_of("dnf"), Some("ansible.builtin"));
-        assert_eq!(collection_of("ansible.builtin.dnf"), Some("ansible.builtin"));
-        assert_eq!(collection_of("community.general.pacman"), Some("community.general"));
+        assert_eq!(
+            collection_of("ansible.builtin.dnf"),
+            Some("ansible.builtin")
+        );
+        assert_eq!(
+            collection_of("community.general.pacman"),
+            Some("community.general")
+        );
         assert_eq!(collection_of("community.general.dnf"), None);
         assert_eq!(collection_of("no_such_module"), None);
         assert!(unknown_module_message("yum").contains("not implemented by rdeploy"));
@@ -140,7 +146,10 @@ mod tests {
     fn no_name_is_also_implemented() {
         let reg = super::super::registry();
         for n in all() {
-            assert!(reg.get(&n).is_none(), "{n} is implemented: remove it from known.rs");
+            assert!(
+                reg.get(&n).is_none(),
+                "{n} is implemented: remove it from known.rs"
+            );
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod util;
 pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
+pub mod assemble;
 pub mod assert;
 pub mod authorized_key;
 pub mod blockinfile;
@@ -21,9 +22,11 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod deb822_repository;
+pub mod debconf;
 pub mod debug;
 pub mod docker_compose;
 pub mod docker_login;
+pub mod dpkg_selections;
 pub mod fail;
 pub mod fetch;
 pub mod file;
@@ -34,14 +37,20 @@ pub mod git;
 pub mod group;
 pub mod hostname;
 pub mod ini_file;
+pub mod known_hosts;
 pub mod lineinfile;
+pub mod modprobe;
+pub mod mount;
 pub mod package;
+pub mod package_facts;
 pub mod pause;
 pub mod ping;
 pub mod pip;
+pub mod reboot;
 pub mod replace;
 pub mod script;
 pub mod service;
+pub mod service_facts;
 pub mod setup;
 pub mod slurp;
 pub mod stat;
@@ -49,10 +58,13 @@ pub mod sysctl;
 pub mod tempfile;
 pub mod template;
 pub mod timezone;
+pub mod ufw;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
+pub mod validate_argument_spec;
 pub mod wait_for;
+pub mod wait_for_connection;
 
 pub use args::Args;
 
@@ -283,6 +295,15 @@ pub trait Module: Send + Sync {
     fn params(&self) -> Option<&'static [&'static str]> {
         None
     }
+    /// Parameters with a default, choices or `required` (shown by `rdeploy doc`;
+    /// literal values are checked at load by [`check_static_args`]).
+    fn spec(&self) -> &'static [Param] {
+        &[]
+    }
+    /// The keys of the result besides `changed`/`failed`/`msg` (for `rdeploy doc`).
+    fn returns(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Does the work on one host.
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult;
 }
@@ -296,6 +317,75 @@ pub struct ControllerFile {
     pub search_dir: &'static str,
     /// A Jinja template: it must also compile.
     pub template: bool,
+}
+
+/// A parameter's default, choices and whether it is required, as a module's
+/// documentation gives them.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub choices: &'static [&'static str],
+    pub required: bool,
+}
+
+impl Param {
+    pub const fn new(name: &'static str) -> Param {
+        Param {
+            name,
+            default: None,
+            choices: &[],
+            required: false,
+        }
+    }
+    pub const fn default(self, d: &'static str) -> Param {
+        Param {
+            default: Some(d),
+            ..self
+        }
+    }
+    pub const fn choices(self, c: &'static [&'static str]) -> Param {
+        Param { choices: c, ..self }
+    }
+    pub const fn required(self) -> Param {
+        Param {
+            required: true,
+            ..self
+        }
+    }
+}
+
+/// Checks what can be checked before any host is contacted: required parameters are
+/// there, and literal (untemplated) values are among the choices. `args` are the
+/// task's arguments, each with its literal text when it is a plain scalar.
+pub fn check_static_args(
+    module: &dyn Module,
+    args: &[(String, Option<String>)],
+) -> Result<(), String> {
+    for p in module.spec() {
+        let given = args.iter().find(|(k, _)| k == p.name);
+        match given {
+            None if p.required => {
+                return Err(format!(
+                    "missing required parameter `{}` for module `{}`",
+                    p.name,
+                    module.name()
+                ))
+            }
+            Some((_, Some(v))) if !p.choices.is_empty() && !crate::template::Templar::is_template(v) => {
+                if !p.choices.contains(&v.as_str()) {
+                    return Err(format!(
+                        "value of `{}` for module `{}` must be one of: {}; got: {v}",
+                        p.name,
+                        module.name(),
+                        p.choices.join(", ")
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The registry: every module rdeploy knows, by every name it answers to.
@@ -326,6 +416,7 @@ pub fn registry() -> Registry {
         Arc::new(apt::Apt),
         Arc::new(apt_key::AptKey),
         Arc::new(apt_repository::AptRepository),
+        Arc::new(assemble::Assemble),
         Arc::new(assert::Assert),
         Arc::new(authorized_key::AuthorizedKey),
         Arc::new(blockinfile::BlockInFile),
@@ -335,9 +426,11 @@ pub fn registry() -> Registry {
         Arc::new(copy::Copy),
         Arc::new(cron::Cron),
         Arc::new(deb822_repository::Deb822Repository),
+        Arc::new(debconf::Debconf),
         Arc::new(debug::Debug),
         Arc::new(docker_compose::DockerCompose),
         Arc::new(docker_login::DockerLogin),
+        Arc::new(dpkg_selections::DpkgSelections),
         Arc::new(fail::Fail),
         Arc::new(fetch::Fetch),
         Arc::new(file::File),
@@ -348,14 +441,20 @@ pub fn registry() -> Registry {
         Arc::new(group::Group),
         Arc::new(hostname::Hostname),
         Arc::new(ini_file::IniFile),
+        Arc::new(known_hosts::KnownHosts),
         Arc::new(lineinfile::LineInFile),
+        Arc::new(modprobe::Modprobe),
+        Arc::new(mount::Mount),
         Arc::new(package::Package),
+        Arc::new(package_facts::PackageFacts),
         Arc::new(pause::Pause),
         Arc::new(ping::Ping),
         Arc::new(pip::Pip),
+        Arc::new(reboot::Reboot),
         Arc::new(replace::Replace),
         Arc::new(script::Script),
         Arc::new(service::Service),
+        Arc::new(service_facts::ServiceFacts),
         Arc::new(setup::Setup),
         Arc::new(slurp::Slurp),
         Arc::new(stat::Stat),
@@ -363,10 +462,13 @@ pub fn registry() -> Registry {
         Arc::new(template::Template),
         Arc::new(tempfile::TempFile),
         Arc::new(timezone::Timezone),
+        Arc::new(ufw::Ufw),
         Arc::new(unarchive::Unarchive),
         Arc::new(uri::Uri),
         Arc::new(user::User),
+        Arc::new(validate_argument_spec::ValidateArgumentSpec),
         Arc::new(wait_for::WaitFor),
+        Arc::new(wait_for_connection::WaitForConnection),
     ];
     let mut modules = std::collections::HashMap::new();
     for m in all {

@@ -892,6 +892,24 @@ impl<'a> Loader<'a> {
                             }
                         }
                     }
+                    {
+                        let literal: Vec<(String, Option<String>)> = args
+                            .iter()
+                            .map(|(k, v)| {
+                                let lit = match v.kind() {
+                                    minijinja::value::ValueKind::String
+                                    | minijinja::value::ValueKind::Bool
+                                    | minijinja::value::ValueKind::Number => Some(
+                                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                                    ),
+                                    _ => None,
+                                };
+                                (k.clone(), lit)
+                            })
+                            .collect();
+                        crate::modules::check_static_args(&*m, &literal)
+                            .map_err(|e| vnode.error(e))?;
+                    }
                 }
                 let action = match resolved {
                     Some(Action::Engine(EngineAction::Meta(_))) => {
@@ -1325,6 +1343,11 @@ impl<'a> Loader<'a> {
             }
         }
         let tf = tasks_from.unwrap_or("main");
+        // ansible-core's argument validation task starts the role's own tasks
+        let entry = tf.trim_end_matches(".yml").trim_end_matches(".yaml");
+        if let Some(vt) = super::argspec::validation_task(&role, entry, &path.join("tasks"))? {
+            tasks.push(vt);
+        }
         let mut found = false;
         for cand in [tf.to_string(), format!("{tf}.yml"), format!("{tf}.yaml")] {
             let p = path.join("tasks").join(&cand);

@@ -4,6 +4,7 @@
 //! time; dynamic includes are kept as tasks and loaded by the executor.
 
 pub mod action;
+pub mod argspec;
 pub use action::{Action, EngineAction, Meta};
 pub mod kv;
 pub mod loader;

@@ -10,6 +10,9 @@ pub struct LocalConnection;
 
 #[async_trait]
 impl Connection for LocalConnection {
+    fn is_local(&self) -> bool {
+        true
+    }
     async fn exec(&self, req: ExecRequest) -> Result<ExecOutput, TransportError> {
         let (command, mut data) = super::wrap_become(&req.script, req.become_.as_ref());
         let mut child = tokio::process::Command::new("/bin/sh")

@@ -146,6 +146,19 @@ pub trait Connection: Send + Sync {
     fn is_closed(&self) -> bool {
         false
     }
+    /// A new connection to the same host with the same settings (for a module that
+    /// waits for a host to come back, as reboot and wait_for_connection do; the engine
+    /// itself opens an ended connection again between tasks). The default: this
+    /// transport cannot.
+    async fn reopen(&self) -> Result<std::sync::Arc<dyn Connection>, TransportError> {
+        Err(TransportError::Lost(
+            "this connection cannot be opened again".into(),
+        ))
+    }
+    /// Whether commands run on the controller itself (`connection: local`).
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// How to become another user on the host.

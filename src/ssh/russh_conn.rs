@@ -53,6 +53,8 @@ pub struct RusshConnection {
     jump: Option<Arc<RusshConnection>>,
     /// Set by [`Connection::close`].
     closed: AtomicBool,
+    /// What it was opened with, to open it again ([`Connection::reopen`]).
+    spec: ConnectSpec,
 }
 
 /// Opens one SSH connection to a host, authenticated and host-key checked.
@@ -163,6 +165,7 @@ pub fn connect_russh(
             channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
             jump,
             closed: AtomicBool::new(false),
+            spec: spec.clone(),
         }))
     })
 }
@@ -670,6 +673,10 @@ impl Connection for RusshConnection {
 
     fn is_closed(&self) -> bool {
         RusshConnection::is_closed(self)
+    }
+
+    async fn reopen(&self) -> Result<Arc<dyn Connection>, TransportError> {
+        connect(&self.spec).await
     }
 
     async fn close(&self) {

@@ -15,6 +15,7 @@
 pub mod filters;
 pub mod frame;
 pub mod lookup;
+mod taint;
 pub mod tests;
 
 use minijinja::{Environment, UndefinedBehavior, Value};

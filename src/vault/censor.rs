@@ -70,6 +70,20 @@ pub fn register_json(v: &serde_json::Value) {
     }
 }
 
+/// Whether `s` holds a registered value (as [`censor`] would mask it).
+pub fn contains_secret(s: &str) -> bool {
+    active() && matches!(censor(s), Cow::Owned(_))
+}
+
+/// A filter turned `input` into `output` (`| b64encode`, `| upper`, `| hash` ...): when
+/// the input holds a decrypted value, the output is registered too, so that a value
+/// derived from a secret is masked like the secret itself.
+pub fn taint(input: &str, output: &str) {
+    if output != input && !output.is_empty() && contains_secret(input) {
+        register(output);
+    }
+}
+
 /// Whether any value was registered.
 pub fn active() -> bool {
     ACTIVE.load(Ordering::Acquire)
@@ -172,5 +186,14 @@ mod tests {
         assert_eq!(j, serde_json::json!({"msg": ["a ********"], "n": 1}));
         register("line-one-zq\nline-two-zq\n");
         assert_eq!(censor("+line-two-zq"), "+********");
+    }
+
+    #[test]
+    fn derived_values_are_registered_by_taint() {
+        register("zq-taint-secret");
+        taint("user:zq-taint-secret", "dXNlcjp6cS10YWludC1zZWNyZXQ=");
+        assert_eq!(censor("auth dXNlcjp6cS10YWludC1zZWNyZXQ="), "auth ********");
+        taint("no secret here", "bm8gc2VjcmV0IGhlcmU=");
+        assert_eq!(censor("bm8gc2VjcmV0IGhlcmU="), "bm8gc2VjcmV0IGhlcmU=");
     }
 }

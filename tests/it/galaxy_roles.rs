@@ -13,7 +13,7 @@
 //! `docker exec` is the expected text — and it is also what ansible-core 2.21 leaves
 //! on a third container of its own (with Python, from /opt/rdeploy-peers).
 
-use super::harness::{docker_out, fleet, recap, repo_root, rdeploy, tempdir, OwnHost, Run};
+use super::harness::{docker_out, fleet, rdeploy, recap, repo_root, tempdir, OwnHost, Run};
 use std::path::Path;
 use std::process::Command;
 

@@ -481,3 +481,60 @@ fn vault_include_vars_and_extra_vars_files() {
     assert!(r.stderr.contains("extra.yml"), "{}", r.stderr);
     assert!(!r.stdout.contains("TASK"), "{}", r.stdout);
 }
+
+/// Values computed from a vault secret by a filter (`| b64encode`, `| upper`, a hash,
+/// `'user:' ~ secret | b64encode` as registry logins do) are masked like the secret.
+#[test]
+fn vault_values_derived_by_filters_are_masked_too() {
+    use base64::Engine as _;
+    let dir = tempdir();
+    let d = dir.path();
+    const S: &str = "Derived-Secret-4471";
+    write(d, "pw", "derive-pass\n");
+    let block = rdeploy(
+        d,
+        &["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "s", S],
+    );
+    block.assert_code(0);
+    write(
+        d,
+        "site.yml",
+        &format!(
+            "- hosts: localhost\n  connection: local\n  gather_facts: no\n  vars:\n{}\n  tasks:\n\
+             \x20   - debug: {{msg: \"{{{{ s | b64encode }}}} {{{{ s | upper }}}} {{{{ s | lower }}}} {{{{ s | hash('sha256') }}}}\"}}\n\
+             \x20   - debug: {{msg: \"{{{{ ('deploy:' ~ s) | b64encode }}}} {{{{ s | reverse }}}} {{{{ s | regex_replace('-', '_') }}}}\"}}\n\
+             \x20   - command: echo {{{{ s | b64encode | quote }}}}\n      register: out\n\
+             \x20   - debug: var=out.stdout\n\
+             \x20   - debug: {{msg: \"plain {{{{ 'not-a-secret' | b64encode }}}}\"}}\n",
+            indent(block.stdout.trim_end(), 4)
+        ),
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let derived = [
+        b64.encode(S),
+        S.to_uppercase(),
+        S.to_lowercase(),
+        {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(S))
+        },
+        b64.encode(format!("deploy:{S}")),
+        S.chars().rev().collect::<String>(),
+        S.replace('-', "_"),
+    ];
+    for extra in [&["-v"][..], &["--output", "json"][..]] {
+        let mut args = vec!["run", "site.yml", "-i", "localhost,", "--vault-password-file", "pw"];
+        args.extend_from_slice(extra);
+        let r = rdeploy(d, &args);
+        r.assert_code(0);
+        for v in derived.iter().map(String::as_str).chain([S]) {
+            assert!(
+                !r.stdout.contains(v) && !r.stderr.contains(v),
+                "{v} leaked ({extra:?}):\n{}",
+                r.stdout
+            );
+        }
+        // a value not derived from a secret is shown
+        assert!(r.stdout.contains(&b64.encode("not-a-secret")), "{}", r.stdout);
+    }
+}

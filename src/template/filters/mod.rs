@@ -78,16 +78,12 @@ pub fn register(env: &mut Environment<'static>) {
     filter!("join", join);
     filter!("indent", indent);
     filter!("ternary", ternary);
-    filter!("quote", quote);
     filter!("comment", comment);
     filter!("mandatory", mandatory);
-    filter!("b64encode", b64encode);
-    filter!("b64decode", b64decode);
     filter!("to_uuid", to_uuid);
     filter!("urlsplit", urlsplit);
     filter!("urldecode", urldecode);
     // Regular expressions.
-    filter!("regex_replace", regex_replace);
     filter!("regex_search", regex_search);
     filter!("regex_findall", regex_findall);
     filter!("regex_escape", regex_escape);
@@ -115,11 +111,6 @@ pub fn register(env: &mut Environment<'static>) {
     filter!("win_splitdrive", win_splitdrive);
     filter!("fileglob", fileglob);
     // Hashes.
-    filter!("hash", hash);
-    filter!("md5", md5);
-    filter!("sha1", sha1);
-    filter!("checksum", sha1);
-    filter!("password_hash", password_hash);
     // Lists and dictionaries.
     filter!("union", union);
     filter!("intersect", intersect);
@@ -152,6 +143,10 @@ pub fn register(env: &mut Environment<'static>) {
         crate::template::tests::version_compare_filter
     );
     filter!("version", crate::template::tests::version_compare_filter);
+
+    // Filters that transform a string, registering what they derive from a vault
+    // secret so that it is masked too.
+    super::taint::register(env);
 
     // Jinja builtins Ansible also exposes under its own namespace.
     use minijinja::filters as b;
