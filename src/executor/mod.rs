@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use vars::Layer;
+use vars::{HostList, Layer};
 
 /// Settings of a run, validated from the command line and config.
 #[derive(Debug, Clone, Default)]
@@ -119,8 +119,8 @@ pub struct PlayCtx {
     pub play_vars: Layer,
     pub role_defaults_all: Layer,
     pub role_vars_all: Layer,
-    pub play_hosts: Vec<String>,
-    pub batch: Vec<String>,
+    pub play_hosts: HostList,
+    pub batch: HostList,
     pub become_: Become,
     pub remote_user: Option<String>,
     pub connection: Option<String>,
@@ -133,8 +133,8 @@ pub struct PlayCtx {
     pub force_handlers: bool,
     /// `ansible_play_hosts` / `ansible_play_batch`: the play's and the batch's hosts
     /// that have not failed (refreshed after every task).
-    pub live_play_hosts: Vec<String>,
-    pub live_batch: Vec<String>,
+    pub live_play_hosts: HostList,
+    pub live_batch: HostList,
     pub playbook_dir: PathBuf,
     pub handlers: Arc<Vec<Task>>,
     pub play_name: String,
@@ -170,6 +170,10 @@ pub struct Executor {
 #[derive(Default)]
 pub(crate) struct InvCache {
     pub groups: Option<Value>,
+    /// Each host's `group_names` (finding a host's groups scans every group).
+    pub group_names: std::collections::HashMap<String, Value>,
+    /// The inventory's host names, for `hostvars`.
+    pub host_names: Option<Arc<Vec<String>>>,
     pub host_layers: std::collections::HashMap<String, Layer>,
 }
 
@@ -348,8 +352,8 @@ impl Executor {
                 play_vars: Arc::new(play_vars.clone()),
                 role_defaults_all: Arc::new(role_defaults),
                 role_vars_all: Arc::new(role_vars),
-                play_hosts: hosts.clone(),
-                batch: hosts.clone(),
+                play_hosts: hosts.clone().into(),
+                batch: hosts.clone().into(),
                 become_: play.become_.over(&self.opts.become_),
                 remote_user: play.remote_user.clone(),
                 connection: play.connection.clone(),
@@ -359,8 +363,8 @@ impl Executor {
                 any_errors_fatal: play.any_errors_fatal,
                 max_fail_percentage: play.max_fail_percentage,
                 force_handlers: play.force_handlers,
-                live_play_hosts: hosts.clone(),
-                live_batch: hosts.clone(),
+                live_play_hosts: hosts.clone().into(),
+                live_batch: hosts.clone().into(),
                 playbook_dir: play.dir.clone(),
                 handlers: Arc::new(play.handlers.clone()),
                 play_name: play.name.clone(),
@@ -421,7 +425,7 @@ impl Executor {
             if batch.is_empty() {
                 continue;
             }
-            self.play.write().unwrap().batch = batch.clone();
+            self.play.write().unwrap().batch = batch.clone().into();
             self.refresh_live_hosts();
             let base = Inherit::default();
             let mut active: Vec<String> = self.alive(&batch);
@@ -489,7 +493,7 @@ impl Executor {
     fn refresh_live_hosts(&self) {
         let (all, batch) = {
             let p = self.play.read().unwrap();
-            (p.play_hosts.clone(), p.batch.clone())
+            (p.play_hosts.to_vec(), p.batch.to_vec())
         };
         let ok = |h: &String| {
             self.host_rt(h)
@@ -502,8 +506,8 @@ impl Executor {
         let live_all: Vec<String> = all.into_iter().filter(ok).collect();
         let live_batch: Vec<String> = batch.into_iter().filter(ok).collect();
         let mut p = self.play.write().unwrap();
-        p.live_play_hosts = live_all;
-        p.live_batch = live_batch;
+        p.live_play_hosts = live_all.into();
+        p.live_batch = live_batch.into();
     }
 
     /// How many hosts of `batch` failed or became unreachable in this play.

@@ -77,7 +77,14 @@ impl Executor {
             "inventory_hostname_short".into(),
             Value::from(host.split('.').next().unwrap_or(host)),
         );
-        m.insert("group_names".into(), Value::from(inv.group_names(host)));
+        let cached = self.inv_cache.read().unwrap().group_names.get(host).cloned();
+        let group_names = cached.unwrap_or_else(|| {
+            let v = Value::from(inv.group_names(host));
+            let mut c = self.inv_cache.write().unwrap();
+            c.group_names.insert(host.to_string(), v.clone());
+            v
+        });
+        m.insert("group_names".into(), group_names);
         let cached = self.inv_cache.read().unwrap().groups.clone();
         let groups = cached.unwrap_or_else(|| {
             let g: IndexMap<String, Vec<String>> = inv.groups_map();
@@ -86,18 +93,18 @@ impl Executor {
             v
         });
         m.insert("groups".into(), groups);
-        m.insert("play_hosts".into(), Value::from(play.live_batch.clone()));
+        m.insert("play_hosts".into(), play.live_batch.value());
         m.insert(
             "ansible_play_hosts".into(),
-            Value::from(play.live_play_hosts.clone()),
+            play.live_play_hosts.value(),
         );
         m.insert(
             "ansible_play_batch".into(),
-            Value::from(play.live_batch.clone()),
+            play.live_batch.value(),
         );
         m.insert(
             "ansible_play_hosts_all".into(),
-            Value::from(play.play_hosts.clone()),
+            play.play_hosts.value(),
         );
         m.insert(
             "ansible_play_name".into(),
@@ -136,7 +143,12 @@ impl Executor {
             m.insert("role_name".into(), Value::from(r.name.clone()));
         }
         let this = self.self_arc();
-        let names: Vec<String> = inv.hosts.keys().cloned().collect();
+        let cached = self.inv_cache.read().unwrap().host_names.clone();
+        let names = cached.unwrap_or_else(|| {
+            let n: Arc<Vec<String>> = Arc::new(inv.hosts.keys().cloned().collect());
+            self.inv_cache.write().unwrap().host_names = Some(n.clone());
+            n
+        });
         m.insert(
             "hostvars".into(),
             Value::from_object(super::vars::HostVars {
@@ -145,7 +157,7 @@ impl Executor {
                         .and_then(|ex| ex.host_base_scope(h))
                         .map(|s| s.value())
                 }),
-                names: Arc::new(names),
+                names,
             }),
         );
         m
