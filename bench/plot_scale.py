@@ -5,7 +5,8 @@
 
 Reads every row `| tool | hosts | first | rerun | CPU first / rerun | changed | max RSS |
 ...` of the given files (the tables bench/run.sh appends; later rows win for the same
-tool and size), and draws three panels against the number of hosts: wall time of the
+tool and size; rows of runs with BENCH_FORKS are used only for a size that has no
+other row; only rows whose status is ok), and draws three panels against the number of hosts: wall time of the
 first run, controller CPU of the first run, and the controller's peak RSS. Plain SVG,
 no dependencies.
 """
@@ -17,16 +18,24 @@ COLORS = {"rdeploy": "#d9480f", "pyinfra": "#1971c2", "ansible-core": "#2f9e44",
 
 
 def parse(paths):
-    data = {}
+    data, fallback = {}, {}
     row = re.compile(r"^\| (rdeploy|pyinfra|ansible|ansible-core|openssh) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.?]+) / ([\d.?]+) \| [^|]* \| (\d+) \|")
     for p in paths:
+        skip = False  # a table run with BENCH_FORKS is not part of the curve
         for line in open(p):
+            if line.startswith("## "):
+                skip = False
+            if line.startswith("rdeploy forks:"):
+                skip = True
             m = row.match(line)
-            if m:
+            if m and "| ok |" in line:
                 tool, n = m.group(1), int(m.group(2))
                 num = lambda s: float(s) if s not in ("?", "-") else None
-                data[(tool, n)] = {"first": num(m.group(3)), "rerun": num(m.group(4)),
-                                   "cpu": num(m.group(5)), "rss": num(m.group(7))}
+                (fallback if skip else data)[(tool, n)] = {
+                    "first": num(m.group(3)), "rerun": num(m.group(4)),
+                    "cpu": num(m.group(5)), "rss": num(m.group(7))}
+    for k, v in fallback.items():
+        data.setdefault(k, v)
     return data
 
 
