@@ -97,7 +97,8 @@ pub struct ConnArgs {
     /// Ask for the privilege escalation password (never echoed, logged or put on a command line).
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
-    /// How many hosts are worked on in parallel.
+    /// How many hosts are worked on in parallel [default: 50, or ansible.cfg's `forks`]
+    /// (docs/BENCHMARKS.md, "Default --forks", shows why 50).
     #[arg(short = 'f', long = "forks")]
     pub forks: Option<usize>,
     /// Don't change anything; predict the changes.

@@ -31,7 +31,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use vars::Layer;
+use vars::{HostList, Layer};
 
 /// Settings of a run, validated from the command line and config.
 #[derive(Debug, Clone, Default)]
@@ -185,7 +185,7 @@ pub struct PlayRun {
 /// once per task and host.
 #[derive(Default, Clone)]
 pub struct LiveHosts {
-    pub batch: Vec<String>,
+    pub batch: HostList,
     pub play_hosts: Value,
     pub play_batch: Value,
     pub play_hosts_all: Value,
@@ -196,7 +196,7 @@ impl PlayRun {
         let all = Value::from(ctx.play_hosts.clone());
         PlayRun {
             live: RwLock::new(LiveHosts {
-                batch: ctx.play_hosts.clone(),
+                batch: ctx.play_hosts.clone().into(),
                 play_hosts: all.clone(),
                 play_batch: all.clone(),
                 play_hosts_all: all,
@@ -255,6 +255,10 @@ pub struct Executor {
 #[derive(Default)]
 pub(crate) struct InvCache {
     pub groups: Option<Value>,
+    /// Each host's `group_names` (finding a host's groups scans every group).
+    pub group_names: std::collections::HashMap<String, Value>,
+    /// The inventory's host names, for `hostvars`.
+    pub host_names: Option<Arc<Vec<String>>>,
     pub host_layers: std::collections::HashMap<String, Layer>,
 }
 
@@ -499,7 +503,7 @@ impl Executor {
             if batch.is_empty() {
                 continue;
             }
-            run.live.write().unwrap().batch = batch.clone();
+            run.live.write().unwrap().batch = batch.clone().into();
             self.refresh_live_hosts(&run);
             let base = Inherit::of_play(&run);
             let mut active: Vec<String> = self.alive(&batch);
@@ -565,7 +569,7 @@ impl Executor {
 
     /// Recomputes the play's and the batch's hosts that have not failed.
     fn refresh_live_hosts(&self, run: &PlayRun) {
-        let (all, batch) = (run.ctx.play_hosts.clone(), run.live().batch);
+        let (all, batch) = (run.ctx.play_hosts.clone(), run.live().batch.to_vec());
         let ok = |h: &String| {
             self.host_rt(h)
                 .map(|rt| {
@@ -829,7 +833,7 @@ impl Executor {
                                     .store(true, std::sync::atomic::Ordering::SeqCst);
                             }
                         }
-                        let batch = inherit.play.live().batch;
+                        let batch = inherit.play.live().batch.to_vec();
                         if self.max_fail_exceeded(&inherit.play, &batch) {
                             self.abort_play
                                 .store(true, std::sync::atomic::Ordering::SeqCst);

@@ -66,7 +66,14 @@ impl Executor {
             "inventory_hostname_short".into(),
             Value::from(host.split('.').next().unwrap_or(host)),
         );
-        m.insert("group_names".into(), Value::from(inv.group_names(host)));
+        let cached = self.inv_cache.read().unwrap().group_names.get(host).cloned();
+        let group_names = cached.unwrap_or_else(|| {
+            let v = Value::from(inv.group_names(host));
+            let mut c = self.inv_cache.write().unwrap();
+            c.group_names.insert(host.to_string(), v.clone());
+            v
+        });
+        m.insert("group_names".into(), group_names);
         let cached = self.inv_cache.read().unwrap().groups.clone();
         let groups = cached.unwrap_or_else(|| {
             let g: IndexMap<String, Vec<String>> = inv.groups_map();
@@ -116,7 +123,12 @@ impl Executor {
             m.insert("role_name".into(), Value::from(r.name.clone()));
         }
         let this = self.self_arc();
-        let names: Vec<String> = inv.hosts.keys().cloned().collect();
+        let cached = self.inv_cache.read().unwrap().host_names.clone();
+        let names = cached.unwrap_or_else(|| {
+            let n: Arc<Vec<String>> = Arc::new(inv.hosts.keys().cloned().collect());
+            self.inv_cache.write().unwrap().host_names = Some(n.clone());
+            n
+        });
         let run = run.clone();
         m.insert(
             "hostvars".into(),
@@ -126,7 +138,7 @@ impl Executor {
                         .and_then(|ex| ex.host_base_scope(&run, h))
                         .map(|s| s.value())
                 }),
-                names: Arc::new(names),
+                names,
             }),
         );
         m

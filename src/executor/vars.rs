@@ -171,3 +171,36 @@ pub fn layer_from_json(m: &IndexMap<String, serde_json::Value>) -> Layer {
             .collect(),
     )
 }
+
+/// A list of host names shared by every task and host of a play (`play_hosts`,
+/// `ansible_play_batch`...): cloning it and handing it to templates costs O(1), where
+/// a `Vec` would cost O(hosts) per task and host, i.e. O(hosts²) per task.
+#[derive(Clone, Default)]
+pub struct HostList {
+    names: Arc<Vec<String>>,
+    value: Value,
+}
+
+impl HostList {
+    /// The list as a template value (shared, not copied).
+    pub fn value(&self) -> Value {
+        self.value.clone()
+    }
+}
+
+impl From<Vec<String>> for HostList {
+    fn from(names: Vec<String>) -> Self {
+        let value = Value::from(names.clone());
+        HostList {
+            names: Arc::new(names),
+            value,
+        }
+    }
+}
+
+impl std::ops::Deref for HostList {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.names
+    }
+}

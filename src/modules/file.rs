@@ -128,7 +128,7 @@ fn times_script(s: &mut Script, spec: &Spec, check: bool) {
 /// Appends the attribute code for `$rd_p` (owner, group, mode; symbolic modes are
 /// predicted in check mode too), recursively with `recurse`.
 fn attrs(s: &mut Script, spec: &Spec, check: bool, follow: bool) {
-    util::attrs_script(s, "rd_p", &spec.attrs, check, follow);
+    util::attrs_script_known(s, "rd_p", &spec.attrs, check, follow, Some("rd_b"));
     if check {
         if let Some(m) = &spec.attrs.mode {
             util::symbolic_mode_check_script(s, "rd_p", m, follow);
@@ -183,7 +183,8 @@ fn recurse_script(s: &mut Script, spec: &Spec, check: bool) {
     s.raw("[ \"$rd_rb\" = \"$(ls -lnRA -- \"$rd_p\" | cksum)\" ] || echo RD_ATTRS_CHANGED\n");
 }
 
-const PREV: &str = "rd_state() { if [ -L \"$1\" ]; then echo link; elif [ -d \"$1\" ]; then echo directory; elif [ -e \"$1\" ]; then echo file; else echo absent; fi; }\n";
+/// Sets `rd_prev` to what `$1` is (no subshell: a builtin-only function).
+const PREV: &str = "rd_state() { if [ -L \"$1\" ]; then rd_prev=link; elif [ -d \"$1\" ]; then rd_prev=directory; elif [ -e \"$1\" ]; then rd_prev=file; else rd_prev=absent; fi; }\n";
 
 fn fail(s: &mut Script, msg_shell: &str) {
     // `msg_shell` is rdeploy's own text around "$rd_p"; printed with printf %s.
@@ -197,10 +198,14 @@ fn build(spec: &Spec, check: bool) -> String {
     let mut s = Script::new();
     s.raw(PREV);
     s.raw("rd_p=").arg(&spec.path).raw("\n");
-    s.raw("rd_prev=$(rd_state \"$rd_p\")\necho \"RD_PREV $rd_prev\"\n");
-    s.raw("[ \"$rd_prev\" = absent ] || echo \"RD_BEFORE $(stat -c '%a|%U|%G' -- \"$rd_p\")\"\n");
+    s.raw("rd_state \"$rd_p\"\necho \"RD_PREV $rd_prev\"\n");
+    // `rd_b`: one `stat` of a path that is not a link (so with or without -L), reused
+    // for the attribute checks and the final report while nothing changes it (every
+    // change below clears it: see `invalidating`).
+    s.raw("rd_b=\ncase $rd_prev in\n  absent) ;;\n  link) echo \"RD_BEFORE $(stat -c '%a|%U|%G' -- \"$rd_p\")\" ;;\n");
+    s.raw("  *) rd_b=$(stat -c '%F|%a|%U|%G|%u|%g|%s' -- \"$rd_p\" 2>/dev/null); rd_t=${rd_b#*|}; echo \"RD_BEFORE ${rd_t%|*|*|*}\" ;;\nesac\n");
     let follow_link = |s: &mut Script| {
-        s.raw("if [ \"$rd_prev\" = link ]; then rd_r=$(readlink -f -- \"$rd_p\") && [ -n \"$rd_r\" ] && rd_p=$rd_r && rd_prev=$(rd_state \"$rd_p\"); fi\n");
+        s.raw("if [ \"$rd_prev\" = link ]; then rd_r=$(readlink -f -- \"$rd_p\") && [ -n \"$rd_r\" ] && rd_p=$rd_r && rd_b= && rd_state \"$rd_p\"; fi\n");
     };
     let mut final_follow = spec.follow;
     match spec.state {
@@ -210,7 +215,7 @@ fn build(spec: &Spec, check: bool) -> String {
                 s.raw("rm -rf -- \"$rd_p\" || exit 3; ");
             }
             s.raw("fi\nexit 0\n");
-            return s.into_string();
+            return invalidating(s.into_string());
         }
         None | Some(State::File) => {
             if spec.follow {
@@ -425,10 +430,18 @@ fn build(spec: &Spec, check: bool) -> String {
     }
     let st = if final_follow { "stat -L" } else { "stat" };
     s.raw(&format!(
-        "echo \"RD_FINAL $({st} -c '%F|%a|%U|%G|%u|%g|%s' -- \"$rd_p\" 2>/dev/null)\"\n"
+        "[ -n \"$rd_b\" ] || rd_b=$({st} -c '%F|%a|%U|%G|%u|%g|%s' -- \"$rd_p\" 2>/dev/null)\necho \"RD_FINAL $rd_b\"\n"
     ));
     s.raw("echo \"RD_PATH $rd_p\"\n");
-    s.into_string()
+    invalidating(s.into_string())
+}
+
+/// Every place that reports a change (or a change it would make) also forgets the
+/// `stat` kept in `rd_b`: after it, the path must be looked at again.
+fn invalidating(script: String) -> String {
+    script
+        .replace("echo RD_CHANGED", "{ rd_b=; echo RD_CHANGED; }")
+        .replace("echo RD_ATTRS_CHANGED", "{ rd_b=; echo RD_ATTRS_CHANGED; }")
 }
 
 /// What the script reported.

@@ -148,17 +148,19 @@ impl Module for User {
         s.raw("LC_ALL=C; export LC_ALL\n")
             .assign("rd_name", &name)
             .raw("\n");
-        s.raw("echo '@@RD passwd'; getent passwd \"$rd_name\"\n");
-        s.raw("if getent passwd \"$rd_name\" >/dev/null 2>&1; then\n");
-        s.raw("  echo '@@RD groups'; id -Gn \"$rd_name\" 2>/dev/null\n");
-        s.raw("  echo '@@RD primary'; id -gn \"$rd_name\" 2>/dev/null\n");
-        s.raw(
-            "  [ -d \"$(getent passwd \"$rd_name\" | cut -d: -f6)\" ] && echo '@@RD home_exists'\n",
-        );
+        // One `getent` each for passwd and shadow, one `id`; fields are cut out with
+        // parameter expansions (builtins), `id -Gn` lists the primary group first.
+        s.raw("rd_field() { rd_v=$1; rd_i=1; while [ \"$rd_i\" -lt \"$2\" ]; do case $rd_v in *:*) rd_v=${rd_v#*:};; *) rd_v=;; esac; rd_i=$((rd_i + 1)); done; rd_v=${rd_v%%:*}; }\n");
+        s.raw("echo '@@RD passwd'; rd_pw=$(getent passwd \"$rd_name\") && printf '%s\\n' \"$rd_pw\"\n");
+        s.raw("if [ -n \"$rd_pw\" ]; then\n");
+        s.raw("  rd_gs=$(id -Gn \"$rd_name\" 2>/dev/null)\n");
+        s.raw("  echo '@@RD groups'; [ -n \"$rd_gs\" ] && printf '%s\\n' \"$rd_gs\"\n");
+        s.raw("  echo '@@RD primary'; [ -n \"$rd_gs\" ] && printf '%s\\n' \"${rd_gs%% *}\"\n");
+        s.raw("  rd_field \"$rd_pw\" 6; [ -d \"$rd_v\" ] && echo '@@RD home_exists'\n");
         s.raw("  rd_sh=$(getent shadow \"$rd_name\" 2>/dev/null)\n");
-        s.raw("  echo '@@RD shadow'; printf '%s' \"$rd_sh\" | cut -d: -f2 | tr -d '\\n' | sha256sum | cut -d' ' -f1\n");
-        s.raw("  case \"$(printf '%s' \"$rd_sh\" | cut -d: -f2)\" in '!'*) echo locked;; *) echo unlocked;; esac\n");
-        s.raw("  printf '%s\\n' \"$rd_sh\" | cut -d: -f8\n");
+        s.raw("  rd_field \"$rd_sh\" 2; rd_x=$(printf '%s' \"$rd_v\" | sha256sum); echo '@@RD shadow'; printf '%s\\n' \"${rd_x%% *}\"\n");
+        s.raw("  case $rd_v in '!'*) echo locked;; *) echo unlocked;; esac\n");
+        s.raw("  rd_field \"$rd_sh\" 8; printf '%s\\n' \"$rd_v\"\n");
         if gen_key {
             let kf = args
                 .str("ssh_key_file")

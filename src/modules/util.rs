@@ -37,15 +37,42 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// and prints `RD_ATTRS_CHANGED` when anything changed (`check`: only compare).
 /// Numeric modes and names are compared before acting, so an unchanged file is not touched.
 pub fn attrs_script(s: &mut Script, var: &str, attrs: &Attrs, check: bool, follow: bool) {
+    attrs_script_known(s, var, attrs, check, follow, None)
+}
+
+/// [`attrs_script`], where the shell variable `known`, when not empty, already holds
+/// `stat -c '%F|%a|%U|%G|%u|%g|%s'` of the path as `follow` would see it: then no
+/// `stat` runs (the values are cut out with parameter expansions, builtins only).
+pub fn attrs_script_known(
+    s: &mut Script,
+    var: &str,
+    attrs: &Attrs,
+    check: bool,
+    follow: bool,
+    known: Option<&str>,
+) {
     if attrs.is_empty() {
         return;
     }
     let h = if follow { "" } else { "-h " };
     let statf = if follow { "stat -L" } else { "stat" };
     // One `stat` for everything; act (or, in check mode, report) only on what differs.
-    s.raw(&format!(
-        "rd_ch=\nread -r rd_am rd_au rd_ag rd_aui rd_agi <<RD_STAT\n$({statf} -c '%a %U %G %u %g' \"${var}\" 2>/dev/null)\nRD_STAT\n"
-    ));
+    let stat = format!(
+        "read -r rd_am rd_au rd_ag rd_aui rd_agi <<RD_STAT\n$({statf} -c '%a %U %G %u %g' \"${var}\" 2>/dev/null)\nRD_STAT\n"
+    );
+    s.raw("rd_ch=\n");
+    match known {
+        None => {
+            s.raw(&stat);
+        }
+        Some(k) => {
+            s.raw(&format!(
+                "if [ -n \"${k}\" ]; then rd_t=${{{k}#*|}}; rd_am=${{rd_t%%|*}}; rd_t=${{rd_t#*|}}; \
+                 rd_au=${{rd_t%%|*}}; rd_t=${{rd_t#*|}}; rd_ag=${{rd_t%%|*}}; rd_t=${{rd_t#*|}}; \
+                 rd_aui=${{rd_t%%|*}}; rd_t=${{rd_t#*|}}; rd_agi=${{rd_t%%|*}}\nelse\n{stat}fi\n"
+            ));
+        }
+    }
     if let Some(owner) = &attrs.owner {
         s.raw("rd_o=").arg(owner).raw("\n");
         s.raw("case \"$rd_o\" in *[!0-9]*) rd_cur=$rd_au;; *) rd_cur=$rd_aui;; esac\n");
@@ -150,7 +177,7 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
         .arg(&want)
         .raw("\n");
     s.raw("if [ -d \"$rd_dest\" ]; then echo \"destination is a directory\" >&2; exit 4; fi\n");
-    s.raw("rd_cur=; if [ -e \"$rd_dest\" ]; then echo RD_EXISTS; rd_cur=$(sha256sum \"$rd_dest\" | cut -d' ' -f1); fi\n");
+    s.raw("rd_cur=; if [ -e \"$rd_dest\" ]; then echo RD_EXISTS; rd_cur=$(sha256sum < \"$rd_dest\") && rd_cur=${rd_cur%% *}; fi\n");
     if p.only_if_missing {
         s.raw("if [ -e \"$rd_dest\" ]; then rd_cur=$rd_want; fi\n");
     }

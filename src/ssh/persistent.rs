@@ -2,20 +2,26 @@
 //! once on an exec channel without a pty and kept for the whole run, so that a request
 //! costs no channel open, no sshd session setup and no sudo start.
 //!
-//! Protocol (the driver is [`DRIVER`], passed on the exec command line, so the shell
-//! never reads commands from its stdin and cannot read past them):
-//! - start: the controller sends the become password line, if any (read by
-//!   [`wrap_become`](super::wrap_become)'s outer shell), then a random marker line, kept
-//!   in an unexported variable. The driver checks its tools and answers `M:ready`.
-//! - a request: a header `ID SCRIPT_LEN STDIN_LEN TIMEOUT\n`, then exactly SCRIPT_LEN
-//!   bytes of script and STDIN_LEN bytes of stdin. The driver reads the header with the
-//!   `read` builtin (byte by byte) and the bytes with GNU `head -c` (which never reads
-//!   more than asked) into temp files, then runs `setsid /bin/sh SCRIPT <STDIN >OUT
-//!   2>ERR`: its own process (exit, exec, cd and variables stay there), its own process
-//!   group (a timeout kills the whole group), stdin a file (read to EOF at will), output
-//!   to files (a background process that keeps them open cannot hold the frame). A
-//!   request with a timeout gets a watchdog (`sleep` in a process group of its own,
-//!   killed as a group when the request ends first).
+//! Protocol: the channel runs [`DRIVER`], a `sh` that reads its commands from stdin.
+//! - start: the controller sends the become password line, if any (read byte by byte
+//!   by [`wrap_become`](super::wrap_become)'s outer shell), then the driver's setup
+//!   ([`prelude`]): a random marker in an unexported variable, a check of its tools, the
+//!   request function `rd_r`. The driver answers `M:ready`.
+//! - a request: one command line `rd_r ID TIMEOUT MODE 'SCRIPT' ['STDIN']`, every value
+//!   single-quoted. The shell reads commands in blocks, so nothing is ever sent behind
+//!   a request line until its answer: stdin of up to [`INLINE_STDIN_MAX`] bytes without
+//!   NUL is a word of the line itself (MODE `=`, written to the spool file by the
+//!   `printf` builtin); other stdin (MODE = its length) is sent only once the driver
+//!   has printed `M:go:ID`, and read by GNU `head -c` (which never reads more than
+//!   asked). The script is written to a file by `printf` and run as `setsid /bin/sh
+//!   FILE <STDIN >OUT 2>ERR`: its own process (exit, exec, cd and variables stay there;
+//!   `$$` and `$PPID` as in a shell of its own), its own session and process group (a
+//!   `kill 0` cannot reach the driver; a timeout kills the whole group), stdin a file
+//!   (read to EOF at will), output to files (a background process that keeps them open
+//!   cannot hold the frame). A request with a timeout runs in the background with a
+//!   watchdog (`sleep` in a process group of its own, killed as a group when the
+//!   request ends first). Per request the host starts one process (`setsid` exec'ing
+//!   `sh`) and a `cat` per non-empty output; more only for binary or large stdin.
 //! - the answer: the request's stdout then `M:ID:RC\n` (or `M:ID:RCT\n` when the driver's
 //!   watchdog killed it) on stdout, its stderr then `M:ID\n` on stderr. The marker is
 //!   never given to requests, so no output can forge a frame end.
@@ -30,42 +36,60 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
-/// The driver loop, run as `/bin/sh -c DRIVER` (or under sudo/su).
-pub const DRIVER: &str = r#"IFS= read -r M || exit 1
-rd_fail() { printf '%s:nocap:%s\n' "$M" "$1"; exit 0; }
+/// The command the channel runs (under sudo/su for a become identity): a shell that
+/// reads its commands from stdin, i.e. [`prelude`] and then one line per request.
+pub const DRIVER: &str = "exec /bin/sh -s";
+
+/// Requests with at most this many bytes of stdin and no NUL byte carry it inside their
+/// command line (written to the spool file by the `printf` builtin: no process, no
+/// round trip); larger or binary stdin is read by `head -c` after a `go` line.
+pub const INLINE_STDIN_MAX: usize = 256 << 10;
+
+/// The driver's setup, the first text the shell reads: checks its tools, keeps the
+/// marker in an unexported variable (requests are fresh `/bin/sh` processes: they never
+/// see it), defines `rd_r` and answers `M:ready`.
+fn prelude(marker: &str) -> String {
+    format!("M={marker}\n{PRELUDE}")
+}
+
+const PRELUDE: &str = r#"rd_fail() { printf '%s:nocap:%s\n' "$M" "$1"; exit 0; }
 command -v setsid >/dev/null 2>&1 || rd_fail setsid
 head --version 2>/dev/null | grep -q GNU || rd_fail 'GNU head'
 d=$(mktemp -d 2>/dev/null) || rd_fail mktemp
 trap 'rm -rf "$d"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
-printf '%s:ready\n' "$M"
 n=0
-while IFS=' ' read -r id sl il to; do
+rd_r() {
   n=$((n + 1))
   if [ "$n" -ge 64 ]; then rm -f "$d"/r.*; n=0; fi
-  f="$d/r.$id"
-  head -c "$sl" >"$f.s" || exit 1
-  if [ "$il" -gt 0 ]; then head -c "$il" >"$f.i" || exit 1; else : >"$f.i"; fi
-  setsid /bin/sh "$f.s" <"$f.i" >"$f.o" 2>"$f.e" &
-  p=$!
-  w=
-  if [ "$to" != 0 ]; then
-    setsid /bin/sh -c 'sleep "$1" && : >"$3" && kill -KILL "-$2"' rd-watchdog "$to" "$p" "$f.t" </dev/null >/dev/null 2>&1 &
-    w=$!
-  fi
-  wait "$p"
-  rc=$?
-  if [ -n "$w" ]; then
-    { kill -KILL "-$w" || { kill -KILL "$w"; kill -KILL "-$w"; }; wait "$w"; } 2>/dev/null
-  fi
+  f="$d/r.$1"
+  printf '%s' "$4" >"$f.s"
+  case $3 in
+    -) i=/dev/null ;;
+    =) printf '%s' "$5" >"$f.i"; i="$f.i" ;;
+    *) printf '%s:go:%s\n' "$M" "$1"; head -c "$3" >"$f.i" || exit 1; i="$f.i" ;;
+  esac
   t=
-  if [ -e "$f.t" ]; then t=T; fi
-  : >"$f.i"
+  if [ "$2" = 0 ]; then
+    setsid /bin/sh "$f.s" <"$i" >"$f.o" 2>"$f.e"
+    rc=$?
+  else
+    setsid /bin/sh "$f.s" <"$i" >"$f.o" 2>"$f.e" &
+    p=$!
+    setsid /bin/sh -c 'sleep "$1" && : >"$3" && kill -KILL "-$2"' rd-watchdog "$2" "$p" "$f.t" </dev/null >/dev/null 2>&1 &
+    w=$!
+    wait "$p"
+    rc=$?
+    { kill -KILL "-$w" || { kill -KILL "$w"; kill -KILL "-$w"; }; wait "$w"; } 2>/dev/null
+    if [ -e "$f.t" ]; then t=T; fi
+  fi
+  if [ "$i" != /dev/null ]; then : >"$f.i"; fi
   if [ -s "$f.o" ]; then cat "$f.o"; fi
-  printf '%s:%s:%s%s\n' "$M" "$id" "$rc" "$t"
+  printf '%s:%s:%s%s\n' "$M" "$1" "$rc" "$t"
   if [ -s "$f.e" ]; then cat "$f.e" >&2; fi
-  printf '%s:%s\n' "$M" "$id" >&2
-done
+  printf '%s:%s\n' "$M" "$1" >&2
+}
+printf '%s:ready\n' "$M"
 "#;
 
 /// Why a persistent shell could not be started.
@@ -158,8 +182,7 @@ impl Shell {
             _permit: permit,
         };
         let mut first = prefix;
-        first.extend_from_slice(shell.marker.as_bytes());
-        first.push(b'\n');
+        first.extend_from_slice(prelude(&shell.marker).as_bytes());
         shell
             .send(&first)
             .await
@@ -224,14 +247,28 @@ impl Shell {
         }
     }
 
-    /// The request header and timeout text sent to the driver.
-    fn header(id: u64, script: &str, stdin: &[u8], timeout: Option<Duration>) -> String {
+    /// The request's command line for the driver: `rd_r ID TIMEOUT MODE 'SCRIPT'
+    /// ['STDIN']`, MODE `-` (no stdin), `=` (stdin inline, the next word) or its length
+    /// in bytes (sent after the driver's `go` line).
+    fn request(id: u64, script: &str, stdin: &[u8], timeout: Option<Duration>) -> Vec<u8> {
         let to = match timeout {
             // GNU sleep takes fractions; never 0 (which means "no timeout").
             Some(t) => format!("{:.3}", t.as_secs_f64().max(0.001)),
             None => "0".into(),
         };
-        format!("{id} {} {} {to}\n", script.len(), stdin.len())
+        let mode = match (stdin.is_empty(), inline_stdin(stdin)) {
+            (true, _) => "-".to_string(),
+            (false, true) => "=".to_string(),
+            (false, false) => stdin.len().to_string(),
+        };
+        let mut line = format!("rd_r {id} {to} {mode} ").into_bytes();
+        quote_bytes(&mut line, script.as_bytes());
+        if mode == "=" {
+            line.push(b' ');
+            quote_bytes(&mut line, stdin);
+        }
+        line.push(b'\n');
+        line
     }
 
     /// Runs one request and waits for its whole answer. The future may be dropped
@@ -245,17 +282,21 @@ impl Shell {
     ) -> Result<Answer, ShellError> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut head = Self::header(id, script, stdin, timeout).into_bytes();
-        head.extend_from_slice(script.as_bytes());
+        let line = Self::request(id, script, stdin, timeout);
+        // Binary or large stdin goes after the driver's `go` line, once the shell has
+        // read its whole command line (it reads commands in blocks: anything sent with
+        // the line could end up in its buffer instead of the request's stdin).
+        let mut go: Option<Vec<u8>> = (!stdin.is_empty() && !inline_stdin(stdin))
+            .then(|| format!("{}:go:{id}\n", self.marker).into_bytes());
         let writer = self
             .writer
             .as_ref()
             .ok_or_else(|| ShellError::Dead("closed".into()))?;
+        writer
+            .data(&line[..])
+            .await
+            .map_err(|e| ShellError::Dead(format!("writing to it: {e}")))?;
         let feed = async {
-            writer
-                .data(&head[..])
-                .await
-                .map_err(|e| ShellError::Dead(format!("writing to it: {e}")))?;
             if !stdin.is_empty() {
                 writer
                     .data(stdin)
@@ -264,60 +305,65 @@ impl Shell {
             }
             Ok::<(), ShellError>(())
         };
+        tokio::pin!(feed);
+        // Set false when the driver asks for the stdin bytes.
+        let mut fed = true;
         let out_end = format!("{}:{id}:", self.marker).into_bytes();
         let err_end = format!("{}:{id}\n", self.marker).into_bytes();
         let reader = &mut self.reader;
-        let collect = async move {
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            let mut status: Option<(usize, i32, bool)> = None;
-            let mut err_at: Option<usize> = None;
-            loop {
-                if let (Some((at, rc, t)), Some(e)) = (status, err_at) {
-                    out.truncate(at);
-                    err.truncate(e);
-                    return Ok(Answer {
-                        out: ExecOutput {
-                            rc,
-                            stdout: out,
-                            stderr: err,
-                        },
-                        timed_out: t,
-                    });
-                }
-                match reader.wait().await {
-                    Some(ChannelMsg::Data { data }) if status.is_none() => {
-                        let from = out.len().saturating_sub(out_end.len() + 16);
-                        out.extend_from_slice(&data);
-                        status = parse_status(&out, from, &out_end);
-                    }
-                    Some(ChannelMsg::ExtendedData { data, .. }) if err_at.is_none() => {
-                        let from = err.len().saturating_sub(err_end.len());
-                        err.extend_from_slice(&data);
-                        err_at = find(&err[from..], &err_end).map(|i| i + from);
-                    }
-                    Some(ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }) => {}
-                    Some(ChannelMsg::ExitStatus { exit_status }) => {
-                        return Err(ShellError::Dead(format!("it exited with {exit_status}")))
-                    }
-                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
-                        return Err(ShellError::Dead(format!(
-                            "it was killed by {signal_name:?}"
-                        )))
-                    }
-                    Some(ChannelMsg::Eof | ChannelMsg::Close) | None => {
-                        return Err(ShellError::Dead("its channel was closed".into()))
-                    }
-                    Some(_) => {}
-                }
-            }
-        };
-        tokio::pin!(feed);
-        tokio::pin!(collect);
-        let mut fed = false;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut status: Option<(usize, i32, bool)> = None;
+        let mut err_at: Option<usize> = None;
         loop {
-            tokio::select! {
-                r = &mut feed, if !fed => { r?; fed = true; }
-                r = &mut collect => break r,
+            if let (Some((at, rc, t)), Some(e)) = (status, err_at) {
+                out.truncate(at);
+                err.truncate(e);
+                return Ok(Answer {
+                    out: ExecOutput {
+                        rc,
+                        stdout: out,
+                        stderr: err,
+                    },
+                    timed_out: t,
+                });
+            }
+            let msg = tokio::select! {
+                r = &mut feed, if !fed => { r?; fed = true; continue; }
+                m = reader.wait() => m,
+            };
+            match msg {
+                Some(ChannelMsg::Data { data }) if status.is_none() => {
+                    let from = out.len().saturating_sub(out_end.len() + 16);
+                    out.extend_from_slice(&data);
+                    if let Some(g) = &go {
+                        // Nothing comes before it: the request has not started yet.
+                        if let Some(i) = find(&out, g) {
+                            out.drain(..i + g.len());
+                            go = None;
+                            fed = false;
+                        }
+                        continue;
+                    }
+                    status = parse_status(&out, from, &out_end);
+                }
+                Some(ChannelMsg::ExtendedData { data, .. }) if err_at.is_none() => {
+                    let from = err.len().saturating_sub(err_end.len());
+                    err.extend_from_slice(&data);
+                    err_at = find(&err[from..], &err_end).map(|i| i + from);
+                }
+                Some(ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }) => {}
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    return Err(ShellError::Dead(format!("it exited with {exit_status}")))
+                }
+                Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                    return Err(ShellError::Dead(format!(
+                        "it was killed by {signal_name:?}"
+                    )))
+                }
+                Some(ChannelMsg::Eof | ChannelMsg::Close) | None => {
+                    return Err(ShellError::Dead("its channel was closed".into()))
+                }
+                Some(_) => {}
             }
         }
     }
@@ -342,6 +388,24 @@ impl Shell {
             let _ = w.close().await;
         }
     }
+}
+
+/// Whether a request's stdin travels inside its command line.
+fn inline_stdin(stdin: &[u8]) -> bool {
+    stdin.len() <= INLINE_STDIN_MAX && !stdin.contains(&0)
+}
+
+/// Appends `bytes` single-quoted for `sh` (any byte but NUL stays as it is).
+fn quote_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'\'');
+    for &b in bytes {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
 }
 
 /// `M:ID:RC[T]\n` in `buf` (searched from `from`): (start, rc, timed out).
@@ -390,11 +454,15 @@ mod tests {
     }
 
     #[test]
-    fn headers_give_lengths_and_timeouts() {
-        assert_eq!(Shell::header(3, "ab", b"xyz", None), "3 2 3 0\n");
+    fn request_lines_quote_and_pick_the_stdin_mode() {
+        let line = |s: &str, i: &[u8], t| String::from_utf8(Shell::request(3, s, i, t)).unwrap();
+        assert_eq!(line("echo 'a b'", b"", None), "rd_r 3 0 - 'echo '\\''a b'\\'''\n");
         assert_eq!(
-            Shell::header(4, "", b"", Some(Duration::from_millis(300))),
-            "4 0 0 0.300\n"
+            line("cat", b"x'y\n", Some(Duration::from_millis(300))),
+            "rd_r 3 0.300 = 'cat' 'x'\\''y\n'\n"
         );
+        assert_eq!(line("cat", b"a\0b", None), "rd_r 3 0 3 'cat'\n");
+        let big = vec![b'x'; INLINE_STDIN_MAX + 1];
+        assert_eq!(line("cat", &big, None), format!("rd_r 3 0 {} 'cat'\n", big.len()));
     }
 }

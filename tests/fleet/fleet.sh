@@ -275,7 +275,7 @@ run_parallel() {
 
 cmd_up() {
   local n=$1 dmode=$2
-  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200 (got '$n')"
+  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 500 ] || die "up: N must be 1..500 (got '$n')"
   command -v ssh-keyscan >/dev/null 2>&1 || apt_install openssh-client
   cmd_docker
   cmd_image

@@ -363,3 +363,83 @@ async fn opt_out_uses_one_channel_per_request() {
     assert!(on_channels(&a), "{a}");
     c.close().await;
 }
+
+#[tokio::test]
+async fn inline_and_spooled_stdin_are_exact() {
+    let c = connect_ok(&spec(host(3), "root")).await;
+    // Every byte but NUL, shell syntax included: travels inside the request's command
+    // line (single-quoted), read back exactly.
+    let mut text: Vec<u8> = (1u8..=255).collect();
+    text.extend_from_slice(b"'\\''\"$(exit 9)`exit 8`${x?}\r\n'\nRDM:1:0\nrd_r 9 0 - 'exit 7'\n");
+    for stdin in [
+        text.clone(),
+        b"no newline at the end".to_vec(),
+        b"\n\n".to_vec(),
+        vec![b'\''; 1000],
+        // The largest inline stdin, and one byte more (sent after the driver's go line).
+        noise(256 << 10).into_iter().map(|b| b.max(1)).collect(),
+        noise((256 << 10) + 1).into_iter().map(|b| b.max(1)).collect(),
+    ] {
+        let out = c
+            .exec(ExecRequest {
+                stdin: Some(stdin.clone()),
+                ..req("cat; echo \"rc=$?\" >&2")
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.rc, 0);
+        assert!(out.stdout == stdin, "{} bytes echoed exactly", stdin.len());
+        assert_eq!(out.stderr_str(), "rc=0\n");
+    }
+    // A request that reads only part of its inline stdin leaves nothing behind.
+    let out = c
+        .exec(ExecRequest {
+            stdin: Some(b"line1\nline2\n".to_vec()),
+            ..req("read -r a; echo \"$a\"")
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_str(), "line1\n");
+    assert_eq!(run(&c, "cat; echo none").await.1, "none\n");
+    c.close().await;
+}
+
+#[tokio::test]
+async fn scripts_of_any_text_and_size_run_as_sent() {
+    let c = connect_ok(&spec(host(3), "root")).await;
+    let first = runner(&c).await;
+    let cases: &[(&str, &str)] = &[
+        ("echo ''; echo \"'\"; echo '\\'", "\n'\n\\\n"),
+        ("cat <<'EOF'\nrd_r 1 0 - 'exit 3'\nEOF\n", "rd_r 1 0 - 'exit 3'\n"),
+        ("# unbalanced ' \" ` in a comment\necho fine", "fine\n"),
+        ("printf '%s\\n' \"$0\" | grep -c '^/'", "1\n"),
+    ];
+    for (script, want) in cases {
+        assert_eq!(run(&c, script).await.1, *want, "{script}");
+    }
+    // A syntax error fails the request, not the shell.
+    let (rc, _, err) = run(&c, "if then fi (").await;
+    assert_ne!(rc, 0);
+    assert!(!err.is_empty());
+    // Bigger than one exec argument may be (128 KiB): the driver writes it with a builtin.
+    let big = format!("x='{}'\necho ${{#x}}", "y".repeat(300 << 10));
+    assert_eq!(run(&c, &big).await.1, format!("{}\n", 300 << 10));
+    assert_eq!(runner(&c).await, first, "the same shell ran everything");
+    c.close().await;
+}
+
+#[tokio::test]
+async fn kill_0_and_signals_stay_in_the_request() {
+    let c = connect_ok(&spec(host(3), "root")).await;
+    let first = runner(&c).await;
+    // `kill 0` signals the request's process group only: it has one of its own.
+    let (rc, out, _) = run(&c, "sleep 20 & echo started; kill 0; sleep 5; echo survived").await;
+    assert_eq!((rc, out.as_str()), (143, "started\n"));
+    // The common cleanup idiom: kill the script's own jobs when it exits.
+    let (rc, out, _) = run(&c, "trap 'kill 0' EXIT; sleep 20 & echo bye").await;
+    assert_eq!(out, "bye\n");
+    assert_eq!(rc, 143);
+    assert_eq!(runner(&c).await, first, "the driver was not signalled");
+    assert_eq!(run(&c, "echo after").await.1, "after\n");
+    c.close().await;
+}
