@@ -373,9 +373,10 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
                     if args.list_tasks {
                         println!("    tasks:");
                     }
-                    // without --tags/--skip-tags ansible-playbook lists every task
-                    // (`never` ones too)
-                    let filter = !(args.tags.is_empty() && args.skip_tags.is_empty());
+                    // as ansible-playbook 2.21: `--list-tasks` alone leaves out `never`
+                    // tasks (the default selection); with `--list-tags` and no
+                    // --tags/--skip-tags every task is listed, `never` ones too
+                    let filter = !(args.list_tags && args.tags.is_empty() && args.skip_tags.is_empty());
                     for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                         list_tasks(section, &play.tags, 6, &ex, (args.list_tasks, filter), &mut all);
                     }

@@ -234,6 +234,7 @@ fn list_tags_and_list_tasks_are_ansible_playbooks_output() {
     );
     for opts in [
         &["--list-tags"][..],
+        &["--list-tasks"],
         &["--list-tags", "--list-tasks"],
         &["--list-tags", "--tags", "web"],
         &["--list-tasks", "--tags", "all"],
