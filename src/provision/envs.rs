@@ -128,6 +128,42 @@ pub fn resources(rs: &RegionState) -> Vec<(&'static str, String, String, Value)>
             json!({}),
         ));
     }
+    for l in &rs.lb.lbs {
+        out.push((
+            "load-balancer",
+            l.name.clone(),
+            l.arn.clone(),
+            json!({"type": l.lb_type, "scheme": l.scheme, "state": l.state, "dns_name": l.dns_name}),
+        ));
+    }
+    for t in &rs.lb.target_groups {
+        out.push((
+            "target-group",
+            t.name.clone(),
+            t.arn.clone(),
+            json!({"load_balancer": t.lb, "protocol": t.protocol, "port": t.port}),
+        ));
+    }
+    for d in &rs.db.instances {
+        let endpoint = match (&d.address, d.port) {
+            (Some(a), Some(p)) => Some(format!("{a}:{p}")),
+            _ => None,
+        };
+        out.push((
+            "database",
+            d.name.clone(),
+            d.aws_id.clone(),
+            json!({"status": d.status, "engine": d.engine, "engine_version": d.engine_version, "endpoint": endpoint}),
+        ));
+    }
+    for c in &rs.peering.connections {
+        out.push((
+            "vpc-peering",
+            c.name.clone(),
+            c.id.clone(),
+            json!({"status": c.status}),
+        ));
+    }
     out
 }
 

@@ -568,6 +568,20 @@ outputs:
     assert_eq!(tg.health_check_interval_seconds(), Some(10));
     assert!(s.plan(None).await.is_empty());
 
+    // `env show` lists the load balancer and its target group with the others
+    let run = super::harness::rdeploy_env(
+        s.dir.path(),
+        &["env", "show", "dev", "infra.yml", "--output", "json"],
+        &moto_env(),
+    );
+    run.assert_code(0);
+    let shown = run.stdout.clone();
+    assert!(
+        shown.contains("\"load-balancer\"") && shown.contains(lb.dns_name().unwrap()),
+        "{shown}"
+    );
+    assert!(shown.contains("\"target-group\""), "{shown}");
+
     // The scheme cannot change in place: a replacement, which needs approval.
     let old_arn = lb.load_balancer_arn().unwrap().to_string();
     s.write(&text.replace("scheme: internal", "scheme: internet-facing"));
