@@ -71,6 +71,21 @@ while read -r g n; do
   G=$(printf '%s' "$g" | tr 'a-z-' 'A-Z_')
   subst+=(-e "s|@${G}_PORTS@|[$ports]|g" -e "s|@${G}_IPS@|[$ips]|g")
 done < "$EX/local/hosts"
+# An example whose spec writes DNS records gets the zone it expects (local/zone) in moto,
+# standing in for the hosted zone the user already owns.
+if [ -f "$EX/local/zone" ]; then
+  ZONE=$(sed "${subst[@]}" "$EX/local/zone" | tr -d '[:space:]')
+  subst+=(-e "s|@ZONE@|$ZONE|g")
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    /opt/rdeploy-moto/bin/python3 - "$ZONE" "http://127.0.0.1:${RDEPLOY_MOTO_PORT:-5055}" <<'PY' >&2
+import sys, boto3
+zone, endpoint = sys.argv[1], sys.argv[2]
+r53 = boto3.client("route53", endpoint_url=endpoint)
+names = [z["Name"].rstrip(".") for z in r53.list_hosted_zones()["HostedZones"]]
+if zone not in names:
+    r53.create_hosted_zone(Name=zone, CallerReference="rdeploy-example-" + zone)
+PY
+fi
 sed "${subst[@]}" "$EX/local/infra.yml" > "$OUT/infra.yml"
 sed "${subst[@]}" "$EX/local/aws_ec2.yml" > "$OUT/aws_ec2.yml"
 echo "$OUT"

@@ -59,5 +59,44 @@ async fn cluster_edges_pair_with_the_master_from_the_inventory() {
         "{}",
         show.stdout
     );
+    // The network load balancer in front of the edges and the names under the zone
+    // (created in moto by up.sh, as the zone the user owns): the outputs name them, and
+    // Route 53 holds the alias to the load balancer and the master's address.
+    let zone = format!("{}.cluster.test", e.project);
+    for want in [
+        format!("application-url = wss://data.{zone}/ws"),
+        format!("management-url = ws://master.{zone}:9000/ws"),
+    ] {
+        assert!(show.stdout.contains(&want), "{want}:\n{}", show.stdout);
+    }
+    assert!(show.stdout.contains("load-balancer"), "{}", show.stdout);
+    let aws = rdeploy::aws::Aws::connect(&super::provision::moto()).await;
+    let r53 = aws.route53();
+    let zones = r53.list_hosted_zones().send().await.unwrap();
+    let zid = zones
+        .hosted_zones()
+        .iter()
+        .find(|z| z.name().trim_end_matches('.') == zone)
+        .map(|z| z.id().to_string())
+        .expect("the zone");
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zid)
+        .send()
+        .await
+        .unwrap();
+    let name_of = |n: &str| format!("{n}.{zone}.");
+    let data = sets
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == name_of("data") && r.r#type().as_str() == "A")
+        .expect("data's A record");
+    assert!(data.alias_target().is_some(), "an alias to the load balancer");
+    let master = sets
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == name_of("master") && r.r#type().as_str() == "A")
+        .expect("master's A record");
+    assert_eq!(master.resource_records().len(), 1);
     e.destroy();
 }

@@ -314,7 +314,7 @@ fn host_killed_mid_run_is_unreachable_and_others_finish() {
     .unwrap();
     let inv = write_inventory(dir.path(), &["node7", "node8"], "root");
     let kh = f.known_hosts();
-    let mut child = std::process::Command::new(rdeploy_bin())
+    let child = std::process::Command::new(rdeploy_bin())
         .args([
             "run",
             "slow.yml",
