@@ -8,6 +8,9 @@ use super::provision::{moto_env, unique};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The password the examples' databases get in these tests (never printed).
+pub const EXAMPLE_DB_PASSWORD: &str = "branch-db-Pw-7731";
+
 pub struct LocalEnv {
     pub example: String,
     pub project: String,
@@ -76,7 +79,10 @@ impl LocalEnv {
     }
 
     pub fn rdeploy(&self, args: &[&str]) -> Run {
-        rdeploy_env(&repo_root(), args, &moto_env())
+        let mut env = moto_env();
+        // the examples' databases read their password from the environment
+        env.push(("EXAMPLE_DB_PASSWORD", EXAMPLE_DB_PASSWORD));
+        rdeploy_env(&repo_root(), args, &env)
     }
 
     pub fn provision(&self) {

@@ -158,6 +158,16 @@ async fn monitoring_example_scrapes_every_tagged_node() {
         "{}",
         show.stdout
     );
-    e.rdeploy(&["destroy", spec, "--env", &e.env, "--auto-approve"])
-        .assert_code(0);
+    // the branch's own Postgres: its endpoint is an output, its password nowhere
+    assert!(show.stdout.contains("database = "), "{}", show.stdout);
+    assert!(show.stdout.contains(":5432"), "{}", show.stdout);
+    assert!(show.stdout.contains("database"), "{}", show.stdout);
+    let down = e.rdeploy(&["destroy", spec, "--env", &e.env, "--auto-approve"]);
+    down.assert_code(0);
+    for out in [&show.stdout, &show.stderr, &down.stdout, &down.stderr] {
+        assert!(
+            !out.contains(super::examples_local::EXAMPLE_DB_PASSWORD),
+            "the database password was printed:\n{out}"
+        );
+    }
 }
