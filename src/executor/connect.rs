@@ -40,8 +40,13 @@ impl Executor {
             Arc::new(ssh::local::LocalConnection)
         } else {
             let mut spec = self.connect_spec(host, t, inherit, scope);
-            self.read_trusted_keys(&mut spec, scope).await;
-            ssh::russh_conn::connect(&spec).await?
+            match &self.opts.connector {
+                Some(c) => c.connect(&spec).await?,
+                None => {
+                    self.read_trusted_keys(&mut spec, scope).await;
+                    ssh::russh_conn::connect(&spec).await?
+                }
+            }
         };
         *guard = Some(c.clone());
         Ok(c)
@@ -75,8 +80,13 @@ impl Executor {
             if !known {
                 spec.address = target.to_string();
             }
-            self.read_trusted_keys(&mut spec, &scope).await;
-            ssh::russh_conn::connect(&spec).await?
+            match &self.opts.connector {
+                Some(c) => c.connect(&spec).await?,
+                None => {
+                    self.read_trusted_keys(&mut spec, &scope).await;
+                    ssh::russh_conn::connect(&spec).await?
+                }
+            }
         };
         cache.insert(target.to_string(), c.clone());
         Ok(c)

@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub roles_path: Vec<PathBuf>,
     /// Command output is sent as it arrives, one event per line (`rdeploy exec`).
     pub stream_output: bool,
+    /// Opens non-local connections instead of the SSH transport (engine tests).
+    pub connector: Option<Arc<dyn crate::ssh::Connector>>,
 }
 
 /// What a run ends with.

@@ -116,6 +116,17 @@ pub struct ConnectSpec {
     pub persistent_shell: bool,
 }
 
+/// Opens the connection to a host that is not `connection: local`: the SSH transport
+/// ([`russh_conn::connect`]) unless the run was given another (tests give a scripted one
+/// through `RunOptions::connector`).
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync + std::fmt::Debug {
+    async fn connect(
+        &self,
+        spec: &ConnectSpec,
+    ) -> Result<std::sync::Arc<dyn Connection>, TransportError>;
+}
+
 /// A connection to one host. Cheap to share; every task of a run on that host uses it.
 #[async_trait]
 pub trait Connection: Send + Sync {

@@ -6,6 +6,7 @@ mod cluster;
 mod engine;
 mod engine_features;
 mod engine_local;
+mod engine_scripted;
 mod envs;
 mod examples_local;
 mod exec_stream;
