@@ -77,14 +77,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
             use crate::provision::envs;
             let settings = crate::provision::AwsSettings::default();
             match a.action {
-                EnvAction::List { spec, output: format } => {
+                EnvAction::List {
+                    spec,
+                    output: format,
+                } => {
                     let reporter = output::reporter(format, 0, false);
-                    let opts = envs::EnvOptions { spec, json: format == output::Format::Json };
+                    let opts = envs::EnvOptions {
+                        spec,
+                        json: format == output::Format::Json,
+                    };
                     envs::run_list(&opts, reporter.as_ref(), &settings).await
                 }
-                EnvAction::Show { env, spec, output: format } => {
+                EnvAction::Show {
+                    env,
+                    spec,
+                    output: format,
+                } => {
                     let reporter = output::reporter(format, 0, false);
-                    let opts = envs::EnvOptions { spec, json: format == output::Format::Json };
+                    let opts = envs::EnvOptions {
+                        spec,
+                        json: format == output::Format::Json,
+                    };
                     envs::run_show(&opts, &env, reporter.as_ref(), &settings).await
                 }
             }
@@ -369,16 +382,25 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
                 if args.list_tasks || args.list_tags {
                     // ansible-playbook: the task list, then `TASK TAGS:` the sorted union
                     // of the play's tags and those of every selected task
-                    let mut all: std::collections::BTreeSet<String> = play.tags.iter().cloned().collect();
+                    let mut all: std::collections::BTreeSet<String> =
+                        play.tags.iter().cloned().collect();
                     if args.list_tasks {
                         println!("    tasks:");
                     }
                     // as ansible-playbook 2.21: `--list-tasks` alone leaves out `never`
                     // tasks (the default selection); with `--list-tags` and no
                     // --tags/--skip-tags every task is listed, `never` ones too
-                    let filter = !(args.list_tags && args.tags.is_empty() && args.skip_tags.is_empty());
+                    let filter =
+                        !(args.list_tags && args.tags.is_empty() && args.skip_tags.is_empty());
                     for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-                        list_tasks(section, &play.tags, 6, &ex, (args.list_tasks, filter), &mut all);
+                        list_tasks(
+                            section,
+                            &play.tags,
+                            6,
+                            &ex,
+                            (args.list_tasks, filter),
+                            &mut all,
+                        );
                     }
                     if args.list_tags {
                         let all: Vec<&str> = all.iter().map(String::as_str).collect();
@@ -480,7 +502,8 @@ async fn run_exec(args: ExecArgs) -> Result<i32> {
     use crate::playbook::{Action, EngineAction, Meta};
     let action = match Action::resolve(&module, &registry) {
         Some(Action::Engine(EngineAction::Meta(_))) => Action::Engine(EngineAction::Meta(
-            Meta::parse(&raw).ok_or_else(|| Error::usage(format!("invalid meta action `{raw}`")))?,
+            Meta::parse(&raw)
+                .ok_or_else(|| Error::usage(format!("invalid meta action `{raw}`")))?,
         )),
         Some(a) => a,
         None => return Err(Error::usage(format!("unknown module `{module}`"))),

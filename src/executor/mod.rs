@@ -433,22 +433,22 @@ impl Executor {
         }
         let mut play_vars: IndexMap<String, Value> = play.vars.clone();
         let mut ctx = PlayCtx {
-                play_vars: Arc::new(play_vars.clone()),
-                role_defaults_all: Arc::new(role_defaults),
-                role_vars_all: Arc::new(role_vars),
-                play_hosts: hosts.clone(),
-                become_: play.become_.over(&self.opts.become_),
-                remote_user: play.remote_user.clone(),
-                connection: play.connection.clone(),
-                environment: play.environment.clone(),
-                check_mode: play.check_mode,
-                ignore_errors: play.ignore_errors,
-                any_errors_fatal: play.any_errors_fatal,
-                max_fail_percentage: play.max_fail_percentage,
-                force_handlers: play.force_handlers,
-                playbook_dir: play.dir.clone(),
-                play_name: play.name.clone(),
-            };
+            play_vars: Arc::new(play_vars.clone()),
+            role_defaults_all: Arc::new(role_defaults),
+            role_vars_all: Arc::new(role_vars),
+            play_hosts: hosts.clone(),
+            become_: play.become_.over(&self.opts.become_),
+            remote_user: play.remote_user.clone(),
+            connection: play.connection.clone(),
+            environment: play.environment.clone(),
+            check_mode: play.check_mode,
+            ignore_errors: play.ignore_errors,
+            any_errors_fatal: play.any_errors_fatal,
+            max_fail_percentage: play.max_fail_percentage,
+            force_handlers: play.force_handlers,
+            playbook_dir: play.dir.clone(),
+            play_name: play.name.clone(),
+        };
         // vars_files: templated with play vars and extra vars; relative to the playbook.
         // An entry that needs host variables (`vars/{{ inventory_hostname }}.yml`) is
         // loaded per host below, as Ansible does.
@@ -671,8 +671,7 @@ impl Executor {
                         let failed_before: std::collections::HashMap<String, u32> = active
                             .iter()
                             .filter_map(|h| {
-                                self.host_rt(h)
-                                    .map(|rt| (h.clone(), rt.failed_count()))
+                                self.host_rt(h).map(|rt| (h.clone(), rt.failed_count()))
                             })
                             .collect();
                         let block_failed = self.run_list(block, &active, &child, handler).await;

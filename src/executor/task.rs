@@ -56,7 +56,12 @@ struct ItemResult {
 }
 
 impl Executor {
-    fn magic(&self, run: &Arc<super::PlayRun>, host: &str, t: Option<&Task>) -> IndexMap<String, Value> {
+    fn magic(
+        &self,
+        run: &Arc<super::PlayRun>,
+        host: &str,
+        t: Option<&Task>,
+    ) -> IndexMap<String, Value> {
         let play = &run.ctx;
         let live = run.live();
         let inv = self.inv.read().unwrap();
@@ -66,7 +71,13 @@ impl Executor {
             "inventory_hostname_short".into(),
             Value::from(host.split('.').next().unwrap_or(host)),
         );
-        let cached = self.inv_cache.read().unwrap().group_names.get(host).cloned();
+        let cached = self
+            .inv_cache
+            .read()
+            .unwrap()
+            .group_names
+            .get(host)
+            .cloned();
         let group_names = cached.unwrap_or_else(|| {
             let v = Value::from(inv.group_names(host));
             let mut c = self.inv_cache.write().unwrap();
@@ -176,7 +187,11 @@ impl Executor {
     }
 
     /// The magic variables of a host outside any task (for per-host vars_files).
-    pub(crate) fn magic_vars(&self, run: &Arc<super::PlayRun>, host: &str) -> IndexMap<String, Value> {
+    pub(crate) fn magic_vars(
+        &self,
+        run: &Arc<super::PlayRun>,
+        host: &str,
+    ) -> IndexMap<String, Value> {
         self.magic(run, host, None)
     }
 
@@ -935,7 +950,9 @@ impl Executor {
                         failed = true;
                         m.insert("attempts".into(), json!(max));
                         m.entry("msg").or_insert_with(|| {
-                            json!(format!("Retried {max} times; the until condition was never met"))
+                            json!(format!(
+                                "Retried {max} times; the until condition was never met"
+                            ))
                         });
                     }
                 }
@@ -1006,10 +1023,9 @@ impl Executor {
             Action::Engine(e) => return self.engine_action(*e, t, host, inherit, args),
             Action::Module(m) => m,
         };
-        let m = self
-            .registry
-            .get(module)
-            .ok_or_else(|| ModuleError::failed(crate::modules::known::unknown_module_message(module)))?;
+        let m = self.registry.get(module).ok_or_else(|| {
+            ModuleError::failed(crate::modules::known::unknown_module_message(module))
+        })?;
         let flag = |f: &Flag, what: &str| {
             f.eval(&self.templar, &scope.value())
                 .map_err(|e| ModuleError::failed(format!("{what}: {}", e.message)))
@@ -1197,7 +1213,6 @@ impl Executor {
                 .or_else(|| self.var_str(scope, &["ansible_become_flags"])),
         }))
     }
-
 }
 
 /// `ansible_failed_task`: the failed task's name and action (a subset of what Ansible

@@ -26,8 +26,8 @@
 //! `rdeploy:name` tag or id: `"address:port"`).
 
 use super::{Inventory, Vars};
-use crate::error::{Error, Result, Span};
 use crate::aws::{self, cloud_err, Aws, AwsSettings};
+use crate::error::{Error, Result, Span};
 use crate::template::{single_expression, to_json, truthy, Templar};
 use crate::yaml::{Node, NodeKind};
 use aws_sdk_ec2::types::Filter;

@@ -585,7 +585,10 @@ fn without_marker(sink: crate::ssh::stream::OutputSink) -> crate::ssh::stream::O
             }
         }
         if let Some(h) = head.filter(|h| !h.is_empty() && !h.starts_with(b"RDX:")) {
-            let _ = sink.send(crate::ssh::stream::OutputChunk { stderr: false, data: h });
+            let _ = sink.send(crate::ssh::stream::OutputChunk {
+                stderr: false,
+                data: h,
+            });
         }
     });
     tx

@@ -372,7 +372,9 @@ pub fn check_static_args(
                     module.name()
                 ))
             }
-            Some((_, Some(v))) if !p.choices.is_empty() && !crate::template::Templar::is_template(v) => {
+            Some((_, Some(v)))
+                if !p.choices.is_empty() && !crate::template::Templar::is_template(v) =>
+            {
                 if !p.choices.contains(&v.as_str()) {
                     return Err(format!(
                         "value of `{}` for module `{}` must be one of: {}; got: {v}",

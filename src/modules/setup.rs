@@ -881,7 +881,10 @@ mod tests {
         assert_eq!(f["ansible_env"]["MULTI"], "a\nb");
         assert_eq!(f["ansible_env"]["PATH"], "/usr/bin:/bin");
         assert_eq!(f["ansible_pkg_mgr"], "apt");
-        assert_eq!(f["ansible_service_mgr"], "sshd", "PID 1's name, as ansible-core");
+        assert_eq!(
+            f["ansible_service_mgr"], "sshd",
+            "PID 1's name, as ansible-core"
+        );
         assert_eq!(service_mgr("sysvinit", "sh"), "sysvinit");
         assert_eq!(service_mgr("sysvinit", "init"), "sysvinit");
         assert_eq!(service_mgr("systemd", "systemd"), "systemd");

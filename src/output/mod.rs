@@ -107,7 +107,9 @@ pub enum Event {
         environments: Vec<serde_json::Value>,
     },
     /// `rdeploy env show --output json`: one environment's resources and outputs.
-    Environment { environment: serde_json::Value },
+    Environment {
+        environment: serde_json::Value,
+    },
     /// A provisioning plan as data (`--output json`): `{"event": "plan", "plan": {...}}`.
     Plan {
         plan: serde_json::Value,

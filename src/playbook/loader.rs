@@ -900,7 +900,9 @@ impl<'a> Loader<'a> {
                                     minijinja::value::ValueKind::String
                                     | minijinja::value::ValueKind::Bool
                                     | minijinja::value::ValueKind::Number => Some(
-                                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                                        v.as_str()
+                                            .map(str::to_string)
+                                            .unwrap_or_else(|| v.to_string()),
                                     ),
                                     _ => None,
                                 };
@@ -1330,7 +1332,8 @@ impl<'a> Loader<'a> {
                         if self.already_in_play(&dpath, &dparams) {
                             continue;
                         }
-                        let mut inherited = chain.last().map(|l| l.params.clone()).unwrap_or_default();
+                        let mut inherited =
+                            chain.last().map(|l| l.params.clone()).unwrap_or_default();
                         inherited.extend(dparams.clone());
                         let (_r, t, h) = self.load_role_depth_own(
                             &dname, None, inherited, dparams, play_dir, &d.span, chain,
@@ -1387,7 +1390,10 @@ fn allow_duplicates(path: &Path) -> bool {
         p.is_file()
             && yaml::load_file(&p)
                 .ok()
-                .and_then(|m| m.get("allow_duplicates").map(|v| bool_of(v, "allow_duplicates")))
+                .and_then(|m| {
+                    m.get("allow_duplicates")
+                        .map(|v| bool_of(v, "allow_duplicates"))
+                })
                 .and_then(|b| b.ok())
                 .unwrap_or(false)
     })

@@ -456,13 +456,19 @@ mod tests {
     #[test]
     fn request_lines_quote_and_pick_the_stdin_mode() {
         let line = |s: &str, i: &[u8], t| String::from_utf8(Shell::request(3, s, i, t)).unwrap();
-        assert_eq!(line("echo 'a b'", b"", None), "rd_r 3 0 - 'echo '\\''a b'\\'''\n");
+        assert_eq!(
+            line("echo 'a b'", b"", None),
+            "rd_r 3 0 - 'echo '\\''a b'\\'''\n"
+        );
         assert_eq!(
             line("cat", b"x'y\n", Some(Duration::from_millis(300))),
             "rd_r 3 0.300 = 'cat' 'x'\\''y\n'\n"
         );
         assert_eq!(line("cat", b"a\0b", None), "rd_r 3 0 3 'cat'\n");
         let big = vec![b'x'; INLINE_STDIN_MAX + 1];
-        assert_eq!(line("cat", &big, None), format!("rd_r 3 0 {} 'cat'\n", big.len()));
+        assert_eq!(
+            line("cat", &big, None),
+            format!("rd_r 3 0 {} 'cat'\n", big.len())
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! ElastiCache variables, and a 2,000-instance account listed through pagination.
 
 use super::provision::{fixtures, moto, moto_env, Stack};
-use rdeploy::inventory::{aws_ec2, Inventory};
 use rdeploy::aws::Aws;
+use rdeploy::inventory::{aws_ec2, Inventory};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};

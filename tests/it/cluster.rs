@@ -91,7 +91,10 @@ async fn cluster_edges_pair_with_the_master_from_the_inventory() {
         .iter()
         .find(|r| r.name() == name_of("data") && r.r#type().as_str() == "A")
         .expect("data's A record");
-    assert!(data.alias_target().is_some(), "an alias to the load balancer");
+    assert!(
+        data.alias_target().is_some(),
+        "an alias to the load balancer"
+    );
     let master = sets
         .resource_record_sets()
         .iter()

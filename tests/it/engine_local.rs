@@ -519,6 +519,10 @@ fn an_unknown_meta_action_is_refused_at_load() {
     let r = rdeploy(dir.path(), &["run", "site.yml"]);
     r.assert_code(1);
     assert!(r.stderr.contains("site.yml:6:"), "{}", r.stderr);
-    assert!(r.stderr.contains("did you mean `flush_handlers`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean `flush_handlers`"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stdout.contains("never"), "{}", r.stdout);
 }

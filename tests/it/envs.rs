@@ -175,7 +175,12 @@ fn bad_spec_or_env_name_fails_before_any_call() {
     ];
     let r = rdeploy_env(dir.path(), &["env", "list", "infra.yml"], &env);
     r.assert_code(1);
-    assert!(r.stderr.contains("infra.yml:12:12: `count` must be a whole number"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("infra.yml:12:12: `count` must be a whole number"),
+        "{}",
+        r.stderr
+    );
     std::fs::write(dir.path().join("infra.yml"), spec("1")).unwrap();
     let r = rdeploy_env(dir.path(), &["env", "show", "Bad_Env", "infra.yml"], &env);
     r.assert_code(1);

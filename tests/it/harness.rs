@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Number of fleet hosts the tests use. node9 and node10 are modules_more.rs's;
 /// node11 and node12 are for tests that make a host stop answering (faults.rs): no
@@ -294,7 +294,10 @@ pub fn recap_full(stdout: &str) -> std::collections::HashMap<String, Recap> {
         let (host, rest) = plain.split_once(" : ").unwrap();
         let get = |k: &str| -> u32 {
             rest.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=")).and_then(|v| v.parse().ok()))
+                .find_map(|kv| {
+                    kv.strip_prefix(&format!("{k}="))
+                        .and_then(|v| v.parse().ok())
+                })
                 .unwrap_or(0)
         };
         out.insert(
@@ -337,7 +340,10 @@ impl OwnHost {
     /// scans its host key into `dir/known_hosts` (every wait bounded).
     pub fn start(name: &str, docker_args: &[&str], dir: &Path) -> OwnHost {
         let prefix = std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into());
-        assert!(name.starts_with(&format!("{prefix}-")), "only our own containers");
+        assert!(
+            name.starts_with(&format!("{prefix}-")),
+            "only our own containers"
+        );
         let root = repo_root();
         let _ = Command::new("docker").args(["rm", "-f", name]).output();
         let tag = Command::new("bash")
@@ -433,4 +439,3 @@ pub fn docker_port(name: &str) -> u16 {
     });
     port.unwrap_or_else(|| panic!("no 127.0.0.1 port published for {name}"))
 }
-

@@ -588,15 +588,24 @@ fn ufw_enables_the_firewall_and_manages_rules() {
     // default incoming is deny already on a fresh ufw: 4 changes
     converge(&h, book, 4, |h| {
         assert_eq!(h.sh("ufw status | head -1"), "Status: inactive");
-        assert_eq!(h.sh("grep -c '^### tuple' /etc/ufw/user.rules || true"), "0");
+        assert_eq!(
+            h.sh("grep -c '^### tuple' /etc/ufw/user.rules || true"),
+            "0"
+        );
         assert_eq!(h.sh("grep ^LOGLEVEL /etc/ufw/ufw.conf"), "LOGLEVEL=low");
     });
     let st = h.sh("ufw status verbose");
     assert!(st.contains("Status: active"), "{st}");
     assert!(st.contains("Logging: on (medium)"), "{st}");
     assert!(st.contains("Default: deny (incoming)"), "{st}");
-    assert!(st.contains("22/tcp                     ALLOW IN    Anywhere                   # ssh"), "{st}");
-    assert!(st.contains("2222/tcp                   LIMIT IN    10.0.0.0/8"), "{st}");
+    assert!(
+        st.contains("22/tcp                     ALLOW IN    Anywhere                   # ssh"),
+        "{st}"
+    );
+    assert!(
+        st.contains("2222/tcp                   LIMIT IN    10.0.0.0/8"),
+        "{st}"
+    );
     let gone = "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - ufw: {rule: limit, port: \"2222\", proto: tcp, from_ip: 10.0.0.0/8, delete: true}\n";
     let c = h.play(gone, &["--check"]);
     assert_eq!(changed(&c), 1, "{}", c.stdout);
@@ -623,7 +632,8 @@ fn reboot_is_predicted_in_check_mode_and_refused_where_it_cannot_run() {
     r.assert_code(2);
     // (the message is JSON-escaped in the human output's result)
     assert!(
-        r.stdout.contains(r#"Unable to find command \"shutdown\" in search paths"#),
+        r.stdout
+            .contains(r#"Unable to find command \"shutdown\" in search paths"#),
         "{}",
         r.stdout
     );
@@ -632,7 +642,12 @@ fn reboot_is_predicted_in_check_mode_and_refused_where_it_cannot_run() {
         &[],
     );
     bad.assert_code(2);
-    assert!(bad.stdout.contains("reboot_timeout must be a number of seconds"), "{}", bad.stdout);
+    assert!(
+        bad.stdout
+            .contains("reboot_timeout must be a number of seconds"),
+        "{}",
+        bad.stdout
+    );
     // on the controller: refused (run in check mode, so that nothing could happen anyway)
     let dir = tempdir();
     write_file(
@@ -640,7 +655,14 @@ fn reboot_is_predicted_in_check_mode_and_refused_where_it_cannot_run() {
         "local.yml",
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - reboot:\n",
     );
-    let l = rdeploy(dir.path(), &["run", "local.yml", "-i", "localhost,", "--check"]);
+    let l = rdeploy(
+        dir.path(),
+        &["run", "local.yml", "-i", "localhost,", "--check"],
+    );
     l.assert_code(2);
-    assert!(l.stdout.contains("would reboot the control node"), "{}", l.stdout);
+    assert!(
+        l.stdout.contains("would reboot the control node"),
+        "{}",
+        l.stdout
+    );
 }

@@ -378,7 +378,10 @@ async fn inline_and_spooled_stdin_are_exact() {
         vec![b'\''; 1000],
         // The largest inline stdin, and one byte more (sent after the driver's go line).
         noise(256 << 10).into_iter().map(|b| b.max(1)).collect(),
-        noise((256 << 10) + 1).into_iter().map(|b| b.max(1)).collect(),
+        noise((256 << 10) + 1)
+            .into_iter()
+            .map(|b| b.max(1))
+            .collect(),
     ] {
         let out = c
             .exec(ExecRequest {
@@ -410,7 +413,10 @@ async fn scripts_of_any_text_and_size_run_as_sent() {
     let first = runner(&c).await;
     let cases: &[(&str, &str)] = &[
         ("echo ''; echo \"'\"; echo '\\'", "\n'\n\\\n"),
-        ("cat <<'EOF'\nrd_r 1 0 - 'exit 3'\nEOF\n", "rd_r 1 0 - 'exit 3'\n"),
+        (
+            "cat <<'EOF'\nrd_r 1 0 - 'exit 3'\nEOF\n",
+            "rd_r 1 0 - 'exit 3'\n",
+        ),
         ("# unbalanced ' \" ` in a comment\necho fine", "fine\n"),
         ("printf '%s\\n' \"$0\" | grep -c '^/'", "1\n"),
     ];
@@ -433,7 +439,11 @@ async fn kill_0_and_signals_stay_in_the_request() {
     let c = connect_ok(&spec(host(3), "root")).await;
     let first = runner(&c).await;
     // `kill 0` signals the request's process group only: it has one of its own.
-    let (rc, out, _) = run(&c, "sleep 20 & echo started; kill 0; sleep 5; echo survived").await;
+    let (rc, out, _) = run(
+        &c,
+        "sleep 20 & echo started; kill 0; sleep 5; echo survived",
+    )
+    .await;
     assert_eq!((rc, out.as_str()), (143, "started\n"));
     // The common cleanup idiom: kill the script's own jobs when it exits.
     let (rc, out, _) = run(&c, "trap 'kill 0' EXIT; sleep 20 & echo bye").await;

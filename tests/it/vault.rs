@@ -493,7 +493,15 @@ fn vault_values_derived_by_filters_are_masked_too() {
     write(d, "pw", "derive-pass\n");
     let block = rdeploy(
         d,
-        &["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "s", S],
+        &[
+            "vault",
+            "encrypt_string",
+            "--vault-password-file",
+            "pw",
+            "-n",
+            "s",
+            S,
+        ],
     );
     block.assert_code(0);
     write(
@@ -523,7 +531,14 @@ fn vault_values_derived_by_filters_are_masked_too() {
         S.replace('-', "_"),
     ];
     for extra in [&["-v"][..], &["--output", "json"][..]] {
-        let mut args = vec!["run", "site.yml", "-i", "localhost,", "--vault-password-file", "pw"];
+        let mut args = vec![
+            "run",
+            "site.yml",
+            "-i",
+            "localhost,",
+            "--vault-password-file",
+            "pw",
+        ];
         args.extend_from_slice(extra);
         let r = rdeploy(d, &args);
         r.assert_code(0);
@@ -535,6 +550,10 @@ fn vault_values_derived_by_filters_are_masked_too() {
             );
         }
         // a value not derived from a secret is shown
-        assert!(r.stdout.contains(&b64.encode("not-a-secret")), "{}", r.stdout);
+        assert!(
+            r.stdout.contains(&b64.encode("not-a-secret")),
+            "{}",
+            r.stdout
+        );
     }
 }

@@ -179,7 +179,12 @@ impl Applier<'_> {
         Ok(format!("{alloc} -> {instance}"))
     }
 
-    pub(super) async fn move_eip(&mut self, region: &str, old_id: &str, new_id: &str) -> Result<()> {
+    pub(super) async fn move_eip(
+        &mut self,
+        region: &str,
+        old_id: &str,
+        new_id: &str,
+    ) -> Result<()> {
         let eip = self
             .rc(region)
             .eips
@@ -207,7 +212,12 @@ impl Applier<'_> {
     }
 }
 
-pub(super) async fn run_instance(aws: &Aws, region: &str, l: &Launch, p: &Prepared) -> Result<String> {
+pub(super) async fn run_instance(
+    aws: &Aws,
+    region: &str,
+    l: &Launch,
+    p: &Prepared,
+) -> Result<String> {
     use base64::Engine;
     let ec2 = aws.ec2(region);
     let mut req = ec2

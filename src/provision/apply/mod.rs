@@ -19,6 +19,9 @@ mod redis;
 mod teardown;
 mod wait;
 
+use self::instances::{run_instance, terminate};
+use self::network::perm_to_ip_permission;
+use self::teardown::revoke_group_rules;
 use super::aws::{self, cloud_err, retry_codes, tag, Aws};
 use super::lb::LbOp;
 use super::plan::{
@@ -37,9 +40,6 @@ use aws_sdk_ec2::types::{
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
-use self::instances::{run_instance, terminate};
-use self::network::perm_to_ip_permission;
-use self::teardown::revoke_group_rules;
 use wait::{redis_status, wait_instances, wait_redis, wait_redis_gone};
 
 /// Ids known while applying: from discovery and lookups, plus what this apply created.
@@ -421,10 +421,34 @@ impl<'a> Applier<'a> {
     /// Executes one operation; returns the id of what it created, if anything.
     async fn exec(&mut self, region: &str, op: &Op) -> Result<Option<String>> {
         match op {
-            Op::CreateVpc { .. } | Op::CreateSubnet { .. } | Op::SetSubnetPublic { .. } | Op::CreateIgw { .. } | Op::AttachIgw { .. } | Op::CreateRouteTable { .. } | Op::FixRouteTable { .. } | Op::ImportKeyPair { .. } | Op::CreateSg { .. } | Op::SgRules { .. } => self.exec_network(region, op).await,
-            Op::Launch(_) | Op::Replace { .. } | Op::UpdateInstance { .. } | Op::EnsureEip { .. } | Op::ReleaseEip { .. } | Op::Terminate { .. } => self.exec_instances(region, op).await,
-            Op::CreateCacheSubnetGroup { .. } | Op::CreateRedis { .. } | Op::UpdateRedis { .. } | Op::ReplaceRedis { .. } | Op::DeleteRedis { .. } | Op::DeleteCacheSubnetGroup { .. } => self.exec_redis(region, op).await,
-            Op::DeleteSg { .. } | Op::DeleteKeyPair { .. } | Op::DeleteRouteTable { .. } | Op::DeleteIgw { .. } | Op::DeleteSubnet { .. } | Op::DeleteVpc { .. } => self.exec_teardown(region, op).await,
+            Op::CreateVpc { .. }
+            | Op::CreateSubnet { .. }
+            | Op::SetSubnetPublic { .. }
+            | Op::CreateIgw { .. }
+            | Op::AttachIgw { .. }
+            | Op::CreateRouteTable { .. }
+            | Op::FixRouteTable { .. }
+            | Op::ImportKeyPair { .. }
+            | Op::CreateSg { .. }
+            | Op::SgRules { .. } => self.exec_network(region, op).await,
+            Op::Launch(_)
+            | Op::Replace { .. }
+            | Op::UpdateInstance { .. }
+            | Op::EnsureEip { .. }
+            | Op::ReleaseEip { .. }
+            | Op::Terminate { .. } => self.exec_instances(region, op).await,
+            Op::CreateCacheSubnetGroup { .. }
+            | Op::CreateRedis { .. }
+            | Op::UpdateRedis { .. }
+            | Op::ReplaceRedis { .. }
+            | Op::DeleteRedis { .. }
+            | Op::DeleteCacheSubnetGroup { .. } => self.exec_redis(region, op).await,
+            Op::DeleteSg { .. }
+            | Op::DeleteKeyPair { .. }
+            | Op::DeleteRouteTable { .. }
+            | Op::DeleteIgw { .. }
+            | Op::DeleteSubnet { .. }
+            | Op::DeleteVpc { .. } => self.exec_teardown(region, op).await,
             Op::Lb(op) => Box::pin(self.exec_lb(region, op)).await,
             Op::Dns(op) => Box::pin(self.exec_dns(op)).await,
             Op::Db(op) => Box::pin(self.exec_db(region, op)).await,
@@ -438,7 +462,6 @@ impl<'a> Applier<'a> {
             .clone()
             .ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))
     }
-
 }
 
 struct Prepared {

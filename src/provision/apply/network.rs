@@ -148,7 +148,10 @@ impl Applier<'_> {
                         .map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
                 }
                 let mut tags = base_tags(spec, "key-pair", name, name);
-                tags.insert(tag::PUBKEY.into(), crate::provision::plan::pubkey_hash(public_key));
+                tags.insert(
+                    tag::PUBKEY.into(),
+                    crate::provision::plan::pubkey_hash(public_key),
+                );
                 let out = ec2
                     .import_key_pair()
                     .key_name(name)
@@ -340,7 +343,12 @@ pub(super) async fn set_subnet_public(
     Ok(())
 }
 
-pub(super) async fn attach_igw(ec2: &aws_sdk_ec2::Client, region: &str, igw: &str, vpc: &str) -> Result<()> {
+pub(super) async fn attach_igw(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    igw: &str,
+    vpc: &str,
+) -> Result<()> {
     match retry_codes(
         &["InvalidInternetGatewayID.NotFound", "InvalidVpcID.NotFound"],
         Duration::from_secs(60),

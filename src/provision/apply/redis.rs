@@ -347,7 +347,9 @@ impl Applier<'_> {
     }
 }
 
-pub(super) fn ec_tags(tags: &indexmap::IndexMap<String, String>) -> Vec<aws_sdk_elasticache::types::Tag> {
+pub(super) fn ec_tags(
+    tags: &indexmap::IndexMap<String, String>,
+) -> Vec<aws_sdk_elasticache::types::Tag> {
     tags.iter()
         .map(|(k, v)| {
             aws_sdk_elasticache::types::Tag::builder()

@@ -571,7 +571,6 @@ pub(crate) fn change(
     }
 }
 
-
 /// The subnets of the cache subnet group rdeploy makes: private ones when the network has
 /// them, else public ones; the default/existing VPC's subnets otherwise.
 pub fn cache_subnets(spec: &Spec, lk: Option<&super::lookup::RegionLookups>) -> Vec<SubnetRef> {

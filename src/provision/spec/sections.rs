@@ -110,7 +110,12 @@ pub(super) fn network_of(n: &Node, regions: &[String]) -> Result<Network> {
     })
 }
 
-pub(super) fn key_pair_of(n: &Node, spec_path: &Path, project: &str, env: &str) -> Result<KeyPairSpec> {
+pub(super) fn key_pair_of(
+    n: &Node,
+    spec_path: &Path,
+    project: &str,
+    env: &str,
+) -> Result<KeyPairSpec> {
     let mut f = Fields::new(n, "key_pair")?;
     f.allow(&["name", "public_key", "public_key_file"])?;
     let name = match f.get("name") {
