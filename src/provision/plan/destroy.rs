@@ -2,7 +2,10 @@
 //! in reverse dependency order (DNS records, peerings, load balancers, addresses,
 //! instances, Redis, databases, groups, key, route table, gateway, subnets, VPC).
 
-use super::{change, ids_of, release, Action, Op, Plan};
+use super::{
+    change, destroy_igw, destroy_route_table, destroy_subnet, destroy_vpc, ids_of, release, Action,
+    Op, Plan,
+};
 use crate::provision::spec::Spec;
 use crate::provision::state::{Instance, State};
 use indexmap::IndexMap;
@@ -97,56 +100,18 @@ pub fn destroy_plan(spec: &Spec, state: &State) -> Plan {
                 },
             ));
         }
-        for rt in &rs.route_tables {
-            rts.push(change(
-                Action::Destroy,
-                "route-table",
-                format!("{prefix}-public"),
-                region,
-                Some(rt.id.clone()),
-                vec![],
-                Op::DeleteRouteTable {
-                    id: rt.id.clone(),
-                    associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                },
-            ));
-        }
-        for g in &rs.igws {
-            igws.push(change(
-                Action::Destroy,
-                "internet-gateway",
-                prefix.clone(),
-                region,
-                Some(g.id.clone()),
-                vec![],
-                Op::DeleteIgw {
-                    id: g.id.clone(),
-                    vpcs: g.attached_vpcs.clone(),
-                },
-            ));
-        }
-        for s in &rs.subnets {
-            subnets.push(change(
-                Action::Destroy,
-                "subnet",
-                format!("{prefix}-{}", s.name),
-                region,
-                Some(s.id.clone()),
-                vec![s.cidr.clone()],
-                Op::DeleteSubnet { id: s.id.clone() },
-            ));
-        }
-        for v in &rs.vpcs {
-            vpcs.push(change(
-                Action::Destroy,
-                "vpc",
-                prefix.clone(),
-                region,
-                Some(v.id.clone()),
-                vec![v.cidr.clone()],
-                Op::DeleteVpc { id: v.id.clone() },
-            ));
-        }
+        rts.extend(
+            rs.route_tables
+                .iter()
+                .map(|rt| destroy_route_table(rt, &prefix, region)),
+        );
+        igws.extend(rs.igws.iter().map(|g| destroy_igw(g, &prefix, region)));
+        subnets.extend(
+            rs.subnets
+                .iter()
+                .map(|s| destroy_subnet(s, &prefix, region)),
+        );
+        vpcs.extend(rs.vpcs.iter().map(|v| destroy_vpc(v, &prefix, region)));
     }
     let mut changes = vec![];
     let records = crate::provision::dns::plan::destroy(state);

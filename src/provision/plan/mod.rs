@@ -22,7 +22,7 @@ pub use destroy::destroy_plan;
 use super::aws::{short_hash, tag};
 use super::lookup::{Ami, Lookups};
 use super::spec::{InstanceGroupSpec, Network, RedisKind, RuleSpec, Source, Spec, SubnetSel};
-use super::state::{Instance, Perm, PermSource, RegionState, State};
+use super::state::{Igw, Instance, Perm, PermSource, RegionState, RouteTable, State, Subnet, Vpc};
 use crate::error::{Error, Result};
 use crate::template::Templar;
 use indexmap::IndexMap;
@@ -656,4 +656,60 @@ fn pk_summary(pk: &str) -> String {
         [t, ..] => t.to_string(),
         [] => String::new(),
     }
+}
+
+/// Destroying a discovered route table, gateway, subnet or VPC (the plan of `destroy`
+/// and a network no longer wanted in a region both use these).
+fn destroy_route_table(rt: &RouteTable, prefix: &str, region: &str) -> Change {
+    change(
+        Action::Destroy,
+        "route-table",
+        format!("{prefix}-public"),
+        region,
+        Some(rt.id.clone()),
+        vec![],
+        Op::DeleteRouteTable {
+            id: rt.id.clone(),
+            associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
+        },
+    )
+}
+
+fn destroy_igw(g: &Igw, prefix: &str, region: &str) -> Change {
+    change(
+        Action::Destroy,
+        "internet-gateway",
+        prefix.to_string(),
+        region,
+        Some(g.id.clone()),
+        vec![],
+        Op::DeleteIgw {
+            id: g.id.clone(),
+            vpcs: g.attached_vpcs.clone(),
+        },
+    )
+}
+
+fn destroy_subnet(s: &Subnet, prefix: &str, region: &str) -> Change {
+    change(
+        Action::Destroy,
+        "subnet",
+        format!("{prefix}-{}", s.name),
+        region,
+        Some(s.id.clone()),
+        vec![s.cidr.clone()],
+        Op::DeleteSubnet { id: s.id.clone() },
+    )
+}
+
+fn destroy_vpc(v: &Vpc, prefix: &str, region: &str) -> Change {
+    change(
+        Action::Destroy,
+        "vpc",
+        prefix.to_string(),
+        region,
+        Some(v.id.clone()),
+        vec![v.cidr.clone()],
+        Op::DeleteVpc { id: v.id.clone() },
+    )
 }

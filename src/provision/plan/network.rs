@@ -24,56 +24,18 @@ impl Planner<'_> {
         };
         let Some((cidr, public)) = wanted else {
             // Nothing of the network is wanted here: everything found goes.
-            for rt in &rs.route_tables {
-                destroy.push(change(
-                    Action::Destroy,
-                    "route-table",
-                    format!("{prefix}-public"),
-                    region,
-                    Some(rt.id.clone()),
-                    vec![],
-                    Op::DeleteRouteTable {
-                        id: rt.id.clone(),
-                        associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                    },
-                ));
-            }
-            for g in &rs.igws {
-                destroy.push(change(
-                    Action::Destroy,
-                    "internet-gateway",
-                    prefix.clone(),
-                    region,
-                    Some(g.id.clone()),
-                    vec![],
-                    Op::DeleteIgw {
-                        id: g.id.clone(),
-                        vpcs: g.attached_vpcs.clone(),
-                    },
-                ));
-            }
-            for s in &rs.subnets {
-                destroy.push(change(
-                    Action::Destroy,
-                    "subnet",
-                    format!("{prefix}-{}", s.name),
-                    region,
-                    Some(s.id.clone()),
-                    vec![s.cidr.clone()],
-                    Op::DeleteSubnet { id: s.id.clone() },
-                ));
-            }
-            for v in &rs.vpcs {
-                destroy.push(change(
-                    Action::Destroy,
-                    "vpc",
-                    prefix.clone(),
-                    region,
-                    Some(v.id.clone()),
-                    vec![v.cidr.clone()],
-                    Op::DeleteVpc { id: v.id.clone() },
-                ));
-            }
+            destroy.extend(
+                rs.route_tables
+                    .iter()
+                    .map(|rt| destroy_route_table(rt, &prefix, region)),
+            );
+            destroy.extend(rs.igws.iter().map(|g| destroy_igw(g, &prefix, region)));
+            destroy.extend(
+                rs.subnets
+                    .iter()
+                    .map(|s| destroy_subnet(s, &prefix, region)),
+            );
+            destroy.extend(rs.vpcs.iter().map(|v| destroy_vpc(v, &prefix, region)));
             return Ok(());
         };
 
@@ -268,34 +230,12 @@ impl Planner<'_> {
                 ));
             }
         } else {
-            for rt in &rs.route_tables {
-                destroy.push(change(
-                    Action::Destroy,
-                    "route-table",
-                    format!("{prefix}-public"),
-                    region,
-                    Some(rt.id.clone()),
-                    vec![],
-                    Op::DeleteRouteTable {
-                        id: rt.id.clone(),
-                        associations: rt.associations.iter().map(|a| a.0.clone()).collect(),
-                    },
-                ));
-            }
-            for g in &rs.igws {
-                destroy.push(change(
-                    Action::Destroy,
-                    "internet-gateway",
-                    prefix.clone(),
-                    region,
-                    Some(g.id.clone()),
-                    vec![],
-                    Op::DeleteIgw {
-                        id: g.id.clone(),
-                        vpcs: g.attached_vpcs.clone(),
-                    },
-                ));
-            }
+            destroy.extend(
+                rs.route_tables
+                    .iter()
+                    .map(|rt| destroy_route_table(rt, &prefix, region)),
+            );
+            destroy.extend(rs.igws.iter().map(|g| destroy_igw(g, &prefix, region)));
         }
         Ok(())
     }
