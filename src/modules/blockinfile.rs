@@ -219,7 +219,7 @@ impl Module for BlockInFile {
         let insertbefore = insert("insertbefore")?;
         let attrs = Attrs::from_args(args)?;
 
-        let target = util::read_for_edit(ctx, &path, true, create).await?;
+        let target = util::read_for_edit(ctx, &path, true, create, &attrs).await?;
         if target.content.is_none() {
             if !present {
                 return Ok(Outcome::changed(false)

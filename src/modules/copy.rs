@@ -253,7 +253,7 @@ async fn copy_tree(
         s.raw("elif [ \"$(sha256sum < \"$rd_p\" | cut -d' ' -f1)\" != \"$rd_h\" ]; then echo \"RD_DIFF $rd_r\"; ");
     }
     s.raw("else rd_fattrs; rd_pmode; fi ;;\n  esac\ndone\n");
-    let out = ctx.run_stdin(s.as_str(), Some(manifest)).await?;
+    let out = ctx.run_direct_stdin(s.as_str(), Some(manifest)).await?;
     if out.rc != 0 {
         let e = out.stderr_str();
         return Ok(Outcome::failed(if out.rc == 4 {
@@ -315,7 +315,7 @@ async fn copy_tree(
             }
         }
     }
-    let out = ctx.run_stdin(s.as_str(), Some(stream)).await?;
+    let out = ctx.run_direct_stdin(s.as_str(), Some(stream)).await?;
     if out.rc != 0 {
         return Ok(Outcome::failed(format!(
             "copy to {base} failed (rc={}): {}",
@@ -422,7 +422,12 @@ async fn copy_remote(
     util::attrs_script(&mut a, "rd_dest", &attrs, check, true);
     s.raw(a.as_str());
     s.raw("fi\n");
-    let out = ctx.run(s.as_str()).await?;
+    // A `validate` command is the user's: its output is spooled like any command's.
+    let out = if args.has("validate") {
+        ctx.run(s.as_str()).await?
+    } else {
+        ctx.run_direct(s.as_str()).await?
+    };
     if out.rc != 0 {
         let e = out.stderr_str();
         return Ok(Outcome::failed(if out.rc == 4 {

@@ -378,7 +378,7 @@ impl Module for IniFile {
         let create = args.bool_or("create", true)?;
         let attrs = Attrs::from_args(args)?;
         let target =
-            util::read_for_edit(ctx, &path, args.bool_or("follow", false)?, create).await?;
+            util::read_for_edit(ctx, &path, args.bool_or("follow", false)?, create, &attrs).await?;
         if target.content.is_none() && !create {
             return Ok(
                 Outcome::failed(format!("Destination {path} does not exist!")).with("rc", 257),

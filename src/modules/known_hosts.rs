@@ -187,7 +187,7 @@ impl Module for KnownHosts {
             .str("path")
             .unwrap_or_else(|| "~/.ssh/known_hosts".into());
         let path = util::expand_user(ctx, &path).await?;
-        let target = util::read_for_edit(ctx, &path, true, false).await?;
+        let target = util::read_for_edit(ctx, &path, true, false, &Attrs::default()).await?;
         let before =
             String::from_utf8_lossy(target.content.as_deref().unwrap_or_default()).into_owned();
         let after = edit(&before, &host, key.as_deref(), present);

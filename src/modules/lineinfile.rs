@@ -296,7 +296,7 @@ impl Module for LineInFile {
             ));
         }
 
-        let target = util::read_for_edit(ctx, &path, true, present_state && create).await?;
+        let target = util::read_for_edit(ctx, &path, true, present_state && create, &attrs).await?;
         let original = match &target.content {
             Some(c) => c.clone(),
             None if !present_state => {

@@ -179,7 +179,7 @@ impl Module for Mount {
         } else {
             None
         };
-        let target = util::read_for_edit(ctx, &fstab, true, false).await?;
+        let target = util::read_for_edit(ctx, &fstab, true, false, &Attrs::default()).await?;
         let mounts = ctx.run("cat /proc/mounts 2>/dev/null").await?.stdout_str();
         let mounted = is_mounted(&mounts, &escape(&path));
         let before =

@@ -100,7 +100,7 @@ impl Module for Replace {
         let regexp = args.req_str("regexp")?;
         let repl = args.str("replace").unwrap_or_default();
         let attrs = Attrs::from_args(args)?;
-        let target = util::read_for_edit(ctx, &path, true, false).await?;
+        let target = util::read_for_edit(ctx, &path, true, false, &attrs).await?;
         let Some(text) = target.content.as_deref() else {
             return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
         };

@@ -166,7 +166,7 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
             .raw(" ] && cat ")
             .arg(p.dest)
             .raw(" || true");
-        let out = ctx.run(s.as_str()).await?;
+        let out = ctx.run_direct(s.as_str()).await?;
         before = Some(out.stdout_str());
     }
     let check = ctx.check_mode;
@@ -230,7 +230,12 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
     } else {
         Some(p.content.to_vec())
     };
-    let out = ctx.run_stdin(s.as_str(), stdin).await?;
+    // A `validate` command is the user's: its output is spooled like any command's.
+    let out = if p.validate.is_some() {
+        ctx.run_stdin(s.as_str(), stdin).await?
+    } else {
+        ctx.run_direct_stdin(s.as_str(), stdin).await?
+    };
     let stdout = out.stdout_str();
     if out.rc != 0 {
         let err = out.stderr_str();
@@ -268,7 +273,7 @@ pub async fn read_file(ctx: &ModuleCtx<'_>, path: &str) -> Result<Option<Vec<u8>
         .raw("; elif [ -e ")
         .arg(path)
         .raw(" ]; then echo 'not a regular file' >&2; exit 4; else printf 'N'; fi");
-    let out = ctx.run(s.as_str()).await?;
+    let out = ctx.run_direct(s.as_str()).await?;
     if out.rc != 0 {
         return Err(ModuleError::failed(format!(
             "cannot read {path}: {}",
@@ -583,17 +588,29 @@ pub struct EditTarget {
     pub real_path: String,
     /// The current content, `None` when the file does not exist.
     pub content: Option<Vec<u8>>,
+    /// The attributes that the read found already as wanted (compared on the host in the
+    /// same exchange); [`apply_edit`] then needs no exchange when the content is the same.
+    pub attrs_same: Option<Attrs>,
 }
 
 /// Reads a file that a module is about to edit, in one exchange: resolves symlinks
 /// (`follow`), fails on directories, and with `mkdir_parent` creates the missing parent
 /// directory of an absent file (not in check mode), as lineinfile's `create` does.
+/// The wanted `attrs` are compared (never changed) in the same exchange, so that an
+/// unchanged file with the right owner, group and mode costs one exchange in all.
 pub async fn read_for_edit(
     ctx: &ModuleCtx<'_>,
     path: &str,
     follow: bool,
     mkdir_parent: bool,
+    attrs: &Attrs,
 ) -> Result<EditTarget, ModuleError> {
+    // A symbolic mode can only be compared by applying it (see
+    // `symbolic_mode_check_script`): left to the write exchange.
+    let comparable = !attrs.is_empty()
+        && attrs.mode.as_deref().map_or(true, |m| {
+            m == "preserve" || m.bytes().all(|b| b.is_ascii_digit())
+        });
     let mut s = Script::new();
     s.raw("rd_p=").arg(path).raw("\n");
     if follow {
@@ -601,7 +618,11 @@ pub async fn read_for_edit(
     }
     s.raw("if [ -d \"$rd_p\" ]; then echo \"Path $rd_p is a directory !\" >&2; exit 4; fi\n");
     s.raw("printf '%s\\n' \"$rd_p\"\n");
-    s.raw("if [ -f \"$rd_p\" ]; then printf Y; exec cat -- \"$rd_p\"; fi\n");
+    s.raw("if [ -f \"$rd_p\" ]; then\n");
+    if comparable {
+        attrs_script(&mut s, "rd_p", attrs, true, follow);
+    }
+    s.raw("printf Y; exec cat -- \"$rd_p\"; fi\n");
     s.raw("if [ -e \"$rd_p\" ]; then echo \"$rd_p is not a regular file\" >&2; exit 4; fi\n");
     if mkdir_parent && !ctx.check_mode {
         s.raw(
@@ -609,7 +630,7 @@ pub async fn read_for_edit(
         );
     }
     s.raw("printf N\n");
-    let out = ctx.run(s.as_str()).await?;
+    let out = ctx.run_direct(s.as_str()).await?;
     if out.rc != 0 {
         let err = out.stderr_str();
         return Err(ModuleError::failed(if out.rc == 4 {
@@ -624,12 +645,22 @@ pub async fn read_for_edit(
         .position(|&b| b == b'\n')
         .ok_or_else(|| ModuleError::failed(format!("cannot read {path}: unexpected output")))?;
     let real_path = String::from_utf8_lossy(&out.stdout[..nl]).into_owned();
-    let rest = &out.stdout[nl + 1..];
+    let mut rest = &out.stdout[nl + 1..];
+    let mut attrs_differ = false;
+    if let Some(r) = rest.strip_prefix(b"RD_ATTRS_CHANGED\n".as_slice()) {
+        rest = r;
+        attrs_differ = true;
+    }
     let content = match rest.first() {
         Some(b'Y') => Some(rest[1..].to_vec()),
         _ => None,
     };
-    Ok(EditTarget { real_path, content })
+    let attrs_same = (comparable && content.is_some() && !attrs_differ).then(|| attrs.clone());
+    Ok(EditTarget {
+        real_path,
+        content,
+        attrs_same,
+    })
 }
 
 /// What an editing module (lineinfile, blockinfile, replace, ini_file) wants written.
@@ -667,7 +698,8 @@ pub async fn apply_edit(ctx: &ModuleCtx<'_>, e: &Edit<'_>) -> Result<Outcome, Mo
         String::new()
     };
     let mut backup_file = None;
-    if content_changed || (exists && !e.attrs.is_empty()) {
+    let attrs_known_same = e.target.attrs_same.as_ref() == Some(&e.attrs);
+    if content_changed || (exists && !e.attrs.is_empty() && !attrs_known_same) {
         if ctx.check_mode && !exists {
             // Nothing to ask the host: the file would be created.
         } else {
@@ -789,7 +821,7 @@ pub async fn expand_user(ctx: &ModuleCtx<'_>, path: &str) -> Result<String, Modu
             .arg(user)
             .raw(" | cut -d: -f6 | tr -d '\\n'");
     }
-    let out = ctx.run(s.as_str()).await?;
+    let out = ctx.run_direct(s.as_str()).await?;
     let home = out.stdout_str();
     if out.rc != 0 || home.is_empty() {
         // As Python's expanduser: an unknown user leaves the path unchanged.

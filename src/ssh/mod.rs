@@ -32,6 +32,22 @@ pub struct ExecRequest {
     pub timeout: Option<Duration>,
     /// Privilege escalation; the transport applies it with [`wrap_become`].
     pub become_: Option<Become>,
+    /// Where the output goes on a persistent shell (spooled unless the script says it
+    /// starts nothing that outlives it).
+    pub output: OutputMode,
+}
+
+/// How a persistent shell returns a request's output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Into files on the host, sent once the script has exited: a background process
+    /// that keeps its stdout or stderr open cannot hold or garble the answer. For user
+    /// commands, services, package managers: anything that may leave a process behind.
+    #[default]
+    Spooled,
+    /// Straight to the channel, followed by the frame end: for rdeploy's own module
+    /// scripts, which start no process that outlives them (one `cat` less per request).
+    Direct,
 }
 
 /// Whether SSH connections use persistent shells: on unless `RDEPLOY_PERSISTENT_SHELL`

@@ -7,8 +7,8 @@
 //!   by [`wrap_become`](super::wrap_become)'s outer shell), then the driver's setup
 //!   ([`prelude`]): a random marker in an unexported variable, a check of its tools, the
 //!   request function `rd_r`. The driver answers `M:ready`.
-//! - a request: one command line `rd_r ID TIMEOUT MODE 'SCRIPT' ['STDIN']`, every value
-//!   single-quoted. The shell reads commands in blocks, so nothing is ever sent behind
+//! - a request: one command line `rd_r ID TIMEOUT MODE OUT 'SCRIPT' ['STDIN']`, every
+//!   value single-quoted; OUT is `f` (output spooled to files) or `d` (direct, see below). The shell reads commands in blocks, so nothing is ever sent behind
 //!   a request line until its answer: stdin of up to [`INLINE_STDIN_MAX`] bytes without
 //!   NUL is a word of the line itself (MODE `=`, written to the spool file by the
 //!   `printf` builtin); other stdin (MODE = its length) is sent only once the driver
@@ -22,6 +22,8 @@
 //!   watchdog (`sleep` in a process group of its own, killed as a group when the
 //!   request ends first). Per request the host starts one process (`setsid` exec'ing
 //!   `sh`) and a `cat` per non-empty output; more only for binary or large stdin.
+//!   Direct requests ([`OutputMode::Direct`]: rdeploy's own module scripts, which leave
+//!   no process behind) write to the channel itself: no files, no `cat`.
 //! - the answer: the request's stdout then `M:ID:RC\n` (or `M:ID:RCT\n` when the driver's
 //!   watchdog killed it) on stdout, its stderr then `M:ID\n` on stderr. The marker is
 //!   never given to requests, so no output can forge a frame end.
@@ -30,7 +32,7 @@
 //! become refused) is reported as a [`StartError`]; the connection then uses one
 //! channel per request (see `russh_conn`).
 
-use super::{wrap_become, Become, ExecOutput};
+use super::{wrap_become, Become, ExecOutput, OutputMode};
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::time::Duration;
@@ -63,30 +65,32 @@ rd_r() {
   n=$((n + 1))
   if [ "$n" -ge 64 ]; then rm -f "$d"/r.*; n=0; fi
   f="$d/r.$1"
-  printf '%s' "$4" >"$f.s"
+  printf '%s' "$5" >"$f.s"
   case $3 in
     -) i=/dev/null ;;
-    =) printf '%s' "$5" >"$f.i"; i="$f.i" ;;
+    =) printf '%s' "$6" >"$f.i"; i="$f.i" ;;
     *) printf '%s:go:%s\n' "$M" "$1"; head -c "$3" >"$f.i" || exit 1; i="$f.i" ;;
   esac
+  if [ "$4" = d ]; then exec 3>&1 4>&2; else exec 3>"$f.o" 4>"$f.e"; fi
   t=
   if [ "$2" = 0 ]; then
-    setsid /bin/sh "$f.s" <"$i" >"$f.o" 2>"$f.e"
+    setsid /bin/sh "$f.s" <"$i" >&3 2>&4 3>&- 4>&-
     rc=$?
   else
-    setsid /bin/sh "$f.s" <"$i" >"$f.o" 2>"$f.e" &
+    setsid /bin/sh "$f.s" <"$i" >&3 2>&4 3>&- 4>&- &
     p=$!
-    setsid /bin/sh -c 'sleep "$1" && : >"$3" && kill -KILL "-$2"' rd-watchdog "$2" "$p" "$f.t" </dev/null >/dev/null 2>&1 &
+    setsid /bin/sh -c 'sleep "$1" && : >"$3" && kill -KILL "-$2"' rd-watchdog "$2" "$p" "$f.t" </dev/null >/dev/null 2>&1 3>&- 4>&- &
     w=$!
     wait "$p"
     rc=$?
     { kill -KILL "-$w" || { kill -KILL "$w"; kill -KILL "-$w"; }; wait "$w"; } 2>/dev/null
     if [ -e "$f.t" ]; then t=T; fi
   fi
+  exec 3>&- 4>&-
   if [ "$i" != /dev/null ]; then : >"$f.i"; fi
-  if [ -s "$f.o" ]; then cat "$f.o"; fi
+  if [ "$4" != d ] && [ -s "$f.o" ]; then cat "$f.o"; fi
   printf '%s:%s:%s%s\n' "$M" "$1" "$rc" "$t"
-  if [ -s "$f.e" ]; then cat "$f.e" >&2; fi
+  if [ "$4" != d ] && [ -s "$f.e" ]; then cat "$f.e" >&2; fi
   printf '%s:%s\n' "$M" "$1" >&2
 }
 printf '%s:ready\n' "$M"
@@ -247,10 +251,16 @@ impl Shell {
         }
     }
 
-    /// The request's command line for the driver: `rd_r ID TIMEOUT MODE 'SCRIPT'
+    /// The request's command line for the driver: `rd_r ID TIMEOUT MODE OUT 'SCRIPT'
     /// ['STDIN']`, MODE `-` (no stdin), `=` (stdin inline, the next word) or its length
-    /// in bytes (sent after the driver's `go` line).
-    fn request(id: u64, script: &str, stdin: &[u8], timeout: Option<Duration>) -> Vec<u8> {
+    /// in bytes (sent after the driver's `go` line); OUT `f` (spooled) or `d` (direct).
+    fn request(
+        id: u64,
+        script: &str,
+        stdin: &[u8],
+        timeout: Option<Duration>,
+        output: OutputMode,
+    ) -> Vec<u8> {
         let to = match timeout {
             // GNU sleep takes fractions; never 0 (which means "no timeout").
             Some(t) => format!("{:.3}", t.as_secs_f64().max(0.001)),
@@ -261,7 +271,11 @@ impl Shell {
             (false, true) => "=".to_string(),
             (false, false) => stdin.len().to_string(),
         };
-        let mut line = format!("rd_r {id} {to} {mode} ").into_bytes();
+        let out = match output {
+            OutputMode::Spooled => 'f',
+            OutputMode::Direct => 'd',
+        };
+        let mut line = format!("rd_r {id} {to} {mode} {out} ").into_bytes();
         quote_bytes(&mut line, script.as_bytes());
         if mode == "=" {
             line.push(b' ');
@@ -279,10 +293,11 @@ impl Shell {
         script: &str,
         stdin: &[u8],
         timeout: Option<Duration>,
+        output: OutputMode,
     ) -> Result<Answer, ShellError> {
         let id = self.next_id;
         self.next_id += 1;
-        let line = Self::request(id, script, stdin, timeout);
+        let line = Self::request(id, script, stdin, timeout, output);
         // Binary or large stdin goes after the driver's `go` line, once the shell has
         // read its whole command line (it reads commands in blocks: anything sent with
         // the line could end up in its buffer instead of the request's stdin).
@@ -455,20 +470,26 @@ mod tests {
 
     #[test]
     fn request_lines_quote_and_pick_the_stdin_mode() {
-        let line = |s: &str, i: &[u8], t| String::from_utf8(Shell::request(3, s, i, t)).unwrap();
+        let line = |s: &str, i: &[u8], t| {
+            String::from_utf8(Shell::request(3, s, i, t, OutputMode::Spooled)).unwrap()
+        };
         assert_eq!(
             line("echo 'a b'", b"", None),
-            "rd_r 3 0 - 'echo '\\''a b'\\'''\n"
+            "rd_r 3 0 - f 'echo '\\''a b'\\'''\n"
         );
         assert_eq!(
             line("cat", b"x'y\n", Some(Duration::from_millis(300))),
-            "rd_r 3 0.300 = 'cat' 'x'\\''y\n'\n"
+            "rd_r 3 0.300 = f 'cat' 'x'\\''y\n'\n"
         );
-        assert_eq!(line("cat", b"a\0b", None), "rd_r 3 0 3 'cat'\n");
+        assert_eq!(line("cat", b"a\0b", None), "rd_r 3 0 3 f 'cat'\n");
         let big = vec![b'x'; INLINE_STDIN_MAX + 1];
         assert_eq!(
             line("cat", &big, None),
-            format!("rd_r 3 0 {} 'cat'\n", big.len())
+            format!("rd_r 3 0 {} f 'cat'\n", big.len())
+        );
+        assert_eq!(
+            String::from_utf8(Shell::request(4, "id", b"", None, OutputMode::Direct)).unwrap(),
+            "rd_r 4 0 - d 'id'\n"
         );
     }
 }

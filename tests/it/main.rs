@@ -9,6 +9,7 @@ mod engine_local;
 mod engine_scripted;
 mod envs;
 mod examples_local;
+mod exchanges;
 mod exec_stream;
 mod faults;
 mod galaxy_roles;

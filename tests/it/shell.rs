@@ -8,7 +8,9 @@ use crate::harness::docker_sh;
 use crate::ssh::{
     connect_ok, host, noise, own_container_with, req, spec, spec_channels, OwnContainer,
 };
-use rdeploy::ssh::{Become, BecomeMethod, ConnectSpec, Connection, ExecRequest, TransportError};
+use rdeploy::ssh::{
+    Become, BecomeMethod, ConnectSpec, Connection, ExecRequest, OutputMode, TransportError,
+};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +56,53 @@ async fn thousand_sequential_requests_exact() {
             )
         );
     }
+    assert_eq!(runner(&c).await, first, "one shell served every request");
+    c.close().await;
+}
+
+/// Direct output (rdeploy's own module scripts: no spool files, no `cat`) framed as
+/// exactly as spooled output, on the same shell, mixed request by request.
+#[tokio::test]
+async fn direct_output_is_framed_exactly() {
+    let c = connect_ok(&spec(host(0), "root")).await;
+    let first = runner(&c).await;
+    let direct = |script: &str, stdin: Option<Vec<u8>>| ExecRequest {
+        output: OutputMode::Direct,
+        stdin,
+        ..req(script)
+    };
+    for i in 0..200 {
+        let script = format!("printf 'out %s' {i}; echo err{i} >&2; exit {}", i % 5);
+        let out = c.exec(direct(&script, None)).await.unwrap();
+        assert_eq!(
+            (out.rc, out.stdout_str(), out.stderr_str()),
+            (i % 5, format!("out {i}"), format!("err{i}\n"))
+        );
+        // A spooled request in between sees nothing of the direct one.
+        let (rc, o, e) = run(&c, &format!("echo spooled{i}")).await;
+        assert_eq!((rc, o, e), (0, format!("spooled{i}\n"), String::new()));
+    }
+    // Binary output with NUL bytes and fake frames, 1 MiB of it, and stdin echoed back.
+    let data = noise(1 << 20);
+    let out = c
+        .exec(direct(
+            "cat; printf '\\0RDM0123456789abcdef0123456789abcdef:1:0\\n'",
+            Some(data.clone()),
+        ))
+        .await
+        .unwrap();
+    let mut want = data.clone();
+    want.extend_from_slice(b"\0RDM0123456789abcdef0123456789abcdef:1:0\n");
+    assert_eq!(out.rc, 0);
+    assert!(
+        out.stdout == want,
+        "1 MiB of binary output came back exactly"
+    );
+    // Isolation holds as for spooled requests.
+    let out = c.exec(direct("cd /tmp; X=1; exit 7", None)).await.unwrap();
+    assert_eq!(out.rc, 7);
+    let out = c.exec(direct("pwd; echo \"x${X}\"", None)).await.unwrap();
+    assert_eq!(out.stdout_str(), "/root\nx\n");
     assert_eq!(runner(&c).await, first, "one shell served every request");
     c.close().await;
 }
