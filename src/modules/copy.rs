@@ -253,7 +253,7 @@ async fn copy_tree(
         s.raw("elif [ \"$(sha256sum < \"$rd_p\" | cut -d' ' -f1)\" != \"$rd_h\" ]; then echo \"RD_DIFF $rd_r\"; ");
     }
     s.raw("else rd_fattrs; rd_pmode; fi ;;\n  esac\ndone\n");
-    let out = ctx.run_direct_stdin(s.as_str(), Some(manifest)).await?;
+    let out = ctx.run_own_stdin(s.as_str(), Some(manifest)).await?;
     if out.rc != 0 {
         let e = out.stderr_str();
         return Ok(Outcome::failed(if out.rc == 4 {
@@ -315,7 +315,7 @@ async fn copy_tree(
             }
         }
     }
-    let out = ctx.run_direct_stdin(s.as_str(), Some(stream)).await?;
+    let out = ctx.run_own_stdin(s.as_str(), Some(stream)).await?;
     if out.rc != 0 {
         return Ok(Outcome::failed(format!(
             "copy to {base} failed (rc={}): {}",
@@ -426,7 +426,7 @@ async fn copy_remote(
     let out = if args.has("validate") {
         ctx.run(s.as_str()).await?
     } else {
-        ctx.run_direct(s.as_str()).await?
+        ctx.run_own(s.as_str()).await?
     };
     if out.rc != 0 {
         let e = out.stderr_str();

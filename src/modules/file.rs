@@ -559,7 +559,7 @@ impl Module for File {
             )?,
         };
         let script = build(&spec, ctx.check_mode);
-        let out = ctx.run_direct(&script).await?;
+        let out = ctx.run_own(&script).await?;
         if out.rc != 0 {
             let err = out.stderr_str();
             let msg = if out.rc == 4 {

@@ -45,7 +45,7 @@ impl Module for Group {
 
         let mut s = Script::new();
         s.raw("getent group ").arg(&name).raw(" || true");
-        let out = ctx.run_direct(s.as_str()).await?;
+        let out = ctx.run_own(s.as_str()).await?;
         let cur = out.stdout_str().lines().next().and_then(parse_group_line);
 
         let mut argv: Vec<String> = Vec::new();
@@ -112,7 +112,7 @@ impl Module for Group {
         if state == "present" {
             s.raw("getent group ").arg(&name).raw("\n");
         }
-        let r = ctx.run_direct(s.as_str()).await?;
+        let r = ctx.run_own(s.as_str()).await?;
         if r.rc != 0 {
             let mut f = Outcome::failed(format!(
                 "{} failed (rc={}): {}",

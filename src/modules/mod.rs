@@ -69,7 +69,7 @@ pub mod wait_for_connection;
 pub use args::Args;
 
 use crate::output::FileDiff;
-use crate::ssh::{Become, Connection, ExecOutput, ExecRequest, OutputMode, TransportError};
+use crate::ssh::{Become, Connection, ExecOutput, ExecRequest, ScriptKind, TransportError};
 use crate::template::Templar;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -212,25 +212,23 @@ impl ModuleCtx<'_> {
         script: &str,
         stdin: Option<Vec<u8>>,
     ) -> Result<ExecOutput, ModuleError> {
-        self.exec_with(script, stdin, None, OutputMode::Spooled)
-            .await
+        self.exec_with(script, stdin, None, ScriptKind::Any).await
     }
 
     /// [`run`](Self::run) for a module's own script that starts no process outliving it
     /// (no user command, no service, no package manager): its output comes straight back
-    /// over the persistent shell ([`OutputMode::Direct`]), a `cat` less on the host.
-    pub async fn run_direct(&self, script: &str) -> Result<ExecOutput, ModuleError> {
-        self.exec_with(script, None, None, OutputMode::Direct).await
+    /// over the persistent shell ([`ScriptKind::Own`]), a `cat` less on the host.
+    pub async fn run_own(&self, script: &str) -> Result<ExecOutput, ModuleError> {
+        self.exec_with(script, None, None, ScriptKind::Own).await
     }
 
-    /// [`run_direct`](Self::run_direct) with bytes on the script's stdin.
-    pub async fn run_direct_stdin(
+    /// [`run_own`](Self::run_own) with bytes on the script's stdin.
+    pub async fn run_own_stdin(
         &self,
         script: &str,
         stdin: Option<Vec<u8>>,
     ) -> Result<ExecOutput, ModuleError> {
-        self.exec_with(script, stdin, None, OutputMode::Direct)
-            .await
+        self.exec_with(script, stdin, None, ScriptKind::Own).await
     }
 
     /// Runs a script whose output goes to `sink` as it arrives (see [`crate::ssh::stream`]).
@@ -239,7 +237,7 @@ impl ModuleCtx<'_> {
         script: &str,
         sink: crate::ssh::stream::OutputSink,
     ) -> Result<ExecOutput, ModuleError> {
-        self.exec_with(script, None, Some(sink), OutputMode::Spooled)
+        self.exec_with(script, None, Some(sink), ScriptKind::Any)
             .await
     }
 
@@ -248,7 +246,7 @@ impl ModuleCtx<'_> {
         script: &str,
         stdin: Option<Vec<u8>>,
         sink: Option<crate::ssh::stream::OutputSink>,
-        output: OutputMode,
+        kind: ScriptKind,
     ) -> Result<ExecOutput, ModuleError> {
         let mut full = String::new();
         for (k, v) in self.environment {
@@ -264,7 +262,7 @@ impl ModuleCtx<'_> {
             stdin,
             timeout: self.timeout,
             become_: self.become_.cloned(),
-            output,
+            kind,
         };
         Ok(match sink {
             Some(sink) => self.conn.exec_streamed(req, sink).await?,

@@ -25,7 +25,7 @@ impl Module for Slurp {
         s.raw("if [ ! -e \"$rd_p\" ]; then echo \"file not found: $rd_p\" >&2; exit 4; fi\n");
         s.raw("if [ ! -r \"$rd_p\" ]; then echo \"file is not readable: $rd_p\" >&2; exit 4; fi\n");
         s.raw("exec cat -- \"$rd_p\"\n");
-        let out = ctx.run_direct(s.as_str()).await?;
+        let out = ctx.run_own(s.as_str()).await?;
         if out.rc != 0 {
             let err = out.stderr_str();
             return Ok(Outcome::failed(if out.rc == 4 {

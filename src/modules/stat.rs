@@ -170,7 +170,7 @@ impl Module for Stat {
             s.raw(&format!("if {cond} && [ -r \"$rd_p\" ]; then echo \"RD_SUM $({algo}sum < \"$rd_p\")\"; fi\n"));
         }
         s.raw("exit 0\n");
-        let out = ctx.run_direct(s.as_str()).await?;
+        let out = ctx.run_own(s.as_str()).await?;
         if out.rc != 0 {
             return Err(ModuleError::failed(format!(
                 "cannot stat {path}: {}",

@@ -187,7 +187,7 @@ impl Module for User {
                 .arg(g)
                 .raw("\n");
         }
-        let out = ctx.run_direct(s.as_str()).await?;
+        let out = ctx.run_own(s.as_str()).await?;
         let stdout = out.stdout_str();
         let secs = sections(&stdout);
         let cur = section(&secs, "passwd")
@@ -217,7 +217,7 @@ impl Module for User {
             }
             let mut s = Script::new();
             s.args(&argv).raw(" 2>&1 || exit $?\n");
-            let r = ctx.run_direct(s.as_str()).await?;
+            let r = ctx.run_own(s.as_str()).await?;
             // userdel -r warns (rc 12) when the mail spool or home is missing: the user is gone.
             if r.rc != 0 && r.rc != 12 {
                 return Ok(Outcome::failed(format!(
@@ -561,7 +561,7 @@ impl Module for User {
             s.raw("echo '@@RD sshkey'; cat \"$rd_kf.pub\"\necho '@@RD sshfp'; ssh-keygen -lf \"$rd_kf.pub\"\necho '@@RD kf'; printf '%s\\n' \"$rd_kf\"\n");
         }
         s.raw("echo '@@RD passwd'; getent passwd \"$rd_name\"\necho '@@RD groups'; id -Gn \"$rd_name\"\necho '@@RD primary'; id -gn \"$rd_name\"\n");
-        let r = ctx.run_direct_stdin(s.as_str(), stdin).await?;
+        let r = ctx.run_own_stdin(s.as_str(), stdin).await?;
         let rout = r.stdout_str();
         let rsecs = sections(&rout);
         if r.rc != 0 {

@@ -166,7 +166,7 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
             .raw(" ] && cat ")
             .arg(p.dest)
             .raw(" || true");
-        let out = ctx.run_direct(s.as_str()).await?;
+        let out = ctx.run_own(s.as_str()).await?;
         before = Some(out.stdout_str());
     }
     let check = ctx.check_mode;
@@ -234,7 +234,7 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
     let out = if p.validate.is_some() {
         ctx.run_stdin(s.as_str(), stdin).await?
     } else {
-        ctx.run_direct_stdin(s.as_str(), stdin).await?
+        ctx.run_own_stdin(s.as_str(), stdin).await?
     };
     let stdout = out.stdout_str();
     if out.rc != 0 {
@@ -273,7 +273,7 @@ pub async fn read_file(ctx: &ModuleCtx<'_>, path: &str) -> Result<Option<Vec<u8>
         .raw("; elif [ -e ")
         .arg(path)
         .raw(" ]; then echo 'not a regular file' >&2; exit 4; else printf 'N'; fi");
-    let out = ctx.run_direct(s.as_str()).await?;
+    let out = ctx.run_own(s.as_str()).await?;
     if out.rc != 0 {
         return Err(ModuleError::failed(format!(
             "cannot read {path}: {}",
@@ -630,7 +630,7 @@ pub async fn read_for_edit(
         );
     }
     s.raw("printf N\n");
-    let out = ctx.run_direct(s.as_str()).await?;
+    let out = ctx.run_own(s.as_str()).await?;
     if out.rc != 0 {
         let err = out.stderr_str();
         return Err(ModuleError::failed(if out.rc == 4 {
@@ -821,7 +821,7 @@ pub async fn expand_user(ctx: &ModuleCtx<'_>, path: &str) -> Result<String, Modu
             .arg(user)
             .raw(" | cut -d: -f6 | tr -d '\\n'");
     }
-    let out = ctx.run_direct(s.as_str()).await?;
+    let out = ctx.run_own(s.as_str()).await?;
     let home = out.stdout_str();
     if out.rc != 0 || home.is_empty() {
         // As Python's expanduser: an unknown user leaves the path unchanged.

@@ -32,22 +32,24 @@ pub struct ExecRequest {
     pub timeout: Option<Duration>,
     /// Privilege escalation; the transport applies it with [`wrap_become`].
     pub become_: Option<Become>,
-    /// Where the output goes on a persistent shell (spooled unless the script says it
-    /// starts nothing that outlives it).
-    pub output: OutputMode,
+    /// Whose script it is: how a persistent shell may run it.
+    pub kind: ScriptKind,
 }
 
-/// How a persistent shell returns a request's output.
+/// Whose script a request runs, which decides how a persistent shell runs it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OutputMode {
-    /// Into files on the host, sent once the script has exited: a background process
-    /// that keeps its stdout or stderr open cannot hold or garble the answer. For user
-    /// commands, services, package managers: anything that may leave a process behind.
+pub enum ScriptKind {
+    /// Any script (user commands, services, package managers: anything that may leave a
+    /// process behind, kill its process group or call `exec`): a process and session of
+    /// its own, output spooled to files and sent once it has exited, so a background
+    /// process that keeps stdout open cannot hold or garble the answer.
     #[default]
-    Spooled,
-    /// Straight to the channel, followed by the frame end: for rdeploy's own module
-    /// scripts, which start no process that outlives them (one `cat` less per request).
-    Direct,
+    Any,
+    /// One of rdeploy's own module scripts, which starts no process that outlives it:
+    /// run in a subshell of the driver (a fork, no exec) with its output straight to
+    /// the channel (no spool files, no `cat`). With a timeout it runs as `Any` does, so
+    /// that the timeout can kill its process group.
+    Own,
 }
 
 /// Whether SSH connections use persistent shells: on unless `RDEPLOY_PERSISTENT_SHELL`

@@ -8,8 +8,9 @@
 //!   ([`prelude`]): a random marker in an unexported variable, a check of its tools, the
 //!   request function `rd_r`. The driver answers `M:ready`.
 //! - a request: one command line `rd_r ID TIMEOUT MODE OUT 'SCRIPT' ['STDIN']`, every
-//!   value single-quoted; OUT is `f` (output spooled to files) or `d` (direct, see below). The shell reads commands in blocks, so nothing is ever sent behind
-//!   a request line until its answer: stdin of up to [`INLINE_STDIN_MAX`] bytes without
+//!   value single-quoted; OUT is `f` (output spooled to files) or `d` (direct, see
+//!   below). The shell reads commands in blocks, so nothing is ever sent behind a
+//!   request line until its answer: stdin of up to [`INLINE_STDIN_MAX`] bytes without
 //!   NUL is a word of the line itself (MODE `=`, written to the spool file by the
 //!   `printf` builtin); other stdin (MODE = its length) is sent only once the driver
 //!   has printed `M:go:ID`, and read by GNU `head -c` (which never reads more than
@@ -22,8 +23,10 @@
 //!   watchdog (`sleep` in a process group of its own, killed as a group when the
 //!   request ends first). Per request the host starts one process (`setsid` exec'ing
 //!   `sh`) and a `cat` per non-empty output; more only for binary or large stdin.
-//!   Direct requests ([`OutputMode::Direct`]: rdeploy's own module scripts, which leave
-//!   no process behind) write to the channel itself: no files, no `cat`.
+//!   Requests of rdeploy's own module scripts ([`ScriptKind::Own`], OUT `d`: they leave
+//!   no process behind) write to the channel itself (no files, no `cat`) and, without a
+//!   timeout, run in a subshell of the driver that sources the script: a fork, no exec
+//!   (the driver's variables, the marker first, are unset in it).
 //! - the answer: the request's stdout then `M:ID:RC\n` (or `M:ID:RCT\n` when the driver's
 //!   watchdog killed it) on stdout, its stderr then `M:ID\n` on stderr. The marker is
 //!   never given to requests, so no output can forge a frame end.
@@ -32,7 +35,7 @@
 //! become refused) is reported as a [`StartError`]; the connection then uses one
 //! channel per request (see `russh_conn`).
 
-use super::{wrap_become, Become, ExecOutput, OutputMode};
+use super::{wrap_become, Become, ExecOutput, ScriptKind};
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::time::Duration;
@@ -73,7 +76,10 @@ rd_r() {
   esac
   if [ "$4" = d ]; then exec 3>&1 4>&2; else exec 3>"$f.o" 4>"$f.e"; fi
   t=
-  if [ "$2" = 0 ]; then
+  if [ "$2" = 0 ] && [ "$4" = d ]; then
+    (s=$f.s; unset M d f i n t; . "$s") <"$i" >&3 2>&4 3>&- 4>&-
+    rc=$?
+  elif [ "$2" = 0 ]; then
     setsid /bin/sh "$f.s" <"$i" >&3 2>&4 3>&- 4>&-
     rc=$?
   else
@@ -259,7 +265,7 @@ impl Shell {
         script: &str,
         stdin: &[u8],
         timeout: Option<Duration>,
-        output: OutputMode,
+        kind: ScriptKind,
     ) -> Vec<u8> {
         let to = match timeout {
             // GNU sleep takes fractions; never 0 (which means "no timeout").
@@ -271,9 +277,9 @@ impl Shell {
             (false, true) => "=".to_string(),
             (false, false) => stdin.len().to_string(),
         };
-        let out = match output {
-            OutputMode::Spooled => 'f',
-            OutputMode::Direct => 'd',
+        let out = match kind {
+            ScriptKind::Any => 'f',
+            ScriptKind::Own => 'd',
         };
         let mut line = format!("rd_r {id} {to} {mode} {out} ").into_bytes();
         quote_bytes(&mut line, script.as_bytes());
@@ -293,11 +299,11 @@ impl Shell {
         script: &str,
         stdin: &[u8],
         timeout: Option<Duration>,
-        output: OutputMode,
+        kind: ScriptKind,
     ) -> Result<Answer, ShellError> {
         let id = self.next_id;
         self.next_id += 1;
-        let line = Self::request(id, script, stdin, timeout, output);
+        let line = Self::request(id, script, stdin, timeout, kind);
         // Binary or large stdin goes after the driver's `go` line, once the shell has
         // read its whole command line (it reads commands in blocks: anything sent with
         // the line could end up in its buffer instead of the request's stdin).
@@ -471,7 +477,7 @@ mod tests {
     #[test]
     fn request_lines_quote_and_pick_the_stdin_mode() {
         let line = |s: &str, i: &[u8], t| {
-            String::from_utf8(Shell::request(3, s, i, t, OutputMode::Spooled)).unwrap()
+            String::from_utf8(Shell::request(3, s, i, t, ScriptKind::Any)).unwrap()
         };
         assert_eq!(
             line("echo 'a b'", b"", None),
@@ -488,7 +494,7 @@ mod tests {
             format!("rd_r 3 0 {} f 'cat'\n", big.len())
         );
         assert_eq!(
-            String::from_utf8(Shell::request(4, "id", b"", None, OutputMode::Direct)).unwrap(),
+            String::from_utf8(Shell::request(4, "id", b"", None, ScriptKind::Own)).unwrap(),
             "rd_r 4 0 - d 'id'\n"
         );
     }

@@ -557,12 +557,12 @@ impl RusshConnection {
             script,
             stdin,
             timeout,
-            output,
+            kind,
             ..
         } = req;
         let task = tokio::spawn(async move {
             let stdin = stdin.unwrap_or_default();
-            let run = shell.run(&script, &stdin, timeout, output);
+            let run = shell.run(&script, &stdin, timeout, kind);
             let r = match timeout {
                 None => run.await,
                 Some(t) => match tokio::time::timeout(t + SHELL_GRACE, run).await {

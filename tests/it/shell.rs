@@ -9,7 +9,7 @@ use crate::ssh::{
     connect_ok, host, noise, own_container_with, req, spec, spec_channels, OwnContainer,
 };
 use rdeploy::ssh::{
-    Become, BecomeMethod, ConnectSpec, Connection, ExecRequest, OutputMode, TransportError,
+    Become, BecomeMethod, ConnectSpec, Connection, ExecRequest, ScriptKind, TransportError,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -67,7 +67,7 @@ async fn direct_output_is_framed_exactly() {
     let c = connect_ok(&spec(host(0), "root")).await;
     let first = runner(&c).await;
     let direct = |script: &str, stdin: Option<Vec<u8>>| ExecRequest {
-        output: OutputMode::Direct,
+        kind: ScriptKind::Own,
         stdin,
         ..req(script)
     };
@@ -103,7 +103,21 @@ async fn direct_output_is_framed_exactly() {
     assert_eq!(out.rc, 7);
     let out = c.exec(direct("pwd; echo \"x${X}\"", None)).await.unwrap();
     assert_eq!(out.stdout_str(), "/root\nx\n");
+    // The driver's variables (the marker first) are not visible in the subshell.
+    let out = c.exec(direct("echo \"[$M][$d][$n]\"", None)).await.unwrap();
+    assert_eq!(out.stdout_str(), "[][][]\n");
     assert_eq!(runner(&c).await, first, "one shell served every request");
+    // With a timeout it runs in a process group of its own, which the timeout kills.
+    let t = std::time::Instant::now();
+    let slow = ExecRequest {
+        timeout: Some(Duration::from_secs(1)),
+        ..direct("sleep 20; echo never", None)
+    };
+    let r = c.exec(slow).await;
+    assert!(matches!(r, Err(TransportError::Timeout(_))), "{r:?}");
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    // (the shell is back in the pool once its watchdog has answered, or replaced)
+    assert_eq!(run(&c, "echo alive").await.1, "alive\n");
     c.close().await;
 }
 

@@ -53,7 +53,7 @@ pub(crate) fn req(script: &str) -> ExecRequest {
         stdin: None,
         timeout: Some(Duration::from_secs(30)),
         become_: None,
-        output: Default::default(),
+        kind: Default::default(),
     }
 }
 
