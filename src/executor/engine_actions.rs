@@ -49,14 +49,12 @@ impl Executor {
         }
         self.inv
             .write()
-            .unwrap()
             .add_runtime_host(&name, &groups, vars)
             .map_err(|e| ModuleError::failed(e.to_string()))?;
         // after the change: a task reading meanwhile may have cached the old one
-        *self.inv_cache.write().unwrap() = Default::default();
+        *self.inv_cache.write() = Default::default();
         self.hosts
             .write()
-            .unwrap()
             .entry(name.clone())
             .or_insert_with(|| Arc::new(super::host::HostRt::new(&name)));
         Ok(Outcome::changed(true).with("add_host", json!({"host_name": name, "groups": groups})))
@@ -79,11 +77,10 @@ impl Executor {
         groups.extend(parents.iter().filter(|p| *p != "all").cloned());
         self.inv
             .write()
-            .unwrap()
             .add_runtime_host(host, &groups, Default::default())
             .map_err(|e| ModuleError::failed(e.to_string()))?;
         // after the change: a task reading meanwhile may have cached the old one
-        *self.inv_cache.write().unwrap() = Default::default();
+        *self.inv_cache.write() = Default::default();
         // ansible-core reports group_by as changed, with these keys
         Ok(Outcome::changed(true)
             .with("add_group", json!(key))

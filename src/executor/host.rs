@@ -5,9 +5,10 @@ use crate::output::HostStats;
 use crate::ssh::Connection;
 use indexmap::IndexMap;
 use minijinja::Value;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 /// Variables a host gains while running.
 #[derive(Default)]
@@ -103,19 +104,19 @@ impl HostRt {
 
     /// Still running tasks in this play.
     pub fn is_active(&self) -> bool {
-        let st = self.st.lock().unwrap();
+        let st = self.st.lock();
         !st.unreachable && !st.ended && (!st.failed_in_play || st.in_always)
     }
 
     pub fn clear_failure_for_rescue(&self) {
-        let mut st = self.st.lock().unwrap();
+        let mut st = self.st.lock();
         st.failed_in_play = false;
     }
 
     /// Entering a `rescue`: the failed task and its result become variables.
     pub fn enter_rescue(&self) {
         self.clear_failure_for_rescue();
-        let mut d = self.dynv.write().unwrap();
+        let mut d = self.dynv.write();
         if let Some((task, result)) = d.last_failure.clone() {
             d.rescue_vars.insert("ansible_failed_task".into(), task);
             d.rescue_vars.insert("ansible_failed_result".into(), result);
@@ -123,65 +124,104 @@ impl HostRt {
     }
 
     pub fn leave_rescue(&self) {
-        self.dynv.write().unwrap().rescue_vars.clear();
+        self.dynv.write().rescue_vars.clear();
     }
 
     /// The block's failure was rescued: counted as rescued, and the failures of the
     /// block no longer count (as in ansible-core).
     pub fn rescued(&self, failed_before: u32) {
-        let mut st = self.st.lock().unwrap();
+        let mut st = self.st.lock();
         st.stats.rescued += 1;
         st.stats.failed = failed_before;
     }
 
     /// Failures counted so far.
     pub fn failed_count(&self) -> u32 {
-        self.st.lock().unwrap().stats.failed
+        self.st.lock().stats.failed
     }
 
     pub fn is_unreachable(&self) -> bool {
-        self.st.lock().unwrap().unreachable
+        self.st.lock().unreachable
     }
 
     pub fn failed_in_play(&self) -> bool {
-        self.st.lock().unwrap().failed_in_play
+        self.st.lock().failed_in_play
+    }
+
+    /// Failed or unreachable in the current play.
+    pub fn failed_or_unreachable(&self) -> bool {
+        let st = self.st.lock();
+        st.failed_in_play || st.unreachable
+    }
+
+    /// A play starts for this host: it shows in the recap, `end_host` and the
+    /// notifications of an earlier play are forgotten.
+    pub fn start_play(&self) {
+        let mut st = self.st.lock();
+        st.touched = true;
+        st.ended = false;
+        st.notified.clear();
+    }
+
+    /// The vars files of the play that name host variables, loaded for this host.
+    pub fn set_play_vars_files(&self, vars: IndexMap<String, Value>) {
+        self.dynv.write().play_vars_files = vars;
+    }
+
+    /// Whether handler number `i` (listening to `names`) runs on this host at a flush:
+    /// notified, reachable, and not failed unless `force` (force_handlers). A notified
+    /// handler is marked as run either way.
+    pub fn takes_handler(&self, i: usize, names: &[String], force: bool) -> bool {
+        let mut st = self.st.lock();
+        let hit = names.iter().any(|n| st.notified.contains(n));
+        if hit {
+            st.handlers_run.insert(i);
+        }
+        hit && !st.unreachable && (force || !st.failed_in_play)
+    }
+
+    /// After a flush: no handler is pending any more.
+    pub fn clear_notified(&self) {
+        let mut st = self.st.lock();
+        st.notified.clear();
+        st.handlers_run.clear();
     }
 
     /// Running an `always` section after a failure (the host takes part again).
     pub fn set_in_always(&self, on: bool) {
-        self.st.lock().unwrap().in_always = on;
+        self.st.lock().in_always = on;
     }
 
     /// `meta: end_host`.
     pub fn end_host(&self) {
-        self.st.lock().unwrap().ended = true;
+        self.st.lock().ended = true;
     }
 
     /// `meta: clear_host_errors`: failures up to now stay in the recap but no longer
     /// decide the exit status.
     pub fn clear_errors(&self) {
         self.clear_failure_for_rescue();
-        let mut st = self.st.lock().unwrap();
+        let mut st = self.st.lock();
         st.failed_cleared = st.stats.failed;
     }
 
     /// `meta: clear_facts`.
     pub fn clear_facts(&self) {
-        self.dynv.write().unwrap().facts.clear();
+        self.dynv.write().facts.clear();
     }
 
     /// Takes in what a task learned.
     pub fn learn(&self, l: &Learned) {
-        self.dynv.write().unwrap().learn(l);
+        self.dynv.write().learn(l);
     }
 
     /// Counts a result that is neither changed nor failed (an include).
     pub fn count_ok(&self) {
-        self.st.lock().unwrap().stats.ok += 1;
+        self.st.lock().stats.ok += 1;
     }
 
     pub fn count_skipped(&self) {
-        self.st.lock().unwrap().stats.skipped += 1;
+        self.st.lock().stats.skipped += 1;
     }
 
     pub async fn reset_connection(&self) {

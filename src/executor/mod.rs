@@ -27,9 +27,10 @@ use futures::StreamExt;
 use host::HostRt;
 use indexmap::IndexMap;
 use minijinja::Value;
+use parking_lot::RwLock;
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vars::{HostList, Layer};
 
@@ -209,11 +210,23 @@ impl PlayRun {
     }
 
     pub fn live(&self) -> LiveHosts {
-        self.live.read().unwrap().clone()
+        self.live.read().clone()
+    }
+
+    /// The serial batch now running.
+    fn set_batch(&self, batch: &[String]) {
+        self.live.write().batch = batch.to_vec().into();
+    }
+
+    /// The play's and the batch's hosts that have not failed.
+    fn set_live(&self, play_hosts: Vec<String>, batch: Vec<String>) {
+        let mut live = self.live.write();
+        live.play_hosts = Value::from(play_hosts);
+        live.play_batch = Value::from(batch);
     }
 
     pub fn handlers(&self) -> Arc<Vec<Task>> {
-        self.handlers.read().unwrap().clone()
+        self.handlers.read().clone()
     }
 
     /// Handlers of a role included at run time become the play's.
@@ -221,7 +234,7 @@ impl PlayRun {
         if more.is_empty() {
             return;
         }
-        let mut h = self.handlers.write().unwrap();
+        let mut h = self.handlers.write();
         let mut all = (**h).clone();
         all.extend(more);
         *h = Arc::new(all);
@@ -293,7 +306,7 @@ impl Executor {
     }
 
     pub fn host_rt(&self, name: &str) -> Option<Arc<HostRt>> {
-        self.hosts.read().unwrap().get(name).cloned()
+        self.hosts.read().get(name).cloned()
     }
 
     pub fn emit(&self, ev: Event) {
@@ -302,7 +315,7 @@ impl Executor {
 
     /// Selects the hosts of a play: its pattern, then `--limit`.
     pub fn select_hosts(&self, pattern: &str) -> Result<Vec<String>> {
-        let inv = self.inv.read().unwrap();
+        let inv = self.inv.read();
         let mut hosts = inv.select(pattern)?;
         if let Some(limit) = &self.opts.limit {
             let allowed: HashSet<String> = inv.select(limit)?.into_iter().collect();
@@ -335,8 +348,8 @@ impl Executor {
         let mut failed = Vec::new();
         let mut any_unreachable = false;
         let mut any_failed = false;
-        for (name, h) in self.hosts.read().unwrap().iter() {
-            let st = h.st.lock().unwrap();
+        for (name, h) in self.hosts.read().iter() {
+            let st = h.st.lock();
             if st.touched {
                 stats.insert(name.clone(), st.stats.clone());
             }
@@ -488,15 +501,12 @@ impl Executor {
                         .map_err(|e| Error::usage(format!("host {h}: {e}")))?;
                 }
             }
-            rt.dynv.write().unwrap().play_vars_files = mine;
+            rt.set_play_vars_files(mine);
         }
         for h in &hosts {
             if let Some(rt) = self.host_rt(h) {
-                let mut st = rt.st.lock().unwrap();
-                st.touched = true;
                 // Failed and unreachable hosts stay out of later plays (as in Ansible).
-                st.ended = false;
-                st.notified.clear();
+                rt.start_play();
             }
         }
         for batch in batches(&hosts, &play.serial) {
@@ -505,7 +515,7 @@ impl Executor {
             if batch.is_empty() {
                 continue;
             }
-            run.live.write().unwrap().batch = batch.clone().into();
+            run.set_batch(&batch);
             self.refresh_live_hosts(&run);
             let base = Inherit::of_play(&run);
             let mut active: Vec<String> = self.alive(&batch);
@@ -574,31 +584,18 @@ impl Executor {
         let (all, batch) = (run.ctx.play_hosts.clone(), run.live().batch.to_vec());
         let ok = |h: &String| {
             self.host_rt(h)
-                .map(|rt| {
-                    let st = rt.st.lock().unwrap();
-                    !st.failed_in_play && !st.unreachable
-                })
-                .unwrap_or(false)
+                .is_some_and(|rt| !rt.failed_or_unreachable())
         };
         let live_all: Vec<String> = all.into_iter().filter(ok).collect();
         let live_batch: Vec<String> = batch.into_iter().filter(ok).collect();
-        let mut live = run.live.write().unwrap();
-        live.play_hosts = Value::from(live_all);
-        live.play_batch = Value::from(live_batch);
+        run.set_live(live_all, live_batch);
     }
 
     /// How many hosts of `batch` failed or became unreachable in this play.
     fn failed_in(&self, batch: &[String]) -> usize {
         batch
             .iter()
-            .filter(|h| {
-                self.host_rt(h)
-                    .map(|rt| {
-                        let st = rt.st.lock().unwrap();
-                        st.failed_in_play || st.unreachable
-                    })
-                    .unwrap_or(false)
-            })
+            .filter(|h| self.host_rt(h).is_some_and(|rt| rt.failed_or_unreachable()))
             .count()
     }
 
@@ -874,15 +871,7 @@ impl Executor {
                 .iter()
                 .filter(|host| {
                     self.host_rt(host)
-                        .map(|rt| {
-                            let mut st = rt.st.lock().unwrap();
-                            let hit = names.iter().any(|n| st.notified.contains(n));
-                            if hit {
-                                st.handlers_run.insert(i);
-                            }
-                            hit && !st.unreachable && (force || !st.failed_in_play)
-                        })
-                        .unwrap_or(false)
+                        .is_some_and(|rt| rt.takes_handler(i, &names, force))
                 })
                 .cloned()
                 .collect();
@@ -896,9 +885,7 @@ impl Executor {
         }
         for host in hosts {
             if let Some(rt) = self.host_rt(host) {
-                let mut st = rt.st.lock().unwrap();
-                st.notified.clear();
-                st.handlers_run.clear();
+                rt.clear_notified();
             }
         }
     }
@@ -1024,7 +1011,7 @@ pub fn merge_vars(base: &IndexMap<String, Value>, over: &RawVars) -> IndexMap<St
 pub(crate) mod testing {
     use super::*;
     use crate::output::HostResult;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     #[derive(Default)]
     struct Collect(Mutex<Vec<HostResult>>);
@@ -1032,7 +1019,7 @@ pub(crate) mod testing {
     impl Reporter for Collect {
         fn event(&self, ev: &Event) {
             if let Event::HostResult(r) = ev {
-                self.0.lock().unwrap().push(r.clone());
+                self.0.lock().push(r.clone());
             }
         }
     }
@@ -1061,7 +1048,7 @@ pub(crate) mod testing {
         let collect = Arc::new(Collect::default());
         let ex = Executor::new(inv, RunOptions::default(), collect.clone());
         ex.run_playbook(&book).await.unwrap();
-        let results = collect.0.lock().unwrap().clone();
+        let results = collect.0.lock().clone();
         results
     }
 }

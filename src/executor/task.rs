@@ -64,32 +64,26 @@ impl Executor {
     ) -> IndexMap<String, Value> {
         let play = &run.ctx;
         let live = run.live();
-        let inv = self.inv.read().unwrap();
+        let inv = self.inv.read();
         let mut m = IndexMap::new();
         m.insert("inventory_hostname".into(), Value::from(host));
         m.insert(
             "inventory_hostname_short".into(),
             Value::from(host.split('.').next().unwrap_or(host)),
         );
-        let cached = self
-            .inv_cache
-            .read()
-            .unwrap()
-            .group_names
-            .get(host)
-            .cloned();
+        let cached = self.inv_cache.read().group_names.get(host).cloned();
         let group_names = cached.unwrap_or_else(|| {
             let v = Value::from(inv.group_names(host));
-            let mut c = self.inv_cache.write().unwrap();
+            let mut c = self.inv_cache.write();
             c.group_names.insert(host.to_string(), v.clone());
             v
         });
         m.insert("group_names".into(), group_names);
-        let cached = self.inv_cache.read().unwrap().groups.clone();
+        let cached = self.inv_cache.read().groups.clone();
         let groups = cached.unwrap_or_else(|| {
             let g: IndexMap<String, Vec<String>> = inv.groups_map();
             let v = Value::from_pairs(g.into_iter().map(|(k, v)| (k, Value::from(v))));
-            self.inv_cache.write().unwrap().groups = Some(v.clone());
+            self.inv_cache.write().groups = Some(v.clone());
             v
         });
         m.insert("groups".into(), groups);
@@ -134,10 +128,10 @@ impl Executor {
             m.insert("role_name".into(), Value::from(r.name.clone()));
         }
         let this = self.self_arc();
-        let cached = self.inv_cache.read().unwrap().host_names.clone();
+        let cached = self.inv_cache.read().host_names.clone();
         let names = cached.unwrap_or_else(|| {
             let n: Arc<Vec<String>> = Arc::new(inv.hosts.keys().cloned().collect());
-            self.inv_cache.write().unwrap().host_names = Some(n.clone());
+            self.inv_cache.write().host_names = Some(n.clone());
             n
         });
         let run = run.clone();
@@ -164,7 +158,7 @@ impl Executor {
         let rt = self.host_rt(host)?;
         let inv_vars = self.inventory_layer(host)?;
         let play = &run.ctx;
-        let d = rt.dynv.read().unwrap();
+        let d = rt.dynv.read();
         let mut magic = IndexMap::new();
         magic.insert("inventory_hostname".to_string(), Value::from(host));
         magic.insert(
@@ -201,20 +195,19 @@ impl Executor {
     }
 
     fn inventory_layer(&self, host: &str) -> Option<Layer> {
-        if let Some(l) = self.inv_cache.read().unwrap().host_layers.get(host) {
+        if let Some(l) = self.inv_cache.read().host_layers.get(host) {
             return Some(l.clone());
         }
         let layer = self.build_inventory_layer(host)?;
         self.inv_cache
             .write()
-            .unwrap()
             .host_layers
             .insert(host.to_string(), layer.clone());
         Some(layer)
     }
 
     fn build_inventory_layer(&self, host: &str) -> Option<Layer> {
-        let inv = self.inv.read().unwrap();
+        let inv = self.inv.read();
         if !inv.hosts.contains_key(host) {
             return None;
         }
@@ -241,7 +234,7 @@ impl Executor {
         let rt = self.host_rt(host);
         let (facts, set_facts, include_vars, rescue_vars, host_vars_files) = match &rt {
             Some(rt) => {
-                let d = rt.dynv.read().unwrap();
+                let d = rt.dynv.read();
                 (
                     d.facts.clone(),
                     d.set_facts.clone(),
@@ -525,7 +518,6 @@ impl Executor {
         if let Some(reg) = &t.register {
             rt.dynv
                 .write()
-                .unwrap()
                 .set_facts
                 .insert(reg.clone(), reg_value.clone());
         }
@@ -547,7 +539,7 @@ impl Executor {
         // Stats.
         let mut failure = None;
         {
-            let mut st = rt.st.lock().unwrap();
+            let mut st = rt.st.lock();
             if unreachable {
                 if t.ignore_unreachable {
                     st.stats.skipped += 1;
@@ -578,7 +570,7 @@ impl Executor {
         }
         if failure.is_some() {
             // (taken after the state lock is released: never both at once)
-            rt.dynv.write().unwrap().last_failure = failure;
+            rt.dynv.write().last_failure = failure;
         }
         Some(Registered {
             name: t.register.clone(),
@@ -623,7 +615,7 @@ impl Executor {
     ) {
         let ignored = self.ignore_errors(t, inherit, scope);
         {
-            let mut st = rt.st.lock().unwrap();
+            let mut st = rt.st.lock();
             if ignored {
                 st.stats.ignored += 1;
                 st.stats.ok += 1;
@@ -638,7 +630,7 @@ impl Executor {
             } else {
                 json!({"failed": true, "msg": msg})
             };
-            rt.dynv.write().unwrap().last_failure =
+            rt.dynv.write().last_failure =
                 Some((failed_task_value(t, name), template::from_json(&result)));
         }
         self.emit(Event::HostResult(HostResult {

@@ -6,9 +6,10 @@ use crate::template::Templar;
 use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
+use parking_lot::Mutex;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub type Layer = Arc<IndexMap<String, Value>>;
 
@@ -61,7 +62,7 @@ impl Scope {
         if !needs_render(&raw) {
             return Some(raw);
         }
-        if let Some(v) = self.cache.lock().unwrap().get(key) {
+        if let Some(v) = self.cache.lock().get(key) {
             return Some(v.clone());
         }
         let depth = DEPTH.with(|d| d.get());
@@ -81,10 +82,7 @@ impl Scope {
                 format!("in variable `{key}`: {}", e.message),
             )),
         };
-        self.cache
-            .lock()
-            .unwrap()
-            .insert(key.to_string(), v.clone());
+        self.cache.lock().insert(key.to_string(), v.clone());
         Some(v)
     }
 
