@@ -183,19 +183,47 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
     }
     s.raw("if [ \"$rd_cur\" != \"$rd_want\" ]; then\n  echo RD_CONTENT\n");
     if !check {
-        s.raw("  rd_dir=$(dirname \"$rd_dest\")\n");
+        // The directory by parameter expansion and the temporary file created with
+        // noclobber (O_EXCL; `$$` differs between concurrent writers): no `dirname`, and
+        // `mktemp` only if that name is taken.
+        s.raw("  case $rd_dest in */*) rd_dir=${rd_dest%/*}; rd_dir=${rd_dir:-/};; *) rd_dir=.;; esac\n");
         s.raw("  [ -d \"$rd_dir\" ] || { echo \"Destination directory $rd_dir does not exist\" >&2; exit 4; }\n");
-        s.raw("  rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3\n");
+        s.raw("  rd_tmp=\"$rd_dir/.rdeploy.$$.tmp\"\n");
+        s.raw("  if ! (umask 077; set -C; : >\"$rd_tmp\") 2>/dev/null; then rd_tmp=$(mktemp \"$rd_dir/.rdeploy.XXXXXXXX\") || exit 3; fi\n");
         // A lost connection closes stdout/stderr: the first write then kills the shell
         // with SIGPIPE, which skips the EXIT trap unless signals end it through `exit`.
         s.raw("  trap 'rm -f \"$rd_tmp\"' EXIT\n  trap 'exit 3' HUP INT TERM PIPE\n");
         s.raw(&receive_stdin("\"$rd_tmp\"", p.content.len()));
-        s.raw("  if [ -e \"$rd_dest\" ]; then chmod --reference=\"$rd_dest\" \"$rd_tmp\"; chown --reference=\"$rd_dest\" \"$rd_tmp\" 2>/dev/null; ");
-        s.raw("else chmod $(printf '%o' $(( 0666 & ~$(umask) ))) \"$rd_tmp\"; fi\n");
-        let mut inner = Script::new();
-        attrs_script(&mut inner, "rd_tmp", &p.attrs, false, true);
-        // Attribute changes on the temporary file are part of the content change.
-        s.raw(&inner.into_string().replace("echo RD_ATTRS_CHANGED", ":"));
+        // The new file's attributes: the old file's (or the umask's), then the wanted
+        // ones, applied without comparing (part of the content change); whatever the
+        // wanted attributes fix anyway is not copied first.
+        let a = &p.attrs;
+        let mode = a.mode.as_deref().filter(|m| *m != "preserve");
+        let numeric = mode.is_some_and(|m| m.bytes().all(|b| b.is_ascii_digit()));
+        let (keep_mode, keep_owner) = (!numeric, a.owner.is_none() || a.group.is_none());
+        if keep_mode || keep_owner {
+            s.raw("  if [ -e \"$rd_dest\" ]; then :");
+            if keep_mode {
+                s.raw("; chmod --reference=\"$rd_dest\" \"$rd_tmp\"");
+            }
+            if keep_owner {
+                s.raw("; chown --reference=\"$rd_dest\" \"$rd_tmp\" 2>/dev/null");
+            }
+            s.raw("\n");
+            if keep_mode {
+                s.raw("  else chmod $(printf '%o' $(( 0666 & ~$(umask) ))) \"$rd_tmp\"\n");
+            }
+            s.raw("  fi\n");
+        }
+        if let Some(o) = &a.owner {
+            s.raw("  chown ").arg(o).raw(" \"$rd_tmp\" || exit 3\n");
+        }
+        if let Some(g) = &a.group {
+            s.raw("  chgrp ").arg(g).raw(" \"$rd_tmp\" || exit 3\n");
+        }
+        if let Some(m) = mode {
+            s.raw("  chmod ").arg(m).raw(" \"$rd_tmp\" || exit 3\n");
+        }
         if let Some(v) = &p.validate {
             let mut parts = v.splitn(2, "%s");
             let head = parts.next().unwrap_or("");

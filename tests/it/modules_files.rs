@@ -386,6 +386,63 @@ async fn script_runs_a_local_file_with_its_interpreter() {
 
 // ---------------------------------------------------------------- copy
 
+/// What a rewritten file keeps when no attribute is asked: the old file's mode, owner
+/// and group; a new file gets the umask's mode; only the asked attributes change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewritten_files_keep_their_attributes_unless_asked() {
+    let t = setup("copykeep");
+    let dest = t.p("keep.conf");
+    t.sh(&format!(
+        "umask 022; printf old > {dest}; chmod 0604 {dest}; chown deploy:deploy {dest}"
+    ));
+    let o = t
+        .converge("copy", json!({"content": "new\n", "dest": dest}))
+        .await;
+    assert!(o.changed);
+    assert_eq!(t.cat("keep.conf"), "new");
+    assert_eq!(
+        (t.mode("keep.conf"), t.owner("keep.conf")),
+        ("604".into(), "deploy:deploy".into())
+    );
+    // Only the owner asked: the group stays the old file's.
+    let o = t
+        .converge(
+            "copy",
+            json!({"content": "newer\n", "dest": dest, "owner": "root"}),
+        )
+        .await;
+    assert!(o.changed);
+    assert_eq!(
+        (t.mode("keep.conf"), t.owner("keep.conf")),
+        ("604".into(), "root:deploy".into())
+    );
+    // A numeric mode replaces the old one; a symbolic one applies to it.
+    t.converge(
+        "copy",
+        json!({"content": "3\n", "dest": dest, "mode": "0640"}),
+    )
+    .await;
+    assert_eq!(t.mode("keep.conf"), "640");
+    t.converge(
+        "copy",
+        json!({"content": "4\n", "dest": dest, "mode": "o+r"}),
+    )
+    .await;
+    assert_eq!(
+        (t.mode("keep.conf"), t.owner("keep.conf")),
+        ("644".into(), "root:deploy".into())
+    );
+    // A new file: the umask's mode (the fleet's login umask, 022).
+    let fresh = t.p("fresh.conf");
+    t.converge("copy", json!({"content": "x\n", "dest": fresh}))
+        .await;
+    assert_eq!(
+        (t.mode("fresh.conf"), t.owner("fresh.conf")),
+        ("644".into(), "root:root".into())
+    );
+    t.no_temp_files();
+}
+
 #[tokio::test]
 async fn copy_content_is_idempotent_atomic_and_sets_attributes() {
     let t = setup("copycontent");
