@@ -247,11 +247,22 @@ fn build(spec: &Spec, check: bool) -> String {
                 s.raw("  exit 0\n");
             } else {
                 s.raw("  rd_todo=; rd_c=$rd_p\n");
-                s.raw("  while [ ! -e \"$rd_c\" ] && [ ! -L \"$rd_c\" ]; do rd_todo=\"$rd_c\n$rd_todo\"; rd_n=$(dirname -- \"$rd_c\"); [ \"$rd_n\" = \"$rd_c\" ] && break; rd_c=$rd_n; done\n");
+                s.raw("  while [ ! -e \"$rd_c\" ] && [ ! -L \"$rd_c\" ]; do rd_todo=\"$rd_c\n$rd_todo\"; case $rd_c in */*) rd_n=${rd_c%/*}; rd_n=${rd_n:-/};; *) rd_n=.;; esac; [ \"$rd_n\" = \"$rd_c\" ] && break; rd_c=$rd_n; done\n");
                 s.raw("  mkdir -p -- \"$rd_p\" || exit 3\n");
                 if !spec.attrs.is_empty() {
+                    // Directories it just made: the attributes are applied, not compared
+                    // (the task changed already), so no `stat`.
                     let mut inner = Script::new();
-                    util::attrs_script(&mut inner, "rd_p", &spec.attrs, false, true);
+                    let a = &spec.attrs;
+                    if let Some(o) = &a.owner {
+                        inner.raw("chown ").arg(o).raw(" -- \"$rd_p\" || exit 3\n");
+                    }
+                    if let Some(g) = &a.group {
+                        inner.raw("chgrp ").arg(g).raw(" -- \"$rd_p\" || exit 3\n");
+                    }
+                    if let Some(m) = a.mode.as_ref().filter(|m| *m != "preserve") {
+                        inner.raw("chmod ").arg(m).raw(" -- \"$rd_p\" || exit 3\n");
+                    }
                     s.raw("  rd_top=$rd_p\n  rd_rest=$rd_todo\n  while [ -n \"$rd_rest\" ]; do rd_p=${rd_rest%%\n*}; rd_rest=${rd_rest#*\n}; [ -n \"$rd_p\" ] || continue\n");
                     s.raw(inner.as_str());
                     s.raw("  done\n  rd_p=$rd_top\n");
