@@ -26,7 +26,7 @@
 //!   Requests of rdeploy's own module scripts ([`ScriptKind::Own`], OUT `d`: they leave
 //!   no process behind) write to the channel itself (no files, no `cat`) and, without a
 //!   timeout, run in a subshell of the driver that sources the script: a fork, no exec
-//!   (the driver's variables, the marker first, are unset in it).
+//!   (the driver's variables, the marker first, and its arguments are unset in it).
 //! - the answer: the request's stdout then `M:ID:RC\n` (or `M:ID:RCT\n` when the driver's
 //!   watchdog killed it) on stdout, its stderr then `M:ID\n` on stderr. The marker is
 //!   never given to requests, so no output can forge a frame end.
@@ -77,7 +77,7 @@ rd_r() {
   if [ "$4" = d ]; then exec 3>&1 4>&2; else exec 3>"$f.o" 4>"$f.e"; fi
   t=
   if [ "$2" = 0 ] && [ "$4" = d ]; then
-    (s=$f.s; unset M d f i n t; . "$s") <"$i" >&3 2>&4 3>&- 4>&-
+    (s=$f.s; set --; unset M d f i n t; . "$s") <"$i" >&3 2>&4 3>&- 4>&-
     rc=$?
   elif [ "$2" = 0 ]; then
     setsid /bin/sh "$f.s" <"$i" >&3 2>&4 3>&- 4>&-

@@ -104,8 +104,11 @@ async fn direct_output_is_framed_exactly() {
     let out = c.exec(direct("pwd; echo \"x${X}\"", None)).await.unwrap();
     assert_eq!(out.stdout_str(), "/root\nx\n");
     // The driver's variables (the marker first) are not visible in the subshell.
-    let out = c.exec(direct("echo \"[$M][$d][$n]\"", None)).await.unwrap();
-    assert_eq!(out.stdout_str(), "[][][]\n");
+    let out = c
+        .exec(direct("echo \"[$M][$d][$n][$#]\"", None))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_str(), "[][][][0]\n");
     assert_eq!(runner(&c).await, first, "one shell served every request");
     // With a timeout it runs in a process group of its own, which the timeout kills.
     let t = std::time::Instant::now();
