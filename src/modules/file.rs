@@ -253,16 +253,7 @@ fn build(spec: &Spec, check: bool) -> String {
                     // Directories it just made: the attributes are applied, not compared
                     // (the task changed already), so no `stat`.
                     let mut inner = Script::new();
-                    let a = &spec.attrs;
-                    if let Some(o) = &a.owner {
-                        inner.raw("chown ").arg(o).raw(" -- \"$rd_p\" || exit 3\n");
-                    }
-                    if let Some(g) = &a.group {
-                        inner.raw("chgrp ").arg(g).raw(" -- \"$rd_p\" || exit 3\n");
-                    }
-                    if let Some(m) = a.mode.as_ref().filter(|m| *m != "preserve") {
-                        inner.raw("chmod ").arg(m).raw(" -- \"$rd_p\" || exit 3\n");
-                    }
+                    util::set_attrs_script(&mut inner, "rd_p", &spec.attrs);
                     s.raw("  rd_top=$rd_p\n  rd_rest=$rd_todo\n  while [ -n \"$rd_rest\" ]; do rd_p=${rd_rest%%\n*}; rd_rest=${rd_rest#*\n}; [ -n \"$rd_p\" ] || continue\n");
                     s.raw(inner.as_str());
                     s.raw("  done\n  rd_p=$rd_top\n");

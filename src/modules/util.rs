@@ -115,6 +115,27 @@ pub fn attrs_script_known(
     s.raw("[ -z \"$rd_ch\" ] || echo RD_ATTRS_CHANGED\n");
 }
 
+/// Appends shell code that sets `attrs` on the path in shell variable `var` without
+/// comparing first (a path the script has just made): no `stat`, a command per
+/// attribute asked. A `preserve` mode is left alone.
+pub fn set_attrs_script(s: &mut Script, var: &str, attrs: &Attrs) {
+    if let Some(o) = &attrs.owner {
+        s.raw("chown ")
+            .arg(o)
+            .raw(&format!(" -- \"${var}\" || exit 3\n"));
+    }
+    if let Some(g) = &attrs.group {
+        s.raw("chgrp ")
+            .arg(g)
+            .raw(&format!(" -- \"${var}\" || exit 3\n"));
+    }
+    if let Some(m) = attrs.mode.as_ref().filter(|m| *m != "preserve") {
+        s.raw("chmod ")
+            .arg(m)
+            .raw(&format!(" -- \"${var}\" || exit 3\n"));
+    }
+}
+
 /// Shell code that stores the exchange's stdin in the file `target` (a shell word, e.g.
 /// `"$rd_tmp"`) and refuses anything but exactly `len` bytes: it removes the file and
 /// exits 3. A lost connection (controller killed or interrupted) ends stdin early and
@@ -215,15 +236,7 @@ pub async fn put_file(ctx: &ModuleCtx<'_>, p: &PutFile<'_>) -> Result<PutResult,
             }
             s.raw("  fi\n");
         }
-        if let Some(o) = &a.owner {
-            s.raw("  chown ").arg(o).raw(" \"$rd_tmp\" || exit 3\n");
-        }
-        if let Some(g) = &a.group {
-            s.raw("  chgrp ").arg(g).raw(" \"$rd_tmp\" || exit 3\n");
-        }
-        if let Some(m) = mode {
-            s.raw("  chmod ").arg(m).raw(" \"$rd_tmp\" || exit 3\n");
-        }
+        set_attrs_script(&mut s, "rd_tmp", a);
         if let Some(v) = &p.validate {
             let mut parts = v.splitn(2, "%s");
             let head = parts.next().unwrap_or("");
