@@ -212,10 +212,9 @@ impl Applier<'_> {
                     ))
                     .num_cache_clusters(1 + r.replicas as i32)
                     .automatic_failover_enabled(r.replicas > 0);
+                let sent = with_redis_settings!(req, r, subnet_group, sg_ids, tags).send();
                 created(
-                    with_redis_settings!(req, r, subnet_group, sg_ids, tags)
-                        .send()
-                        .await
+                    sent.await
                         .or_cloud(region, "CreateReplicationGroup")
                         .map(drop),
                 )?;
@@ -225,13 +224,8 @@ impl Applier<'_> {
                     .create_cache_cluster()
                     .cache_cluster_id(&r.aws_id)
                     .num_cache_nodes(1);
-                created(
-                    with_redis_settings!(req, r, subnet_group, sg_ids, tags)
-                        .send()
-                        .await
-                        .or_cloud(region, "CreateCacheCluster")
-                        .map(drop),
-                )?;
+                let sent = with_redis_settings!(req, r, subnet_group, sg_ids, tags).send();
+                created(sent.await.or_cloud(region, "CreateCacheCluster").map(drop))?;
             }
         }
         self.to_be_available

@@ -4,7 +4,7 @@
 //! are [`CloudError`](crate::error::CloudError)s saying the region and the operation.
 
 use crate::aws::{retry_codes, HttpResponse, SdkResult};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use std::future::Future;
 use std::time::Duration;
@@ -48,8 +48,9 @@ impl<'a> Retry<'a> {
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
     {
-        retry_codes(self.codes, self.limit, f)
-            .await
-            .unless_gone(self.region, op)
+        match self.call(op, f).await {
+            Err(Error::Cloud(c)) if c.is_not_found() => Ok(None),
+            r => r.map(Some),
+        }
     }
 }
