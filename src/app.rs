@@ -256,7 +256,11 @@ fn run_options(
     };
     let forks = conn.forks.or(cfg.forks).unwrap_or(50);
     if forks == 0 {
-        return Err(Error::usage("--forks must be at least 1"));
+        return Err(Error::bad_setting(
+            "--forks",
+            "0",
+            "--forks must be at least 1",
+        ));
     }
     Ok(RunOptions {
         check: conn.check,

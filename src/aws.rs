@@ -7,7 +7,7 @@
 //! additionally waits out AWS's eventual consistency (a security group created a moment
 //! ago not found yet, `DependencyViolation` while an instance is still terminating).
 
-use crate::error::Error;
+use crate::error::{CloudError, CloudErrorKind, Error, Result};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -200,7 +200,10 @@ impl Aws {
     /// Adds the endpoint to a cloud error (other errors are returned as they are).
     pub fn locate(&self, e: Error) -> Error {
         match e {
-            Error::Cloud(msg) => Error::Cloud(format!("{msg} (endpoint: {})", self.endpoint())),
+            Error::Cloud(mut c) => {
+                c.endpoint = Some(self.endpoint());
+                Error::Cloud(c)
+            }
             other => other,
         }
     }
@@ -225,6 +228,12 @@ impl<E: ProvideErrorMetadata, R> ErrorCode for SdkError<E, R> {
     }
 }
 
+impl ErrorCode for Error {
+    fn error_code(&self) -> Option<&str> {
+        self.as_cloud().and_then(|c| c.code.as_deref())
+    }
+}
+
 /// The SDK's HTTP response type (the same for every service crate).
 pub type HttpResponse = aws_sdk_ec2::config::http::HttpResponse;
 
@@ -233,7 +242,7 @@ pub fn cloud_err<E>(region: &str, what: &str, e: SdkError<E, HttpResponse>) -> E
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    Error::Cloud(describe(region, what, &e))
+    Error::Cloud(typed(region, what, &e))
 }
 
 /// `region: what: Code: message`; without an AWS error code, the HTTP status (service
@@ -242,20 +251,54 @@ pub fn describe<E>(region: &str, what: &str, e: &SdkError<E, HttpResponse>) -> S
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    typed(region, what, e).to_string()
+}
+
+/// The typed shape of an SDK error: region, operation, AWS's code and kind, the detail.
+pub fn typed<E>(region: &str, what: &str, e: &SdkError<E, HttpResponse>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let base = |detail: String| CloudError::new(detail).in_region(region).operation(what);
     match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{region}: {what}: {c}: {m}"),
-        (Some(c), None) => format!("{region}: {what}: {c}"),
+        (Some(c), Some(m)) => base(format!("{c}: {m}")).code(c),
+        (Some(c), None) => base(c.to_string()).code(c),
         _ => match e {
-            SdkError::ServiceError(se) => format!(
-                "{region}: {what}: HTTP {} without an AWS error (is the endpoint an AWS API?)",
+            SdkError::ServiceError(se) => base(format!(
+                "HTTP {} without an AWS error (is the endpoint an AWS API?)",
                 se.raw().status().as_u16()
-            ),
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
-                "{region}: {what}: cannot reach the API endpoint: {}",
-                error_chain(e)
-            ),
-            _ => format!("{region}: {what}: {}", DisplayErrorContext(e)),
+            )),
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                base(format!("cannot reach the API endpoint: {}", error_chain(e)))
+                    .kind(CloudErrorKind::Unreachable)
+            }
+            _ => base(DisplayErrorContext(e).to_string()),
         },
+    }
+}
+
+/// An SDK call's result turned into rdeploy's, saying where and what.
+pub trait SdkResult<T> {
+    /// `Err` as a [`CloudError`] in `region` for operation `what`.
+    fn or_cloud(self, region: &str, what: &str) -> Result<T>;
+    /// Like [`SdkResult::or_cloud`], but a "not found" answer (the resource is gone, the
+    /// work is done already) is `Ok(None)`.
+    fn unless_gone(self, region: &str, what: &str) -> Result<Option<T>>;
+}
+
+impl<T, E> SdkResult<T> for std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn or_cloud(self, region: &str, what: &str) -> Result<T> {
+        self.map_err(|e| cloud_err(region, what, e))
+    }
+    fn unless_gone(self, region: &str, what: &str) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(cloud_err(region, what, e)),
+        }
     }
 }
 
@@ -273,17 +316,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Whether an error is a "not found" answer (the resource is gone or never existed).
 pub fn is_not_found<E: ErrorCode>(e: &E) -> bool {
     e.error_code()
-        .is_some_and(|c| c.contains("NotFound") || c.ends_with(".Malformed"))
-}
-
-/// A call whose "not found" answer means the work is done already (deleting what is
-/// gone): `Ok(None)` then.
-pub fn gone_ok<T, E: ErrorCode>(r: std::result::Result<T, E>) -> std::result::Result<Option<T>, E> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+        .is_some_and(|c| CloudErrorKind::of_code(c) == CloudErrorKind::NotFound)
 }
 
 /// Retries `op` while it fails with one of `codes`, with exponential backoff (0.5 s

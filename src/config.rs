@@ -336,7 +336,11 @@ pub fn apply_env(
             .filter(|v| !v.is_empty())
     };
     let bad = |k: &str, v: &str, what: &str| {
-        Error::usage(format!("environment variable {k}=`{v}` is not {what}"))
+        Error::bad_setting(
+            k,
+            v,
+            format!("environment variable {k}=`{v}` is not {what}"),
+        )
     };
     if let Some(v) = get("ANSIBLE_INVENTORY") {
         cfg.inventory = split_list(&v, ',')
@@ -621,7 +625,17 @@ ssh_args = -o ControlMaster=auto
             ]
         );
         let bad = |k: &str| (k == "ANSIBLE_FORKS").then(|| "many".to_string());
-        assert!(load_with(None, &bad, d.path(), None, None).is_err());
+        match load_with(None, &bad, d.path(), None, None) {
+            Err(Error::Usage(u)) => {
+                assert_eq!(u.setting.as_deref(), Some("ANSIBLE_FORKS"));
+                assert_eq!(u.value.as_deref(), Some("many"));
+                assert_eq!(
+                    u.to_string(),
+                    "environment variable ANSIBLE_FORKS=`many` is not a positive number"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

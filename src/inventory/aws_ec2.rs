@@ -26,6 +26,7 @@
 //! `rdeploy:name` tag or id: `"address:port"`).
 
 use super::{Inventory, Vars};
+use crate::aws::SdkResult;
 use crate::aws::{self, cloud_err, Aws, AwsSettings};
 use crate::error::{Error, Result, Span};
 use crate::template::{single_expression, to_json, truthy, Templar};
@@ -487,7 +488,7 @@ pub async fn fetch(aws: &Aws, cfg: &Config) -> Result<Fetched> {
             .describe_regions()
             .send()
             .await
-            .map_err(|e| cloud_err(&region, "DescribeRegions", e))?;
+            .or_cloud(&region, "DescribeRegions")?;
         let mut r: Vec<String> = out
             .regions()
             .iter()
@@ -568,7 +569,7 @@ async fn describe(
     let mut pages = paginator.send();
     let mut out = vec![];
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| cloud_err(region, "DescribeInstances", e))?;
+        let page = page.or_cloud(region, "DescribeInstances")?;
         for r in page.reservations() {
             for i in r.instances() {
                 out.push(instance_facts(i, region, r.owner_id(), r.requester_id()));

@@ -261,13 +261,17 @@ async fn console_keys(ec2: &aws_sdk_ec2::Client, region: &str, id: &str) -> Trus
             }
             Err(e) => {
                 if last.is_none() {
-                    let msg = aws::describe(region, "GetConsoleOutput", &e);
-                    let hint =
-                        if msg.contains("UnauthorizedOperation") || msg.contains("AccessDenied") {
-                            "; the inventory's credentials need ec2:GetConsoleOutput"
-                        } else {
-                            ""
-                        };
+                    let err = aws::typed(region, "GetConsoleOutput", &e);
+                    let denied = matches!(
+                        err.code.as_deref(),
+                        Some("UnauthorizedOperation" | "AccessDenied")
+                    );
+                    let hint = if denied {
+                        "; the inventory's credentials need ec2:GetConsoleOutput"
+                    } else {
+                        ""
+                    };
+                    let msg = err.to_string();
                     last = Some(TrustedKeys {
                         source: source.clone(),
                         missing: Some(format!("{msg}{hint}")),

@@ -210,7 +210,8 @@ fn parse_host_line(
         ));
     }
     let (hostpat, port) = pattern::parse_address(pat);
-    let names = pattern::expand_hostname_range(&hostpat).map_err(|e| err(lineno, *pcol, e))?;
+    let names =
+        pattern::expand_hostname_range(&hostpat).map_err(|e| err(lineno, *pcol, e.to_string()))?;
     let mut vars = Vec::new();
     for (col, tok) in &tokens[1..] {
         let Some((k, v)) = tok.split_once('=') else {

@@ -378,10 +378,50 @@ pub const MAX_RANGE_HOSTS: u64 = 100_000;
 /// Expands `[01:10]`, `[a:f]`, `[1:10:2]` ranges in a host name (several ranges
 /// allowed, at most [`MAX_RANGE_HOSTS`] names in all). A name without `[` is returned
 /// as is.
-pub fn expand_hostname_range(line: &str) -> std::result::Result<Vec<String>, String> {
+pub fn expand_hostname_range(line: &str) -> std::result::Result<Vec<String>, RangeError> {
     let mut out = Vec::new();
     expand_range_into(line, line, &mut out)?;
     Ok(out)
+}
+
+/// A host range that cannot be expanded: what is wrong, in which (part of the) line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("host range expands to more than {MAX_RANGE_HOSTS} hosts, in `{line}`")]
+    TooMany { line: String },
+    #[error("{what}{} `{line}`", what.joiner())]
+    Bad { what: RangeProblem, line: String },
+}
+
+/// What is wrong with a range (`[begin:end:step]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeProblem {
+    #[error("unterminated host range")]
+    Unterminated,
+    #[error("host range must be begin:end or begin:end:step")]
+    Bounds,
+    #[error("host range must specify end value")]
+    NoEnd,
+    #[error("invalid host range step `{0}`")]
+    Step(String),
+    #[error("host range step must be positive")]
+    ZeroStep,
+    #[error("host range must specify equal-length begin and end formats")]
+    Widths,
+    #[error("host range must have begin <= end")]
+    Order,
+    #[error("invalid host range `[{0}]`")]
+    Invalid(String),
+}
+
+impl RangeProblem {
+    /// The words before the line in the message (as ansible-core words them).
+    fn joiner(&self) -> &'static str {
+        match self {
+            RangeProblem::Unterminated | RangeProblem::Step(_) | RangeProblem::Invalid(_) => " in",
+            _ => ", in",
+        }
+    }
 }
 
 /// Appends the expansion of `line` (part of the inventory line `whole`) to `out`.
@@ -389,9 +429,14 @@ fn expand_range_into(
     line: &str,
     whole: &str,
     out: &mut Vec<String>,
-) -> std::result::Result<(), String> {
-    let too_many =
-        || format!("host range expands to more than {MAX_RANGE_HOSTS} hosts, in `{whole}`");
+) -> std::result::Result<(), RangeError> {
+    let too_many = || RangeError::TooMany {
+        line: whole.to_string(),
+    };
+    let bad = |what: RangeProblem| RangeError::Bad {
+        what,
+        line: line.to_string(),
+    };
     let Some(open) = line.find('[') else {
         if out.len() as u64 >= MAX_RANGE_HOSTS {
             return Err(too_many());
@@ -400,35 +445,31 @@ fn expand_range_into(
         return Ok(());
     };
     let Some(close_rel) = line[open..].find(']') else {
-        return Err(format!("unterminated host range in `{line}`"));
+        return Err(bad(RangeProblem::Unterminated));
     };
     let close = open + close_rel;
     let (head, nrange, tail) = (&line[..open], &line[open + 1..close], &line[close + 1..]);
     let bounds: Vec<&str> = nrange.split(':').collect();
     if bounds.len() != 2 && bounds.len() != 3 {
-        return Err(format!(
-            "host range must be begin:end or begin:end:step, in `{line}`"
-        ));
+        return Err(bad(RangeProblem::Bounds));
     }
     let beg = if bounds[0].is_empty() { "0" } else { bounds[0] };
     let end = bounds[1];
     if end.is_empty() {
-        return Err(format!("host range must specify end value, in `{line}`"));
+        return Err(bad(RangeProblem::NoEnd));
     }
     let step: usize = match bounds.get(2) {
         None => 1,
         Some(s) => s
             .parse()
-            .map_err(|_| format!("invalid host range step `{s}` in `{line}`"))?,
+            .map_err(|_| bad(RangeProblem::Step(s.to_string())))?,
     };
     if step == 0 {
-        return Err(format!("host range step must be positive, in `{line}`"));
+        return Err(bad(RangeProblem::ZeroStep));
     }
     let width = if beg.len() > 1 && beg.starts_with('0') {
         if beg.len() != end.len() {
-            return Err(format!(
-                "host range must specify equal-length begin and end formats, in `{line}`"
-            ));
+            return Err(bad(RangeProblem::Widths));
         }
         beg.len()
     } else {
@@ -442,7 +483,7 @@ fn expand_range_into(
             LETTERS.find(end).unwrap_or(0),
         );
         if b > e {
-            return Err(format!("host range must have begin <= end, in `{line}`"));
+            return Err(bad(RangeProblem::Order));
         }
         LETTERS[b..=e]
             .chars()
@@ -452,10 +493,10 @@ fn expand_range_into(
     } else {
         let b: u64 = beg
             .parse()
-            .map_err(|_| format!("invalid host range `[{nrange}]` in `{line}`"))?;
+            .map_err(|_| bad(RangeProblem::Invalid(nrange.to_string())))?;
         let e: u64 = end
             .parse()
-            .map_err(|_| format!("invalid host range `[{nrange}]` in `{line}`"))?;
+            .map_err(|_| bad(RangeProblem::Invalid(nrange.to_string())))?;
         if e >= b && (e - b) / step as u64 >= MAX_RANGE_HOSTS {
             return Err(too_many());
         }
@@ -645,7 +686,15 @@ mod tests {
             max
         );
         let e = expand_hostname_range("h[1:10000000000]").unwrap_err();
-        assert!(e.contains("more than 100000 hosts"), "{e}");
+        assert!(matches!(e, RangeError::TooMany { .. }));
+        assert!(e.to_string().contains("more than 100000 hosts"), "{e}");
+        let e = expand_hostname_range("h[2:1:0]").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "host range step must be positive, in `h[2:1:0]`"
+        );
+        let e = expand_hostname_range("h[3:x]").unwrap_err();
+        assert_eq!(e.to_string(), "invalid host range `[3:x]` in `h[3:x]`");
         // Each range is small, their product is not.
         assert!(expand_hostname_range("h[0:999]-[0:999]").is_err());
         assert_eq!(expand_hostname_range("h[1:10:3]").unwrap().len(), 4);

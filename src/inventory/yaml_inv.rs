@@ -129,7 +129,7 @@ fn parse_hosts(group: &str, key: &Node, vars: Option<&Node>, inv: &mut Inventory
         .key_string()
         .ok_or_else(|| key.error("a host name must be a string"))?;
     let (hostpat, port) = pattern::parse_address(&pat);
-    let names = pattern::expand_hostname_range(&hostpat).map_err(|e| key.error(e))?;
+    let names = pattern::expand_hostname_range(&hostpat).map_err(|e| key.error(e.to_string()))?;
     let vars: Vec<(String, Value)> = match vars.map(|v| &v.kind) {
         None | Some(NodeKind::Null) => vec![],
         Some(NodeKind::Map(m)) => m

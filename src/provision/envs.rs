@@ -10,10 +10,11 @@
 //! Creation time: AWS reports none for VPCs, subnets or groups, so an environment's
 //! `created` is the launch time of its oldest live instance (none without instances).
 
-use super::aws::{self, cloud_err, tag, Aws, AwsSettings};
+use super::aws::{self, tag, Aws, AwsSettings};
 use super::outputs;
 use super::spec::Spec;
 use super::state::{self, RegionState, State};
+use crate::aws::SdkResult;
 use crate::error::Result;
 use crate::output::{Collect, Event, Reporter};
 use indexmap::IndexMap;
@@ -212,7 +213,7 @@ async fn env_names(aws: &Aws, project: &str, region: &str) -> Result<BTreeSet<St
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| cloud_err(region, "DescribeTags", e))?;
+        let page = page.or_cloud(region, "DescribeTags")?;
         for t in page.tags() {
             // The value filter is a pattern (`*`, `?`): compare exactly.
             if t.value() == Some(project) {
@@ -234,7 +235,7 @@ async fn env_names(aws: &Aws, project: &str, region: &str) -> Result<BTreeSet<St
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| cloud_err(region, "DescribeTags", e))?;
+            let page = page.or_cloud(region, "DescribeTags")?;
             for t in page.tags() {
                 if let (Some(id), Some(v)) = (t.resource_id(), t.value()) {
                     if chunk.iter().any(|c| c == id) && !v.is_empty() {

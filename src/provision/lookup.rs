@@ -4,6 +4,7 @@
 
 use super::aws::{self, cloud_err, Aws};
 use super::spec::{AmiSpec, Network, Spec};
+use crate::aws::SdkResult;
 use crate::error::{Error, Result};
 use indexmap::IndexMap;
 
@@ -48,7 +49,7 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
         .set_filters(Some(vec![aws::filter("state", &["available"])]))
         .send()
         .await
-        .map_err(|e| cloud_err(region, "DescribeAvailabilityZones", e))?;
+        .or_cloud(region, "DescribeAvailabilityZones")?;
     out.azs = azs
         .availability_zones()
         .iter()
@@ -76,9 +77,9 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
                 .set_filters(Some(vec![aws::filter("isDefault", &["true"])]))
                 .send()
                 .await
-                .map_err(|e| cloud_err(region, "DescribeVpcs", e))?;
+                .or_cloud(region, "DescribeVpcs")?;
             let vpc = vpcs.vpcs().first().and_then(|v| v.vpc_id()).ok_or_else(|| {
-                Error::Cloud(format!("{region}: there is no default VPC; give the spec a `network:` with a `cidr` to create one"))
+                Error::cloud_in(region, "there is no default VPC; give the spec a `network:` with a `cidr` to create one")
             })?;
             let subs = ec2
                 .describe_subnets()
@@ -88,7 +89,7 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
                 ]))
                 .send()
                 .await
-                .map_err(|e| cloud_err(region, "DescribeSubnets", e))?;
+                .or_cloud(region, "DescribeSubnets")?;
             out.vpc_id = Some(vpc.to_string());
             out.subnets = subs
                 .subnets()
@@ -102,9 +103,10 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
                 .collect();
             out.subnets.sort_by(|a, b| a.1.cmp(&b.1));
             if out.subnets.is_empty() {
-                return Err(Error::Cloud(format!(
-                    "{region}: the default VPC {vpc} has no default subnets"
-                )));
+                return Err(Error::cloud_in(
+                    region,
+                    format!("the default VPC {vpc} has no default subnets"),
+                ));
             }
         }
         Network::Existing { vpc_id, subnet_ids } => {
@@ -113,14 +115,17 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
                 .set_subnet_ids(Some(subnet_ids.clone()))
                 .send()
                 .await
-                .map_err(|e| cloud_err(region, "DescribeSubnets", e))?;
+                .or_cloud(region, "DescribeSubnets")?;
             for s in subs.subnets() {
                 if s.vpc_id() != Some(vpc_id.as_str()) {
-                    return Err(Error::Cloud(format!(
-                        "{region}: subnet {} is in {}, not in {vpc_id}",
-                        s.subnet_id().unwrap_or_default(),
-                        s.vpc_id().unwrap_or_default()
-                    )));
+                    return Err(Error::cloud_in(
+                        region,
+                        format!(
+                            "subnet {} is in {}, not in {vpc_id}",
+                            s.subnet_id().unwrap_or_default(),
+                            s.vpc_id().unwrap_or_default()
+                        ),
+                    ));
                 }
                 out.subnets.push((
                     s.subnet_id().unwrap_or_default().to_string(),
@@ -176,8 +181,7 @@ async fn lookup_region(aws: &Aws, spec: &Spec, region: &str) -> Result<RegionLoo
         match ec2.describe_key_pairs().key_names(&k).send().await {
             Ok(_) => {}
             Err(e) if aws::is_not_found(&e) => {
-                return Err(Error::Cloud(format!(
-                    "{region}: key pair `{k}` does not exist (give `key_pair` a `public_key_file` to import it)"
+                return Err(Error::cloud_in(region, format!("key pair `{k}` does not exist (give `key_pair` a `public_key_file` to import it)"
                 )))
             }
             Err(e) => return Err(cloud_err(region, "DescribeKeyPairs", e)),
@@ -224,9 +228,9 @@ async fn resolve_ami(ec2: &aws_sdk_ec2::Client, region: &str, spec: &AmiSpec) ->
                     .images()
                     .first()
                     .map(to_ami)
-                    .ok_or_else(|| Error::Cloud(format!("AMI {id} not found in {region}"))),
+                    .ok_or_else(|| Error::cloud(format!("AMI {id} not found in {region}"))),
                 Err(e) if aws::is_not_found(&e) => {
-                    Err(Error::Cloud(format!("AMI {id} not found in {region}")))
+                    Err(Error::cloud(format!("AMI {id} not found in {region}")))
                 }
                 Err(e) => Err(cloud_err(region, "DescribeImages", e)),
             }
@@ -249,14 +253,14 @@ async fn resolve_ami(ec2: &aws_sdk_ec2::Client, region: &str, spec: &AmiSpec) ->
                 .set_filters(Some(filters))
                 .send()
                 .await
-                .map_err(|e| cloud_err(region, "DescribeImages", e))?;
+                .or_cloud(region, "DescribeImages")?;
             let best = out
                 .images()
                 .iter()
                 .max_by(|a, b| (a.creation_date(), a.name()).cmp(&(b.creation_date(), b.name())))
                 .map(to_ami);
             best.ok_or_else(|| {
-                Error::Cloud(format!(
+                Error::cloud(format!(
                     "no AMI of {} named `{name}` in {region}",
                     owners.join(", ")
                 ))

@@ -19,6 +19,7 @@ pub mod apply;
 pub use crate::aws;
 pub mod confirm;
 pub mod db;
+pub mod describe;
 pub mod dns;
 pub mod envs;
 pub(crate) mod fields;

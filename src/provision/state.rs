@@ -2,7 +2,8 @@
 //! resources carrying both `rdeploy:project` and `rdeploy:env` with the spec's values are
 //! returned; nothing else is ever looked at as "ours". There is no state file.
 
-use super::aws::{self, cloud_err, tag, Aws};
+use super::aws::{self, tag, Aws, SdkResult};
+use super::describe::{name_tag, tag_pairs, Owner};
 use crate::error::Result;
 use crate::output::{Event, Reporter};
 use aws_sdk_ec2::types::IpPermission;
@@ -65,6 +66,23 @@ impl RegionState {
     }
     pub fn sg_by_name(&self, name: &str) -> Option<&SecurityGroup> {
         self.security_groups.iter().find(|s| s.name == name)
+    }
+    /// Whether the security groups a spec gives (ids, or names of the spec's groups) are
+    /// not exactly `ids`; a group not created yet makes them differ.
+    pub fn groups_differ(&self, wanted: &[super::spec::Located<String>], ids: &[String]) -> bool {
+        let want: std::collections::BTreeSet<Option<String>> = wanted
+            .iter()
+            .map(|s| {
+                if s.value.starts_with("sg-") {
+                    Some(s.value.clone())
+                } else {
+                    self.sg_by_name(&s.value).map(|g| g.id.clone())
+                }
+            })
+            .collect();
+        let have: std::collections::BTreeSet<Option<String>> =
+            ids.iter().cloned().map(Some).collect();
+        want != have
     }
 }
 
@@ -223,6 +241,7 @@ pub async fn discover(
 async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> Result<RegionState> {
     let ec2 = aws.ec2(region);
     let ec = aws.elasticache(region);
+    let o = Owner::new(project, env, region);
     let (
         vpcs,
         subnets,
@@ -237,15 +256,15 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
         db,
         peering,
     ) = tokio::try_join!(
-        vpcs(&ec2, project, env, region),
-        subnets(&ec2, project, env, region),
-        igws(&ec2, project, env, region),
-        route_tables(&ec2, project, env, region),
-        security_groups(&ec2, project, env, region),
-        key_pairs(&ec2, project, env, region),
-        instances(&ec2, project, env, region),
-        eips(&ec2, project, env, region),
-        Box::pin(elasticache(&ec, project, env, region)),
+        vpcs(&ec2, o),
+        subnets(&ec2, o),
+        igws(&ec2, o),
+        route_tables(&ec2, o),
+        security_groups(&ec2, o),
+        key_pairs(&ec2, o),
+        instances(&ec2, o),
+        eips(&ec2, o),
+        Box::pin(elasticache(&ec, o)),
         Box::pin(super::lb::state::discover(aws, project, env, region)),
         Box::pin(super::db::state::discover(aws, project, env, region)),
         Box::pin(super::peering::state::discover(aws, project, env, region)),
@@ -268,85 +287,117 @@ async fn discover_region(aws: &Aws, project: &str, env: &str, region: &str) -> R
     })
 }
 
-fn name_tag(tags: &IndexMap<String, String>) -> String {
-    tags.get(tag::NAME).cloned().unwrap_or_default()
+type Ec2 = aws_sdk_ec2::Client;
+
+async fn vpcs(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<Vpc>> {
+    let out = o
+        .describe("DescribeVpcs", |f| {
+            ec2.describe_vpcs().set_filters(Some(f)).send()
+        })
+        .await?;
+    Ok(out.vpcs().iter().map(Vpc::from_aws).collect())
 }
 
-async fn vpcs(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<Vpc>> {
-    let out = ec2
-        .describe_vpcs()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeVpcs", x))?;
-    Ok(out
-        .vpcs()
-        .iter()
-        .map(|v| Vpc {
-            id: v.vpc_id().unwrap_or_default().into(),
-            cidr: v.cidr_block().unwrap_or_default().into(),
+async fn subnets(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<Subnet>> {
+    let out = o
+        .describe("DescribeSubnets", |f| {
+            ec2.describe_subnets().set_filters(Some(f)).send()
         })
+        .await?;
+    Ok(out.subnets().iter().map(Subnet::from_aws).collect())
+}
+
+async fn igws(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<Igw>> {
+    let out = o
+        .describe("DescribeInternetGateways", |f| {
+            ec2.describe_internet_gateways().set_filters(Some(f)).send()
+        })
+        .await?;
+    Ok(out.internet_gateways().iter().map(Igw::from_aws).collect())
+}
+
+async fn route_tables(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<RouteTable>> {
+    let out = o
+        .describe("DescribeRouteTables", |f| {
+            ec2.describe_route_tables().set_filters(Some(f)).send()
+        })
+        .await?;
+    Ok(out
+        .route_tables()
+        .iter()
+        .map(RouteTable::from_aws)
         .collect())
 }
 
-async fn subnets(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<Subnet>> {
-    let out = ec2
-        .describe_subnets()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeSubnets", x))?;
+async fn security_groups(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<SecurityGroup>> {
+    let out = o
+        .describe("DescribeSecurityGroups", |f| {
+            ec2.describe_security_groups().set_filters(Some(f)).send()
+        })
+        .await?;
     Ok(out
-        .subnets()
+        .security_groups()
         .iter()
-        .map(|s| Subnet {
+        .map(SecurityGroup::from_aws)
+        .collect())
+}
+
+async fn key_pairs(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<KeyPair>> {
+    let out = o
+        .describe("DescribeKeyPairs", |f| {
+            ec2.describe_key_pairs().set_filters(Some(f)).send()
+        })
+        .await?;
+    Ok(out.key_pairs().iter().map(KeyPair::from_aws).collect())
+}
+
+async fn eips(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<Eip>> {
+    let out = o
+        .describe("DescribeAddresses", |f| {
+            ec2.describe_addresses().set_filters(Some(f)).send()
+        })
+        .await?;
+    Ok(out.addresses().iter().map(Eip::from_aws).collect())
+}
+
+impl Vpc {
+    fn from_aws(v: &aws_sdk_ec2::types::Vpc) -> Self {
+        Vpc {
+            id: v.vpc_id().unwrap_or_default().into(),
+            cidr: v.cidr_block().unwrap_or_default().into(),
+        }
+    }
+}
+
+impl Subnet {
+    fn from_aws(s: &aws_sdk_ec2::types::Subnet) -> Self {
+        Subnet {
             id: s.subnet_id().unwrap_or_default().into(),
             name: name_tag(&aws::tag_map(s.tags())),
             cidr: s.cidr_block().unwrap_or_default().into(),
             az: s.availability_zone().unwrap_or_default().into(),
             vpc_id: s.vpc_id().unwrap_or_default().into(),
             map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
-        })
-        .collect())
+        }
+    }
 }
 
-async fn igws(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<Igw>> {
-    let out = ec2
-        .describe_internet_gateways()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeInternetGateways", x))?;
-    Ok(out
-        .internet_gateways()
-        .iter()
-        .map(|g| Igw {
+impl Igw {
+    fn from_aws(g: &aws_sdk_ec2::types::InternetGateway) -> Self {
+        Igw {
             id: g.internet_gateway_id().unwrap_or_default().into(),
             attached_vpcs: g
                 .attachments()
                 .iter()
                 .filter_map(|a| a.vpc_id().map(String::from))
                 .collect(),
-        })
-        .collect())
+        }
+    }
 }
 
-async fn route_tables(
-    ec2: &aws_sdk_ec2::Client,
-    p: &str,
-    e: &str,
-    region: &str,
-) -> Result<Vec<RouteTable>> {
-    let out = ec2
-        .describe_route_tables()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeRouteTables", x))?;
-    Ok(out
-        .route_tables()
-        .iter()
-        .map(|t| RouteTable {
+impl RouteTable {
+    fn from_aws(t: &aws_sdk_ec2::types::RouteTable) -> Self {
+        RouteTable {
             id: t.route_table_id().unwrap_or_default().into(),
             vpc_id: t.vpc_id().unwrap_or_default().into(),
             associations: t
@@ -365,8 +416,44 @@ async fn route_tables(
                 .iter()
                 .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
                 .and_then(|r| r.gateway_id().map(String::from)),
-        })
-        .collect())
+        }
+    }
+}
+
+impl SecurityGroup {
+    fn from_aws(g: &aws_sdk_ec2::types::SecurityGroup) -> Self {
+        SecurityGroup {
+            id: g.group_id().unwrap_or_default().into(),
+            name: name_tag(&aws::tag_map(g.tags())),
+            group_name: g.group_name().unwrap_or_default().into(),
+            vpc_id: g.vpc_id().unwrap_or_default().into(),
+            ingress: flatten_perms(g.ip_permissions()),
+        }
+    }
+}
+
+impl KeyPair {
+    fn from_aws(k: &aws_sdk_ec2::types::KeyPairInfo) -> Self {
+        KeyPair {
+            name: k.key_name().unwrap_or_default().into(),
+            pubkey_hash: aws::tag_map(k.tags()).get(tag::PUBKEY).cloned(),
+        }
+    }
+}
+
+impl Eip {
+    fn from_aws(a: &aws_sdk_ec2::types::Address) -> Self {
+        Eip {
+            allocation_id: a.allocation_id().unwrap_or_default().into(),
+            public_ip: a.public_ip().unwrap_or_default().into(),
+            group: name_tag(&aws::tag_map(a.tags())),
+            instance_id: a.instance_id().filter(|s| !s.is_empty()).map(String::from),
+            association_id: a
+                .association_id()
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        }
+    }
 }
 
 /// Flattens AWS's ingress permissions into single-source rules.
@@ -403,66 +490,14 @@ pub fn flatten_perms(perms: &[IpPermission]) -> Vec<Perm> {
     out
 }
 
-async fn security_groups(
-    ec2: &aws_sdk_ec2::Client,
-    p: &str,
-    e: &str,
-    region: &str,
-) -> Result<Vec<SecurityGroup>> {
-    let out = ec2
-        .describe_security_groups()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeSecurityGroups", x))?;
-    Ok(out
-        .security_groups()
-        .iter()
-        .map(|g| SecurityGroup {
-            id: g.group_id().unwrap_or_default().into(),
-            name: name_tag(&aws::tag_map(g.tags())),
-            group_name: g.group_name().unwrap_or_default().into(),
-            vpc_id: g.vpc_id().unwrap_or_default().into(),
-            ingress: flatten_perms(g.ip_permissions()),
-        })
-        .collect())
-}
-
-async fn key_pairs(
-    ec2: &aws_sdk_ec2::Client,
-    p: &str,
-    e: &str,
-    region: &str,
-) -> Result<Vec<KeyPair>> {
-    let out = ec2
-        .describe_key_pairs()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeKeyPairs", x))?;
-    Ok(out
-        .key_pairs()
-        .iter()
-        .map(|k| KeyPair {
-            name: k.key_name().unwrap_or_default().into(),
-            pubkey_hash: aws::tag_map(k.tags()).get(tag::PUBKEY).cloned(),
-        })
-        .collect())
-}
-
 /// Instances not terminated (pending, running, stopping, stopped), all pages.
-async fn instances(
-    ec2: &aws_sdk_ec2::Client,
-    p: &str,
-    e: &str,
-    region: &str,
-) -> Result<Vec<Instance>> {
-    let mut filters = aws::owner_filters(p, e);
+async fn instances(ec2: &Ec2, o: Owner<'_>) -> Result<Vec<Instance>> {
+    let mut filters = o.filters();
     filters.push(aws::filter(
         "instance-state-name",
         &["pending", "running", "stopping", "stopped"],
     ));
-    describe_instances(ec2, region, filters, vec![]).await
+    describe_instances(ec2, o.region, filters, vec![]).await
 }
 
 /// DescribeInstances over all pages, parsed into [`Instance`]s.
@@ -482,7 +517,7 @@ pub async fn describe_instances(
     let mut pages = req.into_paginator().send();
     let mut out = vec![];
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| cloud_err(region, "DescribeInstances", x))?;
+        let page = page.or_cloud(region, "DescribeInstances")?;
         for r in page.reservations() {
             for i in r.instances() {
                 let tags = aws::tag_map(i.tags());
@@ -543,42 +578,18 @@ pub async fn describe_instances(
     Ok(out)
 }
 
-async fn eips(ec2: &aws_sdk_ec2::Client, p: &str, e: &str, region: &str) -> Result<Vec<Eip>> {
-    let out = ec2
-        .describe_addresses()
-        .set_filters(Some(aws::owner_filters(p, e)))
-        .send()
-        .await
-        .map_err(|x| cloud_err(region, "DescribeAddresses", x))?;
-    Ok(out
-        .addresses()
-        .iter()
-        .map(|a| Eip {
-            allocation_id: a.allocation_id().unwrap_or_default().into(),
-            public_ip: a.public_ip().unwrap_or_default().into(),
-            group: name_tag(&aws::tag_map(a.tags())),
-            instance_id: a.instance_id().filter(|s| !s.is_empty()).map(String::from),
-            association_id: a
-                .association_id()
-                .filter(|s| !s.is_empty())
-                .map(String::from),
-        })
-        .collect())
-}
-
 /// ElastiCache has no tag filter on its Describe calls: candidates are picked by the id
 /// prefix rdeploy uses (`<project>-`), then kept only when their tags say they are ours.
 async fn elasticache(
     ec: &aws_sdk_elasticache::Client,
-    p: &str,
-    e: &str,
-    region: &str,
+    o: Owner<'_>,
 ) -> Result<(Vec<Redis>, Vec<CacheSubnetGroup>)> {
+    let (p, e, region) = (o.project, o.env, o.region);
     let prefix = format!("{p}-");
     let mut found = vec![];
     let mut pages = ec.describe_replication_groups().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| cloud_err(region, "DescribeReplicationGroups", x))?;
+        let page = page.or_cloud(region, "DescribeReplicationGroups")?;
         for g in page.replication_groups() {
             let id = g.replication_group_id().unwrap_or_default();
             if !id.starts_with(&prefix) {
@@ -607,7 +618,7 @@ async fn elasticache(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| cloud_err(region, "DescribeCacheClusters", x))?;
+        let page = page.or_cloud(region, "DescribeCacheClusters")?;
         for c in page.cache_clusters() {
             let id = c.cache_cluster_id().unwrap_or_default();
             if !id.starts_with(&prefix) || c.replication_group_id().is_some_and(|r| !r.is_empty()) {
@@ -634,9 +645,7 @@ async fn elasticache(
         let Some(tags) = ec_tags(ec, &r.arn, region).await? else {
             continue;
         };
-        if tags.get(tag::PROJECT).map(String::as_str) == Some(p)
-            && tags.get(tag::ENV).map(String::as_str) == Some(e)
-        {
+        if o.owns(&tags) {
             r.name = tags.get(tag::NAME).cloned().unwrap_or_default();
             r.config = tags
                 .get(tag::CONFIG)
@@ -647,34 +656,29 @@ async fn elasticache(
     }
     let mut groups = vec![];
     let name = super::spec::slug(&format!("{p}-{e}"));
-    match ec
+    let found = ec
         .describe_cache_subnet_groups()
         .cache_subnet_group_name(&name)
         .send()
         .await
-    {
-        Ok(out) => {
-            for g in out.cache_subnet_groups() {
-                let arn = g.arn().unwrap_or_default();
-                let Some(tags) = ec_tags(ec, arn, region).await? else {
-                    continue;
-                };
-                if tags.get(tag::PROJECT).map(String::as_str) == Some(p)
-                    && tags.get(tag::ENV).map(String::as_str) == Some(e)
-                {
-                    groups.push(CacheSubnetGroup {
-                        name: g.cache_subnet_group_name().unwrap_or_default().to_string(),
-                        subnet_ids: g
-                            .subnets()
-                            .iter()
-                            .filter_map(|s| s.subnet_identifier().map(String::from))
-                            .collect(),
-                    });
-                }
+        .unless_gone(region, "DescribeCacheSubnetGroups")?;
+    if let Some(out) = found {
+        for g in out.cache_subnet_groups() {
+            let arn = g.arn().unwrap_or_default();
+            let Some(tags) = ec_tags(ec, arn, region).await? else {
+                continue;
+            };
+            if o.owns(&tags) {
+                groups.push(CacheSubnetGroup {
+                    name: g.cache_subnet_group_name().unwrap_or_default().to_string(),
+                    subnet_ids: g
+                        .subnets()
+                        .iter()
+                        .filter_map(|s| s.subnet_identifier().map(String::from))
+                        .collect(),
+                });
             }
         }
-        Err(x) if aws::is_not_found(&x) => {}
-        Err(x) => return Err(cloud_err(region, "DescribeCacheSubnetGroups", x)),
     }
     Ok((redis, groups))
 }
@@ -688,19 +692,11 @@ pub async fn ec_tags(
     if arn.is_empty() {
         return Ok(None);
     }
-    match ec.list_tags_for_resource().resource_name(arn).send().await {
-        Ok(out) => Ok(Some(
-            out.tag_list()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
-        )),
-        Err(x) if aws::is_not_found(&x) => Ok(None),
-        Err(x) => Err(cloud_err(region, "ListTagsForResource", x)),
-    }
+    let out = ec
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .unless_gone(region, "ListTagsForResource")?;
+    Ok(out.map(|out| tag_pairs(out.tag_list().iter().map(|t| (t.key(), t.value())))))
 }

@@ -113,13 +113,18 @@ impl KnownHosts {
     }
 
     /// Reads every file in order; missing files count as empty.
-    pub fn load(files: &[PathBuf]) -> Result<KnownHosts, String> {
+    pub fn load(files: &[PathBuf]) -> Result<KnownHosts, HostKeyError> {
         let mut all = KnownHosts::default();
         for f in files {
             match std::fs::read_to_string(f) {
                 Ok(text) => all.entries.extend(KnownHosts::parse(&text, f).entries),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("cannot read {}: {e}", f.display())),
+                Err(source) => {
+                    return Err(HostKeyError::Read {
+                        file: f.clone(),
+                        source: Arc::new(source),
+                    })
+                }
             }
         }
         Ok(all)
@@ -338,7 +343,7 @@ pub fn verify(
     files: &[PathBuf],
     policy: HostKeyPolicy,
     key: &PublicKey,
-) -> Result<(), String> {
+) -> Result<(), HostKeyError> {
     verify_with(host_id, files, policy, key, None)
 }
 
@@ -352,11 +357,13 @@ pub fn verify_with(
     policy: HostKeyPolicy,
     key: &PublicKey,
     trusted: Option<&TrustedKeys>,
-) -> Result<(), String> {
+) -> Result<(), HostKeyError> {
     if policy == HostKeyPolicy::Off {
         return Ok(());
     }
-    let files_shown = || {
+    let looked_in = if files.is_empty() {
+        "no file".to_string()
+    } else {
         files
             .iter()
             .map(|f| f.display().to_string())
@@ -369,49 +376,117 @@ pub fn verify_with(
     if let (Some(t), Verdict::Unknown | Verdict::Changed { .. }) = (trusted, &verdict) {
         match t.check(key) {
             TrustedVerdict::Known => return Ok(()),
-            TrustedVerdict::Mismatch => return Err(t.mismatch_message(host_id, &offered)),
+            TrustedVerdict::Mismatch => {
+                return Err(HostKeyError::Mismatch(
+                    t.mismatch_message(host_id, &offered),
+                ))
+            }
             TrustedVerdict::Absent => {}
         }
     }
     match verdict {
         Verdict::Known => Ok(()),
-        Verdict::Revoked { file, line } => Err(format!(
-            "the server's {offered} is marked @revoked in {}:{line}; refusing to connect",
-            file.display()
-        )),
-        Verdict::Changed { file, line, recorded } => Err(format!(
-            "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for {host_id}! The server offered {offered}, \
-             but {}:{line} records {} key {}. Someone could be eavesdropping (man-in-the-middle attack), \
-             or the host key has just been changed. If the change is expected, remove the old line \
-             (ssh-keygen -R '{host_id}' -f {}) and connect again.",
-            file.display(),
-            key_type(&recorded),
-            fingerprint(&recorded),
-            file.display()
-        )),
+        Verdict::Revoked { file, line } => Err(HostKeyError::Revoked {
+            offered,
+            file: file.to_path_buf(),
+            line,
+        }),
+        Verdict::Changed {
+            file,
+            line,
+            recorded,
+        } => Err(HostKeyError::Changed {
+            host_id: host_id.to_string(),
+            offered,
+            file: file.to_path_buf(),
+            line,
+            recorded: format!("{} key {}", key_type(&recorded), fingerprint(&recorded)),
+        }),
         Verdict::Unknown => match policy {
             HostKeyPolicy::AcceptNew => {
                 let Some(first) = files.first() else {
-                    return Err(format!("no known_hosts file to record the server's {offered} in"));
+                    return Err(HostKeyError::NowhereToRecord { offered });
                 };
-                append(first, host_id, key)
-                    .map_err(|e| format!("cannot record the server's {offered} in {}: {e}", first.display()))
+                append(first, host_id, key).map_err(|source| HostKeyError::Record {
+                    offered,
+                    file: first.clone(),
+                    source: Arc::new(source),
+                })
             }
-            _ => match trusted {
-                Some(t) => Err(format!(
-                    "no host key is known for {host_id} (looked in {} and {}); the server offered {offered}.{}",
-                    if files.is_empty() { "no file".to_string() } else { files_shown() },
-                    t.source,
-                    t.absent_hint()
-                )),
-                None => Err(format!(
-                    "no host key is known for {host_id} (looked in {}); the server offered {offered}. \
-                     Add it to known_hosts (e.g. ssh-keyscan) after checking the fingerprint, or use \
-                     host key checking accept-new",
-                    if files.is_empty() { "no file".to_string() } else { files_shown() }
-                )),
-            },
+            _ => Err(HostKeyError::Unknown {
+                host_id: host_id.to_string(),
+                offered,
+                looked_in: match trusted {
+                    Some(t) => format!("{looked_in} and {}", t.source),
+                    None => looked_in,
+                },
+                hint: trusted.map(|t| t.absent_hint()),
+            }),
         },
+    }
+}
+
+/// Why a server key was refused (or could not be checked); the message is for the user.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HostKeyError {
+    #[error("cannot read {}: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: Arc<std::io::Error>,
+    },
+    #[error("the server's {offered} is marked @revoked in {}:{line}; refusing to connect", file.display())]
+    Revoked {
+        offered: String,
+        file: PathBuf,
+        line: usize,
+    },
+    #[error(
+        "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for {host_id}! The server offered {offered}, \
+         but {}:{line} records {recorded}. Someone could be eavesdropping (man-in-the-middle attack), \
+         or the host key has just been changed. If the change is expected, remove the old line \
+         (ssh-keygen -R '{host_id}' -f {}) and connect again.",
+        file.display(),
+        file.display()
+    )]
+    Changed {
+        host_id: String,
+        offered: String,
+        file: PathBuf,
+        line: usize,
+        /// The recorded key's type and fingerprint.
+        recorded: String,
+    },
+    /// The keys the inventory vouches for do not hold the offered one.
+    #[error("{0}")]
+    Mismatch(String),
+    /// No key is known for the host; `hint` is what the inventory's empty set adds.
+    #[error("{}", unknown_message(host_id, offered, looked_in, hint.as_deref()))]
+    Unknown {
+        host_id: String,
+        offered: String,
+        looked_in: String,
+        hint: Option<String>,
+    },
+    #[error("no known_hosts file to record the server's {offered} in")]
+    NowhereToRecord { offered: String },
+    #[error("cannot record the server's {offered} in {}: {source}", file.display())]
+    Record {
+        offered: String,
+        file: PathBuf,
+        source: Arc<std::io::Error>,
+    },
+}
+
+fn unknown_message(host_id: &str, offered: &str, looked_in: &str, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) => format!(
+            "no host key is known for {host_id} (looked in {looked_in}); the server offered {offered}.{h}"
+        ),
+        None => format!(
+            "no host key is known for {host_id} (looked in {looked_in}); the server offered {offered}. \
+             Add it to known_hosts (e.g. ssh-keyscan) after checking the fingerprint, or use \
+             host key checking accept-new"
+        ),
     }
 }
 
@@ -580,7 +655,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("sub/known_hosts");
         let files = vec![f.clone()];
-        let e = verify("[h]:2200", &files, HostKeyPolicy::Strict, &key(ED_A)).unwrap_err();
+        let e = verify("[h]:2200", &files, HostKeyPolicy::Strict, &key(ED_A))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(ED_A_FP) && e.contains("ssh-ed25519"), "{e}");
         verify("[h]:2200", &files, HostKeyPolicy::Off, &key(ED_A)).unwrap();
         verify("[h]:2200", &files, HostKeyPolicy::AcceptNew, &key(ED_A)).unwrap();
@@ -588,7 +665,9 @@ mod tests {
         assert_eq!(text, format!("[h]:2200 ssh-ed25519 {ED_A}\n"));
         verify("[h]:2200", &files, HostKeyPolicy::Strict, &key(ED_A)).unwrap();
         for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
-            let e = verify("[h]:2200", &files, policy, &key(ED_B)).unwrap_err();
+            let e = verify("[h]:2200", &files, policy, &key(ED_B))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{e}");
             assert!(e.contains(ED_B_FP) && e.contains(ED_A_FP), "{e}");
         }
@@ -621,8 +700,9 @@ mod tests {
         )
         .unwrap();
         for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
-            let e =
-                verify_with("10.0.0.5", &files, policy, &key(ED_B), Some(&console)).unwrap_err();
+            let e = verify_with("10.0.0.5", &files, policy, &key(ED_B), Some(&console))
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.contains("i-1") && e.contains(ED_A_FP) && e.contains(ED_B_FP),
                 "{e}"
@@ -648,7 +728,8 @@ mod tests {
             &key(ED_A),
             Some(&console),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("@revoked"), "{e}");
         // No key found yet: strict refuses and says why and what to do.
         std::fs::remove_file(&f).unwrap();
@@ -664,7 +745,8 @@ mod tests {
             &key(ED_A),
             Some(&none),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("i-2")
                 && e.contains("first boot")

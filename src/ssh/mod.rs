@@ -14,6 +14,7 @@ pub mod known_hosts;
 pub mod local;
 pub mod persistent;
 pub mod russh_conn;
+pub mod settings;
 pub mod shell_pool;
 pub mod ssh_config;
 pub mod stream;

@@ -228,7 +228,7 @@ impl client::Handler for Client {
             &key,
             self.trusted.as_deref(),
         )
-        .map_err(ClientError::HostKey)?;
+        .map_err(|e| ClientError::HostKey(e.to_string()))?;
         Ok(true)
     }
 }

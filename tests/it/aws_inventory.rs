@@ -1,7 +1,7 @@
 //! The aws_ec2 inventory source against moto: groups, compose, host variables, the
 //! ElastiCache variables, and a 2,000-instance account listed through pagination.
 
-use super::provision::{fixtures, moto, moto_env, Stack};
+use super::moto_fixture::{fixtures, moto, moto_env, Stack};
 use rdeploy::aws::Aws;
 use rdeploy::inventory::{aws_ec2, Inventory};
 use serde_json::json;

@@ -70,7 +70,7 @@ async fn cluster_edges_pair_with_the_master_from_the_inventory() {
         assert!(show.stdout.contains(&want), "{want}:\n{}", show.stdout);
     }
     assert!(show.stdout.contains("load-balancer"), "{}", show.stdout);
-    let aws = rdeploy::aws::Aws::connect(&super::provision::moto()).await;
+    let aws = rdeploy::aws::Aws::connect(&super::moto_fixture::moto()).await;
     let r53 = aws.route53();
     let zones = r53.list_hosted_zones().send().await.unwrap();
     let zid = zones

@@ -2,7 +2,7 @@
 //! side, each counted and shown on its own; destroying one leaves the other.
 
 use super::harness::{rdeploy_env, Run};
-use super::provision::{live_instances, moto_env, Stack};
+use super::moto_fixture::{live_instances, moto_env, Stack};
 use serde_json::Value;
 
 const SPEC: &str = r#"

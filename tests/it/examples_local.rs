@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use super::harness::{fleet, rdeploy_env, repo_root, Run};
-use super::provision::{moto_env, unique};
+use super::moto_fixture::{moto_env, unique};
 use std::path::PathBuf;
 use std::process::Command;
 

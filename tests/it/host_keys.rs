@@ -10,7 +10,7 @@
 //! endpoint (AWS_ENDPOINT_URL).
 
 use super::harness::{docker_out, fleet, rdeploy_env, recap, tempdir};
-use super::provision::{live_instances, moto_env, Stack};
+use super::moto_fixture::{live_instances, moto_env, Stack};
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::io::{Read, Write};

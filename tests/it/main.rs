@@ -21,6 +21,7 @@ mod modules_files;
 mod modules_more;
 mod modules_system;
 mod monitoring;
+mod moto_fixture;
 mod properties;
 mod provision;
 mod provision_db;

@@ -5,7 +5,7 @@
 
 use super::examples_local::LocalEnv;
 use super::harness::{recap, Run};
-use super::provision::ec2;
+use super::moto_fixture::ec2;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -104,12 +104,7 @@ async fn monitoring_example_scrapes_every_tagged_node() {
     let c = ec2("us-east-1").await;
     let worker = c
         .describe_instances()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:rdeploy:project")
-                .values(&e.project)
-                .build(),
-        )
+        .filters(super::moto_fixture::project_filter(&e.project))
         .filters(
             aws_sdk_ec2::types::Filter::builder()
                 .name("tag:rdeploy:host")

@@ -4,7 +4,7 @@
 //! variables — and the password in no output at all (human, JSON, errors), whether it
 //! comes from the environment or from a vault-encrypted vars file.
 
-use super::provision::{moto, moto_env, Stack};
+use super::moto_fixture::{moto, moto_env, Stack};
 use rdeploy::provision::aws::Aws;
 
 const REGION: &str = "us-east-1";
@@ -94,7 +94,7 @@ async fn database_lifecycle() {
         Some(format!("{}-dev-db", s.project).as_str())
     );
     // The subnet group is made of the private subnets.
-    let ec2 = super::provision::ec2(REGION).await;
+    let ec2 = super::moto_fixture::ec2(REGION).await;
     let subnet_ids: Vec<String> = group
         .subnets()
         .iter()
@@ -189,16 +189,7 @@ async fn database_lifecycle() {
 
     // Storage never shrinks: the plan says so, at the database's line.
     s.write(&spec("db.t3.small", 25, "{env: RDEPLOY_IT_DB_PW_B}"));
-    let mut o = s.opts(None);
-    o.plan_only = true;
-    let err = Box::pin(rdeploy::provision::plan_with(
-        &o,
-        &rdeploy::output::Collect::default(),
-        &moto(),
-    ))
-    .await
-    .expect_err("shrinking")
-    .to_string();
+    let err = s.plan_err(None).await;
     assert!(
         err.contains("storage cannot shrink (30 GiB now, the spec says 25)"),
         "{err}"
@@ -335,15 +326,5 @@ async fn database_password_never_appears_in_any_output() {
     assert!(!seen.contains(secret), "the password leaked:\n{seen}");
     // Clean up the final snapshot.
     let c = rds().await;
-    let snaps = c.describe_db_snapshots().send().await.unwrap();
-    for x in snaps.db_snapshots().iter().filter(|x| {
-        x.db_snapshot_identifier()
-            .is_some_and(|n| n.starts_with(&s.project))
-    }) {
-        c.delete_db_snapshot()
-            .db_snapshot_identifier(x.db_snapshot_identifier().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
+    super::moto_fixture::delete_snapshots(&c, &s.project).await;
 }

@@ -3,7 +3,7 @@
 //! master's Elastic IP, a CNAME. Plan, apply, re-apply, changes, a foreign record at a
 //! wanted name, destroy leaving records rdeploy did not create; checked with the SDK.
 
-use super::provision::{moto, Stack};
+use super::moto_fixture::{moto, Stack};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -199,12 +199,7 @@ async fn dns_records_lifecycle() {
     let eips = aws
         .ec2(REGION)
         .describe_addresses()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:rdeploy:project")
-                .values(&s.project)
-                .build(),
-        )
+        .filters(super::moto_fixture::project_filter(&s.project))
         .send()
         .await
         .unwrap();
@@ -237,7 +232,7 @@ async fn dns_records_lifecycle() {
     let (out, msgs) = Box::pin(s.apply(None)).await;
     assert!(out.applied, "{msgs:#?}");
     let r = records(&zone).await;
-    let private = super::provision::live_instances(REGION, &s.project).await;
+    let private = super::moto_fixture::live_instances(REGION, &s.project).await;
     let master_id = private.iter().find(|i| i.1 == "master").unwrap().0.clone();
     let desc = aws
         .ec2(REGION)
@@ -256,16 +251,7 @@ async fn dns_records_lifecycle() {
 
     // A wanted name that holds a record rdeploy did not create: the plan stops.
     s.write(&spec("", "legacy: {cname: data.example.net}"));
-    let mut o = s.opts(None);
-    o.plan_only = true;
-    let err = Box::pin(rdeploy::provision::plan_with(
-        &o,
-        &rdeploy::output::Collect::default(),
-        &moto(),
-    ))
-    .await
-    .expect_err("a foreign record")
-    .to_string();
+    let err = s.plan_err(None).await;
     assert!(
         err.contains(&format!("`{}` already has a A record", n("legacy"))),
         "{err}"
@@ -345,13 +331,13 @@ async fn a_missing_zone_stops_before_any_change() {
         "nozone",
         REGION,
     );
-    let (r, msgs) = super::provision::provision_collect(&s.opts(None)).await;
+    let (r, msgs) = super::moto_fixture::provision_collect(&s.opts(None)).await;
     let err = r.expect_err("no zone").to_string();
     assert!(
         err.contains("infra.yml:7:3: no hosted zone") && err.contains("create it first"),
         "{err}\n{msgs:#?}"
     );
-    assert!(super::provision::live_instances(REGION, &s.project)
+    assert!(super::moto_fixture::live_instances(REGION, &s.project)
         .await
         .is_empty());
     // Destroying is not blocked by the missing zone (nothing of ours can be there).

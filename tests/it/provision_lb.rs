@@ -3,7 +3,7 @@
 //! instance, a target group's port makes a new group), destroy removes ours and leaves
 //! untagged look-alikes — every check made through the AWS SDK, not rdeploy's output.
 
-use super::provision::{moto, moto_env, Stack};
+use super::moto_fixture::{moto, moto_env, Stack};
 use aws_sdk_elasticloadbalancingv2::types::{Tag, TargetTypeEnum};
 use rdeploy::provision::aws::Aws;
 use std::collections::{BTreeMap, BTreeSet};
@@ -248,7 +248,7 @@ async fn seen(project: &str) -> Option<Seen> {
 
 /// Instance ids of a group, from EC2.
 async fn group_ids(project: &str, group: &str) -> BTreeSet<String> {
-    super::provision::live_instances(REGION, project)
+    super::moto_fixture::live_instances(REGION, project)
         .await
         .into_iter()
         .filter(|i| i.1 == group)
@@ -322,15 +322,10 @@ async fn load_balancer_lifecycle() {
     // The DNS name reaches the outputs.
     assert_eq!(out.outputs["url"], format!("https://{}/", a.dns));
     // The instances accept 8080 only from the load balancer's group.
-    let ec2 = super::provision::ec2(REGION).await;
+    let ec2 = super::moto_fixture::ec2(REGION).await;
     let sgs = ec2
         .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:rdeploy:project")
-                .values(p)
-                .build(),
-        )
+        .filters(super::moto_fixture::project_filter(p))
         .send()
         .await
         .unwrap();
@@ -595,7 +590,7 @@ outputs:
     assert!(c_lb.needs_approval);
     let mut o = s.opts(None);
     o.auto_approve = false;
-    let (r, _) = super::provision::provision_collect(&o).await;
+    let (r, _) = super::moto_fixture::provision_collect(&o).await;
     assert_eq!(r.unwrap().code, 1, "refused without approval (no terminal)");
     let (out, msgs) = Box::pin(s.apply(None)).await;
     assert!(out.applied, "{msgs:#?}");
@@ -712,7 +707,7 @@ async fn alb_tls_example_applies_and_destroys() {
     );
     assert!(s.plan(None).await.is_empty());
     s.destroy(None).await;
-    assert!(super::provision::live_instances(REGION, &s.project)
+    assert!(super::moto_fixture::live_instances(REGION, &s.project)
         .await
         .is_empty());
 }

@@ -3,7 +3,7 @@
 //! rule dropped), destroy leaving an untagged look-alike peering alone. Checked with the
 //! SDK in both regions. Also examples/two-regions, applied and destroyed.
 
-use super::provision::{ec2, Stack};
+use super::moto_fixture::{ec2, Stack};
 use std::collections::BTreeSet;
 
 const A: &str = "us-east-1";
@@ -56,12 +56,7 @@ async fn vpc_of(region: &str, project: &str) -> String {
     let out = ec2(region)
         .await
         .describe_vpcs()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:rdeploy:project")
-                .values(project)
-                .build(),
-        )
+        .filters(super::moto_fixture::project_filter(project))
         .send()
         .await
         .unwrap();
@@ -269,7 +264,7 @@ async fn two_regions_example_applies_and_destroys() {
     let (out, msgs) = Box::pin(s.apply(None)).await;
     assert!(out.applied, "{msgs:#?}");
     let rds = |r: &'static str| async move {
-        rdeploy::provision::aws::Aws::connect(&super::provision::moto())
+        rdeploy::provision::aws::Aws::connect(&super::moto_fixture::moto())
             .await
             .rds(r)
     };
@@ -310,26 +305,16 @@ async fn two_regions_example_applies_and_destroys() {
         "no database in the secondary region"
     );
     assert_eq!(
-        super::provision::live_instances("eu-west-1", &s.project)
+        super::moto_fixture::live_instances("eu-west-1", &s.project)
             .await
             .len(),
         1
     );
     assert!(Box::pin(s.plan(None)).await.is_empty());
     Box::pin(s.destroy(None)).await;
-    assert!(super::provision::live_instances("us-east-1", &s.project)
+    assert!(super::moto_fixture::live_instances("us-east-1", &s.project)
         .await
         .is_empty());
     let c = rds("us-east-1").await;
-    let snaps = c.describe_db_snapshots().send().await.unwrap();
-    for x in snaps.db_snapshots().iter().filter(|x| {
-        x.db_snapshot_identifier()
-            .is_some_and(|n| n.starts_with(&s.project))
-    }) {
-        c.delete_db_snapshot()
-            .db_snapshot_identifier(x.db_snapshot_identifier().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
+    super::moto_fixture::delete_snapshots(&c, &s.project).await;
 }

@@ -10,7 +10,7 @@
 //! client's own status page, `docker exec`, the browser.
 
 use crate::harness::*;
-use crate::provision::{moto_env, unique};
+use crate::moto_fixture::{moto_env, unique};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

@@ -6,7 +6,7 @@
 
 use crate::harness::docker_sh;
 use crate::ssh::{
-    connect_ok, host, noise, own_container_with, req, spec, spec_channels, OwnContainer,
+    connect_ok, host, noise, own_container_with, req, req_stdin, spec, spec_channels, OwnContainer,
 };
 use rdeploy::ssh::{
     Become, BecomeMethod, ConnectSpec, Connection, ExecRequest, ScriptKind, TransportError,
@@ -171,27 +171,15 @@ async fn binary_stdin_with_nul_and_marker_bytes() {
     }
     let want = hex::encode(Sha256::digest(&data));
     let out = c
-        .exec(ExecRequest {
-            stdin: Some(data.clone()),
-            ..req("sha256sum | cut -d' ' -f1")
-        })
+        .exec(req_stdin("sha256sum | cut -d' ' -f1", data.clone()))
         .await
         .unwrap();
     assert_eq!(out.stdout_str().trim(), want, "{}", out.stderr_str());
-    let out = c
-        .exec(ExecRequest {
-            stdin: Some(data.clone()),
-            ..req("cat")
-        })
-        .await
-        .unwrap();
+    let out = c.exec(req_stdin("cat", data.clone())).await.unwrap();
     assert!(out.stdout == data, "echoed back exactly");
     // A request that reads only part of its stdin leaves nothing for the next one.
     let out = c
-        .exec(ExecRequest {
-            stdin: Some(data.clone()),
-            ..req("head -c 10 >/dev/null; echo part")
-        })
+        .exec(req_stdin("head -c 10 >/dev/null; echo part", data.clone()))
         .await
         .unwrap();
     assert_eq!(out.stdout_str(), "part\n");
@@ -200,10 +188,10 @@ async fn binary_stdin_with_nul_and_marker_bytes() {
     // too, and the persistent shell is still there for the next request.
     let big = noise(20 << 20);
     let out = c
-        .exec(ExecRequest {
-            stdin: Some(big.clone()),
-            ..req("echo $(cat /proc/$PPID/comm); sha256sum | cut -d' ' -f1")
-        })
+        .exec(req_stdin(
+            "echo $(cat /proc/$PPID/comm); sha256sum | cut -d' ' -f1",
+            big.clone(),
+        ))
         .await
         .unwrap();
     let text = out.stdout_str();
@@ -450,10 +438,7 @@ async fn inline_and_spooled_stdin_are_exact() {
             .collect(),
     ] {
         let out = c
-            .exec(ExecRequest {
-                stdin: Some(stdin.clone()),
-                ..req("cat; echo \"rc=$?\" >&2")
-            })
+            .exec(req_stdin("cat; echo \"rc=$?\" >&2", stdin.clone()))
             .await
             .unwrap();
         assert_eq!(out.rc, 0);
@@ -462,10 +447,10 @@ async fn inline_and_spooled_stdin_are_exact() {
     }
     // A request that reads only part of its inline stdin leaves nothing behind.
     let out = c
-        .exec(ExecRequest {
-            stdin: Some(b"line1\nline2\n".to_vec()),
-            ..req("read -r a; echo \"$a\"")
-        })
+        .exec(req_stdin(
+            "read -r a; echo \"$a\"",
+            b"line1\nline2\n".to_vec(),
+        ))
         .await
         .unwrap();
     assert_eq!(out.stdout_str(), "line1\n");

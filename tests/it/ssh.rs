@@ -57,6 +57,14 @@ pub(crate) fn req(script: &str) -> ExecRequest {
     }
 }
 
+/// A request with this stdin.
+pub(crate) fn req_stdin(script: &str, stdin: Vec<u8>) -> ExecRequest {
+    ExecRequest {
+        stdin: Some(stdin),
+        ..req(script)
+    }
+}
+
 pub(crate) async fn connect_ok(spec: &ConnectSpec) -> Arc<dyn Connection> {
     match connect(spec).await {
         Ok(c) => c,
@@ -147,22 +155,13 @@ async fn stdin_bytes_arrive_intact() {
     let data = noise(1 << 20);
     let want = hex::encode(Sha256::digest(&data));
     let out = c
-        .exec(ExecRequest {
-            stdin: Some(data.clone()),
-            ..req("sha256sum | cut -d' ' -f1")
-        })
+        .exec(req_stdin("sha256sum | cut -d' ' -f1", data.clone()))
         .await
         .unwrap();
     assert_eq!(out.stdout_str().trim(), want);
     // Echoed back while still being sent: reading and writing at once, 4 MiB each way.
     let big = noise(4 << 20);
-    let out = c
-        .exec(ExecRequest {
-            stdin: Some(big.clone()),
-            ..req("cat")
-        })
-        .await
-        .unwrap();
+    let out = c.exec(req_stdin("cat", big.clone())).await.unwrap();
     assert_eq!(out.rc, 0);
     assert!(
         out.stdout == big,
@@ -171,13 +170,7 @@ async fn stdin_bytes_arrive_intact() {
         big.len()
     );
     // A command that never reads its stdin still finishes.
-    let out = c
-        .exec(ExecRequest {
-            stdin: Some(big),
-            ..req("echo done")
-        })
-        .await
-        .unwrap();
+    let out = c.exec(req_stdin("echo done", big)).await.unwrap();
     assert_eq!(out.stdout_str(), "done\n");
 }
 
@@ -637,13 +630,7 @@ async fn proxy_jump_through_a_fleet_host() {
     let out = c.exec(req("hostname")).await.unwrap();
     assert_eq!(out.stdout_str().trim(), target.name);
     let data = noise(256 * 1024);
-    let out = c
-        .exec(ExecRequest {
-            stdin: Some(data.clone()),
-            ..req("cat")
-        })
-        .await
-        .unwrap();
+    let out = c.exec(req_stdin("cat", data.clone())).await.unwrap();
     assert!(out.stdout == data);
     c.close().await;
 

@@ -3,7 +3,7 @@
 //! with the endpoint taken from the inventory — nobody copies an address into a file.
 
 use crate::harness::*;
-use crate::provision::{moto_env, unique};
+use crate::moto_fixture::{moto_env, unique};
 
 #[test]
 fn provision_inventory_and_redis_wiring_end_to_end() {

@@ -1,6 +1,7 @@
 //! Applying instance changes: launches, replacements, in-place updates, Elastic IPs,
 //! terminations.
 
+use super::retry::Retry;
 use super::*;
 
 impl Applier<'_> {
@@ -51,7 +52,7 @@ impl Applier<'_> {
                         .set_groups(Some(ids))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "ModifyInstanceAttribute", e))?;
+                        .or_cloud(region, "ModifyInstanceAttribute")?;
                 }
                 if !set_tags.is_empty() {
                     ec2.create_tags()
@@ -59,7 +60,7 @@ impl Applier<'_> {
                         .set_tags(Some(aws::ec2_tags(set_tags)))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "CreateTags", e))?;
+                        .or_cloud(region, "CreateTags")?;
                 }
                 if !remove_tags.is_empty() {
                     let tags = remove_tags
@@ -71,14 +72,14 @@ impl Applier<'_> {
                         .set_tags(Some(tags))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "DeleteTags", e))?;
+                        .or_cloud(region, "DeleteTags")?;
                 }
                 if *start {
                     ec2.start_instances()
                         .instance_ids(id)
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "StartInstances", e))?;
+                        .or_cloud(region, "StartInstances")?;
                     self.to_run.push((region.to_string(), id.clone()));
                 }
                 Ok(None)
@@ -98,21 +99,18 @@ impl Applier<'_> {
                 association_id,
             } => {
                 if let Some(a) = association_id {
-                    match ec2.disassociate_address().association_id(a).send().await {
-                        Ok(_) => {}
-                        Err(e) if aws::is_not_found(&e) => {}
-                        Err(e) => return Err(cloud_err(region, "DisassociateAddress", e)),
-                    }
+                    ec2.disassociate_address()
+                        .association_id(a)
+                        .send()
+                        .await
+                        .unless_gone(region, "DisassociateAddress")?;
                 }
-                match retry_codes(&["InvalidIPAddress.InUse"], limit, || {
-                    ec2.release_address().allocation_id(allocation_id).send()
-                })
-                .await
-                {
-                    Ok(_) => Ok(None),
-                    Err(e) if aws::is_not_found(&e) => Ok(None),
-                    Err(e) => Err(cloud_err(region, "ReleaseAddress", e)),
-                }
+                Retry::new(region, &["InvalidIPAddress.InUse"], limit)
+                    .gone_ok("ReleaseAddress", || {
+                        ec2.release_address().allocation_id(allocation_id).send()
+                    })
+                    .await?;
+                Ok(None)
             }
             Op::Terminate { ids } => {
                 terminate(self.aws, region, ids).await?;
@@ -138,9 +136,10 @@ impl Applier<'_> {
             .get(&(group.to_string(), index))
             .cloned()
             .ok_or_else(|| {
-                Error::Cloud(format!(
-                    "{region}: no instance {group}-{index} for its Elastic IP"
-                ))
+                Error::cloud_in(
+                    region,
+                    format!("no instance {group}-{index} for its Elastic IP"),
+                )
             })?;
         let alloc = match allocation_id {
             Some(a) => a.to_string(),
@@ -155,27 +154,27 @@ impl Applier<'_> {
                     ))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "AllocateAddress", e))?;
+                    .or_cloud(region, "AllocateAddress")?;
                 out.allocation_id().unwrap_or_default().to_string()
             }
         };
-        retry_codes(
+        Retry::new(
+            region,
             &[
                 "InvalidInstanceID",
                 "IncorrectInstanceState",
                 "InvalidAllocationID.NotFound",
             ],
             Duration::from_secs(60),
-            || {
-                ec2.associate_address()
-                    .allocation_id(&alloc)
-                    .instance_id(&instance)
-                    .allow_reassociation(true)
-                    .send()
-            },
         )
-        .await
-        .map_err(|e| cloud_err(region, "AssociateAddress", e))?;
+        .call("AssociateAddress", || {
+            ec2.associate_address()
+                .allocation_id(&alloc)
+                .instance_id(&instance)
+                .allow_reassociation(true)
+                .send()
+        })
+        .await?;
         Ok(format!("{alloc} -> {instance}"))
     }
 
@@ -199,7 +198,7 @@ impl Applier<'_> {
                 .allow_reassociation(true)
                 .send()
                 .await
-                .map_err(|x| cloud_err(region, "AssociateAddress", x))?;
+                .or_cloud(region, "AssociateAddress")?;
             say(
                 self.reporter,
                 format!(
@@ -274,7 +273,7 @@ pub(super) async fn run_instance(
         .first()
         .and_then(|i| i.instance_id())
         .map(String::from)
-        .ok_or_else(|| Error::Cloud(format!("{region}: RunInstances returned no instance")))
+        .ok_or_else(|| Error::cloud_in(region, "RunInstances returned no instance"))
 }
 
 pub(super) async fn terminate(aws: &Aws, region: &str, ids: &[String]) -> Result<()> {
@@ -292,11 +291,11 @@ pub(super) async fn terminate(aws: &Aws, region: &str, ids: &[String]) -> Result
         Err(e) if aws::is_not_found(&e) => {
             // Some are gone already: terminate the others one by one.
             for id in ids {
-                match ec2.terminate_instances().instance_ids(id).send().await {
-                    Ok(_) => {}
-                    Err(e) if aws::is_not_found(&e) => {}
-                    Err(e) => return Err(cloud_err(region, "TerminateInstances", e)),
-                }
+                ec2.terminate_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                    .unless_gone(region, "TerminateInstances")?;
             }
             Ok(())
         }

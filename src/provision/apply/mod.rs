@@ -16,13 +16,14 @@
 mod instances;
 mod network;
 mod redis;
+pub(crate) mod retry;
 mod teardown;
 mod wait;
 
 use self::instances::{run_instance, terminate};
 use self::network::perm_to_ip_permission;
 use self::teardown::revoke_group_rules;
-use super::aws::{self, cloud_err, retry_codes, tag, Aws};
+use super::aws::{self, cloud_err, retry_codes, tag, Aws, SdkResult};
 use super::lb::LbOp;
 use super::plan::{
     base_tags, cache_subnet_group_name, config_tag, redis_config, Change, Launch, Op, Plan,
@@ -409,7 +410,7 @@ impl<'a> Applier<'a> {
                 .subnets
                 .get(n)
                 .cloned()
-                .ok_or_else(|| Error::Cloud(format!("{region}: subnet {n} does not exist")))?,
+                .ok_or_else(|| Error::cloud_in(region, format!("subnet {n} does not exist")))?,
         };
         let mut sg_ids = vec![];
         for s in &l.security_groups {
@@ -460,7 +461,7 @@ impl<'a> Applier<'a> {
         self.rc(region)
             .vpc_id
             .clone()
-            .ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))
+            .ok_or_else(|| Error::cloud_in(region, "the VPC does not exist"))
     }
 }
 
@@ -484,5 +485,5 @@ fn resolve_sg(rc: &RegionCtx, region: &str, name: &str) -> Result<String> {
     rc.sgs
         .get(name)
         .cloned()
-        .ok_or_else(|| Error::Cloud(format!("{region}: security group `{name}` does not exist")))
+        .ok_or_else(|| Error::cloud_in(region, format!("security group `{name}` does not exist")))
 }

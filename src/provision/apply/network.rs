@@ -1,6 +1,7 @@
 //! Applying network changes: VPC, subnets, internet gateway, route table, key pair,
 //! security groups and their rules.
 
+use super::retry::Retry;
 use super::*;
 
 impl Applier<'_> {
@@ -20,20 +21,22 @@ impl Applier<'_> {
                     ))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "CreateVpc", e))?;
+                    .or_cloud(region, "CreateVpc")?;
                 let id = out
                     .vpc()
                     .and_then(|v| v.vpc_id())
                     .unwrap_or_default()
                     .to_string();
-                retry_codes(&["InvalidVpcID.NotFound"], consistency, || {
-                    ec2.modify_vpc_attribute()
-                        .vpc_id(&id)
-                        .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-                        .send()
-                })
-                .await
-                .map_err(|e| cloud_err(region, "ModifyVpcAttribute", e))?;
+                Retry::new(region, &["InvalidVpcID.NotFound"], consistency)
+                    .call("ModifyVpcAttribute", || {
+                        ec2.modify_vpc_attribute()
+                            .vpc_id(&id)
+                            .enable_dns_hostnames(
+                                AttributeBooleanValue::builder().value(true).build(),
+                            )
+                            .send()
+                    })
+                    .await?;
                 self.rc(region).vpc_id = Some(id.clone());
                 Ok(Some(id))
             }
@@ -45,16 +48,16 @@ impl Applier<'_> {
             } => {
                 let vpc = self.vpc(region)?;
                 let tags = base_tags(spec, "subnet", name, &format!("{prefix}-{name}"));
-                let out = retry_codes(&["InvalidVpcID.NotFound"], consistency, || {
-                    ec2.create_subnet()
-                        .vpc_id(&vpc)
-                        .cidr_block(cidr)
-                        .availability_zone(az)
-                        .tag_specifications(aws::tag_spec(ResourceType::Subnet, &tags))
-                        .send()
-                })
-                .await
-                .map_err(|e| cloud_err(region, "CreateSubnet", e))?;
+                let out = Retry::new(region, &["InvalidVpcID.NotFound"], consistency)
+                    .call("CreateSubnet", || {
+                        ec2.create_subnet()
+                            .vpc_id(&vpc)
+                            .cidr_block(cidr)
+                            .availability_zone(az)
+                            .tag_specifications(aws::tag_spec(ResourceType::Subnet, &tags))
+                            .send()
+                    })
+                    .await?;
                 let id = out
                     .subnet()
                     .and_then(|s| s.subnet_id())
@@ -80,7 +83,7 @@ impl Applier<'_> {
                     ))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "CreateInternetGateway", e))?;
+                    .or_cloud(region, "CreateInternetGateway")?;
                 let id = out
                     .internet_gateway()
                     .and_then(|g| g.internet_gateway_id())
@@ -101,7 +104,7 @@ impl Applier<'_> {
                     .rc(region)
                     .igw_id
                     .clone()
-                    .ok_or_else(|| Error::Cloud(format!("{region}: no internet gateway")))?;
+                    .ok_or_else(|| Error::cloud_in(region, "no internet gateway"))?;
                 let out = ec2
                     .create_route_table()
                     .vpc_id(&vpc)
@@ -111,7 +114,7 @@ impl Applier<'_> {
                     ))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "CreateRouteTable", e))?;
+                    .or_cloud(region, "CreateRouteTable")?;
                 let id = out
                     .route_table()
                     .and_then(|t| t.route_table_id())
@@ -130,7 +133,7 @@ impl Applier<'_> {
                     .rc(region)
                     .igw_id
                     .clone()
-                    .ok_or_else(|| Error::Cloud(format!("{region}: no internet gateway")))?;
+                    .ok_or_else(|| Error::cloud_in(region, "no internet gateway"))?;
                 self.fix_route_table(region, rt_id, *add_default_route, associate, &igw)
                     .await?;
                 Ok(None)
@@ -145,7 +148,7 @@ impl Applier<'_> {
                         .key_name(name)
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
+                        .or_cloud(region, "DeleteKeyPair")?;
                 }
                 let mut tags = base_tags(spec, "key-pair", name, name);
                 tags.insert(
@@ -160,8 +163,7 @@ impl Applier<'_> {
                     .send()
                     .await
                     .map_err(|e| match e.code() {
-                        Some("InvalidKeyPair.Duplicate") => Error::Cloud(format!(
-                            "{region}: a key pair named `{name}` exists but is not rdeploy's (no rdeploy:project/rdeploy:env tags): rename `key_pair.name` or delete it"
+                        Some("InvalidKeyPair.Duplicate") => Error::cloud_in(region, format!("a key pair named `{name}` exists but is not rdeploy's (no rdeploy:project/rdeploy:env tags): rename `key_pair.name` or delete it"
                         )),
                         _ => cloud_err(region, "ImportKeyPair", e),
                     })?;
@@ -183,8 +185,7 @@ impl Applier<'_> {
                     .send()
                     .await
                     .map_err(|e| match e.code() {
-                        Some("InvalidGroup.Duplicate") => Error::Cloud(format!(
-                            "{region}: a security group named `{group_name}` exists in {vpc} but is not rdeploy's (no rdeploy:project/rdeploy:env tags); rdeploy will not touch it"
+                        Some("InvalidGroup.Duplicate") => Error::cloud_in(region, format!("a security group named `{group_name}` exists in {vpc} but is not rdeploy's (no rdeploy:project/rdeploy:env tags); rdeploy will not touch it"
                         )),
                         _ => cloud_err(region, "CreateSecurityGroup", e),
                     })?;
@@ -236,7 +237,7 @@ impl Applier<'_> {
                         .gateway_id(igw)
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "ReplaceRoute", e))?;
+                        .or_cloud(region, "ReplaceRoute")?;
                 }
                 Err(e) => return Err(cloud_err(region, "CreateRoute", e)),
             }
@@ -244,20 +245,20 @@ impl Applier<'_> {
         for name in associate {
             let subnet =
                 self.rc(region).subnets.get(name).cloned().ok_or_else(|| {
-                    Error::Cloud(format!("{region}: subnet {name} does not exist"))
+                    Error::cloud_in(region, format!("subnet {name} does not exist"))
                 })?;
-            retry_codes(
+            Retry::new(
+                region,
                 &["InvalidRouteTableID.NotFound", "InvalidSubnetID.NotFound"],
                 consistency,
-                || {
-                    ec2.associate_route_table()
-                        .route_table_id(rt)
-                        .subnet_id(&subnet)
-                        .send()
-                },
             )
-            .await
-            .map_err(|e| cloud_err(region, "AssociateRouteTable", e))?;
+            .call("AssociateRouteTable", || {
+                ec2.associate_route_table()
+                    .route_table_id(rt)
+                    .subnet_id(&subnet)
+                    .send()
+            })
+            .await?;
         }
         Ok(())
     }
@@ -328,18 +329,18 @@ pub(super) async fn set_subnet_public(
     id: &str,
     public: bool,
 ) -> Result<()> {
-    retry_codes(
+    Retry::new(
+        region,
         &["InvalidSubnetID.NotFound"],
         Duration::from_secs(60),
-        || {
-            ec2.modify_subnet_attribute()
-                .subnet_id(id)
-                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
-                .send()
-        },
     )
-    .await
-    .map_err(|e| cloud_err(region, "ModifySubnetAttribute", e))?;
+    .call("ModifySubnetAttribute", || {
+        ec2.modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+            .send()
+    })
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,21 @@
 //! Applying ElastiCache changes: the cache subnet group and Redis.
 
 use super::*;
+use crate::aws::ErrorCode;
+
+/// The settings a replication group and a single-node cluster are created with alike
+/// (the two request builders share the setters, not a trait).
+macro_rules! with_redis_settings {
+    ($req:expr, $r:expr, $subnet_group:expr, $sg_ids:expr, $tags:expr) => {
+        $req.engine("redis")
+            .set_engine_version($r.engine_version.clone())
+            .cache_node_type(&$r.node_type)
+            .port($r.port as i32)
+            .cache_subnet_group_name(&$subnet_group)
+            .set_security_group_ids(Some($sg_ids))
+            .set_tags(Some(ec_tags(&$tags)))
+    };
+}
 
 impl Applier<'_> {
     pub(super) async fn exec_redis(&mut self, region: &str, op: &Op) -> Result<Option<String>> {
@@ -18,7 +33,7 @@ impl Applier<'_> {
                     .map(|s| match s {
                         SubnetRef::Id(i) => Ok(i.clone()),
                         SubnetRef::Name(n) => rc.subnets.get(n).cloned().ok_or_else(|| {
-                            Error::Cloud(format!("{region}: subnet {n} does not exist"))
+                            Error::cloud_in(region, format!("subnet {n} does not exist"))
                         }),
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -29,7 +44,7 @@ impl Applier<'_> {
                         .set_subnet_ids(Some(ids))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "ModifyCacheSubnetGroup", e))?;
+                        .or_cloud(region, "ModifyCacheSubnetGroup")?;
                 } else {
                     ec.create_cache_subnet_group()
                         .cache_subnet_group_name(name)
@@ -39,8 +54,7 @@ impl Applier<'_> {
                         .send()
                         .await
                         .map_err(|e| match e.code() {
-                            Some("CacheSubnetGroupAlreadyExists") => Error::Cloud(format!(
-                                "{region}: a cache subnet group named `{name}` exists but is not rdeploy's (no rdeploy tags); rdeploy will not touch it"
+                            Some("CacheSubnetGroupAlreadyExists") => Error::cloud_in(region, format!("a cache subnet group named `{name}` exists but is not rdeploy's (no rdeploy tags); rdeploy will not touch it"
                             )),
                             _ => cloud_err(region, "CreateCacheSubnetGroup", e),
                         })?;
@@ -138,8 +152,7 @@ impl Applier<'_> {
         let r = &spec.redis[name];
         let ec = self.aws.elasticache(region);
         let not_ours = || {
-            Error::Cloud(format!(
-                "{region}: an ElastiCache resource `{}` exists but is not rdeploy's (no rdeploy:project/rdeploy:env tags); rdeploy will not touch it",
+            Error::cloud_in(region, format!("an ElastiCache resource `{}` exists but is not rdeploy's (no rdeploy:project/rdeploy:env tags); rdeploy will not touch it",
                 r.aws_id
             ))
         };
@@ -174,61 +187,45 @@ impl Applier<'_> {
             .unwrap_or_else(|| cache_subnet_group_name(spec));
         let mut tags = base_tags(spec, "redis", name, &r.aws_id);
         tags.insert(tag::CONFIG.into(), config_tag(&redis_config(spec, r)));
-        let exists = |code: Option<&str>| {
-            matches!(
-                code,
-                Some("ReplicationGroupAlreadyExists")
-                    | Some("ReplicationGroupAlreadyExistsFault")
-                    | Some("CacheClusterAlreadyExists")
-            )
+        // Another's resource under the id rdeploy wants: say so, never adopt it.
+        let created = |r: Result<()>| match r {
+            Err(e)
+                if matches!(
+                    e.error_code(),
+                    Some("ReplicationGroupAlreadyExists")
+                        | Some("ReplicationGroupAlreadyExistsFault")
+                        | Some("CacheClusterAlreadyExists")
+                ) =>
+            {
+                Err(not_ours())
+            }
+            other => other,
         };
         match r.kind {
             RedisKind::ReplicationGroup => {
-                ec.create_replication_group()
+                let req = ec
+                    .create_replication_group()
                     .replication_group_id(&r.aws_id)
                     .replication_group_description(format!(
                         "rdeploy {}/{} {}",
                         spec.project, spec.env, r.name
                     ))
-                    .engine("redis")
-                    .set_engine_version(r.engine_version.clone())
-                    .cache_node_type(&r.node_type)
                     .num_cache_clusters(1 + r.replicas as i32)
-                    .automatic_failover_enabled(r.replicas > 0)
-                    .port(r.port as i32)
-                    .cache_subnet_group_name(&subnet_group)
-                    .set_security_group_ids(Some(sg_ids))
-                    .set_tags(Some(ec_tags(&tags)))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        if exists(e.code()) {
-                            not_ours()
-                        } else {
-                            cloud_err(region, "CreateReplicationGroup", e)
-                        }
-                    })?;
+                    .automatic_failover_enabled(r.replicas > 0);
+                let sent = with_redis_settings!(req, r, subnet_group, sg_ids, tags).send();
+                created(
+                    sent.await
+                        .or_cloud(region, "CreateReplicationGroup")
+                        .map(drop),
+                )?;
             }
             RedisKind::CacheCluster => {
-                ec.create_cache_cluster()
+                let req = ec
+                    .create_cache_cluster()
                     .cache_cluster_id(&r.aws_id)
-                    .engine("redis")
-                    .set_engine_version(r.engine_version.clone())
-                    .cache_node_type(&r.node_type)
-                    .num_cache_nodes(1)
-                    .port(r.port as i32)
-                    .cache_subnet_group_name(&subnet_group)
-                    .set_security_group_ids(Some(sg_ids))
-                    .set_tags(Some(ec_tags(&tags)))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        if exists(e.code()) {
-                            not_ours()
-                        } else {
-                            cloud_err(region, "CreateCacheCluster", e)
-                        }
-                    })?;
+                    .num_cache_nodes(1);
+                let sent = with_redis_settings!(req, r, subnet_group, sg_ids, tags).send();
+                created(sent.await.or_cloud(region, "CreateCacheCluster").map(drop))?;
             }
         }
         self.to_be_available
@@ -269,7 +266,7 @@ impl Applier<'_> {
                     }
                     req.send()
                         .await
-                        .map_err(|e| cloud_err(region, "ModifyReplicationGroup", e))?;
+                        .or_cloud(region, "ModifyReplicationGroup")?;
                 }
                 if let Some((from, to)) = replicas {
                     if to > from {
@@ -279,7 +276,7 @@ impl Applier<'_> {
                             .apply_immediately(true)
                             .send()
                             .await
-                            .map_err(|e| cloud_err(region, "IncreaseReplicaCount", e))?;
+                            .or_cloud(region, "IncreaseReplicaCount")?;
                     } else {
                         ec.decrease_replica_count()
                             .replication_group_id(&r.aws_id)
@@ -287,7 +284,7 @@ impl Applier<'_> {
                             .apply_immediately(true)
                             .send()
                             .await
-                            .map_err(|e| cloud_err(region, "DecreaseReplicaCount", e))?;
+                            .or_cloud(region, "DecreaseReplicaCount")?;
                     }
                 }
                 let out = ec
@@ -295,7 +292,7 @@ impl Applier<'_> {
                     .replication_group_id(&r.aws_id)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "DescribeReplicationGroups", e))?;
+                    .or_cloud(region, "DescribeReplicationGroups")?;
                 arn = out
                     .replication_groups()
                     .first()
@@ -314,15 +311,13 @@ impl Applier<'_> {
                 if sgs {
                     req = req.set_security_group_ids(Some(sg_ids));
                 }
-                req.send()
-                    .await
-                    .map_err(|e| cloud_err(region, "ModifyCacheCluster", e))?;
+                req.send().await.or_cloud(region, "ModifyCacheCluster")?;
                 let out = ec
                     .describe_cache_clusters()
                     .cache_cluster_id(&r.aws_id)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "DescribeCacheClusters", e))?;
+                    .or_cloud(region, "DescribeCacheClusters")?;
                 arn = out
                     .cache_clusters()
                     .first()
@@ -340,7 +335,7 @@ impl Applier<'_> {
             .tags(tag)
             .send()
             .await
-            .map_err(|e| cloud_err(region, "AddTagsToResource", e))?;
+            .or_cloud(region, "AddTagsToResource")?;
         self.to_be_available
             .push((region.to_string(), r.aws_id.clone(), r.kind));
         Ok(())

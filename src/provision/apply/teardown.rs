@@ -1,104 +1,86 @@
 //! Destroying network resources (groups, key pair, route table, gateway, subnets, VPC),
 //! each retried while AWS still sees a dependency.
 
+use super::retry::{Retry, DEPENDENCY};
 use super::*;
+use crate::aws::ErrorCode;
 
 impl Applier<'_> {
     pub(super) async fn exec_teardown(&mut self, region: &str, op: &Op) -> Result<Option<String>> {
         let ec2 = self.aws.ec2(region);
         let spec = self.spec;
         let limit = Duration::from_secs(spec.timeouts.destroy);
+        let dependent = Retry::new(region, DEPENDENCY, limit);
         match op {
             Op::DeleteSg { id } => {
-                match retry_codes(
+                Retry::new(
+                    region,
                     &["DependencyViolation", "InvalidGroup.InUse"],
                     limit,
-                    || ec2.delete_security_group().group_id(id).send(),
                 )
-                .await
-                {
-                    Ok(_) => Ok(None),
-                    Err(e) if aws::is_not_found(&e) => Ok(None),
-                    Err(e) => Err(cloud_err(region, "DeleteSecurityGroup", e)),
-                }
+                .gone_ok("DeleteSecurityGroup", || {
+                    ec2.delete_security_group().group_id(id).send()
+                })
+                .await?;
+                Ok(None)
             }
             Op::DeleteKeyPair { name } => {
                 ec2.delete_key_pair()
                     .key_name(name)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "DeleteKeyPair", e))?;
+                    .or_cloud(region, "DeleteKeyPair")?;
                 Ok(None)
             }
             Op::DeleteRouteTable { id, associations } => {
                 for a in associations {
-                    match ec2
-                        .disassociate_route_table()
+                    ec2.disassociate_route_table()
                         .association_id(a)
                         .send()
                         .await
-                    {
-                        Ok(_) => {}
-                        Err(e) if aws::is_not_found(&e) => {}
-                        Err(e) => return Err(cloud_err(region, "DisassociateRouteTable", e)),
-                    }
+                        .unless_gone(region, "DisassociateRouteTable")?;
                 }
-                match retry_codes(&["DependencyViolation"], limit, || {
-                    ec2.delete_route_table().route_table_id(id).send()
-                })
-                .await
-                {
-                    Ok(_) => Ok(None),
-                    Err(e) if aws::is_not_found(&e) => Ok(None),
-                    Err(e) => Err(cloud_err(region, "DeleteRouteTable", e)),
-                }
+                dependent
+                    .gone_ok("DeleteRouteTable", || {
+                        ec2.delete_route_table().route_table_id(id).send()
+                    })
+                    .await?;
+                Ok(None)
             }
             Op::DeleteIgw { id, vpcs } => {
                 for v in vpcs {
-                    match retry_codes(&["DependencyViolation"], limit, || {
-                        ec2.detach_internet_gateway()
-                            .internet_gateway_id(id)
-                            .vpc_id(v)
-                            .send()
-                    })
-                    .await
-                    {
-                        Ok(_) => {}
-                        Err(e)
-                            if aws::is_not_found(&e) || e.code() == Some("Gateway.NotAttached") => {
-                        }
-                        Err(e) => return Err(cloud_err(region, "DetachInternetGateway", e)),
+                    let detach = dependent
+                        .gone_ok("DetachInternetGateway", || {
+                            ec2.detach_internet_gateway()
+                                .internet_gateway_id(id)
+                                .vpc_id(v)
+                                .send()
+                        })
+                        .await;
+                    match detach {
+                        Err(e) if e.error_code() != Some("Gateway.NotAttached") => return Err(e),
+                        _ => {}
                     }
                 }
-                match retry_codes(&["DependencyViolation"], limit, || {
-                    ec2.delete_internet_gateway().internet_gateway_id(id).send()
-                })
-                .await
-                {
-                    Ok(_) => Ok(None),
-                    Err(e) if aws::is_not_found(&e) => Ok(None),
-                    Err(e) => Err(cloud_err(region, "DeleteInternetGateway", e)),
-                }
+                dependent
+                    .gone_ok("DeleteInternetGateway", || {
+                        ec2.delete_internet_gateway().internet_gateway_id(id).send()
+                    })
+                    .await?;
+                Ok(None)
             }
-            Op::DeleteSubnet { id } => match retry_codes(&["DependencyViolation"], limit, || {
-                ec2.delete_subnet().subnet_id(id).send()
-            })
-            .await
-            {
-                Ok(_) => Ok(None),
-                Err(e) if aws::is_not_found(&e) => Ok(None),
-                Err(e) => Err(cloud_err(region, "DeleteSubnet", e)),
-            },
-            // Boxed: each kind's future is large; exec's own stays small.
-            Op::DeleteVpc { id } => match retry_codes(&["DependencyViolation"], limit, || {
-                ec2.delete_vpc().vpc_id(id).send()
-            })
-            .await
-            {
-                Ok(_) => Ok(None),
-                Err(e) if aws::is_not_found(&e) => Ok(None),
-                Err(e) => Err(cloud_err(region, "DeleteVpc", e)),
-            },
+            Op::DeleteSubnet { id } => {
+                dependent
+                    .gone_ok("DeleteSubnet", || ec2.delete_subnet().subnet_id(id).send())
+                    .await?;
+                Ok(None)
+            }
+            Op::DeleteVpc { id } => {
+                dependent
+                    .gone_ok("DeleteVpc", || ec2.delete_vpc().vpc_id(id).send())
+                    .await?;
+                Ok(None)
+            }
             _ => unreachable!("not a teardown operation"),
         }
     }
@@ -108,15 +90,14 @@ impl Applier<'_> {
 /// referencing each other can be deleted).
 pub(super) async fn revoke_group_rules(aws: &Aws, region: &str, ids: &[String]) -> Result<()> {
     let ec2 = aws.ec2(region);
-    let out = match ec2
+    let Some(out) = ec2
         .describe_security_groups()
         .set_group_ids(Some(ids.to_vec()))
         .send()
         .await
-    {
-        Ok(o) => o,
-        Err(e) if aws::is_not_found(&e) => return Ok(()),
-        Err(e) => return Err(cloud_err(region, "DescribeSecurityGroups", e)),
+        .unless_gone(region, "DescribeSecurityGroups")?
+    else {
+        return Ok(());
     };
     for g in out.security_groups() {
         let perms: Vec<Perm> = crate::provision::state::flatten_perms(g.ip_permissions())
@@ -127,17 +108,12 @@ pub(super) async fn revoke_group_rules(aws: &Aws, region: &str, ids: &[String]) 
             continue;
         }
         let ip: Vec<IpPermission> = perms.iter().map(perm_to_ip_permission).collect();
-        match ec2
-            .revoke_security_group_ingress()
+        ec2.revoke_security_group_ingress()
             .group_id(g.group_id().unwrap_or_default())
             .set_ip_permissions(Some(ip))
             .send()
             .await
-        {
-            Ok(_) => {}
-            Err(e) if aws::is_not_found(&e) => {}
-            Err(e) => return Err(cloud_err(region, "RevokeSecurityGroupIngress", e)),
-        }
+            .unless_gone(region, "RevokeSecurityGroupIngress")?;
     }
     Ok(())
 }

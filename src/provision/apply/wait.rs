@@ -2,7 +2,7 @@
 //! running or terminated, a Redis is available or gone, with progress messages and a
 //! timeout that says nothing was rolled back.
 
-use super::super::aws::{self as aws, cloud_err, Aws};
+use super::super::aws::{Aws, SdkResult};
 use super::super::spec::RedisKind;
 use super::say;
 use crate::error::{Error, Result};
@@ -48,7 +48,7 @@ where
             last_report = Instant::now();
         }
         if start.elapsed() + delay > Duration::from_secs(timeout_secs) {
-            return Err(Error::Cloud(format!(
+            return Err(Error::cloud(format!(
                 "timed out after {timeout_secs} s waiting for {what} ({last}); nothing was rolled back: run again to converge"
             )));
         }
@@ -87,7 +87,9 @@ pub(super) async fn wait_instances(
                 {
                     Ok(f) => f,
                     // Just launched and not visible yet: not done.
-                    Err(Error::Cloud(m)) if m.contains("InvalidInstanceID.NotFound") => {
+                    Err(Error::Cloud(c))
+                        if c.code.as_deref() == Some("InvalidInstanceID.NotFound") =>
+                    {
                         if target == "terminated" {
                             ok += ids.len();
                         }
@@ -101,10 +103,13 @@ pub(super) async fn wait_instances(
                     } else if target == "running"
                         && (i.state == "terminated" || i.state == "shutting-down")
                     {
-                        return Err(Error::Cloud(format!(
-                            "{region}: instance {} ({}) stopped while starting: {}",
-                            i.id, i.group, i.state
-                        )));
+                        return Err(Error::cloud_in(
+                            region,
+                            format!(
+                                "instance {} ({}) stopped while starting: {}",
+                                i.id, i.group, i.state
+                            ),
+                        ));
                     }
                 }
                 if target == "terminated" {
@@ -125,34 +130,25 @@ pub(super) async fn redis_status(
 ) -> Result<Option<String>> {
     let ec = aws.elasticache(region);
     match kind {
-        RedisKind::ReplicationGroup => match ec
+        RedisKind::ReplicationGroup => Ok(ec
             .describe_replication_groups()
             .replication_group_id(id)
             .send()
             .await
-        {
-            Ok(o) => Ok(o
-                .replication_groups()
-                .first()
-                .and_then(|g| g.status())
-                .map(String::from)),
-            Err(e) if aws::is_not_found(&e) => Ok(None),
-            Err(e) => Err(cloud_err(region, "DescribeReplicationGroups", e)),
-        },
-        RedisKind::CacheCluster => match ec
+            .unless_gone(region, "DescribeReplicationGroups")?
+            .and_then(|o| o.replication_groups().first()?.status().map(String::from))),
+        RedisKind::CacheCluster => Ok(ec
             .describe_cache_clusters()
             .cache_cluster_id(id)
             .send()
             .await
-        {
-            Ok(o) => Ok(o
-                .cache_clusters()
-                .first()
-                .and_then(|g| g.cache_cluster_status())
-                .map(String::from)),
-            Err(e) if aws::is_not_found(&e) => Ok(None),
-            Err(e) => Err(cloud_err(region, "DescribeCacheClusters", e)),
-        },
+            .unless_gone(region, "DescribeCacheClusters")?
+            .and_then(|o| {
+                o.cache_clusters()
+                    .first()?
+                    .cache_cluster_status()
+                    .map(String::from)
+            })),
     }
 }
 

@@ -4,9 +4,10 @@
 //! apply; deletions before the subnet group and security groups go.
 
 use super::{password_hash, subnet_group_name_for, DbOp, TAG_PASSWORD};
+use crate::aws::SdkResult;
 use crate::error::{Error, Result};
+use crate::provision::apply::retry::Retry;
 use crate::provision::apply::Applier;
-use crate::provision::aws::{cloud_err, gone_ok, retry_codes};
 use crate::provision::plan::base_tags;
 use aws_sdk_rds::types::Tag;
 use indexmap::IndexMap;
@@ -24,7 +25,7 @@ impl Applier<'_> {
             .databases
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::Cloud(format!("database `{name}` is not in the spec")))
+            .ok_or_else(|| Error::cloud(format!("database `{name}` is not in the spec")))
     }
 
     fn db_sg_ids(&mut self, region: &str, d: &super::spec::DbSpec) -> Result<Vec<String>> {
@@ -36,10 +37,10 @@ impl Applier<'_> {
                     Ok(s.value.clone())
                 } else {
                     rc.sgs.get(&s.value).cloned().ok_or_else(|| {
-                        Error::Cloud(format!(
-                            "{region}: security group `{}` does not exist",
-                            s.value
-                        ))
+                        Error::cloud_in(
+                            region,
+                            format!("security group `{}` does not exist", s.value),
+                        )
                     })
                 }
             })
@@ -62,7 +63,7 @@ impl Applier<'_> {
                             Ok(n.clone())
                         } else {
                             rc.subnets.get(n).cloned().ok_or_else(|| {
-                                Error::Cloud(format!("{region}: subnet {n} does not exist"))
+                                Error::cloud_in(region, format!("subnet {n} does not exist"))
                             })
                         }
                     })
@@ -73,7 +74,7 @@ impl Applier<'_> {
                         .set_subnet_ids(Some(ids))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "ModifyDBSubnetGroup", e))?;
+                        .or_cloud(region, "ModifyDBSubnetGroup")?;
                 } else {
                     let t = base_tags(self.spec, "db-subnet-group", &group, &group);
                     rds.create_db_subnet_group()
@@ -86,20 +87,18 @@ impl Applier<'_> {
                         .set_tags(Some(tags(&t)))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "CreateDBSubnetGroup", e))?;
+                        .or_cloud(region, "CreateDBSubnetGroup")?;
                 }
                 Ok(None)
             }
             DbOp::DeleteSubnetGroup { name } => {
-                gone_ok(
-                    retry_codes(&["InvalidDBSubnetGroupStateFault"], limit, || {
+                Retry::new(region, &["InvalidDBSubnetGroupStateFault"], limit)
+                    .gone_ok("DeleteDBSubnetGroup", || {
                         rds.delete_db_subnet_group()
                             .db_subnet_group_name(name)
                             .send()
                     })
-                    .await,
-                )
-                .map_err(|e| cloud_err(region, "DeleteDBSubnetGroup", e))?;
+                    .await?;
                 Ok(None)
             }
             DbOp::Create { name, replace } => {
@@ -110,40 +109,40 @@ impl Applier<'_> {
                 let sgs = self.db_sg_ids(region, &d)?;
                 let mut t = base_tags(self.spec, "database", &d.name, &d.aws_id);
                 t.insert(TAG_PASSWORD.into(), password_hash(d.password.expose()));
-                let out = retry_codes(
+                let out = Retry::new(
+                    region,
                     &["InvalidSubnet", "InvalidVPCNetworkStateFault"],
                     Duration::from_secs(60),
-                    || {
-                        rds.create_db_instance()
-                            .db_instance_identifier(&d.aws_id)
-                            .engine(&d.engine)
-                            .set_engine_version(d.engine_version.clone())
-                            .db_instance_class(&d.class)
-                            .allocated_storage(d.storage as i32)
-                            .set_storage_type(d.storage_type.clone())
-                            .master_username(&d.username)
-                            .master_user_password(d.password.expose())
-                            .set_db_name(d.db_name.clone())
-                            .port(d.port as i32)
-                            .db_subnet_group_name(
-                                d.subnet_group.clone().unwrap_or_else(|| group.clone()),
-                            )
-                            .set_vpc_security_group_ids(if sgs.is_empty() {
-                                None
-                            } else {
-                                Some(sgs.clone())
-                            })
-                            .multi_az(d.multi_az)
-                            .publicly_accessible(d.public)
-                            .set_backup_retention_period(d.backup_retention.map(|x| x as i32))
-                            .storage_encrypted(true)
-                            .copy_tags_to_snapshot(true)
-                            .set_tags(Some(tags(&t)))
-                            .send()
-                    },
                 )
-                .await
-                .map_err(|e| cloud_err(region, "CreateDBInstance", e))?;
+                .call("CreateDBInstance", || {
+                    rds.create_db_instance()
+                        .db_instance_identifier(&d.aws_id)
+                        .engine(&d.engine)
+                        .set_engine_version(d.engine_version.clone())
+                        .db_instance_class(&d.class)
+                        .allocated_storage(d.storage as i32)
+                        .set_storage_type(d.storage_type.clone())
+                        .master_username(&d.username)
+                        .master_user_password(d.password.expose())
+                        .set_db_name(d.db_name.clone())
+                        .port(d.port as i32)
+                        .db_subnet_group_name(
+                            d.subnet_group.clone().unwrap_or_else(|| group.clone()),
+                        )
+                        .set_vpc_security_group_ids(if sgs.is_empty() {
+                            None
+                        } else {
+                            Some(sgs.clone())
+                        })
+                        .multi_az(d.multi_az)
+                        .publicly_accessible(d.public)
+                        .set_backup_retention_period(d.backup_retention.map(|x| x as i32))
+                        .storage_encrypted(true)
+                        .copy_tags_to_snapshot(true)
+                        .set_tags(Some(tags(&t)))
+                        .send()
+                })
+                .await?;
                 self.db_waits.push((region.to_string(), d.aws_id.clone()));
                 Ok(out
                     .db_instance()
@@ -175,10 +174,7 @@ impl Applier<'_> {
                 if *password {
                     req = req.master_user_password(d.password.expose());
                 }
-                let out = req
-                    .send()
-                    .await
-                    .map_err(|e| cloud_err(region, "ModifyDBInstance", e))?;
+                let out = req.send().await.or_cloud(region, "ModifyDBInstance")?;
                 if *password {
                     let arn = out
                         .db_instance()
@@ -195,7 +191,7 @@ impl Applier<'_> {
                         )
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "AddTagsToResource", e))?;
+                        .or_cloud(region, "AddTagsToResource")?;
                 }
                 self.db_waits.push((region.to_string(), d.aws_id.clone()));
                 Ok(None)
@@ -225,23 +221,21 @@ impl Applier<'_> {
         if final_snapshot {
             req = req.final_db_snapshot_identifier(format!("{aws_id}-final-{stamp}"));
         }
-        gone_ok(req.send().await).map_err(|e| cloud_err(region, "DeleteDBInstance", e))?;
+        req.send().await.unless_gone(region, "DeleteDBInstance")?;
         let start = Instant::now();
         let timeout = Duration::from_secs(self.spec.timeouts.destroy);
         loop {
-            let r = gone_ok(
-                rds.describe_db_instances()
-                    .db_instance_identifier(aws_id)
-                    .send()
-                    .await,
-            )
-            .map_err(|e| cloud_err(region, "DescribeDBInstances", e))?;
+            let r = rds
+                .describe_db_instances()
+                .db_instance_identifier(aws_id)
+                .send()
+                .await
+                .unless_gone(region, "DescribeDBInstances")?;
             if r.is_none_or(|o| o.db_instances().is_empty()) {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(Error::Cloud(format!(
-                    "{region}: timed out after {} s waiting for database {aws_id} to be deleted; run again to converge",
+                return Err(Error::cloud_in(region, format!("timed out after {} s waiting for database {aws_id} to be deleted; run again to converge",
                     timeout.as_secs()
                 )));
             }
@@ -263,7 +257,7 @@ impl Applier<'_> {
                     .db_instance_identifier(&id)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(&region, "DescribeDBInstances", e))?;
+                    .or_cloud(&region, "DescribeDBInstances")?;
                 let status = out
                     .db_instances()
                     .first()
@@ -274,8 +268,7 @@ impl Applier<'_> {
                     break;
                 }
                 if start.elapsed() + delay > timeout {
-                    return Err(Error::Cloud(format!(
-                        "{region}: timed out after {} s waiting for database {id} ({status}); nothing was rolled back: run again to converge",
+                    return Err(Error::cloud_in(region, format!("timed out after {} s waiting for database {id} ({status}); nothing was rolled back: run again to converge",
                         timeout.as_secs()
                     )));
                 }

@@ -314,19 +314,7 @@ fn drift(spec: &Spec, rs: &RegionState, d: &DbSpec, cur: &Db) -> Result<(Vec<Str
             cur.subnet_group.as_deref().unwrap_or("none")
         ));
     }
-    let want_sgs: BTreeSet<Option<String>> = d
-        .security_groups
-        .iter()
-        .map(|s| {
-            if s.value.starts_with("sg-") {
-                Some(s.value.clone())
-            } else {
-                rs.sg_by_name(&s.value).map(|g| g.id.clone())
-            }
-        })
-        .collect();
-    let have_sgs: BTreeSet<Option<String>> = cur.sg_ids.iter().cloned().map(Some).collect();
-    if !d.security_groups.is_empty() && want_sgs != have_sgs {
+    if !d.security_groups.is_empty() && rs.groups_differ(&d.security_groups, &cur.sg_ids) {
         out.push(format!(
             "security groups: {}",
             d.security_groups

@@ -3,8 +3,10 @@
 //! their tags carry the project *and* the environment.
 
 use super::TAG_PASSWORD;
+use crate::aws::SdkResult;
 use crate::error::Result;
-use crate::provision::aws::{cloud_err, gone_ok, tag, Aws};
+use crate::provision::aws::{tag, Aws};
+use crate::provision::describe::{tag_pairs, Owner};
 use indexmap::IndexMap;
 
 #[derive(Debug, Clone, Default)]
@@ -60,19 +62,11 @@ pub struct DbSubnetGroup {
 }
 
 fn tags_of(list: &[aws_sdk_rds::types::Tag]) -> IndexMap<String, String> {
-    list.iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    tag_pairs(list.iter().map(|t| (t.key(), t.value())))
 }
 
 fn ours(t: &IndexMap<String, String>, project: &str, env: &str) -> bool {
-    t.get(tag::PROJECT).map(String::as_str) == Some(project)
-        && t.get(tag::ENV).map(String::as_str) == Some(env)
+    Owner::new(project, env, "").owns(t)
 }
 
 pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Result<DbState> {
@@ -80,7 +74,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
     let mut out = DbState::default();
     let mut pages = rds.describe_db_instances().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| cloud_err(region, "DescribeDBInstances", e))?;
+        let page = page.or_cloud(region, "DescribeDBInstances")?;
         for d in page.db_instances() {
             let id = d.db_instance_identifier().unwrap_or_default();
             if !id.starts_with(project) {
@@ -121,13 +115,12 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
         }
     }
     let name = super::subnet_group_name_for(project, env);
-    let found = gone_ok(
-        rds.describe_db_subnet_groups()
-            .db_subnet_group_name(&name)
-            .send()
-            .await,
-    )
-    .map_err(|e| cloud_err(region, "DescribeDBSubnetGroups", e))?;
+    let found = rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(&name)
+        .send()
+        .await
+        .unless_gone(region, "DescribeDBSubnetGroups")?;
     for g in found.iter().flat_map(|o| o.db_subnet_groups()) {
         let arn = g.db_subnet_group_arn().unwrap_or_default();
         let t = rds
@@ -135,7 +128,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
             .resource_name(arn)
             .send()
             .await
-            .map_err(|e| cloud_err(region, "ListTagsForResource", e))?;
+            .or_cloud(region, "ListTagsForResource")?;
         if ours(&tags_of(t.tag_list()), project, env) {
             out.subnet_groups.push(DbSubnetGroup {
                 name: g.db_subnet_group_name().unwrap_or_default().to_string(),

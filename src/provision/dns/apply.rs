@@ -6,16 +6,17 @@
 use super::spec::{RecordSpec, Target};
 use super::state::{owner_name, owner_value, OwnedRecord};
 use super::DnsOp;
+use crate::aws::SdkResult;
 use crate::error::{Error, Result};
+use crate::provision::apply::retry::Retry;
 use crate::provision::apply::Applier;
-use crate::provision::aws::{cloud_err, retry_codes};
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use std::time::Duration;
 
 fn built<T>(r: std::result::Result<T, aws_sdk_route53::error::BuildError>) -> Result<T> {
-    r.map_err(|e| Error::Cloud(format!("route53: building a request: {e}")))
+    r.map_err(|e| Error::cloud(format!("route53: building a request: {e}")))
 }
 
 fn rrset(name: &str, t: RrType, ttl: i64, values: &[String]) -> Result<ResourceRecordSet> {
@@ -43,7 +44,7 @@ impl Applier<'_> {
             .flat_map(|z| z.records.iter())
             .find(|r| r.fqdn == fqdn)
             .cloned()
-            .ok_or_else(|| Error::Cloud(format!("dns record {fqdn} is not in the spec")))
+            .ok_or_else(|| Error::cloud(format!("dns record {fqdn} is not in the spec")))
     }
 
     /// The record set the spec wants now (`None`: an instance group without addresses).
@@ -62,7 +63,7 @@ impl Applier<'_> {
             Target::LoadBalancer(l) => {
                 let lb =
                     self.spec.load_balancers.get(l).ok_or_else(|| {
-                        Error::Cloud(format!("load balancer {l} is not in the spec"))
+                        Error::cloud(format!("load balancer {l} is not in the spec"))
                     })?;
                 let region = lb.region.clone();
                 let arn = self
@@ -72,7 +73,7 @@ impl Applier<'_> {
                     .get(l)
                     .cloned()
                     .ok_or_else(|| {
-                        Error::Cloud(format!("{region}: load balancer `{l}` does not exist"))
+                        Error::cloud_in(&region, format!("load balancer `{l}` does not exist"))
                     })?;
                 let out = self
                     .aws()
@@ -81,9 +82,9 @@ impl Applier<'_> {
                     .load_balancer_arns(&arn)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(&region, "DescribeLoadBalancers", e))?;
+                    .or_cloud(&region, "DescribeLoadBalancers")?;
                 let found = out.load_balancers().first().ok_or_else(|| {
-                    Error::Cloud(format!("{region}: load balancer {arn} vanished"))
+                    Error::cloud_in(&region, format!("load balancer {arn} vanished"))
                 })?;
                 let alias = built(
                     AliasTarget::builder()
@@ -106,7 +107,7 @@ impl Applier<'_> {
                     .instances
                     .get(group)
                     .ok_or_else(|| {
-                        Error::Cloud(format!("instance group {group} is not in the spec"))
+                        Error::cloud(format!("instance group {group} is not in the spec"))
                     })?
                     .clone();
                 let mut ips = vec![];
@@ -198,18 +199,18 @@ impl Applier<'_> {
                 .build(),
         )?;
         let r53 = self.aws().route53();
-        retry_codes(
+        Retry::new(
+            "route53",
             &["PriorRequestNotComplete"],
             Duration::from_secs(120),
-            || {
-                r53.change_resource_record_sets()
-                    .hosted_zone_id(&zone_id)
-                    .change_batch(batch.clone())
-                    .send()
-            },
         )
-        .await
-        .map_err(|e| cloud_err("route53", "ChangeResourceRecordSets", e))?;
+        .call("ChangeResourceRecordSets", || {
+            r53.change_resource_record_sets()
+                .hosted_zone_id(&zone_id)
+                .change_batch(batch.clone())
+                .send()
+        })
+        .await?;
         Ok(if summary.is_empty() {
             None
         } else {
@@ -234,7 +235,7 @@ impl Applier<'_> {
             .max_items(1)
             .send()
             .await
-            .map_err(|e| cloud_err("route53", "ListResourceRecordSets", e))?;
+            .or_cloud("route53", "ListResourceRecordSets")?;
         Ok(out
             .resource_record_sets()
             .iter()

@@ -5,8 +5,9 @@
 //! change batch as the record. A record without its TXT is never touched.
 
 use super::spec::ZoneSpec;
+use crate::aws::SdkResult;
 use crate::error::{Error, Result};
-use crate::provision::aws::{cloud_err, Aws};
+use crate::provision::aws::Aws;
 use aws_sdk_route53::types::{ResourceRecordSet, RrType};
 
 #[derive(Debug, Clone, Default)]
@@ -88,7 +89,7 @@ pub async fn discover(
             .dns_name(&z.name)
             .send()
             .await
-            .map_err(|e| cloud_err("route53", "ListHostedZonesByName", e))?;
+            .or_cloud("route53", "ListHostedZonesByName")?;
         let matching: Vec<_> = found
             .hosted_zones()
             .iter()
@@ -213,7 +214,7 @@ async fn record_sets(aws: &Aws, zone_id: &str) -> Result<Vec<ResourceRecordSet>>
         let page = req
             .send()
             .await
-            .map_err(|e| cloud_err("route53", "ListResourceRecordSets", e))?;
+            .or_cloud("route53", "ListResourceRecordSets")?;
         out.extend(page.resource_record_sets().iter().cloned());
         if !page.is_truncated() {
             return Ok(out);

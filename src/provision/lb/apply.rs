@@ -6,9 +6,10 @@
 use super::spec::{ActionSpec, LbSpec, TargetGroupSpec};
 use super::state::LbState;
 use super::{LbOp, TAG_LB};
+use crate::aws::SdkResult;
 use crate::error::{Error, Result};
+use crate::provision::apply::retry::Retry;
 use crate::provision::apply::Applier;
-use crate::provision::aws::{cloud_err, gone_ok, retry_codes};
 use crate::provision::plan::base_tags;
 use crate::provision::spec::Spec;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -20,6 +21,51 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use indexmap::IndexMap;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
+
+/// A target group's health check on a Create or Modify request (the two builders have
+/// the same setters but no trait in common).
+macro_rules! with_health_check {
+    ($req:expr, $h:expr) => {{
+        let h: &super::spec::HealthCheck = $h;
+        $req.set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
+            .set_health_check_path(h.path.clone())
+            .set_health_check_port(h.port.clone())
+            .set_health_check_interval_seconds(h.interval.map(|x| x as i32))
+            .set_health_check_timeout_seconds(h.timeout.map(|x| x as i32))
+            .set_healthy_threshold_count(h.healthy.map(|x| x as i32))
+            .set_unhealthy_threshold_count(h.unhealthy.map(|x| x as i32))
+            .set_matcher(
+                h.matcher
+                    .as_ref()
+                    .map(|m| Matcher::builder().http_code(m).build()),
+            )
+    }};
+}
+
+/// A listener's settings on a Create or Modify request.
+macro_rules! with_listener {
+    ($req:expr, $ls:expr, $port:expr, $action:expr) => {{
+        let ls: &super::spec::ListenerSpec = $ls;
+        $req.port($port as i32)
+            .protocol(ProtocolEnum::from(ls.protocol.as_str()))
+            .set_certificates(
+                ls.certificate
+                    .as_ref()
+                    .map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
+            )
+            .set_ssl_policy(ls.ssl_policy.clone())
+            .default_actions($action)
+    }};
+}
+
+/// The listener on `port` of a load balancer's spec.
+fn listener_spec(l: &LbSpec, port: u16) -> Result<super::spec::ListenerSpec> {
+    l.listeners
+        .iter()
+        .find(|x| x.port == port)
+        .cloned()
+        .ok_or_else(|| Error::cloud(format!("listener {port} is not in the spec")))
+}
 
 /// ARNs known while applying, per region.
 #[derive(Debug, Default, Clone)]
@@ -74,14 +120,14 @@ impl Applier<'_> {
         self.spec
             .load_balancers
             .get(name)
-            .ok_or_else(|| Error::Cloud(format!("load balancer `{name}` is not in the spec")))
+            .ok_or_else(|| Error::cloud(format!("load balancer `{name}` is not in the spec")))
     }
 
     fn tg_spec(&self, lb: &str, tg: &str) -> Result<&TargetGroupSpec> {
         self.lb_spec(lb)?
             .target_groups
             .get(tg)
-            .ok_or_else(|| Error::Cloud(format!("target group `{lb}/{tg}` is not in the spec")))
+            .ok_or_else(|| Error::cloud(format!("target group `{lb}/{tg}` is not in the spec")))
     }
 
     fn tg_arn(&mut self, region: &str, lb: &str, tg: &str) -> Result<String> {
@@ -91,9 +137,10 @@ impl Applier<'_> {
             .get(&(lb.to_string(), tg.to_string()))
             .cloned()
             .ok_or_else(|| {
-                Error::Cloud(format!(
-                    "{region}: target group `{tg}` of load balancer `{lb}` does not exist"
-                ))
+                Error::cloud_in(
+                    region,
+                    format!("target group `{tg}` of load balancer `{lb}` does not exist"),
+                )
             })
     }
 
@@ -151,30 +198,18 @@ impl Applier<'_> {
                 let vpc = self.vpc_of(region)?;
                 let mut tagset = base_tags(self.spec, "target-group", &t.name, &t.aws_name);
                 tagset.insert(TAG_LB.into(), lb.clone());
-                let h = &t.health;
-                let out = elb
+                let req = elb
                     .create_target_group()
                     .name(&t.aws_name)
                     .protocol(ProtocolEnum::from(t.protocol.as_str()))
                     .port(t.port as i32)
                     .vpc_id(vpc)
                     .target_type(TargetTypeEnum::Instance)
-                    .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
-                    .set_health_check_path(h.path.clone())
-                    .set_health_check_port(h.port.clone())
-                    .set_health_check_interval_seconds(h.interval.map(|x| x as i32))
-                    .set_health_check_timeout_seconds(h.timeout.map(|x| x as i32))
-                    .set_healthy_threshold_count(h.healthy.map(|x| x as i32))
-                    .set_unhealthy_threshold_count(h.unhealthy.map(|x| x as i32))
-                    .set_matcher(
-                        h.matcher
-                            .as_ref()
-                            .map(|m| Matcher::builder().http_code(m).build()),
-                    )
-                    .set_tags(Some(tags(&tagset)))
+                    .set_tags(Some(tags(&tagset)));
+                let out = with_health_check!(req, &t.health)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "CreateTargetGroup", e))?;
+                    .or_cloud(region, "CreateTargetGroup")?;
                 let arn = out
                     .target_groups()
                     .first()
@@ -190,24 +225,11 @@ impl Applier<'_> {
             }
             LbOp::UpdateTg { lb, tg, arn } => {
                 let t = self.tg_spec(lb, tg)?.clone();
-                let h = &t.health;
-                elb.modify_target_group()
-                    .target_group_arn(arn)
-                    .set_health_check_protocol(h.protocol.as_deref().map(ProtocolEnum::from))
-                    .set_health_check_path(h.path.clone())
-                    .set_health_check_port(h.port.clone())
-                    .set_health_check_interval_seconds(h.interval.map(|x| x as i32))
-                    .set_health_check_timeout_seconds(h.timeout.map(|x| x as i32))
-                    .set_healthy_threshold_count(h.healthy.map(|x| x as i32))
-                    .set_unhealthy_threshold_count(h.unhealthy.map(|x| x as i32))
-                    .set_matcher(
-                        h.matcher
-                            .as_ref()
-                            .map(|m| Matcher::builder().http_code(m).build()),
-                    )
+                let req = elb.modify_target_group().target_group_arn(arn);
+                with_health_check!(req, &t.health)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "ModifyTargetGroup", e))?;
+                    .or_cloud(region, "ModifyTargetGroup")?;
                 self.tg_attributes(region, &t, arn, false).await?;
                 Ok(None)
             }
@@ -226,7 +248,7 @@ impl Applier<'_> {
                     .target_group_arn(&arn)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "DescribeTargetHealth", e))?;
+                    .or_cloud(region, "DescribeTargetHealth")?;
                 let have: BTreeSet<String> = health
                     .target_health_descriptions()
                     .iter()
@@ -247,36 +269,32 @@ impl Applier<'_> {
                     .collect();
                 let summary = format!("{} registered, {} deregistered", add.len(), remove.len());
                 if !add.is_empty() {
-                    retry_codes(&CONSISTENCY, consistency, || {
-                        elb.register_targets()
-                            .target_group_arn(&arn)
-                            .set_targets(Some(add.clone()))
-                            .send()
-                    })
-                    .await
-                    .map_err(|e| cloud_err(region, "RegisterTargets", e))?;
+                    Retry::new(region, &CONSISTENCY, consistency)
+                        .call("RegisterTargets", || {
+                            elb.register_targets()
+                                .target_group_arn(&arn)
+                                .set_targets(Some(add.clone()))
+                                .send()
+                        })
+                        .await?;
                 }
                 if !remove.is_empty() {
-                    gone_ok(
-                        elb.deregister_targets()
-                            .target_group_arn(&arn)
-                            .set_targets(Some(remove))
-                            .send()
-                            .await,
-                    )
-                    .map_err(|e| cloud_err(region, "DeregisterTargets", e))?;
+                    elb.deregister_targets()
+                        .target_group_arn(&arn)
+                        .set_targets(Some(remove))
+                        .send()
+                        .await
+                        .unless_gone(region, "DeregisterTargets")?;
                 }
                 Ok(Some(summary))
             }
             LbOp::DeleteTg { arn } => {
                 // In use until the listeners pointing at it (or their load balancer) are gone.
-                gone_ok(
-                    retry_codes(&["ResourceInUse"], limit, || {
+                Retry::new(region, &["ResourceInUse"], limit)
+                    .gone_ok("DeleteTargetGroup", || {
                         elb.delete_target_group().target_group_arn(arn).send()
                     })
-                    .await,
-                )
-                .map_err(|e| cloud_err(region, "DeleteTargetGroup", e))?;
+                    .await?;
                 Ok(None)
             }
             LbOp::CreateLb { lb, replace } => {
@@ -289,22 +307,22 @@ impl Applier<'_> {
                 let subnets = self.lb_subnet_ids(region, &l)?;
                 let sgs = self.lb_sg_ids(region, &l)?;
                 let tagset = base_tags(self.spec, "load-balancer", &l.name, &l.aws_name);
-                let out = retry_codes(&CONSISTENCY, consistency, || {
-                    elb.create_load_balancer()
-                        .name(&l.aws_name)
-                        .r#type(LoadBalancerTypeEnum::from(l.lb_type.as_str()))
-                        .scheme(LoadBalancerSchemeEnum::from(l.scheme()))
-                        .set_subnets(Some(subnets.clone()))
-                        .set_security_groups(if sgs.is_empty() {
-                            None
-                        } else {
-                            Some(sgs.clone())
-                        })
-                        .set_tags(Some(tags(&tagset)))
-                        .send()
-                })
-                .await
-                .map_err(|e| cloud_err(region, "CreateLoadBalancer", e))?;
+                let out = Retry::new(region, &CONSISTENCY, consistency)
+                    .call("CreateLoadBalancer", || {
+                        elb.create_load_balancer()
+                            .name(&l.aws_name)
+                            .r#type(LoadBalancerTypeEnum::from(l.lb_type.as_str()))
+                            .scheme(LoadBalancerSchemeEnum::from(l.scheme()))
+                            .set_subnets(Some(subnets.clone()))
+                            .set_security_groups(if sgs.is_empty() {
+                                None
+                            } else {
+                                Some(sgs.clone())
+                            })
+                            .set_tags(Some(tags(&tagset)))
+                            .send()
+                    })
+                    .await?;
                 let created = out.load_balancers().first();
                 let arn = created
                     .and_then(|x| x.load_balancer_arn())
@@ -328,7 +346,7 @@ impl Applier<'_> {
                         .set_subnets(Some(ids))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "SetSubnets", e))?;
+                        .or_cloud(region, "SetSubnets")?;
                 }
                 if *security_groups {
                     let ids = self.lb_sg_ids(region, &l)?;
@@ -337,28 +355,21 @@ impl Applier<'_> {
                         .set_security_groups(Some(ids))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(region, "SetSecurityGroups", e))?;
+                        .or_cloud(region, "SetSecurityGroups")?;
                 }
                 Ok(None)
             }
             LbOp::DeleteLb { arn } => {
-                gone_ok(
-                    elb.delete_load_balancer()
-                        .load_balancer_arn(arn)
-                        .send()
-                        .await,
-                )
-                .map_err(|e| cloud_err(region, "DeleteLoadBalancer", e))?;
+                elb.delete_load_balancer()
+                    .load_balancer_arn(arn)
+                    .send()
+                    .await
+                    .unless_gone(region, "DeleteLoadBalancer")?;
                 Ok(None)
             }
             LbOp::CreateListener { lb, port } => {
                 let l = self.lb_spec(lb)?.clone();
-                let ls = l
-                    .listeners
-                    .iter()
-                    .find(|x| x.port == *port)
-                    .cloned()
-                    .ok_or_else(|| Error::Cloud(format!("listener {port} is not in the spec")))?;
+                let ls = listener_spec(&l, *port)?;
                 let lb_arn = self.lb_arn(region, lb)?;
                 let action = self.build_action(region, lb, &ls.default)?;
                 let tagset = base_tags(
@@ -367,22 +378,14 @@ impl Applier<'_> {
                     &format!("{lb}:{port}"),
                     &format!("{}:{port}", l.aws_name),
                 );
-                let out = elb
+                let req = elb
                     .create_listener()
                     .load_balancer_arn(&lb_arn)
-                    .port(*port as i32)
-                    .protocol(ProtocolEnum::from(ls.protocol.as_str()))
-                    .set_certificates(
-                        ls.certificate
-                            .as_ref()
-                            .map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
-                    )
-                    .set_ssl_policy(ls.ssl_policy.clone())
-                    .default_actions(action)
-                    .set_tags(Some(tags(&tagset)))
+                    .set_tags(Some(tags(&tagset)));
+                let out = with_listener!(req, &ls, *port, action)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "CreateListener", e))?;
+                    .or_cloud(region, "CreateListener")?;
                 let arn = out
                     .listeners()
                     .first()
@@ -400,32 +403,21 @@ impl Applier<'_> {
             }
             LbOp::UpdateListener { lb, port, arn } => {
                 let l = self.lb_spec(lb)?.clone();
-                let ls = l
-                    .listeners
-                    .iter()
-                    .find(|x| x.port == *port)
-                    .cloned()
-                    .ok_or_else(|| Error::Cloud(format!("listener {port} is not in the spec")))?;
+                let ls = listener_spec(&l, *port)?;
                 let action = self.build_action(region, lb, &ls.default)?;
-                elb.modify_listener()
-                    .listener_arn(arn)
-                    .port(*port as i32)
-                    .protocol(ProtocolEnum::from(ls.protocol.as_str()))
-                    .set_certificates(
-                        ls.certificate
-                            .as_ref()
-                            .map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
-                    )
-                    .set_ssl_policy(ls.ssl_policy.clone())
-                    .default_actions(action)
+                let req = elb.modify_listener().listener_arn(arn);
+                with_listener!(req, &ls, *port, action)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "ModifyListener", e))?;
+                    .or_cloud(region, "ModifyListener")?;
                 Ok(None)
             }
             LbOp::DeleteListener { arn } => {
-                gone_ok(elb.delete_listener().listener_arn(arn).send().await)
-                    .map_err(|e| cloud_err(region, "DeleteListener", e))?;
+                elb.delete_listener()
+                    .listener_arn(arn)
+                    .send()
+                    .await
+                    .unless_gone(region, "DeleteListener")?;
                 Ok(None)
             }
             LbOp::PutRule {
@@ -438,8 +430,11 @@ impl Applier<'_> {
                     .await
             }
             LbOp::DeleteRule { arn } => {
-                gone_ok(elb.delete_rule().rule_arn(arn).send().await)
-                    .map_err(|e| cloud_err(region, "DeleteRule", e))?;
+                elb.delete_rule()
+                    .rule_arn(arn)
+                    .send()
+                    .await
+                    .unless_gone(region, "DeleteRule")?;
                 Ok(None)
             }
         }
@@ -451,14 +446,14 @@ impl Applier<'_> {
             .lbs
             .get(lb)
             .cloned()
-            .ok_or_else(|| Error::Cloud(format!("{region}: load balancer `{lb}` does not exist")))
+            .ok_or_else(|| Error::cloud_in(region, format!("load balancer `{lb}` does not exist")))
     }
 
     fn vpc_of(&mut self, region: &str) -> Result<String> {
         self.region_ctx(region)
             .vpc_id
             .clone()
-            .ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))
+            .ok_or_else(|| Error::cloud_in(region, "the VPC does not exist"))
     }
 
     fn lb_subnet_ids(&mut self, region: &str, l: &LbSpec) -> Result<Vec<String>> {
@@ -470,10 +465,9 @@ impl Applier<'_> {
                 if n.starts_with("subnet-") {
                     Ok(n)
                 } else {
-                    rc.subnets
-                        .get(&n)
-                        .cloned()
-                        .ok_or_else(|| Error::Cloud(format!("{region}: subnet {n} does not exist")))
+                    rc.subnets.get(&n).cloned().ok_or_else(|| {
+                        Error::cloud_in(region, format!("subnet {n} does not exist"))
+                    })
                 }
             })
             .collect()
@@ -488,10 +482,10 @@ impl Applier<'_> {
                     Ok(s.value.clone())
                 } else {
                     rc.sgs.get(&s.value).cloned().ok_or_else(|| {
-                        Error::Cloud(format!(
-                            "{region}: security group `{}` does not exist",
-                            s.value
-                        ))
+                        Error::cloud_in(
+                            region,
+                            format!("security group `{}` does not exist", s.value),
+                        )
                     })
                 }
             })
@@ -531,7 +525,7 @@ impl Applier<'_> {
             .set_attributes(Some(attrs))
             .send()
             .await
-            .map_err(|e| cloud_err(region, "ModifyTargetGroupAttributes", e))?;
+            .or_cloud(region, "ModifyTargetGroupAttributes")?;
         Ok(())
     }
 
@@ -551,33 +545,27 @@ impl Applier<'_> {
             .and_then(|x| x.rules.iter().find(|r| r.priority == priority))
             .cloned()
             .ok_or_else(|| {
-                Error::Cloud(format!(
+                Error::cloud(format!(
                     "rule {priority} of listener {port} is not in the spec"
                 ))
             })?;
         let action = self.build_action(region, lb, &r.action)?;
         let mut conditions = vec![];
         if !r.hosts.is_empty() {
+            let hosts = HostHeaderConditionConfig::builder().set_values(Some(r.hosts.clone()));
             conditions.push(
                 RuleCondition::builder()
                     .field("host-header")
-                    .host_header_config(
-                        HostHeaderConditionConfig::builder()
-                            .set_values(Some(r.hosts.clone()))
-                            .build(),
-                    )
+                    .host_header_config(hosts.build())
                     .build(),
             );
         }
         if !r.paths.is_empty() {
+            let paths = PathPatternConditionConfig::builder().set_values(Some(r.paths.clone()));
             conditions.push(
                 RuleCondition::builder()
                     .field("path-pattern")
-                    .path_pattern_config(
-                        PathPatternConditionConfig::builder()
-                            .set_values(Some(r.paths.clone()))
-                            .build(),
-                    )
+                    .path_pattern_config(paths.build())
                     .build(),
             );
         }
@@ -590,7 +578,7 @@ impl Applier<'_> {
                     .actions(action)
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "ModifyRule", e))?;
+                    .or_cloud(region, "ModifyRule")?;
                 Ok(None)
             }
             None => {
@@ -601,9 +589,7 @@ impl Applier<'_> {
                     .get(&(lb.to_string(), port))
                     .cloned()
                     .ok_or_else(|| {
-                        Error::Cloud(format!(
-                            "{region}: listener {port} of `{lb}` does not exist"
-                        ))
+                        Error::cloud_in(region, format!("listener {port} of `{lb}` does not exist"))
                     })?;
                 let tagset = base_tags(
                     self.spec,
@@ -620,7 +606,7 @@ impl Applier<'_> {
                     .set_tags(Some(tags(&tagset)))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(region, "CreateRule", e))?;
+                    .or_cloud(region, "CreateRule")?;
                 Ok(out
                     .rules()
                     .first()
@@ -633,29 +619,27 @@ impl Applier<'_> {
     /// Deletes a load balancer and waits (bounded) until its name is free again.
     async fn delete_lb_and_wait(&mut self, region: &str, arn: &str) -> Result<()> {
         let elb = self.aws().elbv2(region);
-        gone_ok(
-            elb.delete_load_balancer()
-                .load_balancer_arn(arn)
-                .send()
-                .await,
-        )
-        .map_err(|e| cloud_err(region, "DeleteLoadBalancer", e))?;
+        elb.delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .unless_gone(region, "DeleteLoadBalancer")?;
         let start = std::time::Instant::now();
         loop {
-            let r = gone_ok(
-                elb.describe_load_balancers()
-                    .load_balancer_arns(arn)
-                    .send()
-                    .await,
-            )
-            .map_err(|e| cloud_err(region, "DescribeLoadBalancers", e))?;
+            let r = elb
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await
+                .unless_gone(region, "DescribeLoadBalancers")?;
             if r.is_none_or(|o| o.load_balancers().is_empty()) {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(self.spec.timeouts.destroy) {
-                return Err(Error::Cloud(format!(
-                    "{region}: timed out waiting for load balancer {arn} to be deleted"
-                )));
+                return Err(Error::cloud_in(
+                    region,
+                    format!("timed out waiting for load balancer {arn} to be deleted"),
+                ));
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }

@@ -289,20 +289,8 @@ fn plan_lb(
                     subnets.join(", ")
                 ));
             }
-            let want_sgs: BTreeSet<Option<String>> = lb
-                .security_groups
-                .iter()
-                .map(|s| {
-                    if s.value.starts_with("sg-") {
-                        Some(s.value.clone())
-                    } else {
-                        rs.sg_by_name(&s.value).map(|g| g.id.clone())
-                    }
-                })
-                .collect();
-            let have_sgs: BTreeSet<Option<String>> = cur.sg_ids.iter().cloned().map(Some).collect();
             // A network load balancer without groups keeps AWS's (none).
-            let set_sgs = want_sgs != have_sgs
+            let set_sgs = rs.groups_differ(&lb.security_groups, &cur.sg_ids)
                 && !(lb.lb_type == LbType::Network && lb.security_groups.is_empty());
             if set_sgs {
                 details.push(format!(

@@ -5,8 +5,10 @@
 
 use super::spec::{ActionSpec, HealthCheck};
 use super::TAG_LB;
+use crate::aws::SdkResult;
 use crate::error::Result;
-use crate::provision::aws::{cloud_err, tag, Aws};
+use crate::provision::aws::{tag, Aws};
+use crate::provision::describe::{tag_pairs, Owner};
 use aws_sdk_elasticloadbalancingv2::types::Action;
 use aws_sdk_elasticloadbalancingv2::Client;
 use indexmap::IndexMap;
@@ -89,7 +91,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
     let mut candidates = vec![];
     let mut pages = elb.describe_load_balancers().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| cloud_err(region, "DescribeLoadBalancers", x))?;
+        let page = page.or_cloud(region, "DescribeLoadBalancers")?;
         for l in page.load_balancers() {
             if l.load_balancer_name()
                 .unwrap_or_default()
@@ -142,7 +144,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
     let mut candidates = vec![];
     let mut pages = elb.describe_target_groups().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| cloud_err(region, "DescribeTargetGroups", x))?;
+        let page = page.or_cloud(region, "DescribeTargetGroups")?;
         for g in page.target_groups() {
             if g.target_group_name()
                 .unwrap_or_default()
@@ -166,7 +168,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
             .target_group_arn(&arn)
             .send()
             .await
-            .map_err(|x| cloud_err(region, "DescribeTargetGroupAttributes", x))?;
+            .or_cloud(region, "DescribeTargetGroupAttributes")?;
         let attr = |k: &str| {
             attrs
                 .attributes()
@@ -185,7 +187,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
             .target_group_arn(&arn)
             .send()
             .await
-            .map_err(|x| cloud_err(region, "DescribeTargetHealth", x))?;
+            .or_cloud(region, "DescribeTargetHealth")?;
         target_groups.push(Tg {
             name: t.get(tag::NAME).cloned().unwrap_or_default(),
             lb: t.get(TAG_LB).cloned().unwrap_or_default(),
@@ -235,21 +237,10 @@ async fn owned_tags(
             .set_resource_arns(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|x| cloud_err(region, "DescribeTags", x))?;
+            .or_cloud(region, "DescribeTags")?;
         for d in r.tag_descriptions() {
-            let t: IndexMap<String, String> = d
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            if t.get(tag::PROJECT).map(String::as_str) == Some(project)
-                && t.get(tag::ENV).map(String::as_str) == Some(env)
-            {
+            let t = tag_pairs(d.tags().iter().map(|t| (t.key(), t.value())));
+            if Owner::new(project, env, region).owns(&t) {
                 out.insert(d.resource_arn().unwrap_or_default().to_string(), t);
             }
         }
@@ -265,7 +256,7 @@ async fn listeners(elb: &Client, region: &str, lb_arn: &str) -> Result<Vec<Liste
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|x| cloud_err(region, "DescribeListeners", x))?;
+        let page = page.or_cloud(region, "DescribeListeners")?;
         for l in page.listeners() {
             let arn = l.listener_arn().unwrap_or_default().to_string();
             let rules = elb
@@ -273,7 +264,7 @@ async fn listeners(elb: &Client, region: &str, lb_arn: &str) -> Result<Vec<Liste
                 .listener_arn(&arn)
                 .send()
                 .await
-                .map_err(|x| cloud_err(region, "DescribeRules", x))?;
+                .or_cloud(region, "DescribeRules")?;
             let rules = rules
                 .rules()
                 .iter()

@@ -5,9 +5,11 @@
 
 use super::state::{route_tables, PeeringState};
 use super::PeeringOp;
+use crate::aws::SdkResult;
 use crate::error::{Error, Result};
+use crate::provision::apply::retry::Retry;
 use crate::provision::apply::Applier;
-use crate::provision::aws::{self, cloud_err, gone_ok, retry_codes, tag_spec};
+use crate::provision::aws::{self, tag_spec};
 use crate::provision::plan::base_tags;
 use aws_sdk_ec2::types::ResourceType;
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ impl Applier<'_> {
             .iter()
             .find(|p| p.name == name)
             .cloned()
-            .ok_or_else(|| Error::Cloud(format!("peering {name} is not in the spec")))
+            .ok_or_else(|| Error::cloud(format!("peering {name} is not in the spec")))
     }
 
     /// The connection of that name as a region sees it now (retried for a minute: a
@@ -34,9 +36,10 @@ impl Applier<'_> {
                 return Ok(c);
             }
             if start.elapsed() > Duration::from_secs(60) {
-                return Err(Error::Cloud(format!(
-                    "{region}: the peering connection {name} is not found"
-                )));
+                return Err(Error::cloud_in(
+                    region,
+                    format!("the peering connection {name} is not found"),
+                ));
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
@@ -44,17 +47,17 @@ impl Applier<'_> {
 
     async fn accept(&self, region: &str, id: &str) -> Result<()> {
         let ec2 = self.aws().ec2(region);
-        retry_codes(
+        Retry::new(
+            region,
             &["InvalidVpcPeeringConnectionID.NotFound"],
             Duration::from_secs(60),
-            || {
-                ec2.accept_vpc_peering_connection()
-                    .vpc_peering_connection_id(id)
-                    .send()
-            },
         )
-        .await
-        .map_err(|e| cloud_err(region, "AcceptVpcPeeringConnection", e))?;
+        .call("AcceptVpcPeeringConnection", || {
+            ec2.accept_vpc_peering_connection()
+                .vpc_peering_connection_id(id)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -70,7 +73,7 @@ impl Applier<'_> {
                     s.region_ctx(r)
                         .vpc_id
                         .clone()
-                        .ok_or_else(|| Error::Cloud(format!("{r}: the VPC does not exist")))
+                        .ok_or_else(|| Error::cloud_in(r, "the VPC does not exist"))
                 };
                 let (a, b) = (vpc(self, &p.requester)?, vpc(self, &p.accepter)?);
                 let tags = base_tags(
@@ -89,7 +92,7 @@ impl Applier<'_> {
                     .tag_specifications(tag_spec(ResourceType::VpcPeeringConnection, &tags))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(&p.requester, "CreateVpcPeeringConnection", e))?;
+                    .or_cloud(&p.requester, "CreateVpcPeeringConnection")?;
                 let id = out
                     .vpc_peering_connection()
                     .and_then(|c| c.vpc_peering_connection_id())
@@ -104,7 +107,7 @@ impl Applier<'_> {
                     .set_tags(Some(aws::ec2_tags(&tags)))
                     .send()
                     .await
-                    .map_err(|e| cloud_err(&p.accepter, "CreateTags", e))?;
+                    .or_cloud(&p.accepter, "CreateTags")?;
                 Ok(Some(id))
             }
             PeeringOp::Accept { name } => {
@@ -126,7 +129,7 @@ impl Applier<'_> {
                     .region_ctx(region)
                     .vpc_id
                     .clone()
-                    .ok_or_else(|| Error::Cloud(format!("{region}: the VPC does not exist")))?;
+                    .ok_or_else(|| Error::cloud_in(region, "the VPC does not exist"))?;
                 let ec2 = self.aws().ec2(region);
                 let mut done = 0;
                 for t in route_tables(&ec2, region, &vpc).await? {
@@ -139,7 +142,7 @@ impl Applier<'_> {
                                 .vpc_peering_connection_id(&pcx.id)
                                 .send()
                                 .await
-                                .map_err(|e| cloud_err(region, "ReplaceRoute", e))?;
+                                .or_cloud(region, "ReplaceRoute")?;
                         }
                         None => {
                             ec2.create_route()
@@ -148,7 +151,7 @@ impl Applier<'_> {
                                 .vpc_peering_connection_id(&pcx.id)
                                 .send()
                                 .await
-                                .map_err(|e| cloud_err(region, "CreateRoute", e))?;
+                                .or_cloud(region, "CreateRoute")?;
                         }
                     }
                     done += 1;
@@ -166,31 +169,27 @@ impl Applier<'_> {
                         .set_filters(Some(aws::owner_filters(&self.spec.project, &self.spec.env)))
                         .send()
                         .await
-                        .map_err(|e| cloud_err(r, "DescribeVpcs", e))?;
+                        .or_cloud(r, "DescribeVpcs")?;
                     for v in vpcs.vpcs().iter().filter_map(|v| v.vpc_id()) {
                         for t in route_tables(&ec2, r, v).await? {
                             for (d, _) in t.peering_routes.iter().filter(|(_, x)| x == id) {
-                                gone_ok(
-                                    ec2.delete_route()
-                                        .route_table_id(&t.id)
-                                        .destination_cidr_block(d)
-                                        .send()
-                                        .await,
-                                )
-                                .map_err(|e| cloud_err(r, "DeleteRoute", e))?;
+                                ec2.delete_route()
+                                    .route_table_id(&t.id)
+                                    .destination_cidr_block(d)
+                                    .send()
+                                    .await
+                                    .unless_gone(r, "DeleteRoute")?;
                             }
                         }
                     }
                 }
-                gone_ok(
-                    self.aws()
-                        .ec2(region)
-                        .delete_vpc_peering_connection()
-                        .vpc_peering_connection_id(id)
-                        .send()
-                        .await,
-                )
-                .map_err(|e| cloud_err(region, "DeleteVpcPeeringConnection", e))?;
+                self.aws()
+                    .ec2(region)
+                    .delete_vpc_peering_connection()
+                    .vpc_peering_connection_id(id)
+                    .send()
+                    .await
+                    .unless_gone(region, "DeleteVpcPeeringConnection")?;
                 Ok(None)
             }
         }

@@ -2,8 +2,10 @@
 //! only while requested, pending or active) and the routes of the route tables of the
 //! environment's VPC in a region.
 
+use crate::aws::SdkResult;
 use crate::error::Result;
-use crate::provision::aws::{self, cloud_err, tag, Aws};
+use crate::provision::aws::{self, tag, Aws};
+use crate::provision::describe::Owner;
 
 #[derive(Debug, Clone, Default)]
 pub struct PeeringState {
@@ -51,7 +53,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
         .set_filters(Some(aws::owner_filters(project, env)))
         .send()
         .await
-        .map_err(|e| cloud_err(region, "DescribeVpcPeeringConnections", e))?;
+        .or_cloud(region, "DescribeVpcPeeringConnections")?;
     for p in found.vpc_peering_connections() {
         let t = aws::tag_map(p.tags());
         let status = p
@@ -60,10 +62,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
             .map(|c| c.as_str().to_string())
             .unwrap_or_default();
         // Filters are applied here too (not every endpoint honours them).
-        if t.get(tag::PROJECT).map(String::as_str) != Some(project)
-            || t.get(tag::ENV).map(String::as_str) != Some(env)
-            || !LIVE.contains(&status.as_str())
-        {
+        if !Owner::new(project, env, region).owns(&t) || !LIVE.contains(&status.as_str()) {
             continue;
         }
         out.connections.push(Pcx {
@@ -90,7 +89,7 @@ pub async fn discover(aws: &Aws, project: &str, env: &str, region: &str) -> Resu
         .set_filters(Some(aws::owner_filters(project, env)))
         .send()
         .await
-        .map_err(|e| cloud_err(region, "DescribeVpcs", e))?;
+        .or_cloud(region, "DescribeVpcs")?;
     if let Some(vpc) = vpcs.vpcs().first().and_then(|v| v.vpc_id()) {
         out.route_tables = route_tables(&ec2, region, vpc).await?;
     }
@@ -108,7 +107,7 @@ pub async fn route_tables(
         .filters(aws::filter("vpc-id", &[vpc]))
         .send()
         .await
-        .map_err(|e| cloud_err(region, "DescribeRouteTables", e))?;
+        .or_cloud(region, "DescribeRouteTables")?;
     Ok(rts
         .route_tables()
         .iter()

@@ -51,10 +51,10 @@ impl Planner<'_> {
                 .lookups
                 .regions
                 .get(region)
-                .ok_or_else(|| Error::Cloud(format!("{region}: no lookups")))?;
+                .ok_or_else(|| Error::cloud_in(region, "no lookups"))?;
             let ami =
                 lk.amis.get(&g.name).cloned().ok_or_else(|| {
-                    Error::Cloud(format!("{region}: no AMI for group {}", g.name))
+                    Error::cloud_in(region, format!("no AMI for group {}", g.name))
                 })?;
             let subnets = group_subnets(spec, g, lk);
             if subnets.is_empty() {

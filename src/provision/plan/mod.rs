@@ -541,7 +541,7 @@ fn check_same_vpc(
     };
     let Some(target) = target else { return Ok(()) };
     if let Some(sg) = rs.security_groups.iter().find(|s| s.vpc_id != target) {
-        return Err(Error::Cloud(format!(
+        return Err(Error::cloud(format!(
             "{}: security group {} ({}) is in {}, but the spec's network is {target}: moving an environment to another network is not supported; run `rdeploy destroy` first",
             rs.region, sg.group_name, sg.id, sg.vpc_id
         )));

@@ -43,8 +43,7 @@ impl Planner<'_> {
         match rs.vpcs.first() {
             None => out.push(change(Action::Create, "vpc", prefix.clone(), region, None, vec![cidr.clone()], Op::CreateVpc { cidr: cidr.clone() })),
             Some(v) if v.cidr != cidr => {
-                return Err(Error::Cloud(format!(
-                    "{region}: the VPC {} has CIDR {}, the spec asks for {cidr}: a VPC cannot change its CIDR; run `rdeploy destroy` first or keep the CIDR",
+                return Err(Error::cloud_in(region, format!("the VPC {} has CIDR {}, the spec asks for {cidr}: a VPC cannot change its CIDR; run `rdeploy destroy` first or keep the CIDR",
                     v.id, v.cidr
                 )))
             }
