@@ -11,6 +11,7 @@ mod engine_scripted;
 mod envs;
 mod examples_local;
 mod exec_stream;
+mod facts_audit;
 mod faults;
 mod galaxy_roles;
 mod harness;
