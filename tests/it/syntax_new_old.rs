@@ -126,3 +126,124 @@ fn syntax_check_notes_non_boolean_conditionals_removed_keywords_and_top_level_fa
     );
     assert_eq!(all.matches("[DEPRECATION] ").count(), 3, "{all}");
 }
+
+/// The same projections through ansible-playbook 2.21 (`connection: local`, the peers'
+/// venv) and rdeploy: the values written on the controller are equal.
+#[test]
+fn register_projections_match_ansible_playbook() {
+    let ansible = std::path::Path::new("/opt/rdeploy-peers/bin/ansible-playbook");
+    assert!(
+        ansible.is_file(),
+        "{} is missing: run `tests/fleet/fleet.sh peers`",
+        ansible.display()
+    );
+    let dir = tempdir();
+    let d = dir.path();
+    write_file(
+        d,
+        "site.yml",
+        r#"- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - shell: echo hi; echo there; exit 3
+      register:
+        rc: _task.result.rc
+        lines: _task.result.stdout_lines
+        n: _task.result.stdout_lines | length
+      failed_when: rc not in [0, 3]
+      changed_when: _task.result.rc == 0
+    - command: echo {{ item }}
+      loop: [a, b]
+      register:
+        last: _task.result.stdout
+        outs: _task.loop_result.results | map(attribute='stdout') | list
+        msg: _task.polymorphic_result.msg
+    - copy:
+        dest: "{{ out }}"
+        content: "{{ {'rc': rc, 'lines': lines, 'n': n, 'last': last, 'outs': outs, 'msg': msg} | to_json }}"
+"#,
+    );
+    let (ours, theirs) = (d.join("ours.json"), d.join("theirs.json"));
+    rdeploy(
+        d,
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "localhost,",
+            "-e",
+            &format!("out={}", ours.display()),
+        ],
+    )
+    .assert_code(0);
+    let o = std::process::Command::new(ansible)
+        .args([
+            "-i",
+            "localhost,",
+            "site.yml",
+            "-e",
+            &format!("out={}", theirs.display()),
+        ])
+        .current_dir(d)
+        .env(
+            "ANSIBLE_PYTHON_INTERPRETER",
+            "/opt/rdeploy-peers/bin/python3",
+        )
+        .output()
+        .expect("ansible-playbook");
+    assert!(
+        o.status.success(),
+        "ansible-playbook failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    assert_eq!(read(&ours), read(&theirs));
+    assert_eq!(read(&ours)["outs"], serde_json::json!(["a", "b"]));
+}
+
+#[test]
+fn old_forms_still_run_with_a_one_line_note() {
+    let dir = tempdir();
+    let d = dir.path();
+    write_file(d, "more.yml", "- command: echo included\n  register: inc\n");
+    write_file(
+        d,
+        "site.yml",
+        r#"- hosts: localhost
+  connection: local
+  gather_facts: true
+  tasks:
+    - include: more.yml
+    - command: echo warned
+      args: {warn: false}
+      register: w
+    - assert:
+        that:
+          - inc.stdout == 'included'
+          - w.stdout == 'warned'
+          - ansible_os_family == ansible_facts['os_family']
+"#,
+    );
+    let r = rdeploy(d, &["run", "site.yml", "-i", "localhost,"]);
+    r.assert_code(0);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    for (line, what) in [
+        (5, "removed `include`"),
+        (7, "`warn`"),
+        (9, "facts as top-level"),
+    ] {
+        let hits: Vec<&str> = all
+            .lines()
+            .filter(|l| {
+                l.contains("[DEPRECATION]")
+                    && l.contains(&format!("site.yml:{line}:"))
+                    && l.contains(what)
+            })
+            .collect();
+        assert_eq!(hits.len(), 1, "one note for {what} at line {line}:\n{all}");
+    }
+}
