@@ -7,7 +7,9 @@
 //! `async_status` (running, finished, cleanup) and `poll > 0` are compared with what
 //! ansible-core 2.21 registers for the same playbook on a container with Python.
 
-use super::harness::{docker_out, docker_sh, fleet, rdeploy, tempdir, write_file, OwnHost};
+use super::harness::{
+    docker_out, docker_sh, fleet, rdeploy, tempdir, wait_until, write_file, OwnHost,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -144,6 +146,10 @@ const BOOK: &str = r#"
     - assert:
         that:
           - cp.msg == 'This action (copy) does not support async.'
+    - name: a job that outlives the run
+      shell: sleep 4; echo survived > {{ d }}/survived
+      async: 30
+      poll: 0
 "#;
 
 #[test]
@@ -173,6 +179,18 @@ fn async_jobs_run_in_the_background_on_a_host_without_python() {
     assert!(!docker_sh(&own.name, "test -e /tmp/rd-async/never")
         .status
         .success());
+    // the last job was still running when rdeploy exited: it goes on without it
+    assert!(!docker_sh(&own.name, "test -e /tmp/rd-async/survived")
+        .status
+        .success());
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || {
+            docker_sh(&own.name, "test -e /tmp/rd-async/survived")
+                .status
+                .success()
+        }),
+        "the job did not outlive the run"
+    );
     std::thread::sleep(std::time::Duration::from_secs(12).saturating_sub(t.elapsed()));
     assert!(
         !docker_sh(&own.name, "test -e /tmp/rd-async/late")
@@ -183,11 +201,18 @@ fn async_jobs_run_in_the_background_on_a_host_without_python() {
     assert_eq!(docker_out(&own.name, "pgrep -f 'sleep 1[0]' | wc -l"), "0");
     // what is left in ~/.ansible_async: the timed-out job's record (as ansible-core
     // leaves it) and the jobs nobody cleaned up; no temporary files
-    let left = docker_out(
-        &own.name,
-        "ls -a /root/.ansible_async | grep -v '^[.]*$' | grep -v '^j[0-9]*[.][0-9]*$' | wc -l",
+    // (the last job removes its files a moment after writing `survived`)
+    let left = || {
+        docker_out(
+            &own.name,
+            "ls -a /root/.ansible_async | grep -v '^[.]*$' | grep -v '^j[0-9]*[.][0-9]*$' | wc -l",
+        )
+    };
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || left() == "0"),
+        "{}",
+        left()
     );
-    assert_eq!(left, "0");
 }
 
 /// The keys ansible-core registers, written as JSON on the controller.
