@@ -415,6 +415,14 @@ async fn run_playbooks(args: RunArgs) -> Result<i32> {
         }
         return Ok(EXIT_OK);
     }
+    // old forms rdeploy runs and a newer ansible-core refuses: one line each
+    for b in &books {
+        for n in crate::playbook::upgrade::notes(b) {
+            p.reporter.event(&output::Event::Warning {
+                msg: format!("[DEPRECATION] {}: {}", n.span, n.msg),
+            });
+        }
+    }
     let ex = Executor::new(p.inv, p.opts, p.reporter.clone());
     let mut code = EXIT_OK;
     let run = async {

@@ -4,6 +4,7 @@
 //! A failing or unreachable host is recorded and leaves the play; the others go on; the
 //! exit status is decided at the end.
 
+mod async_task;
 mod connect;
 mod engine_actions;
 use host::Learned;
@@ -923,8 +924,8 @@ impl Executor {
                 for h in hosts.iter().skip(1) {
                     if let Some(rt) = self.host_rt(h) {
                         let mut learned = Learned::default();
-                        if let Some(name) = &reg.name {
-                            learned.vars.insert(name.clone(), reg.value.clone());
+                        for (name, v) in &reg.vars {
+                            learned.vars.insert(name.clone(), v.clone());
                         }
                         // delegate_facts: the facts went to the delegated host only
                         if !t.delegate_facts {

@@ -21,7 +21,9 @@ const CENSORED: &str =
 
 /// What a task leaves in the host's variables (for run_once propagation).
 pub struct Registered {
-    pub name: Option<String>,
+    /// The variables the task registered (`register: name`, or each name of the
+    /// mapping form) with their values.
+    pub vars: Vec<(String, Value)>,
     pub value: Value,
     pub learned: Learned,
 }
@@ -499,27 +501,52 @@ impl Executor {
                 diff: vec![],
             }));
         }
-        // Register value.
+        // Register value: as ansible-core, every registered result says whether it
+        // failed (the events leave `failed: false` out, as ansible-playbook's display does)
+        let registered_result = |r: &ItemResult| {
+            let mut m = r.result.clone();
+            m.entry("failed").or_insert(json!(false));
+            serde_json::Value::Object(m)
+        };
         let reg_value: serde_json::Value = if looped {
-            json!({
+            // as ansible-core: `skipped` only when every item was skipped
+            let mut v = json!({
                 "changed": any_changed,
                 "failed": any_failed,
-                "skipped": all_skipped || results.is_empty(),
-                "msg": if any_failed { "One or more items failed" } else { "All items completed" },
-                "results": results.iter().map(|(_, r)| serde_json::Value::Object(r.result.clone())).collect::<Vec<_>>(),
-            })
+                "msg": if any_failed { "One or more items failed" } else if all_skipped || results.is_empty() { "All items skipped" } else { "All items completed" },
+                "results": results.iter().map(|(_, r)| registered_result(r)).collect::<Vec<_>>(),
+            });
+            if all_skipped || results.is_empty() {
+                v["skipped"] = json!(true);
+            }
+            v
         } else {
             results
                 .first()
-                .map(|(_, r)| serde_json::Value::Object(r.result.clone()))
+                .map(|(_, r)| registered_result(r))
                 .unwrap_or(json!({}))
         };
         let reg_value = template::from_json(&reg_value);
+        let mut registered: Vec<(String, Value)> = Vec::new();
         if let Some(reg) = &t.register {
-            rt.dynv
-                .write()
-                .set_facts
-                .insert(reg.clone(), reg_value.clone());
+            registered.push((reg.clone(), reg_value.clone()));
+        }
+        if !t.register_exprs.is_empty() {
+            let last = results
+                .last()
+                .map(|(_, r)| template::from_json(&registered_result(r)))
+                .unwrap_or_else(|| template::from_json(&json!({})));
+            let cur = current_task(&last, looped.then_some(&reg_value));
+            let mut top = IndexMap::new();
+            top.insert("_task".to_string(), cur);
+            let scope = self.scope_for(t, host, inherit, None).with_top(top);
+            registered.extend(projections(&self.templar, t, &scope.value()));
+        }
+        {
+            let mut dv = rt.dynv.write();
+            for (name, v) in &registered {
+                dv.set_facts.insert(name.clone(), v.clone());
+            }
         }
         {
             // delegate_facts: the facts go to the delegated host (register stays here)
@@ -573,7 +600,7 @@ impl Executor {
             rt.dynv.write().last_failure = failure;
         }
         Some(Registered {
-            name: t.register.clone(),
+            vars: registered,
             value: reg_value,
             learned,
         })
@@ -899,6 +926,16 @@ impl Executor {
                 if let Some(reg) = &t.register {
                     top.insert(reg.clone(), rv.clone());
                 }
+                // ansible-core 2.19+: `_task.result` in conditionals, and the names of
+                // `register:`'s mapping form, projected from it
+                let cur = current_task(&rv, None);
+                top.insert("_task".into(), cur.clone());
+                if !t.register_exprs.is_empty() {
+                    let s1 = scope.with_top(top.clone());
+                    for (name, v) in projections(&self.templar, t, &s1.value()) {
+                        top.insert(name, v);
+                    }
+                }
                 for (k, v) in m.iter() {
                     top.entry(k.clone())
                         .or_insert_with(|| template::from_json(v));
@@ -1011,6 +1048,12 @@ impl Executor {
         action: &Action,
         args: &Args,
     ) -> Result<(Outcome, Learned), ModuleError> {
+        let async_spec = super::async_task::AsyncSpec::of(&self.templar, t, &scope.value())?;
+        if async_spec.is_some() {
+            if let Some(msg) = super::async_task::refusal(action.name()) {
+                return Err(ModuleError::failed(msg));
+            }
+        }
         let module = match action {
             Action::Engine(e) => return self.engine_action(*e, t, host, inherit, args),
             Action::Module(m) => m,
@@ -1072,7 +1115,9 @@ impl Executor {
             timeout,
             output: None,
         };
-        let outcome = if !self.opts.stream_output {
+        let outcome = if let Some(spec) = async_spec {
+            super::async_task::run(m.as_ref(), &ctx, args, spec).await?
+        } else if !self.opts.stream_output {
             m.run(&ctx, args).await?
         } else {
             let (sink, lines) = super::stream::start(self.reporter.clone(), host);
@@ -1305,4 +1350,29 @@ fn abs(p: &std::path::Path) -> String {
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
+}
+
+/// `_task` as ansible-core 2.21 exposes it (`_internal/_task.py` CurrentTask): `result`
+/// (the latest result: the current attempt, or the last item), `loop_result` (the whole
+/// loop's, once it ran) and `polymorphic_result` (the loop's for a loop, else the result).
+fn current_task(result: &Value, loop_result: Option<&Value>) -> Value {
+    let mut m: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    m.insert("result".to_string(), result.clone());
+    if let Some(l) = loop_result {
+        m.insert("loop_result".to_string(), l.clone());
+    }
+    m.insert(
+        "polymorphic_result".to_string(),
+        loop_result.unwrap_or(result).clone(),
+    );
+    Value::from(m)
+}
+
+/// The values of `register:`'s mapping form over `ctx` (which holds `_task`). An
+/// expression that fails leaves its variable undefined, as in ansible-core.
+fn projections(templar: &Templar, t: &Task, ctx: &Value) -> Vec<(String, Value)> {
+    t.register_exprs
+        .iter()
+        .filter_map(|(name, expr)| templar.eval_expr(expr, ctx).ok().map(|v| (name.clone(), v)))
+        .collect()
 }

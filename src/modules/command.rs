@@ -472,7 +472,8 @@ enum Kind {
     Shell,
 }
 
-async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResult {
+/// The command's spec, its `cmd` result value and the script line that runs it.
+fn prepare(args: &Args, kind: Kind) -> Result<(CmdSpec, Value, String), ModuleError> {
     let spec = CmdSpec::from_args(args, true)?;
     let (cmd_value, body) = match kind {
         Kind::Command => {
@@ -513,6 +514,49 @@ async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResu
             (Value::String(text), s.into_string())
         }
     };
+    Ok((spec, cmd_value, body))
+}
+
+/// `async`: the prelude's checks in the foreground, then the command as a job of its
+/// own on the host (see [`super::async_status::launch`]). Check mode is answered in the
+/// foreground by [`run_command`] (the executor does not call this then).
+async fn launch_command(
+    ctx: &ModuleCtx<'_>,
+    args: &Args,
+    kind: Kind,
+    limit: u64,
+) -> Result<super::async_status::Launch, ModuleError> {
+    use super::async_status::{launch, parse_launch, Launch};
+    let (spec, cmd_value, body) = prepare(args, kind)?;
+    let mut s = Script::new();
+    prelude(&mut s, &spec, false);
+    let stdin = spec.stdin_bytes();
+    launch(&mut s, &body, limit, &cmd_value, stdin.is_some());
+    let out = ctx.run_stdin(s.as_str(), stdin).await?;
+    let (gate, rest) = parse_gate(&out.stdout);
+    match gate {
+        Some(Gate::Run) => {}
+        Some(g) => {
+            if let Some(o) = gate_outcome(g, &spec, false, cmd_value) {
+                return Ok(Launch::Done(o));
+            }
+        }
+        None => {}
+    }
+    parse_launch(&String::from_utf8_lossy(rest))
+        .filter(|_| out.rc == 0)
+        .map(Launch::Started)
+        .ok_or_else(|| {
+            ModuleError::failed(format!(
+                "could not start the async job (rc={}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            ))
+        })
+}
+
+async fn run_command(ctx: &ModuleCtx<'_>, args: &Args, kind: Kind) -> ModuleResult {
+    let (spec, cmd_value, body) = prepare(args, kind)?;
     if ctx.check_mode && spec.creates.is_none() && spec.removes.is_none() {
         let mut o = Outcome {
             skipped: true,
@@ -610,6 +654,14 @@ impl Module for Command {
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         run_command(ctx, args, Kind::Command).await
     }
+    async fn launch_async(
+        &self,
+        ctx: &ModuleCtx<'_>,
+        args: &Args,
+        limit: u64,
+    ) -> Option<Result<super::async_status::Launch, ModuleError>> {
+        Some(launch_command(ctx, args, Kind::Command, limit).await)
+    }
 }
 
 pub struct Shell;
@@ -627,6 +679,14 @@ impl Module for Shell {
     }
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult {
         run_command(ctx, args, Kind::Shell).await
+    }
+    async fn launch_async(
+        &self,
+        ctx: &ModuleCtx<'_>,
+        args: &Args,
+        limit: u64,
+    ) -> Option<Result<super::async_status::Launch, ModuleError>> {
+        Some(launch_command(ctx, args, Kind::Shell, limit).await)
     }
 }
 

@@ -9,7 +9,6 @@ const ELSEWHERE: &[(&str, &[&str])] = &[
     (
         "ansible.builtin",
         &[
-            "async_status",
             "dnf",
             "dnf5",
             "expect",

@@ -16,6 +16,7 @@ pub mod apt_key;
 pub mod apt_repository;
 pub mod assemble;
 pub mod assert;
+pub mod async_status;
 pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
@@ -325,6 +326,17 @@ pub trait Module: Send + Sync {
     }
     /// Does the work on one host.
     async fn run(&self, ctx: &ModuleCtx<'_>, args: &Args) -> ModuleResult;
+    /// `async`: starts the work in the background on the host, to end within `limit`
+    /// seconds (see [`async_status`]). `None`: the module has no background form and
+    /// the executor runs it in the foreground, bounded by `limit`.
+    async fn launch_async(
+        &self,
+        _ctx: &ModuleCtx<'_>,
+        _args: &Args,
+        _limit: u64,
+    ) -> Option<Result<async_status::Launch, ModuleError>> {
+        None
+    }
 }
 
 /// A controller file a task will read (see [`Module::controller_files`]).
@@ -439,6 +451,7 @@ pub fn registry() -> Registry {
         Arc::new(apt_repository::AptRepository),
         Arc::new(assemble::Assemble),
         Arc::new(assert::Assert),
+        Arc::new(async_status::AsyncStatus),
         Arc::new(authorized_key::AuthorizedKey),
         Arc::new(blockinfile::BlockInFile),
         Arc::new(command::Command),

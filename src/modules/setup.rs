@@ -25,7 +25,8 @@ echo '@@RD route_default'; ip -4 route show default 2>/dev/null
 echo '@@RD route6_get'; ip -6 route get 2606:4700:4700::1111 2>/dev/null
 echo '@@RD addr4'; ip -4 -o addr show 2>/dev/null
 echo '@@RD addr6'; ip -6 -o addr show 2>/dev/null
-echo '@@RD links'; for d in /sys/class/net/*; do [ -e "$d" ] || continue; n=${d##*/}; printf '%s %s %s %s %s\n' "$n" "$(cat "$d/address" 2>/dev/null)" "$(cat "$d/mtu" 2>/dev/null)" "$(cat "$d/operstate" 2>/dev/null)" "$(cat "$d/type" 2>/dev/null)"; done
+echo '@@RD links'; for n in $(ls -U /sys/class/net 2>/dev/null); do d=/sys/class/net/$n; [ -e "$d" ] || continue; printf '%s %s %s %s %s %s %s\n' "$n" "$(cat "$d/address" 2>/dev/null)" "$(cat "$d/mtu" 2>/dev/null)" "$(cat "$d/operstate" 2>/dev/null)" "$(cat "$d/type" 2>/dev/null)" "$(cat "$d/flags" 2>/dev/null)" "$(cat "$d/speed" 2>/dev/null)"; done
+echo '@@RD apparmor'; if [ -e /sys/kernel/security/apparmor ]; then echo enabled; else echo disabled; fi
 echo '@@RD meminfo'; cat /proc/meminfo 2>/dev/null
 echo '@@RD nproc'; nproc 2>/dev/null
 echo '@@RD cpuinfo'; grep -E '^(processor|vendor_id|model name|physical id|core id|cpu cores|siblings|Hardware|cpu model)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
@@ -38,6 +39,8 @@ echo '@@RD dns'; cat /etc/resolv.conf 2>/dev/null
 echo '@@RD uptime'; cat /proc/uptime 2>/dev/null
 echo '@@RD machine_id'; cat /etc/machine-id 2>/dev/null
 echo '@@RD selinux'; if [ -e /sys/fs/selinux/enforce ]; then cat /sys/fs/selinux/enforce; fi
+echo '@@RD ids'; id -u; id -ru; id -g; id -rg; getconf LONG_BIT 2>/dev/null; cat /proc/sys/crypto/fips_enabled 2>/dev/null
+echo '@@RD dmi'; for k in sys_vendor product_name product_version product_serial product_uuid bios_date bios_vendor bios_version board_name board_vendor board_version board_serial board_asset_tag chassis_vendor chassis_version chassis_serial chassis_asset_tag; do printf '%s=%s\n' "$k" "$(cat /sys/devices/virtual/dmi/id/$k 2>/dev/null)"; done
 echo '@@RD python'; command -v python3 2>/dev/null || command -v python 2>/dev/null
 echo '@@RD env'; env -0 2>/dev/null || env
 "#;
@@ -461,16 +464,21 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
     );
 
     // --- network
-    let links: Vec<(String, String, String, String, String)> = sec("links")
+    // name, MAC, mtu, operstate, type, flags, speed (/sys/class/net, in its own order:
+    // ansible-core's `interfaces` lists them as the directory does)
+    type Link = (String, String, String, String, String, String, String);
+    let links: Vec<Link> = sec("links")
         .lines()
         .filter_map(|l| {
             let t: Vec<&str> = l.split(' ').collect();
             (!t.is_empty() && !t[0].is_empty()).then(|| {
                 let g = |i: usize| t.get(i).copied().unwrap_or("").to_string();
-                (g(0), g(1), g(2), g(3), g(4))
+                (g(0), g(1), g(2), g(3), g(4), g(5), g(6))
             })
         })
         .collect();
+    // ansible-core leaves out a MAC address of all zeros (loopback)
+    let mac = |m: &str| (!m.is_empty() && m != "00:00:00:00:00:00").then(|| json!(m));
     let addrs = parse_addr4(sec("addr4"));
     let addrs6 = parse_addr6(sec("addr6"));
     let mut interfaces: Vec<String> = links.iter().map(|l| l.0.clone()).collect();
@@ -506,10 +514,18 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("device".into(), json!(name));
         if let Some(l) = link_of(name) {
-            m.insert("macaddress".into(), json!(l.1));
+            if let Some(v) = mac(&l.1) {
+                m.insert("macaddress".into(), v);
+            }
             m.insert("mtu".into(), json!(l.2.parse::<i64>().unwrap_or(0)));
             m.insert("active".into(), json!(l.3 == "up" || l.3 == "unknown"));
             m.insert("type".into(), json!(iface_type(&l.4, name)));
+            if let Ok(flags) = i64::from_str_radix(l.5.trim_start_matches("0x"), 16) {
+                m.insert("promisc".into(), json!(flags & 0x100 != 0));
+            }
+            if let Ok(speed) = l.6.parse::<i64>() {
+                m.insert("speed".into(), json!(speed));
+            }
         }
         let mine: Vec<&Addr4> = addrs.iter().filter(|a| &a.iface == name).collect();
         if let Some(first) = mine.first() {
@@ -562,7 +578,9 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
             d4.insert("prefix".into(), json!(a.prefix.to_string()));
         }
         if let Some(l) = link_of(&dev) {
-            d4.insert("macaddress".into(), json!(l.1));
+            if let Some(v) = mac(&l.1) {
+                d4.insert("macaddress".into(), v);
+            }
             d4.insert("mtu".into(), json!(l.2.parse::<i64>().unwrap_or(0)));
             d4.insert("type".into(), json!(iface_type(&l.4, &dev)));
         }
@@ -689,6 +707,39 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         json!(pw.get(4).copied().unwrap_or("")),
     );
     put(&mut f, "env", Value::Object(env_map));
+    // effective and real ids, userspace bits, FIPS mode (ansible-core's names)
+    let ids: Vec<&str> = sec("ids").lines().map(str::trim).collect();
+    let num = |i: usize| ids.get(i).and_then(|v| v.parse::<i64>().ok());
+    for (i, k) in [
+        "effective_user_id",
+        "real_user_id",
+        "effective_group_id",
+        "real_group_id",
+    ]
+    .iter()
+    .enumerate()
+    {
+        if let Some(n) = num(i) {
+            put(&mut f, k, json!(n));
+        }
+    }
+    if let Some(bits) = ids.get(4).filter(|b| !b.is_empty()) {
+        put(&mut f, "userspace_bits", json!(bits));
+    }
+    put(&mut f, "fips", json!(ids.get(5) == Some(&"1")));
+    // DMI (/sys/devices/virtual/dmi/id): "NA" when absent, unreadable or empty, as
+    // ansible-core's get_file_content(path, 'NA')
+    for line in sec("dmi").lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            let name = if k == "sys_vendor" {
+                "system_vendor"
+            } else {
+                k
+            };
+            let v = v.trim();
+            put(&mut f, name, json!(if v.is_empty() { "NA" } else { v }));
+        }
+    }
 
     // --- managers
     let sm: Vec<&str> = sec("service_mgr").lines().collect();
@@ -732,7 +783,7 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
             json!({
                 "year": d[0], "month": d[1], "day": d[2], "hour": d[3], "minute": d[4], "second": d[5],
                 "epoch": d[6], "epoch_int": d[6], "tz_offset": d[7], "tz": d[8], "weekday": d[9],
-                "weekday_number": d[10], "weeknumber": d[11], "monthname": d[12], "date": date, "time": time,
+                "weekday_number": d[10], "weeknumber": d[11], "date": date, "time": time,
                 "iso8601": iso, "iso8601_micro": iso_micro,
                 "iso8601_basic": format!("{}{}{}T{}{}{}{}", d[0], d[1], d[2], d[3], d[4], d[5], micro),
                 "iso8601_basic_short": format!("{}{}{}T{}{}{}", d[0], d[1], d[2], d[3], d[4], d[5]),
@@ -781,6 +832,11 @@ pub fn parse_facts(out: &str) -> Map<String, Value> {
         .unwrap_or(0.0);
     put(&mut f, "uptime_seconds", json!(up as i64));
     put(&mut f, "machine_id", json!(sec("machine_id").trim()));
+    put(
+        &mut f,
+        "apparmor",
+        json!({"status": if sec("apparmor").trim() == "enabled" { "enabled" } else { "disabled" }}),
+    );
     let se = match sec("selinux").trim() {
         "1" => json!({"status": "enabled", "mode": "enforcing"}),
         "0" => json!({"status": "enabled", "mode": "permissive"}),

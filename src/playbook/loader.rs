@@ -686,7 +686,10 @@ impl<'a> Loader<'a> {
                         }
                     }
                 }
-                "register" => t.register = Some(str_of(v, "register")?),
+                "register" => match v.as_map() {
+                    Some(m) => t.register_exprs = register_exprs(m)?,
+                    None => t.register = Some(str_of(v, "register")?),
+                },
                 "notify" => t.notify = string_list(v, "notify")?,
                 "listen" => t.listen = string_list(v, "listen")?,
                 "changed_when" => t.changed_when = Some(conditions(v)?),
@@ -708,6 +711,8 @@ impl<'a> Loader<'a> {
                 "run_once" => t.run_once = bool_of(v, "run_once")?,
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),
+                "async" => t.async_ = Some(v.to_value()),
+                "poll" => t.poll = Some(v.to_value()),
                 "no_log" => t.no_log = Flag::from_node(v, "no_log")?,
                 "check_mode" => t.check_mode = Some(Flag::from_node(v, "check_mode")?),
                 "diff" => t.diff = Some(Flag::from_node(v, "diff")?),
@@ -1409,4 +1414,40 @@ fn value_map(v: &minijinja::Value) -> RawVars {
         }
     }
     out
+}
+/// `register:` in its mapping form (ansible-core 2.21, playbook/task.py
+/// `_validate_register`): each key a variable name, each value a Jinja expression
+/// (without `{{ }}`, which ansible-core refuses: "Template delimiters are not supported
+/// in expressions").
+fn register_exprs(m: &[(Node, Node)]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (k, v) in m {
+        let name = k.key_string().unwrap_or_default();
+        let ident = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            return Err(k.error(format!(
+                "Invalid 'register' specified: `{name}` is not a valid variable name"
+            )));
+        }
+        let expr = v
+            .scalar_string()
+            .filter(|e| !e.trim().is_empty())
+            .ok_or_else(|| {
+                v.error(format!(
+                    "the register expression of `{name}` must be a string"
+                ))
+            })?;
+        if expr.contains("{{") || expr.contains("{%") {
+            return Err(v.error(format!(
+                "Register projection '{name}': template delimiters are not supported in expressions (write `{}`)",
+                expr.trim().trim_start_matches("{{").trim_end_matches("}}").trim()
+            )));
+        }
+        out.push((name, expr));
+    }
+    Ok(out)
 }

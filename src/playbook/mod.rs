@@ -191,6 +191,10 @@ pub struct Task {
     pub loop_: Option<LoopSpec>,
     pub loop_control: LoopControl,
     pub register: Option<String>,
+    /// `register:` in its mapping form (ansible-core 2.21): variable name -> expression
+    /// evaluated over the task's result (`_task.result`, `_task.loop_result`,
+    /// `_task.polymorphic_result`).
+    pub register_exprs: Vec<(String, String)>,
     pub notify: Vec<String>,
     pub listen: Vec<String>,
     pub changed_when: Option<Vec<String>>,
@@ -209,6 +213,10 @@ pub struct Task {
     pub until: Option<Vec<String>>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// `async`: the most seconds the module may run in the background on the host.
+    pub async_: Option<Value>,
+    /// `poll`: seconds between checks of an async job (0: fire and forget).
+    pub poll: Option<Value>,
     pub no_log: Flag,
     pub check_mode: Option<Flag>,
     pub diff: Option<Flag>,
@@ -235,6 +243,7 @@ impl Task {
             loop_: None,
             loop_control: LoopControl::default(),
             register: None,
+            register_exprs: vec![],
             notify: vec![],
             listen: vec![],
             changed_when: None,
@@ -252,6 +261,8 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
+            async_: None,
+            poll: None,
             no_log: Flag::Const(false),
             check_mode: None,
             diff: None,

@@ -1,6 +1,7 @@
 //! rdeploy's integration tests: one test binary, real OpenSSH hosts in Debian
 //! containers (tests/fleet/fleet.sh), real moto server for AWS.
 
+mod async_tasks;
 mod aws_inventory;
 mod cluster;
 mod engine;
@@ -11,6 +12,7 @@ mod envs;
 mod examples_local;
 mod exchanges;
 mod exec_stream;
+mod facts_audit;
 mod faults;
 mod galaxy_roles;
 mod harness;
@@ -37,6 +39,7 @@ mod shell;
 mod snapshots;
 mod ssh;
 mod stack;
+mod syntax_new_old;
 mod templates;
 mod validation;
 mod vault;
