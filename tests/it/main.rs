@@ -41,5 +41,6 @@ mod ssh;
 mod stack;
 mod syntax_new_old;
 mod templates;
+mod templates_lookups;
 mod validation;
 mod vault;
