@@ -8,30 +8,16 @@
 //! ansible-core 2.21 registers for the same playbook on a container with Python.
 
 use super::harness::{
-    docker_out, docker_sh, fleet, rdeploy, tempdir, wait_until, write_file, OwnHost,
+    ansible_playbook, docker_out, docker_sh, rdeploy, tempdir, wait_until, write_file, OwnHost,
 };
 use std::path::Path;
-use std::process::Command;
-
-const ANSIBLE: &str = "/opt/rdeploy-peers/bin/ansible-playbook";
 
 fn prefix() -> String {
     std::env::var("RDEPLOY_FLEET_PREFIX").unwrap_or_else(|_| "rdeploy".into())
 }
 
 fn inventory(dir: &Path, own: &OwnHost) -> String {
-    let p = dir.join("hosts.ini");
-    std::fs::write(
-        &p,
-        format!(
-            "[t]\nh ansible_host=127.0.0.1 ansible_port={} ansible_user=root ansible_ssh_private_key_file={} ansible_ssh_common_args='-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes'\n",
-            own.port,
-            fleet().key().display(),
-            own.known_hosts.display()
-        ),
-    )
-    .unwrap();
-    p.display().to_string()
+    own.inventory_checked(dir, "t", "h").display().to_string()
 }
 
 const BOOK: &str = r#"
@@ -252,10 +238,6 @@ const KEYS_BOOK: &str = r#"
 
 #[test]
 fn async_results_carry_ansible_cores_keys() {
-    assert!(
-        Path::new(ANSIBLE).is_file(),
-        "{ANSIBLE} is missing: run `tests/fleet/fleet.sh peers`"
-    );
     let dir = tempdir();
     let d = dir.path();
     let own = OwnHost::start(&format!("{}-async-keys", prefix()), &[], d);
@@ -275,24 +257,16 @@ fn async_results_carry_ansible_cores_keys() {
         ],
     );
     r.assert_code(0);
-    let out = Command::new(ANSIBLE)
-        .args([
+    ansible_playbook(
+        d,
+        &[
             "-i",
             &inv,
             "keys.yml",
             "-e",
             &format!("out={}", theirs.display()),
-        ])
-        .current_dir(d)
-        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
-        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
-        .output()
-        .expect("ansible-playbook");
-    assert!(
-        out.status.success(),
-        "ansible-playbook failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[("ANSIBLE_HOST_KEY_CHECKING", "True")],
     );
     let read = |p: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()

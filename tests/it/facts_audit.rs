@@ -5,12 +5,9 @@
 //! between two runs (time, load, the SSH client's port), checked for their shape only.
 //! A fact that drifts from ansible-core's fails this test.
 
-use super::harness::{fleet, rdeploy, tempdir, write_file, OwnHost};
+use super::harness::{ansible_playbook, rdeploy, tempdir, write_file, OwnHost};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-const ANSIBLE: &str = "/opt/rdeploy-peers/bin/ansible-playbook";
 
 /// Facts whose values must be the same as ansible-core's.
 const EQUAL: &[&str] = &[
@@ -106,24 +103,10 @@ fn read(p: &Path) -> serde_json::Map<String, Value> {
 
 #[test]
 fn facts_are_ansible_cores() {
-    assert!(
-        Path::new(ANSIBLE).is_file(),
-        "{ANSIBLE} is missing: run `tests/fleet/fleet.sh peers`"
-    );
     let dir = tempdir();
     let d = dir.path();
     let own = OwnHost::start(&format!("{}-facts", prefix()), &[], d);
-    let inv = d.join("hosts.ini");
-    std::fs::write(
-        &inv,
-        format!(
-            "[t]\nh ansible_host=127.0.0.1 ansible_port={} ansible_user=root ansible_ssh_private_key_file={} ansible_ssh_common_args='-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes'\n",
-            own.port,
-            fleet().key().display(),
-            own.known_hosts.display()
-        ),
-    )
-    .unwrap();
+    let inv = own.inventory_checked(d, "t", "h");
     write_file(d, "facts.yml", BOOK);
     let (ours, theirs) = (d.join("ours.json"), d.join("theirs.json"));
     let inv = inv.display().to_string();
@@ -139,23 +122,16 @@ fn facts_are_ansible_cores() {
         ],
     )
     .assert_code(0);
-    let out = Command::new(ANSIBLE)
-        .args([
+    ansible_playbook(
+        d,
+        &[
             "-i",
             &inv,
             "facts.yml",
             "-e",
             &format!("out={}", theirs.display()),
-        ])
-        .current_dir(d)
-        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
-        .output()
-        .expect("ansible-playbook");
-    assert!(
-        out.status.success(),
-        "ansible-playbook failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[],
     );
     let (a, b) = (read(&ours), read(&theirs));
     let mut drift = Vec::new();

@@ -13,11 +13,11 @@
 //! `docker exec` is the expected text — and it is also what ansible-core 2.21 leaves
 //! on a third container of its own (with Python, from /opt/rdeploy-peers).
 
-use super::harness::{docker_out, fleet, rdeploy, recap, repo_root, tempdir, OwnHost, Run};
+use super::harness::{
+    ansible_playbook, docker_out, fleet, rdeploy, recap, repo_root, tempdir, OwnHost, Run,
+};
 use std::path::Path;
 use std::process::Command;
-
-const ANSIBLE: &str = "/opt/rdeploy-peers/bin/ansible-playbook";
 
 /// One role of the suite and what it leaves on a host.
 struct Case {
@@ -169,22 +169,7 @@ fn converge_and_compare(c: &Case) {
         ),
     )
     .unwrap();
-    assert!(
-        Path::new(ANSIBLE).is_file(),
-        "{ANSIBLE} is missing: run `tests/fleet/fleet.sh peers` (tests/run.sh does)"
-    );
-    let out = Command::new(ANSIBLE)
-        .args(["-i", ainv.to_str().unwrap(), c.book])
-        .current_dir(d)
-        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
-        .output()
-        .expect("ansible-playbook");
-    assert!(
-        out.status.success(),
-        "ansible-playbook failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ansible_playbook(d, &["-i", ainv.to_str().unwrap(), c.book], &[]);
     probe(&ans.name, "fresh");
 }
 

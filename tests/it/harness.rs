@@ -328,6 +328,32 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// ansible-core's ansible-playbook from the peers venv (`tests/fleet/fleet.sh peers`).
+pub const ANSIBLE_PLAYBOOK: &str = "/opt/rdeploy-peers/bin/ansible-playbook";
+
+/// Runs the real ansible-playbook in `dir` with `args` (and `env`), for the tests that
+/// compare rdeploy with it; fails the test, with its output, unless it succeeds.
+pub fn ansible_playbook(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    assert!(
+        Path::new(ANSIBLE_PLAYBOOK).is_file(),
+        "{ANSIBLE_PLAYBOOK} is missing: run `tests/fleet/fleet.sh peers` (tests/run.sh does)"
+    );
+    let out = Command::new(ANSIBLE_PLAYBOOK)
+        .args(args)
+        .current_dir(dir)
+        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
+        .envs(env.iter().copied())
+        .output()
+        .expect("ansible-playbook");
+    assert!(
+        out.status.success(),
+        "ansible-playbook failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A container of the fleet image started for one test, removed when dropped.
 pub struct OwnHost {
     pub name: String,
@@ -398,6 +424,23 @@ impl OwnHost {
         assert!(found, "sshd of {name} never answered");
         std::fs::write(&extra.known_hosts, &scanned).unwrap();
         extra
+    }
+
+    /// `dir/hosts.ini`: this container as host `name` in group `group`, its host key
+    /// checked against the scanned known_hosts (for rdeploy and ansible-playbook alike).
+    pub fn inventory_checked(&self, dir: &Path, group: &str, name: &str) -> PathBuf {
+        let p = dir.join("hosts.ini");
+        std::fs::write(
+            &p,
+            format!(
+                "[{group}]\n{name} ansible_host=127.0.0.1 ansible_port={} ansible_user=root ansible_ssh_private_key_file={} ansible_ssh_common_args='-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes'\n",
+                self.port,
+                fleet().key().display(),
+                self.known_hosts.display()
+            ),
+        )
+        .unwrap();
+        p
     }
 
     /// An inventory with this container as host `name` in group `fleet`.
